@@ -1,0 +1,310 @@
+"""Encoders, the recurrent plastic spiking layer, readouts and whole policy networks.
+
+Every stateful module follows ``forward(x, state=None) -> (y, state)`` and
+``initial_state(batch)``, with ``batch`` an int or a tuple of leading axes (``(B,)`` for B
+environments, ``(P, B)`` for a population evaluated through :class:`~plasticagents.Population`).
+Shapes are written for one individual: ``[..., D]`` means any leading batch axes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from plasticagents.neurons import ALIF, LI, LIF, ALIFState, LIFState, LIState, TimeConstants, decay
+from plasticagents.plasticity import Neuromodulator, Plasticity, PlasticitySpec, PlasticState
+from plasticagents.synapses import Synapses
+
+__all__ = [
+    "ENCODERS",
+    "NEURONS",
+    "DirectCurrentEncoder",
+    "LayerState",
+    "MLPPolicy",
+    "PlasticSNN",
+    "PopulationEncoder",
+    "RecurrentSpikingLayer",
+    "SNNState",
+    "make_encoder",
+]
+
+NEURONS = ("lif", "alif")
+SIGNALS = ("traces", "spikes")
+OUTPUTS = ("tanh", "linear")
+
+
+def _batch(batch: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (batch,) if isinstance(batch, int) else tuple(batch)
+
+
+class DirectCurrentEncoder(nn.Module):
+    """Observation as input current: ``y = scale ⊙ x + bias``, ``[..., D] -> [..., D]``."""
+
+    def __init__(self, n_in: int, gain: float = 1.0) -> None:
+        super().__init__()
+        self.n_in = self.n_out = n_in
+        self.scale = nn.Parameter(torch.full((n_in,), float(gain)))
+        self.bias = nn.Parameter(torch.zeros(n_in))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale + self.bias
+
+
+class PopulationEncoder(nn.Module):
+    """Gaussian receptive fields: each of ``D`` inputs drives ``M`` neurons, ``[..., D] -> [..., D*M]``.
+
+    Neuron ``m`` of input ``d`` receives ``gain * exp(-(x_d - mu_m)^2 / (2 sigma^2))`` with centres
+    ``mu`` evenly spaced on ``[low, high]`` and ``sigma = width * (high - low) / (M - 1)``; inputs
+    are expected normalised (the default range covers ±3 standard deviations).
+    """
+
+    def __init__(self, n_in: int, per_input: int = 8, low: float = -3.0, high: float = 3.0,
+                 width: float = 1.0, gain: float = 1.0) -> None:
+        super().__init__()
+        if per_input < 2:
+            raise ValueError(f"population encoder needs per_input >= 2 neurons, got {per_input!r}")
+        if not high > low:
+            raise ValueError(f"population encoder range needs high > low, got [{low}, {high}]")
+        self.n_in, self.per_input, self.n_out = n_in, per_input, n_in * per_input
+        self.register_buffer("centres", torch.linspace(low, high, per_input))
+        self.sigma = width * (high - low) / (per_input - 1)
+        self.gain = gain
+
+    def forward(self, x: Tensor) -> Tensor:
+        d = x.unsqueeze(-1) - self.centres
+        y = self.gain * torch.exp(-0.5 * (d / self.sigma) ** 2)
+        return y.flatten(-2)
+
+
+ENCODERS = {"direct": DirectCurrentEncoder, "population": PopulationEncoder}
+
+
+def make_encoder(kind: str, n_in: int, **kwargs) -> nn.Module:
+    """Build an encoder by name: ``direct`` or ``population``."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder {kind!r}; valid choices: {sorted(ENCODERS)}")
+    return ENCODERS[kind](n_in, **kwargs)
+
+
+class LayerState(NamedTuple):
+    """State of a :class:`RecurrentSpikingLayer`.
+
+    ``neuron``: LIF/ALIF state ``[..., N]``; ``z``: last spikes ``[..., N]``; ``pre_trace``:
+    low-pass of the presynaptic vector ``[..., I + N]``; ``post_trace``: ``[..., N]``;
+    ``plastic``: fast weights (``None`` without plasticity).
+    """
+
+    neuron: LIFState | ALIFState
+    z: Tensor
+    pre_trace: Tensor
+    post_trace: Tensor
+    plastic: PlasticState | None
+
+
+class RecurrentSpikingLayer(nn.Module):
+    """A recurrent layer of spiking neurons whose synapses can learn within an episode.
+
+    One call is one simulation step of ``dt``. The presynaptic vector is the input current
+    concatenated with the layer's own spikes of the previous step, ``pre = [x, z_{t-1}]: [..., I+N]``,
+    and the synapse matrix ``[I+N, N]`` is ``W + alpha ⊙ hebb`` when plastic. Plasticity sees
+    low-pass traces of pre and post activity (``signal="traces"``, time constant ``tau_trace``,
+    ``trace <- a trace + (1 - a) s`` so a trace is a rate in [0, 1] for spikes) or the raw spikes
+    (``signal="spikes"``; STDP always uses spikes and keeps its own traces). In modulated modes
+    the layer computes ``M = Neuromodulator(post_trace)``.
+
+    Args:
+        n_in, n_hidden: input current size ``I`` and number of neurons ``N``.
+        neuron: ``lif`` or ``alif``; ``neuron_kwargs`` go to :class:`~plasticagents.LIF`.
+        plasticity: a :class:`PlasticitySpec`, or ``None`` for a static layer.
+        recurrent: include the ``N`` recurrent rows.
+        dale: apply Dale's law to the recurrent rows, with ``excitatory_fraction``.
+        density: connection density of the ``[I+N, N]`` matrix.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        neuron: str = "lif",
+        plasticity: PlasticitySpec | None = None,
+        recurrent: bool = True,
+        dale: bool = False,
+        excitatory_fraction: float = 0.8,
+        density: float = 1.0,
+        gain: float = 0.5,
+        tau_trace: float = 20e-3,
+        signal: str = "traces",
+        dt: float = 1e-3,
+        generator: torch.Generator | None = None,
+        **neuron_kwargs,
+    ) -> None:
+        super().__init__()
+        if neuron not in NEURONS:
+            raise ValueError(f"unknown neuron model {neuron!r}; valid choices: {list(NEURONS)}")
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown plasticity signal {signal!r}; valid choices: {list(SIGNALS)}")
+        if dale and not recurrent:
+            raise ValueError("dale=True constrains the recurrent rows, so it needs recurrent=True")
+        self.n_in, self.n_hidden, self.recurrent, self.signal = n_in, n_hidden, recurrent, signal
+        self.n_pre = n_in + (n_hidden if recurrent else 0)
+        self.trace_decay = decay(tau_trace, dt)
+        self.neurons = (LIF if neuron == "lif" else ALIF)(n_hidden, dt=dt, generator=generator, **neuron_kwargs)
+        self.synapses = Synapses(
+            self.n_pre, n_hidden, density=density, dale_rows=n_hidden if dale else 0,
+            excitatory_fraction=excitatory_fraction, gain=gain, generator=generator,
+        )
+        self.plasticity = Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
+        modulated = plasticity is not None and plasticity.mode != "plain"
+        self.modulator = (
+            Neuromodulator(n_hidden, n_hidden, plasticity.n_modulators, generator) if modulated else None
+        )
+
+    def initial_state(self, batch: int | tuple[int, ...]) -> LayerState:
+        batch = _batch(batch)
+        like = self.synapses.raw
+        z = torch.zeros((*batch, self.n_hidden), dtype=like.dtype, device=like.device)
+        return LayerState(
+            neuron=self.neurons.initial_state(batch, z),
+            z=z,
+            pre_trace=torch.zeros((*batch, self.n_pre), dtype=like.dtype, device=like.device),
+            post_trace=z.clone(),
+            plastic=self.plasticity.initial_state(batch, like) if self.plasticity else None,
+        )
+
+    def forward(self, x: Tensor, state: LayerState | None = None) -> tuple[Tensor, LayerState]:
+        """One step: input current ``x: [..., I]`` -> spikes ``z: [..., N]`` and the new state."""
+        if x.shape[-1] != self.n_in:
+            raise ValueError(f"expected layer input [..., {self.n_in}], got {list(x.shape)}")
+        if state is None:
+            state = self.initial_state(tuple(x.shape[:-1]))
+        pre = torch.cat([x, state.z], dim=-1) if self.recurrent else x
+        plastic = state.plastic
+        if plastic is None:
+            current = self.synapses.current(pre)
+        else:
+            current = self.synapses.current(pre, self.plasticity.alpha, plastic.hebb)
+        z, neuron = self.neurons(current, state.neuron)
+        a = self.trace_decay
+        pre_trace = a * state.pre_trace + (1.0 - a) * pre
+        post_trace = a * state.post_trace + (1.0 - a) * z
+        if plastic is not None:
+            m = self.modulator(post_trace) if self.modulator is not None else None
+            use_spikes = self.signal == "spikes" or self.plasticity.spec.rule == "stdp"
+            plastic = self.plasticity(
+                pre if use_spikes else pre_trace, z if use_spikes else post_trace, plastic, m
+            )
+        return z, LayerState(neuron, z, pre_trace, post_trace, plastic)
+
+
+class SNNState(NamedTuple):
+    """State of a :class:`PlasticSNN`; ``spikes [...]`` counts the hidden spikes of the last call."""
+
+    layer: LayerState
+    readout: LIState
+    spikes: Tensor
+
+
+class PlasticSNN(nn.Module):
+    """Encoder -> recurrent plastic spiking layer -> leaky-integrator readout.
+
+    One ``forward`` consumes one input vector (an environment observation or a time bin),
+    runs ``steps_per_input`` simulation steps with it held constant, and returns the readout
+    membrane after the last step, squashed by ``tanh`` for actions (``output="tanh"``) or raw
+    for logits (``output="linear"``).
+
+    Args:
+        n_in, n_out: observation size and number of outputs (actions or classes).
+        hidden: number of spiking neurons.
+        encoder: ``direct`` or ``population`` (``encoder_kwargs`` go to it).
+        steps_per_input: simulation steps per input.
+        readout_tau_mem, readout_tau_syn: readout time constants (s).
+        layer_kwargs: passed to :class:`RecurrentSpikingLayer` (neuron, plasticity, dale, ...).
+
+    Example:
+        >>> net = PlasticSNN(4, 2, hidden=16, plasticity=PlasticitySpec("hebbian"))
+        >>> y, state = net(torch.zeros(3, 4))
+        >>> y.shape, state.layer.plastic.hebb.shape
+        (torch.Size([3, 2]), torch.Size([3, 20, 16]))
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        hidden: int = 128,
+        encoder: str = "direct",
+        encoder_kwargs: dict | None = None,
+        steps_per_input: int = 2,
+        output: str = "tanh",
+        readout_tau_mem: float | TimeConstants = 10e-3,
+        readout_tau_syn: float | TimeConstants = 5e-3,
+        dt: float = 1e-3,
+        generator: torch.Generator | None = None,
+        **layer_kwargs,
+    ) -> None:
+        super().__init__()
+        if steps_per_input < 1:
+            raise ValueError(f"steps_per_input must be >= 1, got {steps_per_input!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; valid choices: {list(OUTPUTS)}")
+        self.n_in, self.n_out, self.steps_per_input, self.output = n_in, n_out, steps_per_input, output
+        self.encoder = make_encoder(encoder, n_in, **(encoder_kwargs or {}))
+        self.layer = RecurrentSpikingLayer(self.encoder.n_out, hidden, dt=dt, generator=generator, **layer_kwargs)
+        self.readout_weight = nn.Parameter(
+            torch.randn(hidden, n_out, generator=generator) / math.sqrt(hidden)
+        )
+        self.readout = LI(n_out, readout_tau_mem, readout_tau_syn, dt=dt, generator=generator)
+
+    def initial_state(self, batch: int | tuple[int, ...]) -> SNNState:
+        batch = _batch(batch)
+        layer = self.layer.initial_state(batch)
+        return SNNState(layer, self.readout.initial_state(batch, layer.z),
+                        torch.zeros(batch, dtype=layer.z.dtype, device=layer.z.device))
+
+    def forward(self, x: Tensor, state: SNNState | None = None) -> tuple[Tensor, SNNState]:
+        """``x: [..., n_in]`` -> outputs ``[..., n_out]`` and the new state."""
+        if x.shape[-1] != self.n_in:
+            raise ValueError(f"expected input [..., {self.n_in}], got {list(x.shape)}")
+        if state is None:
+            state = self.initial_state(tuple(x.shape[:-1]))
+        current = self.encoder(x)
+        layer, readout = state.layer, state.readout
+        spikes = torch.zeros_like(state.spikes)
+        for _ in range(self.steps_per_input):
+            z, layer = self.layer(current, layer)
+            v, readout = self.readout(z @ self.readout_weight, readout)
+            spikes = spikes + z.sum(-1)
+        out = torch.tanh(v) if self.output == "tanh" else v
+        return out, SNNState(layer, readout, spikes)
+
+
+class MLPPolicy(nn.Module):
+    """The non-spiking baseline: ``tanh(MLP(x))`` with ``tanh`` hidden units; stateless.
+
+    It follows the same protocol (its state is the empty tuple) so trainers treat both alike.
+    """
+
+    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...] = (64, 64),
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        sizes = [n_in, *hidden, n_out]
+        layers: list[nn.Module] = []
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            lin = nn.Linear(a, b)
+            with torch.no_grad():
+                lin.weight.copy_(torch.randn(b, a, generator=generator) / math.sqrt(a))
+                lin.bias.zero_()
+            layers += [lin] if k == len(sizes) - 2 else [lin, nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.n_in, self.n_out = n_in, n_out
+
+    def initial_state(self, batch: int | tuple[int, ...]) -> tuple:
+        return ()
+
+    def forward(self, x: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
+        if x.shape[-1] != self.n_in:
+            raise ValueError(f"expected input [..., {self.n_in}], got {list(x.shape)}")
+        return torch.tanh(self.net(x)), ()

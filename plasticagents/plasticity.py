@@ -1,0 +1,275 @@
+"""Synaptic plasticity rules, all differentiable through time.
+
+A plastic synapse matrix has a slow part ``W`` (a trained parameter) and a fast part ``hebb``
+(state, reset every episode); the effective weight is ``W_eff = W + alpha ⊙ hebb``. Shapes:
+presynaptic signal ``pre: [..., I]``, postsynaptic ``post: [..., N]``, ``hebb: [..., I, N]``
+(``x @ W`` convention: rows are presynaptic). Each rule defines a *term* ``T_ij``:
+
+=========  ======================================================  ============================
+rule       term ``T_ij``                                           source
+=========  ======================================================  ============================
+hebbian    ``pre_i post_j``                                        Miconi et al. 2018
+oja        ``post_j (pre_i - post_j hebb_ij)``                     Oja 1982
+bcm        ``pre_i post_j (post_j - theta_j)``                     Bienenstock, Cooper, Munro 1982
+abcd       ``A pre_i post_j + B pre_i + C post_j + D``             Najarro & Risi 2020
+stdp       ``a_plus x_pre_i s_post_j - a_minus s_pre_i y_post_j``  pair-based STDP (standard form)
+=========  ======================================================  ============================
+
+and the fast weight follows one of three update modes (``c`` = ``clip``)::
+
+    plain        hebb <- clip(hebb + eta T, -c, c)                (hebbian: eta (T - hebb), Miconi's decay)
+    modulated    hebb <- clip(hebb + M_j eta T, -c, c)            (Backpropamine)
+    retroactive  E <- (1 - eta) E + eta T;  hebb <- clip(hebb + M_j E, -c, c)
+
+where ``M: [..., N]`` is a neuromodulatory signal per postsynaptic neuron that the network
+computes itself (:class:`Neuromodulator`). BCM's threshold slides towards the mean squared
+postsynaptic activity, ``theta <- theta + (dt / tau_theta) (post² - theta)``. For STDP, ``pre``
+and ``post`` are spikes; the traces decay as ``x_pre <- exp(-dt/tau_plus) x_pre + s_pre`` and
+``y_post <- exp(-dt/tau_minus) y_post + s_post`` *before* the weight change, so a pre spike Δ
+steps before a post spike gives ``+a_plus exp(-Δ dt/tau_plus)`` and the reverse order
+``-a_minus exp(-Δ dt/tau_minus)``. STDP amplitudes and time constants may be per synapse
+(heterogeneous STDP); its traces then carry a synapse axis.
+
+Coefficients (``eta``, ``A..D``, ``a_plus``, ``a_minus``) are scalars, ``[N]`` or ``[I, N]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from plasticagents.neurons import TimeConstants, decay
+
+__all__ = [
+    "GRANULARITIES",
+    "MODES",
+    "RULES",
+    "Neuromodulator",
+    "Plasticity",
+    "PlasticityParams",
+    "PlasticitySpec",
+    "PlasticState",
+    "plasticity_step",
+    "rule_term",
+]
+
+RULES = ("hebbian", "oja", "bcm", "abcd", "stdp")
+MODES = ("plain", "modulated", "retroactive")
+GRANULARITIES = ("scalar", "post", "synapse")
+
+
+class PlasticState(NamedTuple):
+    """Fast synaptic state; fields a rule does not use are ``None``.
+
+    ``hebb``: ``[..., I, N]``; ``elig``: eligibility trace ``[..., I, N]`` (retroactive mode);
+    ``theta``: BCM threshold ``[..., N]``; ``x_pre``/``y_post``: STDP traces ``[..., I, 1|N]`` and
+    ``[..., 1|I, N]``.
+    """
+
+    hebb: Tensor
+    elig: Tensor | None = None
+    theta: Tensor | None = None
+    x_pre: Tensor | None = None
+    y_post: Tensor | None = None
+
+
+class PlasticityParams(NamedTuple):
+    """Rule coefficients; see the module docstring. Time constants in seconds."""
+
+    eta: Tensor | float = 0.1
+    A: Tensor | float = 1.0
+    B: Tensor | float = 0.0
+    C: Tensor | float = 0.0
+    D: Tensor | float = 0.0
+    a_plus: Tensor | float = 1.0
+    a_minus: Tensor | float = 1.0
+    tau_plus: Tensor | float = 20e-3
+    tau_minus: Tensor | float = 20e-3
+    tau_theta: float = 1.0
+    clip: float = 1.0
+    dt: float = 1e-3
+
+
+def _outer(pre: Tensor, post: Tensor) -> Tensor:
+    return pre.unsqueeze(-1) * post.unsqueeze(-2)
+
+
+def rule_term(
+    rule: str, pre: Tensor, post: Tensor, state: PlasticState, p: PlasticityParams
+) -> Tensor:
+    """The rule's term ``T: [..., I, N]`` (for ``stdp``, ``state`` must hold updated traces)."""
+    if rule == "hebbian":
+        return _outer(pre, post)
+    if rule == "oja":
+        post_ = post.unsqueeze(-2)
+        return post_ * (pre.unsqueeze(-1) - post_ * state.hebb)
+    if rule == "bcm":
+        return _outer(pre, post * (post - state.theta))
+    if rule == "abcd":
+        return p.A * _outer(pre, post) + p.B * pre.unsqueeze(-1) + p.C * post.unsqueeze(-2) + p.D
+    if rule == "stdp":
+        return p.a_plus * state.x_pre * post.unsqueeze(-2) - p.a_minus * pre.unsqueeze(-1) * state.y_post
+    raise ValueError(f"unknown plasticity rule {rule!r}; valid choices: {list(RULES)}")
+
+
+def plasticity_step(
+    pre: Tensor,
+    post: Tensor,
+    state: PlasticState,
+    p: PlasticityParams,
+    rule: str = "hebbian",
+    modulation: Tensor | None = None,
+) -> PlasticState:
+    """One update of the fast weights; never writes into its inputs.
+
+    Args:
+        pre: presynaptic signal ``[..., I]`` (spikes for STDP, else spikes, traces or rates).
+        post: postsynaptic signal ``[..., N]``.
+        state: current :class:`PlasticState`; ``state.elig is not None`` selects retroactive mode.
+        p: coefficients.
+        rule: one of :data:`RULES`.
+        modulation: ``M: [..., N]`` or ``None`` (plain mode).
+    """
+    if rule == "stdp":
+        state = state._replace(
+            x_pre=decay(p.tau_plus, p.dt) * state.x_pre + pre.unsqueeze(-1),
+            y_post=decay(p.tau_minus, p.dt) * state.y_post + post.unsqueeze(-2),
+        )
+    hebb, elig = state.hebb, state.elig
+    eta = torch.as_tensor(p.eta, dtype=hebb.dtype, device=hebb.device)
+    # Fused updates, one pass over the [..., I, N] fast weights each: the hot path of ES.
+    if modulation is not None and elig is None and rule == "hebbian":
+        # M_j pre_i post_j = pre_i (M_j post_j): fold M into post instead of a full-size product.
+        hebb = torch.addcmul(hebb, eta, _outer(pre, post * modulation))
+    else:
+        term = rule_term(rule, pre, post, state, p)
+        if modulation is None:
+            hebb = torch.lerp(hebb, term, eta) if rule == "hebbian" else torch.addcmul(hebb, eta, term)
+        elif elig is None:
+            hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), eta * term)
+        else:
+            elig = torch.lerp(elig, term, eta)
+            hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), elig)
+    theta = state.theta
+    if rule == "bcm":
+        theta = theta + (p.dt / p.tau_theta) * (post * post - theta)
+    return PlasticState(hebb.clamp(-p.clip, p.clip), elig, theta, state.x_pre, state.y_post)
+
+
+@dataclass(frozen=True)
+class PlasticitySpec:
+    """What plasticity a synapse matrix has; plain data, validated eagerly.
+
+    Args:
+        rule: one of ``hebbian``, ``oja``, ``bcm``, ``abcd``, ``stdp``.
+        mode: ``plain``, ``modulated`` (Backpropamine) or ``retroactive`` (eligibility trace).
+        granularity: shape of the learned coefficients ``eta``, ``A..D``, STDP amplitudes:
+            ``scalar``, ``post`` (one per postsynaptic neuron) or ``synapse``. ``alpha`` is
+            always per synapse.
+        eta, alpha_init, clip: initial learning rate, initial ``alpha`` scale and fast-weight clip.
+        tau_plus, tau_minus: STDP trace time constants; a :class:`TimeConstants` distribution
+            draws one per synapse (heterogeneous STDP).
+        tau_theta: BCM threshold time constant (s).
+        n_modulators: modulatory signals computed by the network (modulated modes).
+    """
+
+    rule: str = "hebbian"
+    mode: str = "plain"
+    granularity: str = "synapse"
+    eta: float = 0.1
+    alpha_init: float = 0.01
+    clip: float = 1.0
+    tau_plus: float | TimeConstants = 20e-3
+    tau_minus: float | TimeConstants = 20e-3
+    tau_theta: float = 1.0
+    n_modulators: int = 1
+
+    def __post_init__(self) -> None:
+        for field, value, choices in (
+            ("rule", self.rule, RULES),
+            ("mode", self.mode, MODES),
+            ("granularity", self.granularity, GRANULARITIES),
+        ):
+            if value not in choices:
+                raise ValueError(f"unknown plasticity {field} {value!r}; valid choices: {list(choices)}")
+        if not self.clip > 0:
+            raise ValueError(f"plasticity clip must be > 0, got {self.clip!r}")
+        if not self.tau_theta > 0:
+            raise ValueError(f"plasticity tau_theta must be > 0 seconds, got {self.tau_theta!r}")
+        if self.n_modulators < 1:
+            raise ValueError(f"n_modulators must be >= 1, got {self.n_modulators!r}")
+
+
+class Neuromodulator(nn.Module):
+    """``M = tanh(h @ w_mod) @ fanout``: K modulatory signals from activity ``h: [..., H]``,
+    fanned out to every postsynaptic neuron, ``M: [..., N]`` (Miconi et al. 2019)."""
+
+    def __init__(self, n_in: int, n_post: int, n_modulators: int = 1, generator=None) -> None:
+        super().__init__()
+        self.w_mod = nn.Parameter(torch.randn(n_in, n_modulators, generator=generator) / n_in**0.5)
+        self.fanout = nn.Parameter(torch.ones(n_modulators, n_post))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return torch.tanh(h @ self.w_mod) @ self.fanout
+
+
+class Plasticity(nn.Module):
+    """Owns the coefficients of one plastic ``[I, N]`` matrix and calls :func:`plasticity_step`.
+
+    Trained parameters: ``alpha [I, N]`` and the rule's coefficients (shape set by
+    ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
+    """
+
+    def __init__(self, n_pre: int, n_post: int, spec: PlasticitySpec, dt: float = 1e-3,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.spec, self.n_pre, self.n_post, self.dt = spec, n_pre, n_post, dt
+        shape = {"scalar": (), "post": (n_post,), "synapse": (n_pre, n_post)}[spec.granularity]
+        self.alpha = nn.Parameter(torch.full((n_pre, n_post), spec.alpha_init))
+        self.eta = nn.Parameter(torch.full(shape, spec.eta))
+        if spec.rule == "abcd":
+            # Najarro & Risi draw A..D at random; a Hebbian start (A=1) is a better ES init.
+            self.A = nn.Parameter(torch.ones(shape))
+            self.B = nn.Parameter(torch.zeros(shape))
+            self.C = nn.Parameter(torch.zeros(shape))
+            self.D = nn.Parameter(torch.zeros(shape))
+        if spec.rule == "stdp":
+            self.a_plus = nn.Parameter(torch.ones(shape))
+            self.a_minus = nn.Parameter(torch.ones(shape))
+            for name in ("tau_plus", "tau_minus"):
+                value = getattr(spec, name)
+                if isinstance(value, TimeConstants):
+                    tau = value.sample(n_pre * n_post, generator).view(n_pre, n_post)
+                else:
+                    tau = torch.tensor(float(value))
+                self.register_buffer(name, tau)
+
+    def params(self) -> PlasticityParams:
+        get = lambda name, default: getattr(self, name, default)  # noqa: E731
+        return PlasticityParams(
+            self.eta, get("A", 1.0), get("B", 0.0), get("C", 0.0), get("D", 0.0),
+            get("a_plus", 1.0), get("a_minus", 1.0), get("tau_plus", 20e-3), get("tau_minus", 20e-3),
+            self.spec.tau_theta, self.spec.clip, self.dt,
+        )
+
+    def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
+        """Zero fast weights (and traces) for a batch ``batch`` of independent episodes."""
+        def z(*shape: int) -> Tensor:
+            return torch.zeros((*batch, *shape), dtype=like.dtype, device=like.device)
+
+        i, n, rule = self.n_pre, self.n_post, self.spec.rule
+        per_synapse = rule == "stdp" and (self.tau_plus.dim() > 0 or self.tau_minus.dim() > 0)
+        return PlasticState(
+            hebb=z(i, n),
+            elig=z(i, n) if self.spec.mode == "retroactive" else None,
+            theta=z(n) if rule == "bcm" else None,
+            x_pre=(z(i, n) if per_synapse else z(i, 1)) if rule == "stdp" else None,
+            y_post=(z(i, n) if per_synapse else z(1, n)) if rule == "stdp" else None,
+        )
+
+    def forward(self, pre: Tensor, post: Tensor, state: PlasticState,
+                modulation: Tensor | None = None) -> PlasticState:
+        return plasticity_step(pre, post, state, self.params(), self.spec.rule, modulation)

@@ -1,0 +1,134 @@
+"""The population axis: P parameter sets of one module evaluated in one call.
+
+:class:`Population` keeps, for each *varying* parameter of a template module, a tensor
+``[P, *shape]``; every other parameter and buffer is shared and broadcast without copies.
+A call runs the template's ``forward`` under ``torch.func.vmap`` over the population axis, so
+P individuals cost one batched kernel launch per operation instead of a Python loop.
+States and inputs carry the population axis first: ``x: [P, B, ...]``.
+
+ES flattens each individual to one vector: ``to_vectors() -> [P, D]`` and
+``load_vectors([P, D])`` (views, no copies), with the order of ``module.named_parameters()``.
+
+Example:
+    >>> from plasticagents.networks import MLPPolicy
+    >>> pop = Population(MLPPolicy(3, 2, hidden=(8,)), size=5)
+    >>> pop.load_vectors(torch.randn(5, pop.num_params))
+    >>> y, _ = pop(torch.zeros(5, 4, 3), ())
+    >>> y.shape
+    torch.Size([5, 4, 2])
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from plasticagents.state import map_state
+
+__all__ = ["Population", "parameters_to_vector", "vector_to_parameters"]
+
+
+def parameters_to_vector(module: nn.Module, names: Iterable[str] | None = None) -> Tensor:
+    """Concatenate the named (default: trainable) parameters of ``module`` into ``[D]``."""
+    params = dict(module.named_parameters())
+    names = list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
+    return torch.cat([params[n].detach().reshape(-1) for n in names])
+
+
+def vector_to_parameters(vector: Tensor, module: nn.Module, names: Iterable[str] | None = None) -> None:
+    """Copy ``vector: [D]`` into the named (default: trainable) parameters of ``module``."""
+    params = dict(module.named_parameters())
+    names = list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
+    total = sum(params[n].numel() for n in names)
+    if vector.shape != (total,):
+        raise ValueError(f"expected a parameter vector of shape [{total}], got {list(vector.shape)}")
+    offset = 0
+    with torch.no_grad():
+        for n in names:
+            p = params[n]
+            p.copy_(vector[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+
+class Population:
+    """P individuals sharing one module's structure.
+
+    Args:
+        module: the template; its parameters are the initial value of every individual.
+        size: number of individuals ``P``.
+        names: which parameters vary per individual (default: all with ``requires_grad``);
+            the rest stay shared.
+        compile: run the vectorised step through ``torch.compile``, which fuses the
+            elementwise passes over the ``[P, B, I, N]`` fast weights (about 9x faster for
+            P=64, N=128 on 2 CPU cores, after ~20 s of compilation; see benchmarks/).
+
+    Calls run without an autograd graph (evaluation for ES); train a single module by gradient.
+    """
+
+    def __init__(self, module: nn.Module, size: int, names: Iterable[str] | None = None,
+                 compile: bool = False) -> None:
+        if not (isinstance(size, int) and size >= 1):
+            raise ValueError(f"population size must be a positive int, got {size!r}")
+        params = dict(module.named_parameters())
+        self.names = list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
+        unknown = [n for n in self.names if n not in params]
+        if unknown:
+            raise ValueError(f"unknown parameter names {unknown}; valid choices: {list(params)}")
+        self.module, self.size, self.compile = module, size, compile
+        self._batched: dict[Any, Any] = {}
+        self.shapes = [params[n].shape for n in self.names]
+        self.num_params = sum(params[n].numel() for n in self.names)
+        self.params: dict[str, Tensor] = {
+            n: params[n].detach().unsqueeze(0).repeat(size, *([1] * params[n].dim())) for n in self.names
+        }
+
+    def _single(self, params: dict[str, Tensor], x: Any, state: Any) -> Any:
+        return functional_call(self.module, params, (x, state))
+
+    def to_vectors(self) -> Tensor:
+        """All individuals as ``[P, D]``."""
+        return torch.cat([self.params[n].reshape(self.size, -1) for n in self.names], dim=1)
+
+    def load_vectors(self, vectors: Tensor) -> None:
+        """Set every individual from ``vectors: [P, D]`` (views into ``vectors``, no copy)."""
+        if vectors.dim() != 2 or vectors.shape != (self.size, self.num_params):
+            raise ValueError(
+                f"expected population vectors of shape [{self.size}, {self.num_params}], "
+                f"got {list(vectors.shape)}"
+            )
+        offset = 0
+        for n, shape in zip(self.names, self.shapes, strict=True):
+            k = shape.numel()
+            self.params[n] = vectors[:, offset : offset + k].reshape(self.size, *shape)
+            offset += k
+
+    def individual(self, index: int) -> nn.Module:
+        """A standalone copy of the template holding individual ``index``'s parameters."""
+        if not -self.size <= index < self.size:
+            raise IndexError(f"individual {index} out of range for a population of {self.size}")
+        clone = copy.deepcopy(self.module)
+        vector_to_parameters(self.to_vectors()[index], clone, self.names)
+        return clone
+
+    def initial_state(self, batch: int) -> Any:
+        """The template's initial state with batch axes ``(P, batch)``."""
+        return self.module.initial_state((self.size, batch))
+
+    def __call__(self, x: Tensor, state: Any) -> Any:
+        """Evaluate every individual: ``x: [P, ...]``, ``state`` leaves ``[P, ...]``."""
+        if x.shape[0] != self.size:
+            raise ValueError(f"population input must have leading axis {self.size}, got {list(x.shape)}")
+        # None leaves (unused state fields) are neither batched nor returned batched.
+        state_dims = map_state(lambda _: 0, state)
+        key = repr(state_dims)
+        if key not in self._batched:
+            fn = vmap(self._single, in_dims=(0, 0, state_dims), out_dims=(0, state_dims),
+                      randomness="error")
+            self._batched[key] = torch.compile(fn, dynamic=False) if self.compile else fn
+        with torch.no_grad():
+            return self._batched[key](self.params, x, state)
