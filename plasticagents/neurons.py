@@ -9,14 +9,14 @@ The ODEs (currents in units of voltage, i.e. membrane resistance 1) are integrat
 over a step with the input held constant, so a neuron's steady state does not depend on its
 time constant (heterogeneous neurons differ in *speed*, not in gain)::
 
-    tau_syn di/dt = -i + tau_syn * sum_k x_k delta(t - t_k)   (input jumps the current)
+    tau_syn di/dt = -(i - x)
     tau_mem dv/dt = -(v - v_leak) + i
     spike when v > v_th, then reset
 
 Discretised with ``a_m = exp(-dt/tau_mem)``, ``a_s = exp(-dt/tau_syn)`` (``tau_syn = 0``
 gives ``a_s = 0``: no synaptic filter)::
 
-    i_t = a_s i_{t-1} + x_t
+    i_t = a_s i_{t-1} + (1 - a_s) x_t
     v_t = v_leak + a_m (v_{t-1} - v_leak) + (1 - a_m) i_t
     z_t = H(v_t - theta_t)
     v_t <- v_t - z_t (theta_t - v_reset)       reset="subtract"
@@ -92,16 +92,18 @@ class LIFParams(NamedTuple):
 
 
 def _integrate(x: Tensor, v: Tensor, i: Tensor, tau_mem, tau_syn, v_leak, dt) -> tuple[Tensor, Tensor]:
-    i_new = decay(tau_syn, dt) * i + x
-    a_m = decay(tau_mem, dt)
-    v_new = v_leak + a_m * (v - v_leak) + (1.0 - a_m) * i_new
-    return v_new, i_new
+    a_s = decay(tau_syn, dt)
+    i_new = x if (isinstance(a_s, float) and a_s == 0.0) else torch.lerp(x, i, a_s)
+    # v_leak + a_m (v - v_leak) + (1 - a_m) i  ==  lerp(i + v_leak, v, a_m), in one fused op.
+    drive = i_new + v_leak if v_leak else i_new
+    return torch.lerp(drive, v, decay(tau_mem, dt)), i_new
 
 
 def _fire(v: Tensor, threshold, v_reset, reset: str, spike_fn) -> tuple[Tensor, Tensor]:
     z = spike_fn(v - threshold)
     if reset == "subtract":
-        v = v - z * (threshold - v_reset)
+        jump = threshold - v_reset
+        v = torch.sub(v, z, alpha=jump) if isinstance(jump, float) else v - z * jump
     else:
         v = v * (1.0 - z) + z * v_reset
     return z, v

@@ -1,0 +1,186 @@
+import math
+
+import pytest
+import torch
+
+from plasticagents.neurons import TimeConstants
+from plasticagents.plasticity import (
+    MODES,
+    RULES,
+    Plasticity,
+    PlasticityParams,
+    PlasticitySpec,
+    PlasticState,
+    plasticity_step,
+)
+
+PRE = torch.tensor([1.0, 2.0])
+POST = torch.tensor([3.0])
+HEBB = torch.tensor([[0.1], [-0.2]])
+
+
+def one_step(rule, **kw):
+    state = PlasticState(HEBB, theta=torch.tensor([4.0]) if rule == "bcm" else None)
+    p = PlasticityParams(eta=0.5, clip=100.0, **kw)
+    return plasticity_step(PRE, POST, state, p, rule).hebb[:, 0].tolist()
+
+
+def test_golden_single_steps():
+    # hebbian (Miconi): (1 - eta) hebb + eta pre*post
+    assert one_step("hebbian") == pytest.approx([0.5 * 0.1 + 0.5 * 3, 0.5 * -0.2 + 0.5 * 6])
+    # oja: hebb + eta post (pre - post hebb)
+    assert one_step("oja") == pytest.approx([0.1 + 0.5 * 3 * (1 - 0.3), -0.2 + 0.5 * 3 * (2 + 0.6)])
+    # bcm: hebb + eta pre post (post - theta), theta = 4
+    assert one_step("bcm") == pytest.approx([0.1 + 0.5 * 1 * 3 * -1, -0.2 + 0.5 * 2 * 3 * -1])
+    # abcd: hebb + eta (A pre post + B pre + C post + D)
+    got = one_step("abcd", A=1.0, B=0.5, C=-1.0, D=0.25)
+    assert got == pytest.approx([0.1 + 0.5 * (3 + 0.5 - 3 + 0.25), -0.2 + 0.5 * (6 + 1 - 3 + 0.25)])
+
+
+def test_clip_bounds_fast_weights():
+    state = PlasticState(torch.zeros(2, 1))
+    new = plasticity_step(PRE * 10, POST, state, PlasticityParams(eta=1.0, clip=0.5), "oja")
+    assert new.hebb.tolist() == [[0.5], [0.5]]
+
+
+def test_modulated_and_retroactive_modes():
+    p = PlasticityParams(eta=0.5, clip=100.0)
+    plain_term = (PRE[:, None] * POST[None, :])
+    zero = plasticity_step(PRE, POST, PlasticState(HEBB), p, "hebbian", torch.zeros(1))
+    assert torch.equal(zero.hebb, HEBB)  # no neuromodulator, no change (and no decay)
+    m = torch.tensor([-2.0])
+    mod = plasticity_step(PRE, POST, PlasticState(HEBB), p, "hebbian", m)
+    torch.testing.assert_close(mod.hebb, HEBB + m * 0.5 * plain_term)
+    elig = torch.full((2, 1), 0.2)
+    retro = plasticity_step(PRE, POST, PlasticState(HEBB, elig=elig), p, "hebbian", m)
+    new_elig = 0.5 * elig + 0.5 * plain_term
+    torch.testing.assert_close(retro.elig, new_elig)
+    torch.testing.assert_close(retro.hebb, HEBB + m * new_elig)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_inputs_never_mutated(rule):
+    spec = PlasticitySpec(rule, mode="retroactive")
+    plast = Plasticity(2, 3, spec)
+    state = plast.initial_state((4,), torch.zeros(()))
+    state = state._replace(**{k: torch.rand_like(v) for k, v in state._asdict().items() if v is not None})
+    before = [None if t is None else t.clone() for t in state]
+    pre, post, m = torch.rand(4, 2), torch.rand(4, 3), torch.rand(4, 3)
+    copies = (pre.clone(), post.clone(), m.clone())
+    plast(pre, post, state, m)
+    for a, b in zip(state, before, strict=True):
+        assert (a is None and b is None) or torch.equal(a, b)
+    assert all(torch.equal(a, b) for a, b in zip((pre, post, m), copies, strict=True))
+
+
+def _unrolled_loss(rule, mode):
+    """Loss after 4 steps of a rate network whose [3, 2] synapses follow ``rule`` in ``mode``."""
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.rand(4, 2, 3, generator=gen, dtype=torch.float64)
+
+    def loss(w, alpha, eta, coef_a, coef_b, w_mod):
+        p = PlasticityParams(eta=eta, A=coef_a, B=coef_b, C=coef_b * 0.5, D=coef_a * 0.1,
+                             a_plus=coef_a, a_minus=coef_b, tau_plus=15e-3, tau_minus=25e-3,
+                             tau_theta=0.01, clip=50.0)
+        z = lambda *s: torch.zeros(2, *s, dtype=torch.float64)  # noqa: E731
+        state = PlasticState(
+            z(3, 2), z(3, 2) if mode == "retroactive" else None, z(2) if rule == "bcm" else None,
+            z(3, 1) if rule == "stdp" else None, z(1, 2) if rule == "stdp" else None,
+        )
+        total = 0.0
+        for x in xs:
+            post = torch.tanh((x.unsqueeze(-2) @ (w + alpha * state.hebb)).squeeze(-2))
+            m = None if mode == "plain" else torch.tanh(post @ w_mod).expand(2, 2)
+            state = plasticity_step(x, post, state, p, rule, m)
+            total = total + (post**2).sum() + state.hebb.sum()
+        return total
+
+    return loss
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("rule", RULES)
+def test_gradients_through_plasticity_equal_finite_differences(rule, mode):
+    gen = torch.Generator().manual_seed(1)
+    r = lambda *s: (0.5 * torch.randn(*s, generator=gen, dtype=torch.float64)).requires_grad_()  # noqa: E731
+    args = (r(3, 2), r(3, 2), (0.2 + 0.1 * torch.rand(3, 2, generator=gen, dtype=torch.float64)).requires_grad_(),
+            r(2), r(2), r(2, 1))
+    assert torch.autograd.gradcheck(_unrolled_loss(rule, mode), args)
+
+
+def test_oja_converges_to_principal_component(gen):
+    cov = torch.tensor([[3.0, 1.2], [1.2, 1.0]])
+    chol = torch.linalg.cholesky(cov)
+    x = torch.randn(6000, 2, generator=gen) @ chol.T
+    state = PlasticState(torch.tensor([[0.3], [-0.1]]))
+    p = PlasticityParams(eta=0.003, clip=10.0)
+    for xt in x:
+        post = xt @ state.hebb  # one linear neuron, y = w . x
+        state = plasticity_step(xt, post, state, p, "oja")
+    w = state.hebb[:, 0]
+    pc1 = torch.linalg.eigh(cov).eigenvectors[:, -1]
+    assert abs(float(w @ pc1)) / float(w.norm()) > 0.995
+    assert float(w.norm()) == pytest.approx(1.0, abs=0.05)
+
+
+def test_bcm_threshold_tracks_mean_squared_activity(gen):
+    state = PlasticState(torch.zeros(1, 2), theta=torch.zeros(2))
+    p = PlasticityParams(eta=0.0, tau_theta=0.05, dt=1e-3)
+    scale = torch.tensor([0.5, 2.0])
+    thetas = []
+    for t in range(3000):
+        post = scale * torch.rand(2, generator=gen)  # E[post^2] = scale^2 / 3
+        state = plasticity_step(torch.ones(1), post, state, p, "bcm")
+        if t > 1000:
+            thetas.append(state.theta)
+    mean_theta = torch.stack(thetas).mean(0)
+    torch.testing.assert_close(mean_theta, scale**2 / 3, rtol=0.05, atol=0.0)
+
+
+def stdp_weight_change(lag, tau_plus, tau_minus, a_plus=1.0, a_minus=0.5):
+    """Δw of one synapse after a pre spike at step 20 and a post spike at step 20 + lag."""
+    n_pre, n_post = (tau_plus.shape if isinstance(tau_plus, torch.Tensor) and tau_plus.dim() else (1, 1))
+    p = PlasticityParams(eta=1.0, a_plus=a_plus, a_minus=a_minus, tau_plus=tau_plus,
+                         tau_minus=tau_minus, clip=10.0, dt=1e-3)
+    trace_shape = (n_pre, n_post) if isinstance(tau_plus, torch.Tensor) and tau_plus.dim() else None
+    state = PlasticState(torch.zeros(n_pre, n_post),
+                         x_pre=torch.zeros(trace_shape or (n_pre, 1)),
+                         y_post=torch.zeros(trace_shape or (1, n_post)))
+    for t in range(60):
+        pre = torch.full((n_pre,), float(t == 20))
+        post = torch.full((n_post,), float(t == 20 + lag))
+        state = plasticity_step(pre, post, state, p, "stdp")
+    return state.hebb
+
+
+@pytest.mark.parametrize("lag", [-15, -5, -1, 1, 5, 15])
+def test_stdp_window_sign_and_exponential_shape(lag):
+    dw = float(stdp_weight_change(lag, 10e-3, 20e-3)[0, 0])
+    if lag > 0:  # pre before post: potentiation A+ exp(-lag dt / tau_plus)
+        assert dw == pytest.approx(1.0 * math.exp(-lag * 1e-3 / 10e-3), rel=1e-5)
+    else:  # post before pre: depression -A- exp(-|lag| dt / tau_minus)
+        assert dw == pytest.approx(-0.5 * math.exp(lag * 1e-3 / 20e-3), rel=1e-5)
+    assert float(stdp_weight_change(0, 10e-3, 20e-3)[0, 0]) == pytest.approx(0.5)  # A+ - A-
+
+
+def test_heterogeneous_stdp_time_constants_are_per_synapse():
+    taus = torch.tensor([[5e-3, 40e-3]])
+    dw = stdp_weight_change(5, taus, taus)[0]
+    expected = torch.exp(-5e-3 / taus[0])
+    torch.testing.assert_close(dw, expected)
+    plast = Plasticity(3, 4, PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.5)))
+    assert plast.tau_plus.shape == (3, 4)
+    assert plast.initial_state((2,), torch.zeros(())).x_pre.shape == (2, 3, 4)
+
+
+def test_bad_plasticity_specs_are_named():
+    with pytest.raises(ValueError, match="rule 'hebb'.*valid choices.*'oja'"):
+        PlasticitySpec("hebb")
+    with pytest.raises(ValueError, match="mode 'gated'.*'retroactive'"):
+        PlasticitySpec(mode="gated")
+    with pytest.raises(ValueError, match="granularity 'layer'"):
+        PlasticitySpec(granularity="layer")
+    with pytest.raises(ValueError, match="clip must be > 0"):
+        PlasticitySpec(clip=0.0)
+    with pytest.raises(ValueError, match="unknown plasticity rule 'x'"):
+        plasticity_step(PRE, POST, PlasticState(HEBB), PlasticityParams(), "x")
