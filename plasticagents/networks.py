@@ -134,7 +134,7 @@ class RecurrentSpikingLayer(nn.Module):
         dale: bool = False,
         excitatory_fraction: float = 0.8,
         density: float = 1.0,
-        gain: float = 0.5,
+        gain: float = 1.0,
         tau_trace: float = 20e-3,
         signal: str = "traces",
         dt: float = 1e-3,
@@ -155,6 +155,7 @@ class RecurrentSpikingLayer(nn.Module):
         self.synapses = Synapses(
             self.n_pre, n_hidden, density=density, dale_rows=n_hidden if dale else 0,
             excitatory_fraction=excitatory_fraction, gain=gain, generator=generator,
+            row_blocks=(n_in, n_hidden) if recurrent else None,
         )
         self.plasticity = Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
         modulated = plasticity is not None and plasticity.mode != "plain"

@@ -9,10 +9,12 @@ optimiser step (gradient or ES) can flip a sign; a magnitude that crosses zero s
 synapse off (the DEEP R convention). Rows that are not Dale rows (e.g. external inputs) are
 free. With plasticity the fast part moves the magnitude, ``W_ij = s_i relu(m_ij + f_ij)``.
 
-Initialisation (target: a low initial firing rate). Weights are drawn ``N(0, gain² / k)`` with
-``k`` the expected number of inputs per neuron, so the input current has standard deviation
-``gain`` for unit-variance, uncorrelated presynaptic signals; with the default ``gain = 0.5`` and
-threshold 1, a LIF neuron's membrane crosses threshold on under 5% of steps (tested). Dale
+Initialisation (target: a low but non-zero initial firing rate, 0.2-5% of neuron-steps, i.e.
+2-50 Hz at dt = 1 ms, for unit-variance inputs held over many steps, as observations are; tested).
+Rows come in blocks (e.g. external inputs, then recurrent neurons); each block is drawn
+``N(0, gain² / k)`` with ``k`` the expected number of present synapses per neuron from that
+block, so each block alone drives a current of standard deviation ``gain`` from unit-variance,
+uncorrelated presynaptic signals. Dale
 magnitudes are ``|N(0, gain²/k)|``, with inhibitory magnitudes scaled by ``n_E / n_I`` so the
 expected excitatory and inhibitory drive balance (mean input 0).
 """
@@ -61,7 +63,8 @@ class Synapses(nn.Module):
         dale_rows: how many *trailing* rows obey Dale's law (e.g. the recurrent rows of a layer
             whose first rows are external inputs); 0 disables Dale's law.
         excitatory_fraction: E fraction of the Dale rows (0.8 = 80:20).
-        gain: input-current standard deviation at initialisation (see module docstring).
+        gain: input-current standard deviation per row block at initialisation.
+        row_blocks: sizes of the row blocks normalised separately (default: one block).
 
     Example:
         >>> syn = Synapses(4, 3, dale_rows=4)
@@ -76,7 +79,8 @@ class Synapses(nn.Module):
         density: float = 1.0,
         dale_rows: int = 0,
         excitatory_fraction: float = 0.8,
-        gain: float = 0.5,
+        gain: float = 1.0,
+        row_blocks: tuple[int, ...] | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -87,8 +91,14 @@ class Synapses(nn.Module):
         self.n_pre, self.n_post, self.dale_rows = n_pre, n_post, dale_rows
         mask = random_mask(n_pre, n_post, density, generator) if density < 1.0 else None
         self.register_buffer("mask", mask)
-        fan_in = max(1.0, density * n_pre)
-        w = torch.randn(n_pre, n_post, generator=generator) * (gain / math.sqrt(fan_in))
+        row_blocks = tuple(row_blocks) if row_blocks else (n_pre,)
+        if sum(row_blocks) != n_pre or min(row_blocks) < 1:
+            raise ValueError(f"row_blocks {list(row_blocks)} must be positive and sum to n_pre={n_pre}")
+        w = torch.randn(n_pre, n_post, generator=generator)
+        start = 0
+        for size in row_blocks:
+            w[start : start + size] *= gain / math.sqrt(max(1.0, density * size))
+            start += size
         sign = torch.zeros(n_pre)
         if dale_rows:
             signs = dale_signs(dale_rows, excitatory_fraction)

@@ -1,0 +1,215 @@
+import numpy as np
+import pytest
+import torch
+
+from plasticagents import (
+    Agent,
+    MLPPolicy,
+    PlasticitySpec,
+    PlasticSNN,
+    Population,
+    PopulationEncoder,
+    parameters_to_vector,
+    reset_where,
+    resolve_device,
+    vector_to_parameters,
+)
+from plasticagents.networks import make_encoder
+from plasticagents.neurons import TimeConstants
+
+
+def make_net(gen, plasticity=None, **kw):
+    return PlasticSNN(6, 3, hidden=24, steps_per_input=3, plasticity=plasticity, generator=gen,
+                      encoder_kwargs={"gain": 4.0}, **kw)
+
+
+def rollout(net, xs, state=None, grad=False):
+    outs = []
+    with torch.set_grad_enabled(grad):
+        for x in xs:
+            y, state = net(x, state)
+            outs.append(y)
+    return torch.stack(outs), state
+
+
+@pytest.mark.parametrize("rule", ["hebbian", "oja", "abcd", "stdp"])
+def test_plasticity_off_is_exactly_the_static_network(rule, gen):
+    static = make_net(torch.Generator().manual_seed(3))
+    plastic = make_net(torch.Generator().manual_seed(3), PlasticitySpec(rule, mode="modulated"))
+    plastic.load_state_dict(static.state_dict(), strict=False)
+    with torch.no_grad():
+        plastic.layer.plasticity.alpha.zero_()
+    xs = torch.randn(20, 5, 6, generator=gen)
+    y_static, s_static = rollout(static, xs)
+    y_plastic, s_plastic = rollout(plastic, xs)
+    assert torch.equal(y_static, y_plastic)
+    assert float(s_static.spikes.sum()) > 0  # the comparison saw spikes, not a silent net
+    assert float(s_plastic.layer.plastic.hebb.abs().sum()) > 0  # fast weights moved but unused
+
+
+def test_plasticity_changes_behaviour_within_an_episode(gen):
+    net = make_net(gen, PlasticitySpec("hebbian", eta=0.5, alpha_init=1.0))
+    xs = torch.randn(30, 2, 6, generator=gen)
+    y, _ = rollout(net, xs)
+    static = make_net(torch.Generator().manual_seed(0))
+    static.load_state_dict(net.state_dict(), strict=False)
+    y0, _ = rollout(static, xs)
+    assert not torch.allclose(y, y0)
+
+
+@pytest.mark.parametrize("spec", [
+    None,
+    PlasticitySpec("hebbian"),
+    PlasticitySpec("oja", mode="modulated", granularity="post"),
+    PlasticitySpec("bcm", mode="retroactive", granularity="scalar"),
+    PlasticitySpec("abcd", n_modulators=2, mode="modulated"),
+    PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)),
+])
+@pytest.mark.parametrize("neuron", ["lif", "alif"])
+def test_population_output_equals_each_individual_alone(spec, neuron, gen):
+    net = make_net(gen, spec, neuron=neuron, dale=True)
+    pop = Population(net, 5)
+    pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(5, pop.num_params, generator=gen))
+    xs = torch.randn(8, 5, 4, 6, generator=gen)
+    state = pop.initial_state(4)
+    batched = []
+    for x in xs:
+        y, state = pop(x, state)
+        batched.append(y)
+    batched = torch.stack(batched, 1)  # [P, T, B, A]
+    for i in range(5):
+        alone, _ = rollout(pop.individual(i), xs[:, i])
+        torch.testing.assert_close(batched[i], alone, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(batched[0], batched[1])  # individuals really differ
+
+
+def test_population_shares_fixed_parameters_without_copies(gen):
+    net = make_net(gen, PlasticitySpec("hebbian"))
+    net.layer.synapses.raw.requires_grad_(False)
+    pop = Population(net, 3)
+    assert "layer.synapses.raw" not in pop.names
+    assert pop.num_params == sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def test_vectors_round_trip(gen):
+    net = make_net(gen, PlasticitySpec("abcd"))
+    pop = Population(net, 4)
+    v = torch.randn(4, pop.num_params, generator=gen)
+    pop.load_vectors(v)
+    assert torch.equal(pop.to_vectors(), v)
+    clone = pop.individual(2)
+    assert torch.equal(parameters_to_vector(clone), v[2])
+    vector_to_parameters(v[1], clone)
+    assert torch.equal(parameters_to_vector(clone), v[1])
+    with pytest.raises(ValueError, match=rf"shape \[4, {pop.num_params}\], got \[4, 3\]"):
+        pop.load_vectors(torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"parameter vector of shape \["):
+        vector_to_parameters(torch.zeros(2), clone)
+    with pytest.raises(ValueError, match="unknown parameter names"):
+        Population(net, 2, names=["nope"])
+
+
+def test_reset_where_resets_only_flagged_rows(gen):
+    net = make_net(gen, PlasticitySpec("hebbian", mode="retroactive"))
+    _, state = rollout(net, torch.randn(10, 4, 6, generator=gen) * 3)
+    flags = torch.tensor([True, False, False, True])
+    fresh = net.initial_state(4)
+    new = reset_where(state, flags, fresh)
+    for leaf_new, leaf_old in zip(_leaves(new), _leaves(state), strict=True):
+        assert torch.equal(leaf_new[1:3], leaf_old[1:3])
+        assert not bool(leaf_new[[0, 3]].any())
+    assert bool(state.layer.plastic.hebb[0].any())  # input not modified
+    with pytest.raises(ValueError, match=r"episode_start has shape \[3\]"):
+        reset_where(state, torch.zeros(3, dtype=torch.bool))
+
+
+def _leaves(tree):
+    if tree is None:
+        return []
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    return [leaf for sub in tree for leaf in _leaves(sub)]
+
+
+def test_population_encoder_peaks_at_its_centres():
+    enc = PopulationEncoder(2, per_input=5, low=-2.0, high=2.0)
+    y = enc(torch.tensor([[-2.0, 1.0]]))
+    assert y.shape == (1, 10)
+    assert int(y[0, :5].argmax()) == 0 and int(y[0, 5:].argmax()) == 3
+    assert float(y.max()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown encoder 'rate'.*direct.*population"):
+        make_encoder("rate", 3)
+
+
+def test_gradients_reach_every_plasticity_parameter_through_an_episode(gen):
+    net = make_net(gen, PlasticitySpec("abcd", mode="retroactive", alpha_init=0.5))
+    y, _ = rollout(net, torch.randn(25, 4, 6, generator=gen) * 2, grad=True)
+    y.pow(2).sum().backward()
+    for name in ["layer.plasticity.alpha", "layer.plasticity.eta", "layer.plasticity.A",
+                 "layer.plasticity.B", "layer.plasticity.C", "layer.plasticity.D",
+                 "layer.modulator.w_mod", "layer.modulator.fanout"]:
+        grad = dict(net.named_parameters())[name].grad
+        assert grad is not None and bool(torch.isfinite(grad).all()) and float(grad.abs().sum()) > 0, name
+
+
+def test_agent_protocol_shapes_bounds_and_resets(gen):
+    net = make_net(gen, PlasticitySpec("hebbian"))
+    agent = Agent(net, action_low=np.array([-2.0, 0.0, 10.0]), action_high=np.array([2.0, 1.0, 11.0]))
+    obs = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    action, state = agent.predict(obs, deterministic=True)
+    assert action.shape == (4, 3)
+    assert (action[:, 1] >= 0).all() and (action[:, 1] <= 1).all() and (action[:, 2] >= 10).all()
+    one, _ = agent.predict(obs[0])
+    assert one.shape == (3,)
+    for _ in range(5):
+        action, state = agent.predict(obs, state, np.zeros(4, dtype=bool))
+    again, _ = agent.predict(obs, state, np.array([True, False, False, False]))
+    first, _ = agent.predict(obs)
+    np.testing.assert_allclose(again[0], first[0])  # row 0 restarted from a fresh state
+    assert not np.allclose(again[1], first[1])
+
+
+def test_agent_exploration_noise_is_seeded(gen):
+    net = make_net(gen)
+    obs = np.zeros((3, 6), dtype=np.float32)
+    a1, _ = Agent(net, noise_std=0.3, seed=5).predict(obs)
+    a2, _ = Agent(net, noise_std=0.3, seed=5).predict(obs)
+    det, _ = Agent(net, noise_std=0.3, seed=5).predict(obs, deterministic=True)
+    np.testing.assert_array_equal(a1, a2)
+    assert not np.allclose(a1, det)
+
+
+def test_agent_wraps_a_population(gen):
+    pop = Population(MLPPolicy(6, 3, generator=gen), 4)
+    pop.load_vectors(torch.randn(4, pop.num_params, generator=gen))
+    agent = Agent(pop)
+    action, state = agent.predict(np.ones((4, 2, 6), dtype=np.float32))
+    assert action.shape == (4, 2, 3) and state == ()
+
+
+def test_agent_rejects_bad_observations(gen):
+    agent = Agent(make_net(gen))
+    with pytest.raises(ValueError, match=r"obs_dim=6, got \[2, 5\]"):
+        agent.predict(np.zeros((2, 5)))
+    bad = np.zeros((2, 6))
+    bad[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[1, 3\]\]"):
+        agent.predict(bad)
+    with pytest.raises(ValueError, match="action bounds must be finite"):
+        Agent(make_net(gen), action_low=-np.inf)
+
+
+def test_bad_network_arguments_are_named(gen):
+    with pytest.raises(ValueError, match="neuron model 'izhikevich'.*valid choices"):
+        make_net(gen, neuron="izhikevich")
+    with pytest.raises(ValueError, match=r"expected input \[..., 6\], got \[2, 7\]"):
+        make_net(gen)(torch.zeros(2, 7))
+    with pytest.raises(ValueError, match="steps_per_input must be >= 1"):
+        PlasticSNN(2, 2, steps_per_input=0)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
