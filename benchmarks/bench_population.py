@@ -6,7 +6,8 @@
     (``snn.Leaky``) with the same sizes, on the same device.
 
 Each timing is the median of ``--repeats`` runs. The last line prints the ratios:
-``batched_vs_loop`` and ``batched_compiled_vs_loop`` (goal >= 10) and ``bptt_ours_over_snntorch`` (time ratio, goal <= 1).
+``batched_vs_loop`` and ``batched_compiled_vs_loop`` (goal >= 10) and
+``bptt_ours_over_snntorch`` (time ratio, goal <= 1).
 
     python benchmarks/bench_population.py              # defaults: P=64, 105 inputs, 128 neurons
     python benchmarks/bench_population.py --device cuda --population 1024
@@ -21,7 +22,7 @@ import time
 import torch
 from torch import nn
 
-from plasticagents import LIF, PlasticSNN, Population, PlasticitySpec, resolve_device
+from plasticagents import LIF, PlasticitySpec, PlasticSNN, Population, resolve_device
 
 
 def _median_seconds(fn, repeats: int, inner: int, device: torch.device) -> float:
@@ -42,11 +43,16 @@ def _median_seconds(fn, repeats: int, inner: int, device: torch.device) -> float
 def bench_population(args, device) -> tuple[float, float | None, float]:
     torch.manual_seed(0)
     net = PlasticSNN(
-        args.inputs, 8, hidden=args.neurons, steps_per_input=1,
+        args.inputs,
+        8,
+        hidden=args.neurons,
+        steps_per_input=1,
         plasticity=PlasticitySpec("hebbian"),
     ).to(device)
     pop = Population(net, args.population)
-    pop.load_vectors(pop.to_vectors() + 0.01 * torch.randn(args.population, pop.num_params, device=device))
+    pop.load_vectors(
+        pop.to_vectors() + 0.01 * torch.randn(args.population, pop.num_params, device=device)
+    )
     x = torch.randn(args.population, args.envs, args.inputs, device=device)
     state = pop.initial_state(args.envs)
     batched = _median_seconds(lambda: pop(x, state), args.repeats, 20, device)
@@ -126,7 +132,9 @@ def bench_bptt(args, device) -> tuple[float, float | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--population", type=int, default=64)
     parser.add_argument("--envs", type=int, default=1, help="environments per individual")
     parser.add_argument("--inputs", type=int, default=105)
@@ -141,13 +149,19 @@ def main() -> None:
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}")
 
     batched, compiled, looped = bench_population(args, device)
-    print(f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} Hebbian, one step:")
+    print(
+        f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} Hebbian, one step:"
+    )
     print(f"    batched {batched * 1e3:.3f} ms   per-individual loop {looped * 1e3:.3f} ms")
     if compiled is not None:
         print(f"    batched + torch.compile {compiled * 1e3:.3f} ms")
     ours, peer = bench_bptt(args, device)
-    print(f"(b) BPTT T={args.steps} B={args.batch} I={args.inputs} N={args.neurons}, forward+backward:")
-    print(f"    ours {ours * 1e3:.2f} ms   snntorch {peer * 1e3:.2f} ms" if peer else f"    ours {ours * 1e3:.2f} ms")
+    print(f"(b) BPTT T={args.steps} B={args.batch} I={args.inputs} N={args.neurons}, fwd+bwd:")
+    print(
+        f"    ours {ours * 1e3:.2f} ms   snntorch {peer * 1e3:.2f} ms"
+        if peer
+        else f"    ours {ours * 1e3:.2f} ms"
+    )
     ratio = f"{ours / peer:.2f}" if peer else "n/a"
     best = min(batched, compiled or batched)
     print(

@@ -3,50 +3,75 @@
 The core library (torch and numpy only): spiking neurons, synapses, plasticity rules,
 networks, the population axis for evolution strategies and the agent protocol.
 Environments live in :mod:`plasticagents.envs`, trainers in :mod:`plasticagents.training`.
+
+Top-level names are imported lazily (PEP 562) so that ``plasticagents --help`` does not pay
+for importing torch.
 """
 
-from plasticagents.agents import Agent
-from plasticagents.networks import (
-    DirectCurrentEncoder,
-    MLPPolicy,
-    PlasticSNN,
-    PopulationEncoder,
-    RecurrentSpikingLayer,
-)
-from plasticagents.neurons import ALIF, LI, LIF, TimeConstants, alif_step, li_step, lif_step
-from plasticagents.plasticity import Neuromodulator, Plasticity, PlasticitySpec, plasticity_step
-from plasticagents.population import Population, parameters_to_vector, vector_to_parameters
-from plasticagents.state import reset_where, resolve_device
-from plasticagents.surrogate import surrogate
-from plasticagents.synapses import Synapses, dale_signs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ALIF",
-    "Agent",
-    "LI",
-    "LIF",
-    "DirectCurrentEncoder",
-    "MLPPolicy",
-    "Neuromodulator",
-    "PlasticSNN",
-    "Plasticity",
-    "PlasticitySpec",
-    "Population",
-    "PopulationEncoder",
-    "RecurrentSpikingLayer",
-    "Synapses",
-    "TimeConstants",
-    "__version__",
-    "alif_step",
-    "dale_signs",
-    "li_step",
-    "lif_step",
-    "parameters_to_vector",
-    "plasticity_step",
-    "reset_where",
-    "resolve_device",
-    "surrogate",
-    "vector_to_parameters",
-]
+_EXPORTS = {
+    "plasticagents.agents": ["Agent"],
+    "plasticagents.networks": [
+        "DirectCurrentEncoder",
+        "MLPPolicy",
+        "PlasticSNN",
+        "PopulationEncoder",
+        "RecurrentSpikingLayer",
+    ],
+    "plasticagents.neurons": [
+        "ALIF",
+        "LI",
+        "LIF",
+        "TimeConstants",
+        "alif_step",
+        "li_step",
+        "lif_step",
+    ],
+    "plasticagents.plasticity": [
+        "Neuromodulator",
+        "Plasticity",
+        "PlasticitySpec",
+        "plasticity_step",
+    ],
+    "plasticagents.population": ["Population", "parameters_to_vector", "vector_to_parameters"],
+    "plasticagents.state": ["reset_where", "resolve_device"],
+    "plasticagents.surrogate": ["surrogate"],
+    "plasticagents.synapses": ["Synapses", "dale_signs"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_WHERE, "__version__"])
+
+if TYPE_CHECKING:
+    from plasticagents.agents import Agent
+    from plasticagents.networks import (
+        DirectCurrentEncoder,
+        MLPPolicy,
+        PlasticSNN,
+        PopulationEncoder,
+        RecurrentSpikingLayer,
+    )
+    from plasticagents.neurons import ALIF, LI, LIF, TimeConstants, alif_step, li_step, lif_step
+    from plasticagents.plasticity import Neuromodulator, Plasticity, PlasticitySpec, plasticity_step
+    from plasticagents.population import Population, parameters_to_vector, vector_to_parameters
+    from plasticagents.state import reset_where, resolve_device
+    from plasticagents.surrogate import surrogate
+    from plasticagents.synapses import Synapses, dale_signs
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'plasticagents' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

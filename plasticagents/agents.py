@@ -61,7 +61,9 @@ class Agent:
         low = np.asarray(action_low, dtype=np.float32)
         high = np.asarray(action_high, dtype=np.float32)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
-            raise ValueError(f"action bounds must be finite with high > low, got low={low}, high={high}")
+            raise ValueError(
+                f"action bounds must be finite with high > low, got low={low}, high={high}"
+            )
         self._low = torch.as_tensor(low, device=self.device)
         self._half_range = torch.as_tensor((high - low) / 2, device=self.device)
         if noise_std < 0:
@@ -74,14 +76,20 @@ class Agent:
 
     def initial_state(self, batch: int) -> Any:
         """Fresh recurrent state for ``batch`` environments (per individual for a population)."""
-        return self.policy.initial_state(batch) if self.population else self.module.initial_state(batch)
+        return (
+            self.policy.initial_state(batch)
+            if self.population
+            else self.module.initial_state(batch)
+        )
 
     def _check_obs(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         valid_dims = (3,) if self.population else (1, 2)
         if x.shape[-1:] != (self.obs_dim,) or x.dim() not in valid_dims:
             layout = "[P, B, obs_dim]" if self.population else "[B, obs_dim] or [obs_dim]"
-            raise ValueError(f"observation must be {layout} with obs_dim={self.obs_dim}, got {list(x.shape)}")
+            raise ValueError(
+                f"observation must be {layout} with obs_dim={self.obs_dim}, got {list(x.shape)}"
+            )
         if not bool(torch.isfinite(x).all()):
             bad = torch.nonzero(~torch.isfinite(x)).tolist()[:5]
             raise ValueError(f"observation contains NaN or inf at indices {bad} (first 5 shown)")
@@ -113,4 +121,3 @@ class Agent:
             action = self._low + (a + 1.0) * self._half_range
         action = action.cpu().numpy()
         return (action[0] if single else action), state
-

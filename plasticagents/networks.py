@@ -8,6 +8,7 @@ Shapes are written for one individual: ``[..., D]`` means any leading batch axes
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -54,15 +55,24 @@ class DirectCurrentEncoder(nn.Module):
 
 
 class PopulationEncoder(nn.Module):
-    """Gaussian receptive fields: each of ``D`` inputs drives ``M`` neurons, ``[..., D] -> [..., D*M]``.
+    """Gaussian receptive fields: each of ``D`` inputs drives ``M`` neurons.
+
+    Shapes ``[..., D] -> [..., D*M]``.
 
     Neuron ``m`` of input ``d`` receives ``gain * exp(-(x_d - mu_m)^2 / (2 sigma^2))`` with centres
     ``mu`` evenly spaced on ``[low, high]`` and ``sigma = width * (high - low) / (M - 1)``; inputs
     are expected normalised (the default range covers ±3 standard deviations).
     """
 
-    def __init__(self, n_in: int, per_input: int = 8, low: float = -3.0, high: float = 3.0,
-                 width: float = 1.0, gain: float = 1.0) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        per_input: int = 8,
+        low: float = -3.0,
+        high: float = 3.0,
+        width: float = 1.0,
+        gain: float = 1.0,
+    ) -> None:
         super().__init__()
         if per_input < 2:
             raise ValueError(f"population encoder needs per_input >= 2 neurons, got {per_input!r}")
@@ -108,7 +118,8 @@ class RecurrentSpikingLayer(nn.Module):
     """A recurrent layer of spiking neurons whose synapses can learn within an episode.
 
     One call is one simulation step of ``dt``. The presynaptic vector is the input current
-    concatenated with the layer's own spikes of the previous step, ``pre = [x, z_{t-1}]: [..., I+N]``,
+    concatenated with the layer's own spikes of the previous step,
+    ``pre = [x, z_{t-1}]: [..., I+N]``,
     and the synapse matrix ``[I+N, N]`` is ``W + alpha ⊙ hebb`` when plastic. Plasticity sees
     low-pass traces of pre and post activity (``signal="traces"``, time constant ``tau_trace``,
     ``trace <- a trace + (1 - a) s`` so a trace is a rate in [0, 1] for spikes) or the raw spikes
@@ -145,22 +156,35 @@ class RecurrentSpikingLayer(nn.Module):
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron model {neuron!r}; valid choices: {list(NEURONS)}")
         if signal not in SIGNALS:
-            raise ValueError(f"unknown plasticity signal {signal!r}; valid choices: {list(SIGNALS)}")
+            raise ValueError(
+                f"unknown plasticity signal {signal!r}; valid choices: {list(SIGNALS)}"
+            )
         if dale and not recurrent:
             raise ValueError("dale=True constrains the recurrent rows, so it needs recurrent=True")
         self.n_in, self.n_hidden, self.recurrent, self.signal = n_in, n_hidden, recurrent, signal
         self.n_pre = n_in + (n_hidden if recurrent else 0)
         self.trace_decay = decay(tau_trace, dt)
-        self.neurons = (LIF if neuron == "lif" else ALIF)(n_hidden, dt=dt, generator=generator, **neuron_kwargs)
+        self.neurons = (LIF if neuron == "lif" else ALIF)(
+            n_hidden, dt=dt, generator=generator, **neuron_kwargs
+        )
         self.synapses = Synapses(
-            self.n_pre, n_hidden, density=density, dale_rows=n_hidden if dale else 0,
-            excitatory_fraction=excitatory_fraction, gain=gain, generator=generator,
+            self.n_pre,
+            n_hidden,
+            density=density,
+            dale_rows=n_hidden if dale else 0,
+            excitatory_fraction=excitatory_fraction,
+            gain=gain,
+            generator=generator,
             row_blocks=(n_in, n_hidden) if recurrent else None,
         )
-        self.plasticity = Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
+        self.plasticity = (
+            Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
+        )
         modulated = plasticity is not None and plasticity.mode != "plain"
         self.modulator = (
-            Neuromodulator(n_hidden, n_hidden, plasticity.n_modulators, generator) if modulated else None
+            Neuromodulator(n_hidden, n_hidden, plasticity.n_modulators, generator)
+            if modulated
+            else None
         )
 
     def initial_state(self, batch: int | tuple[int, ...]) -> LayerState:
@@ -201,7 +225,7 @@ class RecurrentSpikingLayer(nn.Module):
 
 
 class SNNState(NamedTuple):
-    """State of a :class:`PlasticSNN`; ``spikes [...]`` counts the hidden spikes of the last call."""
+    """State of a :class:`PlasticSNN`; ``spikes [...]``: hidden spikes emitted in the last call."""
 
     layer: LayerState
     readout: LIState
@@ -251,9 +275,16 @@ class PlasticSNN(nn.Module):
             raise ValueError(f"steps_per_input must be >= 1, got {steps_per_input!r}")
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; valid choices: {list(OUTPUTS)}")
-        self.n_in, self.n_out, self.steps_per_input, self.output = n_in, n_out, steps_per_input, output
+        self.n_in, self.n_out, self.steps_per_input, self.output = (
+            n_in,
+            n_out,
+            steps_per_input,
+            output,
+        )
         self.encoder = make_encoder(encoder, n_in, **(encoder_kwargs or {}))
-        self.layer = RecurrentSpikingLayer(self.encoder.n_out, hidden, dt=dt, generator=generator, **layer_kwargs)
+        self.layer = RecurrentSpikingLayer(
+            self.encoder.n_out, hidden, dt=dt, generator=generator, **layer_kwargs
+        )
         self.readout_weight = nn.Parameter(
             torch.randn(hidden, n_out, generator=generator) / math.sqrt(hidden)
         )
@@ -262,8 +293,11 @@ class PlasticSNN(nn.Module):
     def initial_state(self, batch: int | tuple[int, ...]) -> SNNState:
         batch = _batch(batch)
         layer = self.layer.initial_state(batch)
-        return SNNState(layer, self.readout.initial_state(batch, layer.z),
-                        torch.zeros(batch, dtype=layer.z.dtype, device=layer.z.device))
+        return SNNState(
+            layer,
+            self.readout.initial_state(batch, layer.z),
+            torch.zeros(batch, dtype=layer.z.dtype, device=layer.z.device),
+        )
 
     def forward(self, x: Tensor, state: SNNState | None = None) -> tuple[Tensor, SNNState]:
         """``x: [..., n_in]`` -> outputs ``[..., n_out]`` and the new state."""
@@ -288,12 +322,17 @@ class MLPPolicy(nn.Module):
     It follows the same protocol (its state is the empty tuple) so trainers treat both alike.
     """
 
-    def __init__(self, n_in: int, n_out: int, hidden: tuple[int, ...] = (64, 64),
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        hidden: tuple[int, ...] = (64, 64),
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         sizes = [n_in, *hidden, n_out]
         layers: list[nn.Module] = []
-        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for k, (a, b) in enumerate(itertools.pairwise(sizes)):
             lin = nn.Linear(a, b)
             with torch.no_grad():
                 lin.weight.copy_(torch.randn(b, a, generator=generator) / math.sqrt(a))

@@ -91,7 +91,9 @@ class LIFParams(NamedTuple):
     spike_fn: Callable[[Tensor], Tensor] = _DEFAULT_SPIKE
 
 
-def _integrate(x: Tensor, v: Tensor, i: Tensor, tau_mem, tau_syn, v_leak, dt) -> tuple[Tensor, Tensor]:
+def _integrate(
+    x: Tensor, v: Tensor, i: Tensor, tau_mem, tau_syn, v_leak, dt
+) -> tuple[Tensor, Tensor]:
     a_s = decay(tau_syn, dt)
     i_new = x if (isinstance(a_s, float) and a_s == 0.0) else torch.lerp(x, i, a_s)
     # v_leak + a_m (v - v_leak) + (1 - a_m) i  ==  lerp(i + v_leak, v, a_m), in one fused op.
@@ -198,11 +200,15 @@ class TimeConstants:
                 f"valid choices: {list(TAU_DISTRIBUTIONS)}"
             )
         if not (math.isfinite(self.mean) and self.mean >= 0):
-            raise ValueError(f"time constant mean must be finite and >= 0 seconds, got {self.mean!r}")
+            raise ValueError(
+                f"time constant mean must be finite and >= 0 seconds, got {self.mean!r}"
+            )
         if not (math.isfinite(self.spread) and self.spread >= 0):
             raise ValueError(f"time constant spread must be finite and >= 0, got {self.spread!r}")
         if self.distribution == "uniform" and self.spread > 1:
-            raise ValueError(f"uniform spread is a fraction of the mean in [0, 1], got {self.spread!r}")
+            raise ValueError(
+                f"uniform spread is a fraction of the mean in [0, 1], got {self.spread!r}"
+            )
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` time constants (float32 tensor ``[n]``); same generator state, same draw."""
@@ -227,7 +233,9 @@ def _as_time_constants(value: float | TimeConstants, name: str) -> TimeConstants
         return value
     if isinstance(value, (int, float)):
         return TimeConstants(float(value))
-    raise TypeError(f"{name} must be a float (seconds) or TimeConstants, got {type(value).__name__}")
+    raise TypeError(
+        f"{name} must be a float (seconds) or TimeConstants, got {type(value).__name__}"
+    )
 
 
 class _TimeConstantMixin(nn.Module):
@@ -298,8 +306,14 @@ class LIF(_TimeConstantMixin):
 
     def params(self) -> LIFParams:
         return LIFParams(
-            self._tau("tau_mem"), self._tau("tau_syn"), self.v_th, 0.0, self.v_reset,
-            self.dt, self.reset, self.spike_fn,
+            self._tau("tau_mem"),
+            self._tau("tau_syn"),
+            self.v_th,
+            0.0,
+            self.v_reset,
+            self.dt,
+            self.reset,
+            self.spike_fn,
         )
 
     def initial_state(self, batch: tuple[int, ...], like: Tensor | None = None) -> LIFState:
@@ -330,8 +344,16 @@ class ALIF(LIF):
 
     def params(self) -> ALIFParams:  # type: ignore[override]
         return ALIFParams(
-            self._tau("tau_mem"), self._tau("tau_syn"), self._tau("tau_adapt"), self.beta,
-            self.v_th, 0.0, self.v_reset, self.dt, self.reset, self.spike_fn,
+            self._tau("tau_mem"),
+            self._tau("tau_syn"),
+            self._tau("tau_adapt"),
+            self.beta,
+            self.v_th,
+            0.0,
+            self.v_reset,
+            self.dt,
+            self.reset,
+            self.spike_fn,
         )
 
     def initial_state(self, batch: tuple[int, ...], like: Tensor | None = None) -> ALIFState:  # type: ignore[override]

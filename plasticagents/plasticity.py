@@ -17,7 +17,7 @@ stdp       ``a_plus x_pre_i s_post_j - a_minus s_pre_i y_post_j``  pair-based ST
 
 and the fast weight follows one of three update modes (``c`` = ``clip``)::
 
-    plain        hebb <- clip(hebb + eta T, -c, c)                (hebbian: eta (T - hebb), Miconi's decay)
+    plain        hebb <- clip(hebb + eta T, -c, c)     (hebbian: eta (T - hebb), Miconi's decay)
     modulated    hebb <- clip(hebb + M_j eta T, -c, c)            (Backpropamine)
     retroactive  E <- (1 - eta) E + eta T;  hebb <- clip(hebb + M_j E, -c, c)
 
@@ -48,10 +48,10 @@ __all__ = [
     "MODES",
     "RULES",
     "Neuromodulator",
+    "PlasticState",
     "Plasticity",
     "PlasticityParams",
     "PlasticitySpec",
-    "PlasticState",
     "plasticity_step",
     "rule_term",
 ]
@@ -111,7 +111,10 @@ def rule_term(
     if rule == "abcd":
         return p.A * _outer(pre, post) + p.B * pre.unsqueeze(-1) + p.C * post.unsqueeze(-2) + p.D
     if rule == "stdp":
-        return p.a_plus * state.x_pre * post.unsqueeze(-2) - p.a_minus * pre.unsqueeze(-1) * state.y_post
+        return (
+            p.a_plus * state.x_pre * post.unsqueeze(-2)
+            - p.a_minus * pre.unsqueeze(-1) * state.y_post
+        )
     raise ValueError(f"unknown plasticity rule {rule!r}; valid choices: {list(RULES)}")
 
 
@@ -147,7 +150,9 @@ def plasticity_step(
     else:
         term = rule_term(rule, pre, post, state, p)
         if modulation is None:
-            hebb = torch.lerp(hebb, term, eta) if rule == "hebbian" else torch.addcmul(hebb, eta, term)
+            hebb = (
+                torch.lerp(hebb, term, eta) if rule == "hebbian" else torch.addcmul(hebb, eta, term)
+            )
         elif elig is None:
             hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), eta * term)
         else:
@@ -194,7 +199,9 @@ class PlasticitySpec:
             ("granularity", self.granularity, GRANULARITIES),
         ):
             if value not in choices:
-                raise ValueError(f"unknown plasticity {field} {value!r}; valid choices: {list(choices)}")
+                raise ValueError(
+                    f"unknown plasticity {field} {value!r}; valid choices: {list(choices)}"
+                )
         if not self.clip > 0:
             raise ValueError(f"plasticity clip must be > 0, got {self.clip!r}")
         if not self.tau_theta > 0:
@@ -223,8 +230,14 @@ class Plasticity(nn.Module):
     ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
     """
 
-    def __init__(self, n_pre: int, n_post: int, spec: PlasticitySpec, dt: float = 1e-3,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_pre: int,
+        n_post: int,
+        spec: PlasticitySpec,
+        dt: float = 1e-3,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.spec, self.n_pre, self.n_post, self.dt = spec, n_pre, n_post, dt
         shape = {"scalar": (), "post": (n_post,), "synapse": (n_pre, n_post)}[spec.granularity]
@@ -250,13 +263,23 @@ class Plasticity(nn.Module):
     def params(self) -> PlasticityParams:
         get = lambda name, default: getattr(self, name, default)  # noqa: E731
         return PlasticityParams(
-            self.eta, get("A", 1.0), get("B", 0.0), get("C", 0.0), get("D", 0.0),
-            get("a_plus", 1.0), get("a_minus", 1.0), get("tau_plus", 20e-3), get("tau_minus", 20e-3),
-            self.spec.tau_theta, self.spec.clip, self.dt,
+            self.eta,
+            get("A", 1.0),
+            get("B", 0.0),
+            get("C", 0.0),
+            get("D", 0.0),
+            get("a_plus", 1.0),
+            get("a_minus", 1.0),
+            get("tau_plus", 20e-3),
+            get("tau_minus", 20e-3),
+            self.spec.tau_theta,
+            self.spec.clip,
+            self.dt,
         )
 
     def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
         """Zero fast weights (and traces) for a batch ``batch`` of independent episodes."""
+
         def z(*shape: int) -> Tensor:
             return torch.zeros((*batch, *shape), dtype=like.dtype, device=like.device)
 
@@ -270,6 +293,7 @@ class Plasticity(nn.Module):
             y_post=(z(i, n) if per_synapse else z(1, n)) if rule == "stdp" else None,
         )
 
-    def forward(self, pre: Tensor, post: Tensor, state: PlasticState,
-                modulation: Tensor | None = None) -> PlasticState:
+    def forward(
+        self, pre: Tensor, post: Tensor, state: PlasticState, modulation: Tensor | None = None
+    ) -> PlasticState:
         return plasticity_step(pre, post, state, self.params(), self.spec.rule, modulation)

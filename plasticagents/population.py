@@ -40,13 +40,17 @@ def parameters_to_vector(module: nn.Module, names: Iterable[str] | None = None) 
     return torch.cat([params[n].detach().reshape(-1) for n in names])
 
 
-def vector_to_parameters(vector: Tensor, module: nn.Module, names: Iterable[str] | None = None) -> None:
+def vector_to_parameters(
+    vector: Tensor, module: nn.Module, names: Iterable[str] | None = None
+) -> None:
     """Copy ``vector: [D]`` into the named (default: trainable) parameters of ``module``."""
     params = dict(module.named_parameters())
     names = list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
     total = sum(params[n].numel() for n in names)
     if vector.shape != (total,):
-        raise ValueError(f"expected a parameter vector of shape [{total}], got {list(vector.shape)}")
+        raise ValueError(
+            f"expected a parameter vector of shape [{total}], got {list(vector.shape)}"
+        )
     offset = 0
     with torch.no_grad():
         for n in names:
@@ -70,12 +74,19 @@ class Population:
     Calls run without an autograd graph (evaluation for ES); train a single module by gradient.
     """
 
-    def __init__(self, module: nn.Module, size: int, names: Iterable[str] | None = None,
-                 compile: bool = False) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        size: int,
+        names: Iterable[str] | None = None,
+        compile: bool = False,
+    ) -> None:
         if not (isinstance(size, int) and size >= 1):
             raise ValueError(f"population size must be a positive int, got {size!r}")
         params = dict(module.named_parameters())
-        self.names = list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
+        self.names = (
+            list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
+        )
         unknown = [n for n in self.names if n not in params]
         if unknown:
             raise ValueError(f"unknown parameter names {unknown}; valid choices: {list(params)}")
@@ -84,7 +95,8 @@ class Population:
         self.shapes = [params[n].shape for n in self.names]
         self.num_params = sum(params[n].numel() for n in self.names)
         self.params: dict[str, Tensor] = {
-            n: params[n].detach().unsqueeze(0).repeat(size, *([1] * params[n].dim())) for n in self.names
+            n: params[n].detach().unsqueeze(0).repeat(size, *([1] * params[n].dim()))
+            for n in self.names
         }
 
     def _single(self, params: dict[str, Tensor], x: Any, state: Any) -> Any:
@@ -122,13 +134,19 @@ class Population:
     def __call__(self, x: Tensor, state: Any) -> Any:
         """Evaluate every individual: ``x: [P, ...]``, ``state`` leaves ``[P, ...]``."""
         if x.shape[0] != self.size:
-            raise ValueError(f"population input must have leading axis {self.size}, got {list(x.shape)}")
+            raise ValueError(
+                f"population input must have leading axis {self.size}, got {list(x.shape)}"
+            )
         # None leaves (unused state fields) are neither batched nor returned batched.
         state_dims = map_state(lambda _: 0, state)
         key = repr(state_dims)
         if key not in self._batched:
-            fn = vmap(self._single, in_dims=(0, 0, state_dims), out_dims=(0, state_dims),
-                      randomness="error")
+            fn = vmap(
+                self._single,
+                in_dims=(0, 0, state_dims),
+                out_dims=(0, state_dims),
+                randomness="error",
+            )
             self._batched[key] = torch.compile(fn, dynamic=False) if self.compile else fn
         with torch.no_grad():
             return self._batched[key](self.params, x, state)

@@ -64,6 +64,8 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cpu" or spec == "cuda" or (spec.startswith("cuda:") and spec[5:].isdigit()):
         if spec.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {spec!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+            raise ValueError(
+                f"device {spec!r} requested but CUDA is not available; use 'cpu' or 'auto'"
+            )
         return torch.device(spec)
     raise ValueError(f"unknown device {spec!r}; valid choices: 'auto', 'cpu', 'cuda', 'cuda:N'")

@@ -114,7 +114,9 @@ _PRIMITIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
     "fast_sigmoid": lambda x, a: 0.5 + 0.5 * (a * x) / (1.0 + (a * x).abs()),
     "arctan": lambda x, a: 0.5 + torch.atan(0.5 * math.pi * a * x) / math.pi,
     "triangle": lambda x, a: torch.where(
-        x < 0, 0.5 * torch.clamp(1 + a * x, min=0) ** 2, 1 - 0.5 * torch.clamp(1 - a * x, min=0) ** 2
+        x < 0,
+        0.5 * torch.clamp(1 + a * x, min=0) ** 2,
+        1 - 0.5 * torch.clamp(1 - a * x, min=0) ** 2,
     ),
 }
 

@@ -93,7 +93,9 @@ class Synapses(nn.Module):
         self.register_buffer("mask", mask)
         row_blocks = tuple(row_blocks) if row_blocks else (n_pre,)
         if sum(row_blocks) != n_pre or min(row_blocks) < 1:
-            raise ValueError(f"row_blocks {list(row_blocks)} must be positive and sum to n_pre={n_pre}")
+            raise ValueError(
+                f"row_blocks {list(row_blocks)} must be positive and sum to n_pre={n_pre}"
+            )
         w = torch.randn(n_pre, n_post, generator=generator)
         start = 0
         for size in row_blocks:
@@ -102,9 +104,9 @@ class Synapses(nn.Module):
         sign = torch.zeros(n_pre)
         if dale_rows:
             signs = dale_signs(dale_rows, excitatory_fraction)
-            sign[n_pre - dale_rows:] = signs
+            sign[n_pre - dale_rows :] = signs
             n_exc, n_inh = int((signs > 0).sum()), int((signs < 0).sum())
-            w[n_pre - dale_rows:] = w[n_pre - dale_rows:].abs()
+            w[n_pre - dale_rows :] = w[n_pre - dale_rows :].abs()
             if n_exc and n_inh:
                 w[sign < 0] *= n_exc / n_inh
         self.register_buffer("sign", sign)
@@ -123,7 +125,9 @@ class Synapses(nn.Module):
         """The effective matrix ``W: [I, N]`` (signs applied, absent synapses zero)."""
         return self._masked(self._apply_dale(self.raw, self.raw))
 
-    def current(self, pre: Tensor, alpha: Tensor | None = None, hebb: Tensor | None = None) -> Tensor:
+    def current(
+        self, pre: Tensor, alpha: Tensor | None = None, hebb: Tensor | None = None
+    ) -> Tensor:
         """Postsynaptic current ``[..., N]`` from ``pre: [..., I]``.
 
         With plasticity, ``alpha: [I, N]`` and ``hebb: [..., I, N]`` add the fast part
@@ -131,7 +135,9 @@ class Synapses(nn.Module):
         The effective matrix is formed in one fused ``addcmul`` (this is the hot path of ES).
         """
         if pre.shape[-1] != self.n_pre:
-            raise ValueError(f"expected presynaptic input [..., {self.n_pre}], got {list(pre.shape)}")
+            raise ValueError(
+                f"expected presynaptic input [..., {self.n_pre}], got {list(pre.shape)}"
+            )
         if hebb is None:
             return pre @ self.weight()
         w = torch.addcmul(self.raw, alpha, hebb)

@@ -19,8 +19,16 @@ from plasticagents.neurons import TimeConstants
 
 
 def make_net(gen, plasticity=None, **kw):
-    return PlasticSNN(6, 3, hidden=24, steps_per_input=3, plasticity=plasticity, generator=gen,
-                      encoder_kwargs={"gain": 4.0}, **kw)
+    return PlasticSNN(
+        6,
+        3,
+        hidden=24,
+        steps_per_input=3,
+        plasticity=plasticity,
+        generator=gen,
+        encoder_kwargs={"gain": 4.0},
+        **kw,
+    )
 
 
 def rollout(net, xs, state=None, grad=False):
@@ -57,14 +65,17 @@ def test_plasticity_changes_behaviour_within_an_episode(gen):
     assert not torch.allclose(y, y0)
 
 
-@pytest.mark.parametrize("spec", [
-    None,
-    PlasticitySpec("hebbian"),
-    PlasticitySpec("oja", mode="modulated", granularity="post"),
-    PlasticitySpec("bcm", mode="retroactive", granularity="scalar"),
-    PlasticitySpec("abcd", n_modulators=2, mode="modulated"),
-    PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        None,
+        PlasticitySpec("hebbian"),
+        PlasticitySpec("oja", mode="modulated", granularity="post"),
+        PlasticitySpec("bcm", mode="retroactive", granularity="scalar"),
+        PlasticitySpec("abcd", n_modulators=2, mode="modulated"),
+        PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)),
+    ],
+)
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
 def test_population_output_equals_each_individual_alone(spec, neuron, gen):
     net = make_net(gen, spec, neuron=neuron, dale=True)
@@ -145,16 +156,27 @@ def test_gradients_reach_every_plasticity_parameter_through_an_episode(gen):
     net = make_net(gen, PlasticitySpec("abcd", mode="retroactive", alpha_init=0.5))
     y, _ = rollout(net, torch.randn(25, 4, 6, generator=gen) * 2, grad=True)
     y.pow(2).sum().backward()
-    for name in ["layer.plasticity.alpha", "layer.plasticity.eta", "layer.plasticity.A",
-                 "layer.plasticity.B", "layer.plasticity.C", "layer.plasticity.D",
-                 "layer.modulator.w_mod", "layer.modulator.fanout"]:
+    for name in [
+        "layer.plasticity.alpha",
+        "layer.plasticity.eta",
+        "layer.plasticity.A",
+        "layer.plasticity.B",
+        "layer.plasticity.C",
+        "layer.plasticity.D",
+        "layer.modulator.w_mod",
+        "layer.modulator.fanout",
+    ]:
         grad = dict(net.named_parameters())[name].grad
-        assert grad is not None and bool(torch.isfinite(grad).all()) and float(grad.abs().sum()) > 0, name
+        assert (
+            grad is not None and bool(torch.isfinite(grad).all()) and float(grad.abs().sum()) > 0
+        ), name
 
 
 def test_agent_protocol_shapes_bounds_and_resets(gen):
     net = make_net(gen, PlasticitySpec("hebbian"))
-    agent = Agent(net, action_low=np.array([-2.0, 0.0, 10.0]), action_high=np.array([2.0, 1.0, 11.0]))
+    agent = Agent(
+        net, action_low=np.array([-2.0, 0.0, 10.0]), action_high=np.array([2.0, 1.0, 11.0])
+    )
     obs = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
     action, state = agent.predict(obs, deterministic=True)
     assert action.shape == (4, 3)

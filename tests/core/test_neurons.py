@@ -35,7 +35,12 @@ def test_lif_golden_constant_input():
     # v_t = 3 (1 - a^t) until v > 1 at t = 5, then v -= 1 (subtract reset); hand-computed.
     params = LIFParams(tau_mem=10e-3, tau_syn=0.0, dt=1e-3)
     assert run_lif([3.0] * 6, params) == [
-        (0.285488, 0), (0.543808, 0), (0.777545, 0), (0.98904, 0), (0.180408, 1), (0.448728, 0),
+        (0.285488, 0),
+        (0.543808, 0),
+        (0.777545, 0),
+        (0.98904, 0),
+        (0.180408, 1),
+        (0.448728, 0),
     ]
 
 
@@ -67,8 +72,14 @@ def test_alif_threshold_rises_after_a_spike():
     first = spikes.index(1)
     assert first == 4  # same first spike as plain LIF
     assert float(state.b) > 0
-    isis = [j - i for i, j in zip(
-        [k for k, s in enumerate(spikes) if s][:-1], [k for k, s in enumerate(spikes) if s][1:], strict=True)]
+    isis = [
+        j - i
+        for i, j in zip(
+            [k for k, s in enumerate(spikes) if s][:-1],
+            [k for k, s in enumerate(spikes) if s][1:],
+            strict=True,
+        )
+    ]
     assert isis[-1] > isis[0]  # spike-frequency adaptation
 
 
@@ -90,9 +101,14 @@ def test_li_golden_and_gradcheck():
     assert torch.autograd.gradcheck(unroll, (x, tm, ts))
 
 
-@pytest.mark.parametrize("step,state_cls,params", [
-    (lif_step, LIFState, LIFParams()), (alif_step, ALIFState, ALIFParams()), (li_step, LIState, LIParams()),
-])
+@pytest.mark.parametrize(
+    "step,state_cls,params",
+    [
+        (lif_step, LIFState, LIFParams()),
+        (alif_step, ALIFState, ALIFParams()),
+        (li_step, LIState, LIParams()),
+    ],
+)
 def test_kernels_never_mutate_inputs(step, state_cls, params):
     x = torch.full((2, 4), 5.0)
     state = state_cls(*[torch.rand(2, 4) for _ in state_cls._fields])

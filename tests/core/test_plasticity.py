@@ -45,7 +45,7 @@ def test_clip_bounds_fast_weights():
 
 def test_modulated_and_retroactive_modes():
     p = PlasticityParams(eta=0.5, clip=100.0)
-    plain_term = (PRE[:, None] * POST[None, :])
+    plain_term = PRE[:, None] * POST[None, :]
     zero = plasticity_step(PRE, POST, PlasticState(HEBB), p, "hebbian", torch.zeros(1))
     assert torch.equal(zero.hebb, HEBB)  # no neuromodulator, no change (and no decay)
     m = torch.tensor([-2.0])
@@ -63,7 +63,9 @@ def test_inputs_never_mutated(rule):
     spec = PlasticitySpec(rule, mode="retroactive")
     plast = Plasticity(2, 3, spec)
     state = plast.initial_state((4,), torch.zeros(()))
-    state = state._replace(**{k: torch.rand_like(v) for k, v in state._asdict().items() if v is not None})
+    state = state._replace(
+        **{k: torch.rand_like(v) for k, v in state._asdict().items() if v is not None}
+    )
     before = [None if t is None else t.clone() for t in state]
     pre, post, m = torch.rand(4, 2), torch.rand(4, 3), torch.rand(4, 3)
     copies = (pre.clone(), post.clone(), m.clone())
@@ -79,13 +81,26 @@ def _unrolled_loss(rule, mode):
     xs = torch.rand(4, 2, 3, generator=gen, dtype=torch.float64)
 
     def loss(w, alpha, eta, coef_a, coef_b, w_mod):
-        p = PlasticityParams(eta=eta, A=coef_a, B=coef_b, C=coef_b * 0.5, D=coef_a * 0.1,
-                             a_plus=coef_a, a_minus=coef_b, tau_plus=15e-3, tau_minus=25e-3,
-                             tau_theta=0.01, clip=50.0)
+        p = PlasticityParams(
+            eta=eta,
+            A=coef_a,
+            B=coef_b,
+            C=coef_b * 0.5,
+            D=coef_a * 0.1,
+            a_plus=coef_a,
+            a_minus=coef_b,
+            tau_plus=15e-3,
+            tau_minus=25e-3,
+            tau_theta=0.01,
+            clip=50.0,
+        )
         z = lambda *s: torch.zeros(2, *s, dtype=torch.float64)  # noqa: E731
         state = PlasticState(
-            z(3, 2), z(3, 2) if mode == "retroactive" else None, z(2) if rule == "bcm" else None,
-            z(3, 1) if rule == "stdp" else None, z(1, 2) if rule == "stdp" else None,
+            z(3, 2),
+            z(3, 2) if mode == "retroactive" else None,
+            z(2) if rule == "bcm" else None,
+            z(3, 1) if rule == "stdp" else None,
+            z(1, 2) if rule == "stdp" else None,
         )
         total = 0.0
         for x in xs:
@@ -103,8 +118,14 @@ def _unrolled_loss(rule, mode):
 def test_gradients_through_plasticity_equal_finite_differences(rule, mode):
     gen = torch.Generator().manual_seed(1)
     r = lambda *s: (0.5 * torch.randn(*s, generator=gen, dtype=torch.float64)).requires_grad_()  # noqa: E731
-    args = (r(3, 2), r(3, 2), (0.2 + 0.1 * torch.rand(3, 2, generator=gen, dtype=torch.float64)).requires_grad_(),
-            r(2), r(2), r(2, 1))
+    args = (
+        r(3, 2),
+        r(3, 2),
+        (0.2 + 0.1 * torch.rand(3, 2, generator=gen, dtype=torch.float64)).requires_grad_(),
+        r(2),
+        r(2),
+        r(2, 1),
+    )
     assert torch.autograd.gradcheck(_unrolled_loss(rule, mode), args)
 
 
@@ -139,13 +160,24 @@ def test_bcm_threshold_tracks_mean_squared_activity(gen):
 
 def stdp_weight_change(lag, tau_plus, tau_minus, a_plus=1.0, a_minus=0.5):
     """Δw of one synapse after a pre spike at step 20 and a post spike at step 20 + lag."""
-    n_pre, n_post = (tau_plus.shape if isinstance(tau_plus, torch.Tensor) and tau_plus.dim() else (1, 1))
-    p = PlasticityParams(eta=1.0, a_plus=a_plus, a_minus=a_minus, tau_plus=tau_plus,
-                         tau_minus=tau_minus, clip=10.0, dt=1e-3)
+    n_pre, n_post = (
+        tau_plus.shape if isinstance(tau_plus, torch.Tensor) and tau_plus.dim() else (1, 1)
+    )
+    p = PlasticityParams(
+        eta=1.0,
+        a_plus=a_plus,
+        a_minus=a_minus,
+        tau_plus=tau_plus,
+        tau_minus=tau_minus,
+        clip=10.0,
+        dt=1e-3,
+    )
     trace_shape = (n_pre, n_post) if isinstance(tau_plus, torch.Tensor) and tau_plus.dim() else None
-    state = PlasticState(torch.zeros(n_pre, n_post),
-                         x_pre=torch.zeros(trace_shape or (n_pre, 1)),
-                         y_post=torch.zeros(trace_shape or (1, n_post)))
+    state = PlasticState(
+        torch.zeros(n_pre, n_post),
+        x_pre=torch.zeros(trace_shape or (n_pre, 1)),
+        y_post=torch.zeros(trace_shape or (1, n_post)),
+    )
     for t in range(60):
         pre = torch.full((n_pre,), float(t == 20))
         post = torch.full((n_post,), float(t == 20 + lag))

@@ -25,7 +25,10 @@ def test_backward_equals_finite_difference_of_primitive(name, alpha):
 @pytest.mark.parametrize("name", sorted(SURROGATES))
 def test_surrogate_integrates_to_one(name):
     prim = surrogate_primitive(name, 3.0)
-    lo, hi = prim(torch.tensor(-1e4, dtype=torch.float64)), prim(torch.tensor(1e4, dtype=torch.float64))
+    lo, hi = (
+        prim(torch.tensor(-1e4, dtype=torch.float64)),
+        prim(torch.tensor(1e4, dtype=torch.float64)),
+    )
     assert float(hi - lo) == pytest.approx(1.0, abs=1e-3)
 
 
