@@ -21,6 +21,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_list_envs(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from plasticagents.envs import NAMESPACE
+
+    for env_id in sorted(i for i in gym.registry if i.startswith(f"{NAMESPACE}/")):
+        kwargs = gym.registry[env_id].kwargs
+        detail = kwargs.get("perturbations", {k: v for k, v in kwargs.items()})
+        print(f"{env_id:55s} {kwargs.get('base_id', '')} {detail if args.verbose else ''}".rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plasticagents",
@@ -29,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print versions and the compute device")
     info.set_defaults(func=_cmd_info)
+    envs = sub.add_parser("list-envs", help="print the registered plasticagents Gymnasium ids")
+    envs.add_argument(
+        "-v", "--verbose", action="store_true", help="also print each perturbation list"
+    )
+    envs.set_defaults(func=_cmd_list_envs)
     return parser
 
 

@@ -1,0 +1,73 @@
+"""Gymnasium ids for the temporal tasks and for perturbed locomotion variants.
+
+Perturbed ids are versioned (``-v0``) and never edited in place; each one's spec kwargs hold
+the full perturbation list, so ``env.spec`` describes exactly what an agent was tested on.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+__all__ = ["NAMESPACE", "perturbed_ids", "register_all"]
+
+NAMESPACE = "plasticagents"
+LEGS = {
+    "Ant": ["front_left_leg", "front_right_leg", "back_leg", "right_back_leg"],
+    "HalfCheetah": ["bthigh", "fthigh"],
+    "Walker2d": ["thigh", "thigh_left"],
+    "Hopper": ["thigh"],
+}
+_STEPS = {"Ant": 1000, "HalfCheetah": 1000, "Walker2d": 1000, "Hopper": 1000}
+_VARIANTS = {
+    "HeavyTorso": [{"type": "scale_body_mass", "names": ["torso"], "scale": 1.5}],
+    "LowGravity": [{"type": "scale_gravity", "scale": 0.5}],
+    "Slippery": [{"type": "scale_friction", "scale": 0.3}],
+    "NoisySensors": [{"type": "gaussian_noise_observation", "std": 0.1}],
+    "DelayedActions": [{"type": "delay_action", "steps": 2}],
+}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def perturbed_ids() -> dict[str, tuple[str, list[dict]]]:
+    """Every perturbed id with its base id and perturbation list."""
+    ids: dict[str, tuple[str, list[dict]]] = {}
+    for robot, legs in LEGS.items():
+        base = f"{robot}-v5"
+        for leg in legs:
+            cripple = {"type": "cripple_leg", "leg": leg, "strength": 1.0}
+            ids[f"{NAMESPACE}/{robot}Crippled{_camel(leg)}-v0"] = (base, [cripple])
+            ids[f"{NAMESPACE}/{robot}Crippled{_camel(leg)}Onset300-v0"] = (
+                base,
+                [{**cripple, "onset": 300}],
+            )
+        ids[f"{NAMESPACE}/{robot}CrippledRandomLeg-v0"] = (
+            base,
+            [{"type": "cripple_leg", "leg": legs, "strength": 1.0}],
+        )
+        for variant, perturbations in _VARIANTS.items():
+            ids[f"{NAMESPACE}/{robot}{variant}-v0"] = (base, perturbations)
+    return ids
+
+
+def register_all() -> None:
+    """Register every id once (idempotent)."""
+    if f"{NAMESPACE}/CueAssociation-v0" in gym.registry:
+        return
+    gym.register(f"{NAMESPACE}/CueAssociation-v0", "plasticagents.envs.temporal:CueAssociation")
+    gym.register(
+        f"{NAMESPACE}/NoisyCueAssociation-v0",
+        "plasticagents.envs.temporal:CueAssociation",
+        kwargs={"noise": 0.5},
+    )
+    gym.register(f"{NAMESPACE}/BanditReversal-v0", "plasticagents.envs.temporal:BanditReversal")
+    for env_id, (base, perturbations) in perturbed_ids().items():
+        robot = base.split("-")[0]
+        gym.register(
+            env_id,
+            "plasticagents.envs.factory:make_registered",
+            kwargs={"base_id": base, "perturbations": perturbations},
+            max_episode_steps=_STEPS[robot],
+        )

@@ -1,0 +1,119 @@
+"""Tasks that need learning *within* an episode (what synaptic plasticity is for).
+
+CueAssociation-v0 (after the SpikePropamine line of work)
+    ``n_cues`` cues; at each episode start one of them is secretly paired with reward. Each of
+    ``n_trials`` trials shows a random cue for ``cue_steps`` steps (noisy one-hot), then a
+    response step. Acting "go" (action > 0) on the response step earns +1 for the paired cue
+    and -1 for any other; "no-go" earns 0. The observation is ``[cue (n_cues), response flag,
+    last reward]``, so the agent can only tell the paired cue by remembering which cue was
+    followed by reward. Returns (default 4 cues, 20 trials): an oracle that knows the pairing
+    earns ``n_trials / n_cues`` = 5 in expectation; always-no-go earns 0; random go/no-go
+    earns ``n_trials * (1/n_cues - 1/2)`` = -5; the scripted learner "go on a cue until it is
+    punished, then never again; once rewarded, go only on it" earns about 3.3 (measured over
+    400 seeded episodes; the tests check all four figures).
+
+BanditReversal-v0
+    Two arms paying +1 with probability ``p_good`` (default 0.8) and ``1 - p_good``; which arm
+    is good is drawn per episode and swaps at a trial drawn in the middle third. The
+    observation is ``[1, last reward]`` without the last action, so a memoryless agent cannot
+    do win-stay/lose-shift: any memoryless policy earns 0.5 per trial in expectation (the
+    chance return 0.5 n_trials); an oracle earns ``p_good`` per trial (0.8 n_trials).
+    Action: arm 0 if ``action[0] <= 0`` else arm 1.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+__all__ = ["BanditReversal", "CueAssociation"]
+
+
+class CueAssociation(gym.Env):
+    """Within-episode cue-reward association; see the module docstring."""
+
+    metadata: ClassVar[dict] = {"render_modes": []}
+
+    def __init__(self, n_cues: int = 4, n_trials: int = 20, cue_steps: int = 2, noise: float = 0.0):
+        if n_cues < 2 or n_trials < 1 or cue_steps < 1:
+            raise ValueError(
+                "need n_cues >= 2, n_trials >= 1, cue_steps >= 1; "
+                f"got {n_cues}, {n_trials}, {cue_steps}"
+            )
+        if not (np.isfinite(noise) and noise >= 0):
+            raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
+        self.n_cues, self.n_trials, self.cue_steps, self.noise = n_cues, n_trials, cue_steps, noise
+        self.observation_space = spaces.Box(-np.inf, np.inf, (n_cues + 2,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(self.n_cues + 2, np.float32)
+        obs[self.cue] = 1.0
+        if self.noise:
+            obs[: self.n_cues] += self.noise * self.np_random.standard_normal(self.n_cues)
+        obs[-2] = float(self.phase == self.cue_steps)
+        obs[-1] = self.last_reward
+        return obs
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.target = int(self.np_random.integers(self.n_cues))
+        self.trial, self.phase, self.last_reward = 0, 0, 0.0
+        self.cue = int(self.np_random.integers(self.n_cues))
+        return self._obs(), {"target": self.target, "cue": self.cue}
+
+    def step(self, action):
+        reward = 0.0
+        if self.phase == self.cue_steps:  # response step
+            if float(np.asarray(action).reshape(-1)[0]) > 0:
+                reward = 1.0 if self.cue == self.target else -1.0
+            self.trial += 1
+            self.phase = 0
+            self.cue = int(self.np_random.integers(self.n_cues))
+        else:
+            self.phase += 1
+        self.last_reward = reward
+        terminated = self.trial >= self.n_trials
+        return self._obs(), reward, terminated, False, {"target": self.target, "cue": self.cue}
+
+
+class BanditReversal(gym.Env):
+    """Two-armed bandit whose good arm swaps mid-episode; see the module docstring."""
+
+    metadata: ClassVar[dict] = {"render_modes": []}
+
+    def __init__(self, n_trials: int = 60, p_good: float = 0.8):
+        if n_trials < 3:
+            raise ValueError(f"n_trials must be >= 3, got {n_trials!r}")
+        if not 0.5 <= p_good <= 1.0:
+            raise ValueError(f"p_good must be in [0.5, 1], got {p_good!r}")
+        self.n_trials, self.p_good = n_trials, p_good
+        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.good = int(self.np_random.integers(2))
+        third = self.n_trials // 3
+        self.reversal = int(self.np_random.integers(third, 2 * third + 1))
+        self.trial = 0
+        return np.array([1.0, 0.0], np.float32), {"good_arm": self.good}
+
+    def step(self, action):
+        arm = int(float(np.asarray(action).reshape(-1)[0]) > 0)
+        p = self.p_good if arm == self.good else 1.0 - self.p_good
+        reward = float(self.np_random.random() < p)
+        self.trial += 1
+        if self.trial == self.reversal:
+            self.good = 1 - self.good
+        terminated = self.trial >= self.n_trials
+        return (
+            np.array([1.0, reward], np.float32),
+            reward,
+            terminated,
+            False,
+            {"good_arm": self.good},
+        )

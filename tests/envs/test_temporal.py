@@ -1,0 +1,75 @@
+import gymnasium as gym
+import numpy as np
+import plasticagents.envs  # noqa: F401  (registers the ids)
+import pytest
+
+
+def run(env_id, policy, episodes=400, **kwargs):
+    env = gym.make(env_id, **kwargs)
+    returns = []
+    for seed in range(episodes):
+        obs, info = env.reset(seed=seed)
+        memory, total, done = {}, 0.0, False
+        while not done:
+            action = policy(obs, info, memory)
+            obs, r, term, trunc, info = env.step(np.array([action], np.float32))
+            memory["last"] = (memory.get("cue"), action, r)
+            total += r
+            done = term or trunc
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def cue_of(obs, n=4):
+    return int(np.argmax(obs[:n]))
+
+
+def oracle(obs, info, memory):
+    return 1.0 if obs[-2] == 1 and cue_of(obs) == info["target"] else -1.0
+
+
+def learner(obs, info, memory):
+    """Go on a cue until punished; once a cue is rewarded, go only on it."""
+    if "last" in memory and memory["last"][2] != 0:
+        cue, _, r = memory["last"]
+        memory.setdefault("bad", set()).add(cue) if r < 0 else memory.__setitem__("good", cue)
+    if obs[-2] != 1:
+        return -1.0
+    cue = cue_of(obs)
+    memory["cue"] = cue
+    if "good" in memory:
+        return 1.0 if cue == memory["good"] else -1.0
+    return -1.0 if cue in memory.get("bad", set()) else 1.0
+
+
+def test_cue_association_documented_returns():
+    rng = np.random.default_rng(0)
+    assert run("plasticagents/CueAssociation-v0", oracle) == pytest.approx(5.0, abs=0.3)
+    assert run("plasticagents/CueAssociation-v0", lambda o, i, m: -1.0) == 0.0
+    assert run(
+        "plasticagents/CueAssociation-v0", lambda o, i, m: rng.choice([-1.0, 1.0])
+    ) == pytest.approx(-5.0, abs=0.4)
+    assert run("plasticagents/CueAssociation-v0", learner) == pytest.approx(3.3, abs=0.3)
+
+
+def test_noisy_cues_keep_the_task_defined():
+    env = gym.make("plasticagents/NoisyCueAssociation-v0")
+    obs, _ = env.reset(seed=0)
+    assert not np.all(np.isin(obs[:4], [0.0, 1.0]))
+
+
+def test_bandit_reversal_documented_returns():
+    def oracle_arm(obs, info, memory):
+        return 1.0 if info["good_arm"] == 1 else -1.0
+
+    assert run("plasticagents/BanditReversal-v0", oracle_arm) == pytest.approx(0.8 * 60, abs=1.0)
+    # memoryless: the action can depend only on the last reward, which says nothing about the arm
+    for policy in (lambda o, i, m: 1.0, lambda o, i, m: 1.0 if o[1] > 0 else -1.0):
+        assert run("plasticagents/BanditReversal-v0", policy) == pytest.approx(0.5 * 60, abs=1.0)
+
+
+def test_temporal_tasks_reject_bad_arguments():
+    with pytest.raises(ValueError, match="n_cues >= 2"):
+        gym.make("plasticagents/CueAssociation-v0", n_cues=1)
+    with pytest.raises(ValueError, match=r"p_good must be in \[0.5, 1\]"):
+        gym.make("plasticagents/BanditReversal-v0", p_good=0.3)
