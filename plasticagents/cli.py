@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 0
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `plasticagents list-envs | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -25,3 +25,16 @@ def test_info_prints_versions(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "plasticagents 0.1.0" in out and "torch" in out
+
+
+def test_list_envs_prints_registered_ids(capsys):
+    assert main(["list-envs", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "plasticagents/AntCrippledFrontLeftLegOnset300-v0" in out and "'onset': 300" in out
+    assert "plasticagents/CueAssociation-v0" in out
+
+
+def test_envs_never_import_the_core():
+    probe = "import plasticagents.envs, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
