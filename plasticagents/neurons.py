@@ -283,6 +283,8 @@ class LIF(_TimeConstantMixin):
         (torch.Size([2, 3]), torch.Size([2, 3]))
     """
 
+    _kernel = staticmethod(lif_step)
+
     def __init__(
         self,
         n: int,
@@ -323,11 +325,13 @@ class LIF(_TimeConstantMixin):
     def forward(self, x: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
         if state is None:
             state = self.initial_state(tuple(x.shape[:-1]), x)
-        return lif_step(x, state, self.params())
+        return self._kernel(x, state, self.params())
 
 
 class ALIF(LIF):
     """Adaptive-threshold LIF layer (Bellec et al. 2018); see :func:`alif_step`."""
+
+    _kernel = staticmethod(alif_step)
 
     def __init__(
         self,
@@ -359,11 +363,6 @@ class ALIF(LIF):
     def initial_state(self, batch: tuple[int, ...], like: Tensor | None = None) -> ALIFState:  # type: ignore[override]
         zeros = _zeros(batch, self.n, like, self._tau("tau_mem"))
         return ALIFState(zeros, zeros.clone(), zeros.clone())
-
-    def forward(self, x: Tensor, state: ALIFState | None = None) -> tuple[Tensor, ALIFState]:  # type: ignore[override]
-        if state is None:
-            state = self.initial_state(tuple(x.shape[:-1]), x)
-        return alif_step(x, state, self.params())
 
 
 class LI(_TimeConstantMixin):
