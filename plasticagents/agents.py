@@ -110,7 +110,8 @@ class Agent:
         batch = x.shape[1] if self.population else x.shape[0]
         if state is None:
             state = self.initial_state(batch)
-        elif episode_start is not None:
+        elif episode_start is not None and np.any(episode_start):
+            # Build a fresh state (it holds the [.., I, N] fast weights) only when a row restarts.
             mask = torch.as_tensor(np.asarray(episode_start), device=self.device).bool()
             state = reset_where(state, mask.reshape(x.shape[:-1]), self.initial_state(batch))
         with torch.no_grad():
