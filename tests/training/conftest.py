@@ -1,0 +1,39 @@
+import os
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture
+def tiny_config():
+    """A config small enough to train in seconds (HalfCheetah, 100-step episodes, 16 neurons)."""
+    from plasticagents.training.config import from_dict
+
+    def make(**sections):
+        data = {
+            "name": "tiny",
+            "seed": 4,
+            "env": {"id": "HalfCheetah-v5", "max_episode_steps": 100},
+            "agent": {
+                "kind": "snn",
+                "hidden": 16,
+                "dt": 0.025,
+                "gain": 2.0,
+                "plasticity": {"rule": "hebbian", "granularity": "post"},
+            },
+            "trainer": {
+                "kind": "es",
+                "generations": 3,
+                "popsize": 8,
+                "threads": 1,
+                "eval_every": 0,
+                "stdev_init": 0.1,
+                "center_lr": 0.2,
+            },
+        }
+        for key, value in sections.items():
+            data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+        return from_dict(data)
+
+    return make

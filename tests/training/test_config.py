@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from plasticagents.envs import load_suite
+from plasticagents.training.config import ConfigError, ESConfig, from_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+EXPERIMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent.name != "robustness")
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_experiment_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.name and cfg.env.id
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "robustness").glob("*.yaml")), ids=str)
+def test_every_robustness_suite_loads(path):
+    assert load_suite(path)["perturbations"]
+
+
+def test_there_are_experiment_configs_for_both_robots_and_all_agents():
+    names = {p.stem for p in EXPERIMENTS}
+    for robot in ("halfcheetah", "ant"):
+        for agent in ("plastic_snn", "static_snn", "mlp"):
+            assert f"{robot}_{agent}" in names
+
+
+def test_defaults_and_overrides():
+    cfg = from_dict({}, ["trainer.popsize=10", "agent.plasticity.rule=oja", "env.kwargs.x=1.5"])
+    assert isinstance(cfg.trainer, ESConfig)
+    assert cfg.trainer.popsize == 10
+    assert cfg.agent.plasticity.rule == "oja"
+    assert cfg.env.kwargs == {"x": 1.5}
+
+
+def test_null_plasticity_is_the_static_snn():
+    assert from_dict({}, ["agent.plasticity=null"]).agent.plasticity is None
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides", "match"),
+    [
+        (
+            {"trainer": {"popsiz": 8}},
+            [],
+            r"trainer: unknown key 'popsiz' \(did you mean 'popsize'\?\)",
+        ),
+        (
+            {"agent": {"kind": "lstm"}},
+            [],
+            r"agent.kind: invalid value 'lstm'; valid choices: \['snn', 'mlp'\]",
+        ),
+        ({}, ["trainer.algorithm=adam"], r"trainer.algorithm: invalid value 'adam'; valid choices"),
+        ({}, ["trainer.popsize=many"], r"trainer.popsize: expected an integer, got 'many'"),
+        ({}, ["trainer.popsize=true"], r"trainer.popsize: expected an integer"),
+        ({}, ["trainer.popsize=7"], r"popsize must be even"),
+        ({}, ["trainer.generations=0"], r"trainer.generations: must be > 0"),
+        ({}, ["agent.density=1.5"], r"agent.density"),
+        (
+            {"trainer": {"kind": "sac"}},
+            [],
+            r"trainer.kind: invalid value 'sac'; valid choices: \['es'\]",
+        ),
+        ({"env": []}, [], r"env: expected a mapping"),
+        ({}, ["popsize"], r"--set expects KEY=VALUE"),
+        ({"trainer": {"popsize": 4}}, ["trainer.popsize.x=1"], r"trainer.popsize is not a mapping"),
+        (
+            {"env": {"train_distribution": [{"type": "cripple_leg"}]}},
+            [],
+            r"env.train_distribution\[0\]: expected a list",
+        ),
+    ],
+)
+def test_bad_values_name_the_key_and_the_choices(data, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict(data, overrides)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("agent:\n  hiden: 3\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml: agent: unknown key 'hiden'"):
+        load_config(typo)

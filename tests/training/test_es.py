@@ -1,0 +1,165 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from plasticagents.training.config import ConfigError
+from plasticagents.training.es import PolicyProblem, make_searcher, train_es
+from plasticagents.training.evaluate import evaluate_run, load_policy
+from plasticagents.training.run import RunDir
+
+pytest.importorskip("evotorch")
+
+
+def _train(cfg, tmp_path, name="run", resume=None, run=None):
+    run = run or RunDir.create(tmp_path, name, {"placeholder": True})
+    state = train_es(cfg, run, resume=resume, log=lambda msg: None, tensorboard=False)
+    return run, state
+
+
+def test_smoke_run_improves_fitness(tiny_config, tmp_path):
+    cfg = tiny_config(trainer={"generations": 6, "popsize": 16})
+    run, _ = _train(cfg, tmp_path)
+    rows = run.read_metrics()
+    mean = [float(r["mean_fitness"]) for r in rows]
+    assert len(rows) == 6
+    assert np.mean(mean[-2:]) > mean[0] + 5  # forward progress over 100 steps
+
+
+def test_same_seed_same_first_generation(tiny_config, tmp_path):
+    cfg = tiny_config(trainer={"generations": 1})
+    first = [_train(cfg, tmp_path, f"r{k}")[0].read_metrics()[0] for k in range(2)]
+    for key in ("best_fitness", "mean_fitness", "median_fitness", "spikes_per_step"):
+        assert first[0][key] == first[1][key]
+    other = _train(tiny_config(seed=5, trainer={"generations": 1}), tmp_path, "r2")[0]
+    assert other.read_metrics()[0]["mean_fitness"] != first[0]["mean_fitness"]
+
+
+@pytest.mark.parametrize("algorithm", ["pgpe", "cmaes", "snes", "xnes"])
+def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm):
+    trainer = {"algorithm": algorithm, "generations": 4, "eval_every": 2, "eval_episodes": 1}
+    agent = {"hidden": 4, "plasticity": {"granularity": "scalar"}}  # small: xnes is full-cov
+    straight, final = _train(tiny_config(trainer=trainer, agent=agent), tmp_path, "straight")
+    # "Kill" a run after 2 generations, then resume it to 4.
+    killed, _ = _train(
+        tiny_config(trainer={**trainer, "generations": 2}, agent=agent), tmp_path, "killed"
+    )
+    latest = killed.load("latest")
+    assert latest["generation"] == 1
+    _, resumed = _train(
+        tiny_config(trainer=trainer, agent=agent), tmp_path, resume=latest, run=killed
+    )
+    torch.testing.assert_close(resumed["center"], final["center"], rtol=0, atol=0)
+    assert resumed["env_steps"] == final["env_steps"]
+    a = [{k: v for k, v in r.items() if k != "wall_time"} for r in straight.read_metrics()]
+    b = [{k: v for k, v in r.items() if k != "wall_time"} for r in killed.read_metrics()]
+    assert a == b
+
+
+def test_resume_drops_metrics_rows_written_after_the_checkpoint(tiny_config, tmp_path):
+    cfg = tiny_config(trainer={"generations": 3})
+    run, _ = _train(cfg, tmp_path)
+    ckpt = run.load("latest")
+    ckpt["generation"] = 0  # pretend the process died right after generation 0's checkpoint
+    run.truncate_metrics("generation", ckpt["generation"])
+    assert [r["generation"] for r in run.read_metrics()] == ["0"]
+
+
+def test_batched_fitness_equals_one_by_one(tiny_config):
+    from evotorch import SolutionBatch
+
+    cfg = tiny_config(trainer={"episodes": 2})
+    problem = PolicyProblem(cfg)
+    problem.obs_norm.update(np.random.default_rng(0).normal(size=(50, problem.obs_dim)))
+    values = problem.center_init + 0.1 * torch.randn(4, problem.solution_length)
+    batch = SolutionBatch(problem, popsize=4, empty=True)
+    batch.set_values(values)
+    problem.evaluate(batch)
+    singles = []
+    for i in range(4):
+        one = SolutionBatch(problem, popsize=1, empty=True)
+        one.set_values(values[i : i + 1])
+        problem.evaluate(one)
+        singles.append(one.evals[0].clone())
+    torch.testing.assert_close(torch.stack(singles), batch.evals, rtol=1e-4, atol=1e-4)
+    problem.close()
+
+
+def test_diverging_individual_is_reported_with_generation_and_index(tiny_config):
+    from evotorch import SolutionBatch
+
+    problem = PolicyProblem(tiny_config())
+    problem.generation = 5
+    values = problem.center_init.repeat(3, 1)
+    values[1, 0] = float("nan")
+    batch = SolutionBatch(problem, popsize=3, empty=True)
+    batch.set_values(values)
+    problem.evaluate(batch)
+    _, reports = problem.end_generation()
+    assert len(reports) == 1
+    assert "generation 5: individual 1" in reports[0]
+    assert torch.isfinite(batch.evals).all()
+    assert batch.evals[1, 0] == batch.evals[[0, 2], 0].min()  # ranked last, not NaN
+    problem.close()
+
+
+def test_run_directory_contents(tiny_config, tmp_path):
+    cfg = tiny_config(trainer={"generations": 2, "eval_every": 1, "eval_episodes": 2})
+    from plasticagents.training.config import to_dict
+
+    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
+    train_es(cfg, run, log=lambda msg: None)
+    assert yaml.safe_load((run.path / "config.yaml").read_text())["trainer"]["popsize"] == 8
+    meta = json.loads((run.path / "meta.json").read_text())
+    assert meta["versions"]["torch"] and meta["versions"]["evotorch"] and "git_revision" in meta
+    with open(run.metrics_path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [
+        "generation", "env_steps", "wall_time", "best_fitness", "mean_fitness",
+        "median_fitness", "spikes_per_step", "stdev", "diverged", "eval_return",
+    ]  # fmt: skip
+    assert int(rows[1]["env_steps"]) > int(rows[0]["env_steps"]) > 0
+    assert float(rows[0]["spikes_per_step"]) >= 0
+    assert list((run.path / "tb").glob("events.out.tfevents.*"))
+    assert (run.checkpoints / "best.pt").is_file() and (run.checkpoints / "latest.pt").is_file()
+    assert not list(run.checkpoints.glob(".*tmp*"))  # atomic writes leave no temporaries
+    # The best checkpoint is the centre whose evaluation scored highest, and re-evaluating it
+    # on the same episodes reproduces that score.
+    best = run.load("best")
+    assert best["score"] == max(float(r["eval_return"]) for r in rows)
+    loaded = load_policy(run.path)
+    assert loaded.checkpoint["generation"] == best["generation"]
+    returns = evaluate_run(run.path, episodes=3, seed=1)
+    assert returns.shape == (3,) and np.isfinite(returns).all()
+
+
+def test_runs_never_overwrite_each_other(tmp_path):
+    a = RunDir.create(tmp_path, "same", {})
+    b = RunDir.create(tmp_path, "same", {})
+    assert a.path != b.path and a.path.is_dir() and b.path.is_dir()
+
+
+def test_full_covariance_on_a_large_policy_is_refused(tiny_config):
+    cfg = tiny_config(trainer={"algorithm": "xnes"}, agent={"hidden": 64})
+    problem = PolicyProblem(cfg)
+    with pytest.raises(ConfigError, match="full covariance keeps a .* matrix"):
+        make_searcher(problem, cfg.trainer, problem.center_init)
+
+
+def test_training_on_a_perturbation_distribution(tiny_config):
+    dist = [[{"type": "scale_body_mass", "scale": 2.0}], [{"type": "scale_gravity", "scale": 0.5}]]
+    cfg = tiny_config(env={"train_distribution": dist}, trainer={"episodes": 2})
+    problem = PolicyProblem(cfg)
+    pool = problem._pool(4)
+    labels = [next(iter(type(e).__name__ for e in [env])) for env in pool.envs]
+    assert labels == ["ScaleBodyMass", "ScaleGravity"] * 2
+    problem.close()
+
+
+def test_bad_perturbation_in_the_distribution_fails_before_training(tiny_config):
+    cfg = tiny_config(env={"train_distribution": [[{"type": "cripple_wing"}]]})
+    with pytest.raises(ValueError, match="unknown perturbation type 'cripple_wing'"):
+        PolicyProblem(cfg)

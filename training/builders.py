@@ -1,0 +1,121 @@
+"""Build policies and environments from config sections (deterministically from the seed).
+
+A policy is rebuilt from ``(agent config, observation size, action size, seed)`` wherever it is
+needed (Ray actors, evaluation, resume); its trained parameters then come from a vector, and
+everything else (masks, Dale signs, sampled time constants) is identical by construction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import torch
+from plasticagents.training.config import AgentConfig, EnvConfig
+from torch import nn
+
+__all__ = ["build_policy", "env_maker", "env_spaces", "episode_perturbations"]
+
+
+def build_policy(cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int) -> nn.Module:
+    """The policy network an :class:`AgentConfig` describes, built from ``seed``.
+
+    Example:
+        >>> from plasticagents.training.config import AgentConfig
+        >>> net = build_policy(AgentConfig(hidden=16), obs_dim=17, act_dim=6, seed=0)
+        >>> type(net).__name__, net.layer.plasticity is not None
+        ('PlasticSNN', True)
+    """
+    from plasticagents import MLPPolicy, PlasticitySpec, PlasticSNN
+
+    generator = torch.Generator().manual_seed(int(seed))
+    if cfg.kind == "mlp":
+        return MLPPolicy(obs_dim, act_dim, hidden=tuple(cfg.mlp_hidden), generator=generator)
+    plasticity = None
+    if cfg.plasticity is not None:
+        p = cfg.plasticity
+        plasticity = PlasticitySpec(
+            rule=p.rule,
+            mode=p.mode,
+            granularity=p.granularity,
+            eta=p.eta,
+            alpha_init=p.alpha_init,
+            clip=p.clip,
+            tau_plus=p.tau_plus,
+            tau_minus=p.tau_minus,
+            tau_theta=p.tau_theta,
+            n_modulators=p.n_modulators,
+        )
+    return PlasticSNN(
+        obs_dim,
+        act_dim,
+        hidden=cfg.hidden,
+        encoder=cfg.encoder,
+        encoder_kwargs=dict(cfg.encoder_kwargs),
+        steps_per_input=cfg.steps_per_input,
+        output="tanh",
+        readout_tau_mem=cfg.readout_tau_mem,
+        readout_tau_syn=cfg.readout_tau_syn,
+        dt=cfg.dt,
+        generator=generator,
+        neuron=cfg.neuron,
+        plasticity=plasticity,
+        recurrent=cfg.recurrent,
+        dale=cfg.dale,
+        excitatory_fraction=cfg.excitatory_fraction,
+        density=cfg.density,
+        gain=cfg.gain,
+        tau_mem=cfg.tau_mem,
+        tau_syn=cfg.tau_syn,
+    )
+
+
+def episode_perturbations(cfg: EnvConfig, episode: int) -> list[dict[str, Any]]:
+    """Perturbations of evaluation episode ``episode``: fixed ones plus its distribution entry."""
+    extra = (
+        cfg.train_distribution[episode % len(cfg.train_distribution)]
+        if cfg.train_distribution
+        else []
+    )
+    return [*cfg.perturbations, *extra]
+
+
+def _make(env_id: str, perturbations: Sequence[Mapping[str, Any]], kwargs: dict) -> gym.Env:
+    from plasticagents.envs import make_env
+
+    return make_env(env_id, perturbations, **kwargs)
+
+
+def env_maker(
+    cfg: EnvConfig, perturbations: Sequence[Mapping[str, Any]] | None = None
+) -> Callable[[], gym.Env]:
+    """A picklable zero-argument constructor of the configured env (plus ``perturbations``)."""
+    kwargs = dict(cfg.kwargs)
+    if cfg.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = cfg.max_episode_steps
+    specs = list(cfg.perturbations) if perturbations is None else list(perturbations)
+    return functools.partial(_make, cfg.id, specs, kwargs)
+
+
+def env_spaces(cfg: EnvConfig) -> tuple[int, int, Any, Any]:
+    """``(obs_dim, act_dim, action_low, action_high)`` of the configured env (built and closed).
+
+    Also validates every perturbation list (unknown types and parameters fail here, early).
+    """
+    from plasticagents.training.rollout import quiet_mujoco_warnings
+
+    for k in range(max(1, len(cfg.train_distribution))):
+        with quiet_mujoco_warnings():
+            env = env_maker(cfg, episode_perturbations(cfg, k))()
+        try:
+            obs_space, act_space = env.observation_space, env.action_space
+        finally:
+            env.close()
+    if not isinstance(act_space, gym.spaces.Box) or len(obs_space.shape or ()) != 1:
+        raise ValueError(
+            f"env {cfg.id!r} must have a flat Box observation and a Box action space; got "
+            f"{obs_space} and {act_space}"
+        )
+    return obs_space.shape[0], act_space.shape[0], act_space.low, act_space.high

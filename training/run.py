@@ -1,0 +1,195 @@
+"""Run directories: everything a researcher needs to trust (and resume) a training run.
+
+Layout::
+
+    runs/<name>-<YYYYmmdd-HHMMSS>[-k]/
+        config.yaml        resolved config (after --set overrides)
+        meta.json          package versions, git revision, command line, host, start time
+        metrics.csv        one row per generation / iteration
+        tb/                TensorBoard events
+        checkpoints/latest.pt, checkpoints/best.pt   (written atomically)
+
+A new run never reuses an existing directory; ``--resume RUN`` reopens one.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+__all__ = ["RunDir", "atomic_save", "load_checkpoint", "package_versions"]
+
+_PACKAGES = ("plasticagents", "torch", "numpy", "gymnasium", "mujoco", "evotorch", "ray")
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_revision() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if rev.returncode != 0:
+        return None
+    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with open(tmp, "wb") as fh:
+        fh.write(buffer.getvalue())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read: {err}") from None
+
+
+class RunDir:
+    """A run directory: create a fresh one (:meth:`create`) or reopen one (:meth:`open`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @classmethod
+    def create(cls, root: str | Path, name: str, config: dict[str, Any]) -> RunDir:
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        for k in range(1000):
+            path = root / (f"{name}-{stamp}" + (f"-{k}" if k else ""))
+            try:
+                path.mkdir()  # atomic: two runs started in the same second get distinct dirs
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover
+            raise RuntimeError(f"could not create a fresh run directory under {root}")
+        run = cls(path)
+        (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        meta = {
+            "versions": package_versions(),
+            "git_revision": _git_revision(),
+            "command": sys.argv,
+            "host": socket.gethostname(),
+            "started": _dt.datetime.now().isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        }
+        (path / "meta.json").write_text(json.dumps(meta, indent=2))
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        path = Path(path)
+        if not (path / "config.yaml").is_file():
+            raise FileNotFoundError(
+                f"{str(path)!r} is not a run directory (no config.yaml); runs are created by "
+                "`plasticagents train`"
+            )
+        return cls(path)
+
+    def config_dict(self) -> dict[str, Any]:
+        return yaml.safe_load((self.path / "config.yaml").read_text())
+
+    def checkpoint_path(self, which: str = "best") -> Path:
+        if which not in ("best", "latest"):
+            raise ValueError(f"unknown checkpoint {which!r}; valid choices: ['best', 'latest']")
+        path = self.checkpoints / f"{which}.pt"
+        if not path.is_file():
+            have = sorted(p.name for p in self.checkpoints.glob("*.pt"))
+            raise FileNotFoundError(
+                f"run {str(self.path)!r} has no {which} checkpoint (found: {have or 'none'}); "
+                "has it finished a generation yet?"
+            )
+        return path
+
+    def save_checkpoint(self, which: str, state: dict[str, Any]) -> None:
+        atomic_save(state, self.checkpoints / f"{which}.pt")
+
+    def load(self, which: str = "best") -> dict[str, Any]:
+        return load_checkpoint(self.checkpoint_path(which))
+
+    # metrics -----------------------------------------------------------------------------
+    def append_metrics(self, row: dict[str, Any], columns: Sequence[str]) -> None:
+        new = not self.metrics_path.exists()
+        with open(self.metrics_path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(columns))
+            if new:
+                writer.writeheader()
+            writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
+            fh.flush()
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def truncate_metrics(self, key: str, last: int) -> None:
+        """Drop rows whose ``key`` exceeds ``last`` (work done after the resumed checkpoint)."""
+        rows = self.read_metrics()
+        if not rows:
+            return
+        columns = list(rows[0])
+        kept = [r for r in rows if int(r[key]) <= last]
+        tmp = self.metrics_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, self.metrics_path)
