@@ -24,6 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 import yaml
+
 from plasticagents.envs.perturbations import PHYSICAL, SIGNAL
 
 __all__ = ["PERTURBATIONS", "load_suite", "make_env", "make_registered", "wrap"]

@@ -13,8 +13,9 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-from plasticagents.training.config import AgentConfig, EnvConfig
 from torch import nn
+
+from plasticagents.training.config import AgentConfig, EnvConfig
 
 __all__ = ["build_policy", "env_maker", "env_spaces", "episode_perturbations"]
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from plasticagents.training.builders import (
     build_policy,
     env_maker,

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from plasticagents.training.builders import build_policy, env_maker, env_spaces
 from plasticagents.training.config import EnvConfig, ExperimentConfig, from_dict
 from plasticagents.training.rollout import EnvPool, NormalizedAgent, RunningNorm, rollout
 from plasticagents.training.run import RunDir
-from torch import nn
 
 __all__ = ["LoadedPolicy", "evaluate_run", "load_policy"]
 

@@ -2,6 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from plasticagents.envs import leg_actuators, load_suite, make_env, perturbed_ids
 from plasticagents.envs.factory import PERTURBATIONS
 

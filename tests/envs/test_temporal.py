@@ -1,7 +1,8 @@
 import gymnasium as gym
 import numpy as np
-import plasticagents.envs  # noqa: F401  (registers the ids)
 import pytest
+
+import plasticagents.envs  # noqa: F401  (registers the ids)
 
 
 def run(env_id, policy, episodes=400, **kwargs):
