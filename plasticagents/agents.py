@@ -58,8 +58,8 @@ class Agent:
         self.policy = policy
         self.module = policy.module if isinstance(policy, Population) else policy
         self.device = resolve_device(device)
-        low = np.asarray(action_low, dtype=np.float32)
-        high = np.asarray(action_high, dtype=np.float32)
+        low = np.array(action_low, dtype=np.float32)  # a copy: bounds may be read-only views
+        high = np.array(action_high, dtype=np.float32)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
             raise ValueError(
                 f"action bounds must be finite with high > low, got low={low}, high={high}"

@@ -118,6 +118,17 @@ class PolicyProblem(_problem_base()):
             store_solution_stats=True,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray actors get the problem pickled: they build their own envs and populations.
+        state = self.__dict__.copy()
+        state["_pools"], state["_populations"] = {}, {}
+        return state
+
+    def seed(self, value: int | None = None) -> None:
+        """Alias of ``manual_seed``: evotorch 0.6.1's Ray ``EvaluationActor`` calls
+        ``problem.seed(...)`` on problems with their own generator, a method ``Problem`` lacks."""
+        self.manual_seed(value)
+
     # lazily built on whichever process evaluates (main or a Ray actor) -----------------------
     def _pool(self, n: int) -> EnvPool:
         if n not in self._pools:
@@ -224,22 +235,27 @@ class PolicyProblem(_problem_base()):
         if self.obs_norm is None or steps <= 0:
             return 0
         n = min(self.cfg.trainer.popsize, 16)
-        pool = self._pool(n)
+        episodes = self.cfg.trainer.episodes
+        pool = EnvPool(
+            [
+                env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
+                for i in range(n)
+            ],
+            threads=self.cfg.trainer.threads,
+        )
         seen = 0
-        for k in range(max(1, -(-steps // (n * 100)))):
-            seeds = episode_seeds(self.cfg.seed + 104_729, k, n)
-            result = rollout(
-                RandomAgent(pool.action_space, seeds[0]),
-                pool,
-                seeds,
-                max_steps=100,
-                collect_obs=True,
-            )
-            for chunk in result.obs_seen:
-                self.obs_norm.update(chunk)
-            seen += result.env_steps
-            if seen >= steps:
-                break
+        try:
+            for k in range(max(1, -(-steps // (n * 100)))):
+                seeds = episode_seeds(self.cfg.seed + 104_729, k, n)
+                agent = RandomAgent(pool.action_space, seeds[0])
+                result = rollout(agent, pool, seeds, max_steps=100, collect_obs=True)
+                for chunk in result.obs_seen:
+                    self.obs_norm.update(chunk)
+                seen += result.env_steps
+                if seen >= steps:
+                    break
+        finally:
+            pool.close()
         return seen
 
     def end_generation(self) -> tuple[int, list[str]]:

@@ -163,3 +163,19 @@ def test_bad_perturbation_in_the_distribution_fails_before_training(tiny_config)
     cfg = tiny_config(env={"train_distribution": [[{"type": "cripple_wing"}]]})
     with pytest.raises(ValueError, match="unknown perturbation type 'cripple_wing'"):
         PolicyProblem(cfg)
+
+
+def test_ray_actors_give_the_same_generation_as_one_process(tiny_config, tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    local = _train(tiny_config(trainer={"generations": 1}), tmp_path, "local")[0]
+    try:
+        spread = _train(tiny_config(trainer={"generations": 1, "num_actors": 2}), tmp_path, "ray")[
+            0
+        ]
+    finally:
+        ray.shutdown()
+    a, b = local.read_metrics()[0], spread.read_metrics()[0]
+    for key in ("env_steps", "best_fitness", "mean_fitness", "median_fitness", "spikes_per_step"):
+        assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5), key

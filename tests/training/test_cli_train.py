@@ -1,0 +1,79 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from plasticagents.cli import main
+
+SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "es.yaml"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    assert (
+        main(["train", str(SMOKE), "--runs-dir", str(root), "--set", "trainer.generations=2"]) == 0
+    )
+    (run,) = root.iterdir()
+    return run
+
+
+def test_train_then_evaluate(smoke_run, capsys):
+    assert sorted(p.name for p in (smoke_run / "checkpoints").iterdir()) == ["best.pt", "latest.pt"]
+    assert main(["evaluate", str(smoke_run), "--episodes", "3", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"return -?\d+\.\d ± \d+\.\d \(mean ± std over 3 seeded episodes", out)
+
+
+def test_train_with_evaluate_flag_prints_the_score(tmp_path, capsys):
+    argv = ["train", str(SMOKE), "--runs-dir", str(tmp_path), "--set", "trainer.generations=1"]
+    assert main([*argv, "--evaluate", "2", "--name", "named"]) == 0
+    out = capsys.readouterr().out
+    assert "run directory:" in out and "over 2 seeded episodes" in out
+    assert next(tmp_path.iterdir()).name.startswith("named-")
+
+
+def test_resume_extends_a_run(smoke_run, capsys):
+    assert main(["train", "--resume", str(smoke_run), "--set", "trainer.generations=3"]) == 0
+    rows = (smoke_run / "metrics.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", str(SMOKE), "--set", "trainer.popsiz=4"], "unknown key 'popsiz'"),
+        (["train", "missing.yaml"], "config file 'missing.yaml' does not exist"),
+        (["train"], "train needs a CONFIG file"),
+        (["evaluate", "."], "is not a run directory"),
+    ],
+)
+def test_bad_input_is_one_clear_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_resume_refuses_to_change_the_experiment(smoke_run, capsys):
+    assert main(["train", "--resume", str(smoke_run), "--set", "trainer.popsize=4"]) == 2
+    assert "only trainer.generations may be changed" in capsys.readouterr().err
+
+
+def test_evaluate_on_an_incompatible_env(smoke_run, capsys):
+    assert main(["evaluate", str(smoke_run), "--env", "Hopper-v5", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "was trained on HalfCheetah-v5 (observation 17, action 6); Hopper-v5 has" in err
+
+
+def test_evaluate_with_a_perturbation(smoke_run, capsys):
+    spec = "{type: scale_body_mass, scale: 1.5}"
+    argv = ["evaluate", str(smoke_run), "--episodes", "1", "--perturb", spec]
+    assert main(argv) == 0
+    assert main(["evaluate", str(smoke_run), "--perturb", "{type: melt}"]) == 2
+    assert "unknown perturbation type 'melt'" in capsys.readouterr().err
+
+
+def test_a_run_without_checkpoints(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "has no best checkpoint (found: none)" in capsys.readouterr().err
