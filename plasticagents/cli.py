@@ -106,6 +106,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from plasticagents.training.plots import plot_learning_curves
+
+    print(plot_learning_curves(args.runs, args.out, title=args.title or ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plasticagents",
@@ -161,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--threads", type=int, default=2, help="physics threads")
     ev.set_defaults(func=_cmd_evaluate)
+
+    plot = sub.add_parser("plot", help="learning curves of one or more runs as a PNG")
+    plot.add_argument("runs", nargs="+", help="run directories")
+    plot.add_argument("--out", default="learning_curves.png", help="output PNG")
+    plot.add_argument("--title")
+    plot.set_defaults(func=_cmd_plot)
     return parser
 
 

@@ -549,6 +549,10 @@ def train_es(
         if writer is not None:
             writer.close()
         problem.close()
+    if state:
+        from plasticagents.training.plots import plot_learning_curves
+
+        plot_learning_curves([run.path], run.path / "learning_curve.png", title=cfg.name)
     if best["generation"] < 0 and state:  # no evaluation ever ran: keep the final centre
         run.save_checkpoint(
             "best",

@@ -77,3 +77,10 @@ def test_a_run_without_checkpoints(tmp_path, capsys):
     (tmp_path / "config.yaml").write_text("name: x\n")
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "has no best checkpoint (found: none)" in capsys.readouterr().err
+
+
+def test_plot_writes_a_png(smoke_run, tmp_path, capsys):
+    out = tmp_path / "curves.png"
+    assert main(["plot", str(smoke_run), str(smoke_run), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (smoke_run / "learning_curve.png").is_file()  # written by every training run
