@@ -113,8 +113,8 @@ class ESConfig:
     popsize: int = 64
     episodes: int = 1
     stdev_init: float = 0.05
-    center_lr: float = 0.1
-    stdev_lr: float = 0.1
+    center_lr: float | None = None  # None: the algorithm's default (PGPE: 0.1)
+    stdev_lr: float | None = None  # None: the algorithm's default (PGPE: 0.1)
     optimizer: Literal["clipup", "adam", "sgd", "none"] = "clipup"
     max_speed: float | None = None
     stdev_max_change: float = 0.2
@@ -299,7 +299,7 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
 
     t, a = cfg.trainer, cfg.agent
     if isinstance(t, ESConfig):
-        for name in ("generations", "popsize", "episodes", "stdev_init", "center_lr", "threads"):
+        for name in ("generations", "popsize", "episodes", "stdev_init", "threads", "center_lr"):
             positive(f"trainer.{name}", getattr(t, name))
         for name in ("stdev_lr", "action_noise", "num_actors", "eval_episodes", "obs_norm_warmup"):
             positive(f"trainer.{name}", getattr(t, name), allow_zero=True)

@@ -325,15 +325,16 @@ def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
             "'cmaes' with separable: true"
         )
     if cfg.algorithm == "pgpe":
+        center_lr = 0.1 if cfg.center_lr is None else cfg.center_lr
         optimizer = None if cfg.optimizer == "none" else cfg.optimizer
         config = None
-        if cfg.optimizer == "clipup":
-            config = {"max_speed": cfg.max_speed or 2.0 * cfg.center_lr}
+        if cfg.optimizer == "clipup":  # ClipUp's rule of thumb: max speed = 2 x step size
+            config = {"max_speed": cfg.max_speed or 2.0 * center_lr}
         return PGPE(
             problem,
             popsize=cfg.popsize,
-            center_learning_rate=cfg.center_lr,
-            stdev_learning_rate=cfg.stdev_lr,
+            center_learning_rate=center_lr,
+            stdev_learning_rate=0.1 if cfg.stdev_lr is None else cfg.stdev_lr,
             stdev_init=cfg.stdev_init,
             optimizer=optimizer,
             optimizer_config=config,
@@ -347,7 +348,7 @@ def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
             stdev_init=cfg.stdev_init,
             popsize=cfg.popsize,
             center_learning_rate=cfg.center_lr,
-            stdev_learning_rate=cfg.stdev_lr or None,
+            stdev_learning_rate=cfg.stdev_lr,
             center_init=center,
         )
     if cfg.algorithm == "xnes":
@@ -356,7 +357,7 @@ def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
             stdev_init=cfg.stdev_init,
             popsize=cfg.popsize,
             center_learning_rate=cfg.center_lr,
-            stdev_learning_rate=cfg.stdev_lr or None,
+            stdev_learning_rate=cfg.stdev_lr,
             center_init=center,
         )
     with warnings.catch_warnings():
