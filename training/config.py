@@ -121,6 +121,10 @@ class ESConfig:
     separable: bool = True
     obs_norm: bool = True
     obs_norm_warmup: int = 2000
+    # Subtracted from every step's reward in the fitness only (evotorch's decrease_rewards_by):
+    # 1.0 on Ant/Hopper/Walker2d removes the alive bonus, so standing still is not a safe
+    # local optimum. Reported and evaluation returns always use the env's true reward.
+    reward_shift: float = 0.0
     action_noise: float = 0.0
     num_actors: int = 0
     threads: int = 2

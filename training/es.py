@@ -178,7 +178,8 @@ class PolicyProblem(_problem_base()):
         for chunk in result.obs_seen:
             self._obs_delta.update(chunk)
         self._steps += result.env_steps
-        returns = result.returns.reshape(n, episodes)
+        returns = result.returns - t.reward_shift * result.lengths
+        returns = returns.reshape(n, episodes)
         diverged = result.diverged.reshape(n, episodes)
         fitness = returns.mean(1)
         bad = diverged.any(1) | ~np.isfinite(fitness)

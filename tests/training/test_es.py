@@ -179,3 +179,17 @@ def test_ray_actors_give_the_same_generation_as_one_process(tiny_config, tmp_pat
     a, b = local.read_metrics()[0], spread.read_metrics()[0]
     for key in ("env_steps", "best_fitness", "mean_fitness", "median_fitness", "spikes_per_step"):
         assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5), key
+
+
+def test_reward_shift_changes_the_fitness_only(tiny_config):
+    from evotorch import SolutionBatch
+
+    evals = []
+    for shift in (0.0, 1.0):
+        problem = PolicyProblem(tiny_config(trainer={"reward_shift": shift}))
+        batch = SolutionBatch(problem, popsize=2, empty=True)
+        batch.set_values(problem.center_init.repeat(2, 1))
+        problem.evaluate(batch)
+        evals.append(batch.evals[:, 0].clone())
+        problem.close()
+    torch.testing.assert_close(evals[0] - evals[1], torch.full((2,), 100.0))  # 100 steps x 1.0
