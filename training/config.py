@@ -128,6 +128,7 @@ class ESConfig:
     action_noise: float = 0.0
     num_actors: int = 0
     threads: int = 2
+    lanes: int = 1
     compile: bool = False
     eval_every: int = 10
     eval_episodes: int = 5
@@ -303,7 +304,9 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
 
     t, a = cfg.trainer, cfg.agent
     if isinstance(t, ESConfig):
-        for name in ("generations", "popsize", "episodes", "stdev_init", "threads", "center_lr"):
+        for name in ("generations", "popsize", "episodes", "stdev_init", "threads", "lanes"):
+            positive(f"trainer.{name}", getattr(t, name))
+        for name in ("center_lr",):
             positive(f"trainer.{name}", getattr(t, name))
         for name in ("stdev_lr", "action_noise", "num_actors", "eval_episodes", "obs_norm_warmup"):
             positive(f"trainer.{name}", getattr(t, name), allow_zero=True)

@@ -14,12 +14,14 @@ exact resume (searcher state, RNG, observation statistics, best-so-far).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,7 @@ from plasticagents.training.rollout import (
     EnvPool,
     NormalizedAgent,
     RandomAgent,
+    RolloutResult,
     RunningNorm,
     episode_seeds,
     rollout,
@@ -103,8 +106,9 @@ class PolicyProblem(_problem_base()):
         self._obs_delta = RunningNorm(self.obs_dim)
         self._steps = 0
         self._diverged: list[str] = []
-        self._pools: dict[int, EnvPool] = {}
-        self._populations: dict[int, Any] = {}
+        self._pools: dict[tuple[int, int], EnvPool] = {}
+        self._populations: dict[tuple[int, int], Any] = {}
+        self._lane_executor: ThreadPoolExecutor | None = None
         t = cfg.trainer
         super().__init__(
             "max",
@@ -121,7 +125,7 @@ class PolicyProblem(_problem_base()):
     def __getstate__(self) -> dict[str, Any]:
         # Ray actors get the problem pickled: they build their own envs and populations.
         state = self.__dict__.copy()
-        state["_pools"], state["_populations"] = {}, {}
+        state["_pools"], state["_populations"], state["_lane_executor"] = {}, {}, None
         return state
 
     def seed(self, value: int | None = None) -> None:
@@ -130,24 +134,29 @@ class PolicyProblem(_problem_base()):
         self.manual_seed(value)
 
     # lazily built on whichever process evaluates (main or a Ray actor) -----------------------
-    def _pool(self, n: int) -> EnvPool:
-        if n not in self._pools:
+    def _pool(self, n: int, lane: int = 0, threads: int | None = None) -> EnvPool:
+        key = (lane, n)
+        if key not in self._pools:
             episodes = self.cfg.trainer.episodes
             makers = [
                 env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
                 for i in range(n)
             ]
-            self._pools[n] = EnvPool(makers, threads=self.cfg.trainer.threads)
-        return self._pools[n]
+            self._pools[key] = EnvPool(makers, threads=threads or self.cfg.trainer.threads)
+        return self._pools[key]
 
-    def _population(self, size: int):
+    def _population(self, size: int, lane: int = 0):
         from plasticagents.population import Population
 
-        if size not in self._populations:
-            self._populations[size] = Population(
-                self.template, size, names=self.param_names, compile=self.cfg.trainer.compile
+        key = (lane, size)
+        if key not in self._populations:
+            # functional_call swaps a module's parameters while it runs, so concurrent lanes
+            # each need their own copy of the template.
+            module = self.template if lane == 0 else copy.deepcopy(self.template)
+            self._populations[key] = Population(
+                module, size, names=self.param_names, compile=self.cfg.trainer.compile
             )
-        return self._populations[size]
+        return self._populations[key]
 
     def _agent(self, policy: Any, seed: int) -> NormalizedAgent:
         from plasticagents.agents import Agent
@@ -158,23 +167,42 @@ class PolicyProblem(_problem_base()):
         )
         return NormalizedAgent(agent, self.obs_norm)
 
-    def _evaluate_batch(self, batch) -> None:
+    def _rollout_lane(self, values: torch.Tensor, lane: int, threads: int) -> RolloutResult:
+        """Episodes of the individuals in ``values`` (one population call per env step)."""
         t = self.cfg.trainer
-        values = batch.values.detach().to(torch.float32).contiguous()
         n, episodes = values.shape[0], t.episodes
-        population = self._population(n)
+        population = self._population(n, lane)
         population.load_vectors(values)
-        seed = int(episode_seeds(self.cfg.seed + 7919, self.generation, 1)[0])
-        agent = self._agent(population, seed)
-        seeds = episode_seeds(self.cfg.seed, self.generation, episodes) * n
-        result = rollout(
-            agent,
-            self._pool(n * episodes),
-            seeds,
+        seed = int(episode_seeds(self.cfg.seed + 7919 + lane, self.generation, 1)[0])
+        return rollout(
+            self._agent(population, seed),
+            self._pool(n * episodes, lane, threads),
+            episode_seeds(self.cfg.seed, self.generation, episodes) * n,
             deterministic=t.action_noise == 0,
             collect_obs=self.obs_norm is not None,
             batch_shape=(n, episodes),
         )
+
+    def _evaluate_batch(self, batch) -> None:
+        t = self.cfg.trainer
+        values = batch.values.detach().to(torch.float32).contiguous()
+        n, episodes = values.shape[0], t.episodes
+        lanes = min(t.lanes, n)
+        if lanes == 1:
+            result = self._rollout_lane(values, 0, t.threads)
+        else:
+            # Each lane runs its share of the population (network and physics) in its own
+            # thread: torch kernels and mj_step both release the GIL, so one lane's network
+            # step overlaps another lane's physics.
+            if self._lane_executor is None:
+                self._lane_executor = ThreadPoolExecutor(lanes)
+            pieces = [p for p in torch.tensor_split(values, lanes) if len(p)]
+            threads = max(1, t.threads // lanes)
+            futures = [
+                self._lane_executor.submit(self._rollout_lane, piece.contiguous(), k, threads)
+                for k, piece in enumerate(pieces)
+            ]
+            result = RolloutResult.concat([f.result() for f in futures])
         for chunk in result.obs_seen:
             self._obs_delta.update(chunk)
         self._steps += result.env_steps
@@ -272,6 +300,9 @@ class PolicyProblem(_problem_base()):
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        if self._lane_executor is not None:
+            self._lane_executor.shutdown()
+            self._lane_executor = None
         if self.actors is not None:
             self.kill_actors()
 
@@ -295,7 +326,11 @@ def evaluate_vector(
 
     env_cfg = env_cfg or cfg.env
     obs_dim, act_dim, low, high = env_spaces(env_cfg)
-    policy = template or build_policy(cfg.agent, obs_dim, act_dim, cfg.seed)
+    policy = (
+        copy.deepcopy(template)
+        if template is not None
+        else build_policy(cfg.agent, obs_dim, act_dim, cfg.seed)
+    )
     names = [n for n, p in policy.named_parameters() if p.requires_grad]
     vector_to_parameters(vector.to(torch.float32), policy, names)
     agent = NormalizedAgent(Agent(policy, low, high), obs_norm)
@@ -391,8 +426,6 @@ def searcher_stdev(searcher) -> float:
 
 def searcher_state(searcher) -> dict[str, Any]:
     """Everything that determines the searcher's next steps (deep-copied)."""
-    import copy
-
     state = {
         k: copy.deepcopy(v)
         for k, v in vars(searcher).items()

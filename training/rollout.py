@@ -239,6 +239,20 @@ class RolloutResult:
     obs_seen: list[np.ndarray] = field(default_factory=list)  # raw observations (if collected)
     trajectory: dict[str, list[np.ndarray]] | None = None
 
+    @classmethod
+    def concat(cls, parts: Sequence[RolloutResult]) -> RolloutResult:
+        """Slot-wise concatenation of rollouts of consecutive slot ranges."""
+        cat = np.concatenate
+        return cls(
+            cat([p.returns for p in parts]),
+            cat([p.lengths for p in parts]),
+            cat([p.spikes for p in parts]),
+            cat([p.diverged for p in parts]),
+            cat([p.diverged_at for p in parts]),
+            [chunk for p in parts for chunk in p.obs_seen],
+            None,
+        )
+
     @property
     def env_steps(self) -> int:
         return int(self.lengths.sum())

@@ -193,3 +193,26 @@ def test_reward_shift_changes_the_fitness_only(tiny_config):
         evals.append(batch.evals[:, 0].clone())
         problem.close()
     torch.testing.assert_close(evals[0] - evals[1], torch.full((2,), 100.0))  # 100 steps x 1.0
+
+
+def test_lanes_give_the_same_fitness_as_one_batch(tiny_config):
+    from evotorch import SolutionBatch
+
+    values = None
+    evals = []
+    for lanes in (1, 2, 3):
+        problem = PolicyProblem(tiny_config(trainer={"lanes": lanes, "episodes": 2}))
+        if values is None:
+            gen = torch.Generator().manual_seed(0)
+            values = problem.center_init + 0.1 * torch.randn(
+                5, problem.solution_length, generator=gen
+            )
+        batch = SolutionBatch(problem, popsize=5, empty=True)
+        batch.set_values(values)
+        problem.evaluate(batch)
+        steps, _ = problem.end_generation()
+        evals.append((batch.evals.clone(), steps))
+        problem.close()
+    for other, steps in evals[1:]:
+        torch.testing.assert_close(other, evals[0][0], rtol=1e-4, atol=1e-4)
+        assert steps == evals[0][1]
