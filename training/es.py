@@ -491,6 +491,14 @@ def train_es(
         run.truncate_metrics("generation", resume["generation"])
     else:
         env_steps = problem.warmup_obs_norm(t.obs_norm_warmup)
+    if start >= t.generations:
+        log(
+            f"[es] {run.path} already finished generation {start - 1} of {t.generations}; "
+            "resume with --set trainer.generations=N (N > "
+            f"{t.generations}) to train longer"
+        )
+        problem.close()
+        return resume or {}
     writer = _summary_writer(run, start) if tensorboard else None
     log(
         f"[es] {cfg.name}: {cfg.env.id}, agent {cfg.agent.kind}"

@@ -84,3 +84,12 @@ def test_plot_writes_a_png(smoke_run, tmp_path, capsys):
     assert main(["plot", str(smoke_run), str(smoke_run), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (smoke_run / "learning_curve.png").is_file()  # written by every training run
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    argv = ["train", str(SMOKE), "--runs-dir", str(tmp_path), "--set", "trainer.generations=1"]
+    assert main(argv) == 0
+    (run,) = tmp_path.iterdir()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert "already finished generation 0 of 1" in capsys.readouterr().err
