@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -147,6 +148,19 @@ class Population:
                 out_dims=(0, state_dims),
                 randomness="error",
             )
-            self._batched[key] = torch.compile(fn, dynamic=False) if self.compile else fn
+            self._batched[key] = (fn, torch.compile(fn, dynamic=False) if self.compile else None)
+        eager, compiled = self._batched[key]
         with torch.no_grad():
-            return self._batched[key](self.params, x, state)
+            if compiled is None:
+                return eager(self.params, x, state)
+            try:
+                return compiled(self.params, x, state)
+            except Exception as err:  # no C++ compiler, unsupported platform, ...
+                warnings.warn(
+                    f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
+                    "this population runs eagerly (correct, slower)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                self._batched[key] = (eager, None)
+                return eager(self.params, x, state)

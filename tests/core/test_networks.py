@@ -235,3 +235,21 @@ def test_device_resolution():
     assert resolve_device("auto").type in ("cpu", "cuda")
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         resolve_device("gpu")
+
+
+def test_population_falls_back_to_eager_when_compile_fails(monkeypatch):
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    net = MLPPolicy(3, 2, hidden=(4,))
+    eager = Population(net, 2)
+    compiled = Population(net, 2, compile=True)
+    x = torch.randn(2, 5, 3)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C\\+\\+ compiler"):
+        y, _ = compiled(x, ())
+    torch.testing.assert_close(y, eager(x, ())[0])
+    compiled(x, ())  # warned once; later calls run eagerly without trying again
