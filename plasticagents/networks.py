@@ -225,7 +225,8 @@ class RecurrentSpikingLayer(nn.Module):
 
 
 class SNNState(NamedTuple):
-    """State of a :class:`PlasticSNN`; ``spikes [...]``: hidden spikes emitted in the last call."""
+    """State of a :class:`PlasticSNN`; ``spikes [..., N]``: each hidden neuron's spike count in
+    the last call (over its ``steps_per_input`` simulation steps)."""
 
     layer: LayerState
     readout: LIState
@@ -296,7 +297,7 @@ class PlasticSNN(nn.Module):
         return SNNState(
             layer,
             self.readout.initial_state(batch, layer.z),
-            torch.zeros(batch, dtype=layer.z.dtype, device=layer.z.device),
+            torch.zeros_like(layer.z),
         )
 
     def forward(self, x: Tensor, state: SNNState | None = None) -> tuple[Tensor, SNNState]:
@@ -311,9 +312,25 @@ class PlasticSNN(nn.Module):
         for _ in range(self.steps_per_input):
             z, layer = self.layer(current, layer)
             v, readout = self.readout(z @ self.readout_weight, readout)
-            spikes = spikes + z.sum(-1)
+            spikes = spikes + z
         out = torch.tanh(v) if self.output == "tanh" else v
         return out, SNNState(layer, readout, spikes)
+
+    def modulation(self, state: SNNState) -> Tensor | None:
+        """The K neuromodulatory signals ``tanh(post_trace @ w_mod): [..., K]`` the network
+        computes from its activity in ``state`` (``None`` without a neuromodulator)."""
+        if self.layer.modulator is None:
+            return None
+        return torch.tanh(state.layer.post_trace @ self.layer.modulator.w_mod)
+
+    def weight_change(self, state: SNNState) -> Tensor:
+        """Frobenius norm of the plastic part of the synapse matrix, ``||alpha * hebb||``, per
+        episode ``[...]`` (zeros for a static network): how far the synapses have moved."""
+        plastic = state.layer.plastic
+        if plastic is None:
+            return torch.zeros(state.spikes.shape[:-1], dtype=state.spikes.dtype)
+        delta = self.layer.plasticity.alpha * plastic.hebb
+        return delta.flatten(-2).norm(dim=-1)
 
 
 class MLPPolicy(nn.Module):

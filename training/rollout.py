@@ -31,7 +31,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["EnvPool", "NormalizedAgent", "RolloutResult", "RunningNorm", "episode_seeds", "rollout"]
+__all__ = [
+    "RECORD_FIELDS",
+    "EnvPool",
+    "NormalizedAgent",
+    "RolloutResult",
+    "RunningNorm",
+    "episode_seeds",
+    "policy_probe",
+    "rollout",
+]
 
 
 class RunningNorm:
@@ -238,6 +247,7 @@ class RolloutResult:
     diverged_at: np.ndarray  # step at which it diverged (-1 if it did not)
     obs_seen: list[np.ndarray] = field(default_factory=list)  # raw observations (if collected)
     trajectory: dict[str, list[np.ndarray]] | None = None
+    final: dict[str, np.ndarray] = field(default_factory=dict)  # probe values at the last step
 
     @classmethod
     def concat(cls, parts: Sequence[RolloutResult]) -> RolloutResult:
@@ -266,7 +276,7 @@ def _spike_counts(state: Any) -> np.ndarray | None:
     spikes = getattr(state, "spikes", None)
     if spikes is None:
         return None
-    return spikes.detach().reshape(-1).cpu().numpy().astype(np.float64)
+    return spikes.detach().sum(-1).reshape(-1).cpu().numpy().astype(np.float64)
 
 
 def rollout(
@@ -276,8 +286,10 @@ def rollout(
     max_steps: int | None = None,
     deterministic: bool = True,
     collect_obs: bool = False,
-    record: bool = False,
+    record: bool | Sequence[str] = False,
     batch_shape: tuple[int, ...] | None = None,
+    probe: Callable[[Any], dict[str, np.ndarray]] | None = None,
+    on_step: Callable[[int, EnvPool, np.ndarray], None] | None = None,
 ) -> RolloutResult:
     """Run one episode in every slot of ``pool`` with ``agent``, all slots in lockstep.
 
@@ -287,9 +299,16 @@ def rollout(
         max_steps: stop every episode after this many steps (default: the envs' own limits).
         deterministic: passed to ``agent.predict``.
         collect_obs: keep the raw observations of active slots (for normaliser statistics).
-        record: keep per-step observations, actions, rewards and spike counts.
+        record: keep per-step arrays in ``result.trajectory`` (lists over steps of ``[n, ...]``
+            arrays): ``True`` for all of :data:`RECORD_FIELDS`, or a subset of their names.
+            Each step's ``active`` mask says which slots were stepped.
         batch_shape: how slots map onto the agent's batch, e.g. ``(P, E)`` for a population
             agent (default: ``(len(pool),)``, or ``(P, len(pool) // P)`` for a population).
+        probe: ``probe(state) -> {name: [n, ...] array}`` called on the agent's state after
+            every step's ``predict``; each name is recorded per step (when ``record``) and
+            its value at each slot's last step is kept in ``result.final``.
+        on_step: ``on_step(t, pool, stepped)`` after the pool stepped the slots ``stepped``
+            at step ``t`` (the viewer renders frames here).
     """
     n = len(pool)
     if batch_shape is None:
@@ -308,9 +327,9 @@ def rollout(
     diverged = np.zeros(n, dtype=bool)
     diverged_at = np.full(n, -1, dtype=np.int64)
     obs_seen: list[np.ndarray] = []
-    trajectory: dict[str, list[np.ndarray]] | None = (
-        {"obs": [], "actions": [], "rewards": [], "spikes": [], "active": []} if record else None
-    )
+    fields = _record_fields(record)
+    trajectory: dict[str, list[np.ndarray]] | None = {f: [] for f in fields} if fields else None
+    final: dict[str, np.ndarray] = {}
     state = None
     t = 0
     while active.any() and (max_steps is None or t < max_steps):
@@ -334,11 +353,24 @@ def rollout(
         results = pool.step(action, idx)
         if counts is not None:
             spikes[idx] += counts[idx]
-        if record:
-            trajectory["obs"].append(safe_obs)
-            trajectory["actions"].append(action.copy())
-            trajectory["spikes"].append(counts.copy() if counts is not None else np.zeros(n))
-            trajectory["active"].append(active.copy())
+        probed = probe(state) if probe is not None else {}
+        for key, value in probed.items():
+            value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
+            if key not in final:
+                final[key] = np.zeros_like(value, dtype=np.float64)
+            final[key][idx] = value[idx]
+            if trajectory is not None:
+                trajectory.setdefault(key, []).append(value.copy())
+        if trajectory is not None:
+            step_values = {
+                "obs": safe_obs,
+                "actions": action,
+                "spikes": counts if counts is not None else np.zeros(n),
+                "active": active,
+            }
+            for key, value in step_values.items():
+                if key in trajectory:
+                    trajectory[key].append(value.copy())
         rewards = np.zeros(n)
         for i, (o, r, terminated, truncated, _) in zip(idx, results, strict=True):
             obs[i] = o
@@ -350,7 +382,50 @@ def rollout(
             rewards[i] = r
             if terminated or truncated:
                 active[i] = False
-        if record:
+        if trajectory is not None and "rewards" in trajectory:
             trajectory["rewards"].append(rewards)
+        if on_step is not None:
+            on_step(t, pool, idx)
         t += 1
-    return RolloutResult(returns, lengths, spikes, diverged, diverged_at, obs_seen, trajectory)
+    return RolloutResult(
+        returns, lengths, spikes, diverged, diverged_at, obs_seen, trajectory, final
+    )
+
+
+RECORD_FIELDS = ("obs", "actions", "rewards", "spikes", "active")
+
+
+def _record_fields(record: bool | Sequence[str]) -> tuple[str, ...]:
+    if record is True:
+        return RECORD_FIELDS
+    if not record:
+        return ()
+    unknown = sorted(set(record) - set(RECORD_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown record field {unknown[0]!r}; valid choices: {list(RECORD_FIELDS)}")
+    return tuple(record)
+
+
+def policy_probe(policy: Any, neurons: bool = False) -> Callable[[Any], dict[str, np.ndarray]]:
+    """A ``probe`` for :func:`rollout` reading a :class:`~plasticagents.PlasticSNN`'s state.
+
+    Gives ``weight_change`` (``||alpha * hebb||`` per slot, 0 for static networks), and, with
+    ``neurons=True``, per-neuron ``neuron_spikes [n, N]`` and the ``modulation [n, K]`` signals
+    (``K = 0`` without a neuromodulator). Non-spiking policies give nothing (``{}``).
+    """
+    import torch
+
+    def probe(state: Any) -> dict[str, np.ndarray]:
+        if not hasattr(policy, "weight_change") or state is None:
+            return {}
+        with torch.no_grad():
+            out = {"weight_change": policy.weight_change(state).cpu().numpy()}
+            if neurons:
+                out["neuron_spikes"] = state.spikes.cpu().numpy()
+                m = policy.modulation(state)
+                out["modulation"] = (
+                    m.cpu().numpy() if m is not None else np.zeros((*state.spikes.shape[:-1], 0))
+                )
+        return out
+
+    return probe
