@@ -5,7 +5,7 @@ and temporal tasks that need within-episode learning. Importing this package reg
 This package depends on gymnasium and mujoco only, never on the SNN core.
 """
 
-from plasticagents.envs.factory import PERTURBATIONS, load_suite, make_env, wrap
+from plasticagents.envs.factory import PERTURBATIONS, expand_entry, load_suite, make_env, wrap
 from plasticagents.envs.perturbations import (
     CrippleLeg,
     DelayAction,
@@ -45,6 +45,7 @@ __all__ = [
     "ScaleJointDamping",
     "StuckObservation",
     "WeakenActuator",
+    "expand_entry",
     "leg_actuators",
     "load_suite",
     "make_env",

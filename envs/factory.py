@@ -27,7 +27,7 @@ import yaml
 
 from plasticagents.envs.perturbations import PHYSICAL, SIGNAL
 
-__all__ = ["PERTURBATIONS", "load_suite", "make_env", "make_registered", "wrap"]
+__all__ = ["PERTURBATIONS", "expand_entry", "load_suite", "make_env", "make_registered", "wrap"]
 
 PERTURBATIONS = {**PHYSICAL, **SIGNAL}
 _ORDER = list(PHYSICAL) + list(SIGNAL)  # SIGNAL is listed action-first, observation-delay last
@@ -42,7 +42,7 @@ def _validate(spec: Mapping[str, Any], where: str) -> tuple[type, dict[str, Any]
             f"{where}: unknown perturbation type {kind!r}; valid choices: {sorted(PERTURBATIONS)}"
         )
     cls = PERTURBATIONS[kind]
-    kwargs = {k: v for k, v in spec.items() if k not in ("type", "name")}
+    kwargs = {k: v for k, v in spec.items() if k not in ("type", "name") and not k.startswith("_")}
     if "name" in spec and "label" not in kwargs:
         kwargs["label"] = spec["name"]
     allowed = _parameters(cls)
@@ -108,20 +108,33 @@ def _check_id(env_id: str) -> None:
         raise ValueError(f"unknown environment id {env_id!r}{hint}")
 
 
+SUITE_KEYS = ("env", "episodes", "max_episode_steps", "perturbations")
+
+
 def load_suite(path: str | Path) -> dict[str, Any]:
     """Parse a perturbation suite YAML file.
 
     Format::
 
         env: Ant-v5                       # optional default env id
+        episodes: 10                      # optional: seeded episodes per condition
+        max_episode_steps: 1000           # optional episode cap
         perturbations:
           - name: cripple_front_left      # unique
             type: cripple_leg
             leg: front_left_leg
             strength: 1.0
             onset: 300                    # optional schedule: onset / until / onset_range
+          - name: heavy
+            type: scale_body_mass
+            sweep: {scale: [0.5, 1.5, 2.0]}   # optional: one condition per value
+            onsets: [0, 300]                  # optional: one condition per onset step
 
-    Returns ``{"env": str | None, "perturbations": {name: spec}}``; errors name the bad entry.
+    ``sweep`` names one parameter of the perturbation and the values it takes; ``onsets`` the
+    schedule's onset steps; a suite entry with both expands to every combination.
+
+    Returns ``{"env", "episodes", "max_episode_steps", "perturbations": {name: spec}}`` (``None``
+    for what the file leaves out); errors name the bad entry.
     """
     path = Path(path)
     if not path.is_file():
@@ -132,20 +145,77 @@ def load_suite(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("perturbations"), list):
         raise ValueError(f"{path}: expected a mapping with a 'perturbations' list")
-    unknown = sorted(set(data) - {"env", "perturbations"})
+    unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
-        raise ValueError(
-            f"{path}: unknown key {unknown[0]!r}; valid keys: ['env', 'perturbations']"
-        )
+        raise ValueError(f"{path}: unknown key {unknown[0]!r}; valid keys: {list(SUITE_KEYS)}")
+    for key in ("episodes", "max_episode_steps"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{path}: {key} must be an int >= 1, got {value!r}")
     suite: dict[str, Any] = {}
     for i, spec in enumerate(data["perturbations"]):
-        _validate(spec, f"{path}: perturbations[{i}]")
+        where = f"{path}: perturbations[{i}]"
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: a perturbation must be a mapping, got {spec!r}")
+        for variant in expand_entry(spec, where):
+            _validate(variant, where)
         name = spec.get("name")
         if not isinstance(name, str) or not name:
-            raise ValueError(f"{path}: perturbations[{i}] needs a 'name'")
+            raise ValueError(f"{where} needs a 'name'")
         if name in suite:
             raise ValueError(f"{path}: duplicate perturbation name {name!r}")
         suite[name] = dict(spec)
     if data.get("env") is not None:
         _check_id(data["env"])
-    return {"env": data.get("env"), "perturbations": suite}
+    return {
+        "env": data.get("env"),
+        "episodes": data.get("episodes"),
+        "max_episode_steps": data.get("max_episode_steps"),
+        "perturbations": suite,
+    }
+
+
+def expand_entry(spec: Mapping[str, Any], where: str = "perturbation") -> list[dict[str, Any]]:
+    """The plain perturbation specs of one suite entry: its ``sweep`` x ``onsets`` grid.
+
+    Each returned spec carries ``_param`` / ``_value`` (the swept parameter and its value, or
+    ``None``) and ``_onset`` (the onset step given by ``onsets`` or ``onset``, default 0), which
+    :func:`make_env` does not accept: strip keys starting with ``_`` before building.
+    """
+    base = {k: v for k, v in spec.items() if k not in ("sweep", "onsets")}
+    sweep = spec.get("sweep")
+    if sweep is None:
+        points: list[tuple[str | None, Any]] = [(None, None)]
+    else:
+        if not (isinstance(sweep, Mapping) and len(sweep) == 1):
+            raise ValueError(
+                f"{where}: sweep must map one parameter to a list of values, got {sweep!r}"
+            )
+        ((param, values),) = sweep.items()
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}: sweep {param!r} needs a non-empty list, got {values!r}")
+        points = [(param, v) for v in values]
+    onsets = spec.get("onsets")
+    if onsets is None:
+        onset_list = [None]
+    elif isinstance(onsets, list) and onsets and all(isinstance(o, int) for o in onsets):
+        onset_list = list(onsets)
+    else:
+        raise ValueError(f"{where}: onsets must be a non-empty list of ints, got {onsets!r}")
+    out = []
+    for param, value in points:
+        for onset in onset_list:
+            variant = dict(base)
+            if param is not None:
+                variant[param] = value
+            if onset is not None:
+                variant["onset"] = onset
+            out.append(
+                {
+                    **variant,
+                    "_param": param,
+                    "_value": value,
+                    "_onset": variant.get("onset", 0) if "onset_range" not in variant else None,
+                }
+            )
+    return out

@@ -90,11 +90,7 @@ def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> i
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    perturbations = None
-    if args.perturb:
-        import yaml
-
-        perturbations = [yaml.safe_load(p) for p in args.perturb]
+    perturbations = _perturb_specs(args.perturb)
     return _report_evaluation(
         args.run,
         args.episodes,
@@ -104,6 +100,84 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         perturbations=perturbations,
         threads=args.threads,
     )
+
+
+def _perturb_specs(texts: list[str] | None) -> list[dict] | None:
+    if not texts:
+        return None
+    import yaml
+
+    specs = []
+    for text in texts:
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ValueError(f"--perturb {text!r} is not valid YAML: {err}") from None
+        if not isinstance(spec, dict):
+            raise ValueError(
+                f"--perturb {text!r} must be a mapping, e.g. '{{type: cripple_leg, leg: bthigh}}'"
+            )
+        specs.append(spec)
+    return specs
+
+
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from plasticagents.training.robustness import run_robustness
+
+    rows = run_robustness(
+        args.runs,
+        args.suite,
+        args.out,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_id=args.env,
+        max_episode_steps=args.max_steps,
+        which=args.checkpoint,
+        threads=args.threads,
+        batch=args.batch,
+        window=args.window,
+        fraction=args.fraction,
+        overwrite=args.overwrite,
+    )
+    out = Path(args.out)
+    print((out / "report.md").read_text())
+    print(
+        f"{len(rows)} episodes -> {out / 'robustness.csv'}, {out / 'report.md'}, PNG plots in {out}"
+    )
+    return 0
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from plasticagents.training import viewer
+
+    perturbations = _perturb_specs(args.perturb)
+    if args.live:
+        viewer.live(args.run, args.env, perturbations, args.seed, args.checkpoint)
+        return 0
+    if not args.out:
+        raise ValueError("view needs --out FILE.mp4|FILE.gif (or --live with a display)")
+    video, npz, rec = viewer.view(
+        args.run,
+        args.out,
+        env_id=args.env,
+        perturbations=perturbations,
+        seed=args.seed,
+        which=args.checkpoint,
+        max_steps=args.max_steps,
+        every=args.every,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+    )
+    onsets = ", ".join(f"{k} at step {v}" for k, v in rec.onsets.items()) or "none"
+    print(
+        f"{video} ({len(rec.frames)} frames), trajectory {npz}: {rec.steps} steps, return "
+        f"{rec.rewards.sum():.1f}, {rec.neuron_spikes.sum() / max(rec.steps, 1):.1f} spikes/step, "
+        f"perturbation onsets: {onsets}"
+    )
+    return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -169,6 +243,53 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=int, default=2, help="physics threads")
     ev.set_defaults(func=_cmd_evaluate)
 
+    rob = sub.add_parser(
+        "robustness",
+        help="evaluate trained runs over a perturbation suite (CSV, report, plots)",
+        description="Evaluate one or more runs over perturbations x strengths x onsets x seeds.",
+    )
+    rob.add_argument("runs", nargs="+", help="run directories (e.g. plastic, static, MLP)")
+    rob.add_argument("--suite", required=True, help="suite YAML, e.g. configs/robustness/x.yaml")
+    rob.add_argument("--out", required=True, help="output directory")
+    rob.add_argument("--episodes", type=int, help="seeded episodes per condition (suite or 10)")
+    rob.add_argument("--seed", type=int, default=0, help="seeds the episodes' resets")
+    rob.add_argument("--env", help="env id (default: the suite's, else each run's own)")
+    rob.add_argument("--max-steps", type=int, help="episode cap (default: suite / run config)")
+    rob.add_argument("--checkpoint", choices=["best", "latest"], default="best")
+    rob.add_argument("--threads", type=int, default=2, help="physics threads")
+    rob.add_argument("--batch", type=int, default=128, help="episodes rolled out together")
+    rob.add_argument("--window", type=int, default=50, help="steps around an onset")
+    rob.add_argument(
+        "--fraction", type=float, default=0.8, help="recovery: share of the pre-onset reward"
+    )
+    rob.add_argument("--overwrite", action="store_true", help="replace an earlier output")
+    rob.set_defaults(func=_cmd_robustness)
+
+    view = sub.add_parser(
+        "view",
+        help="render a rollout video with spike raster, neuromodulation and weight change",
+        description="Render one seeded episode of a trained policy (headless) and save its "
+        "trajectory as .npz beside the video.",
+    )
+    view.add_argument("run", help="run directory")
+    view.add_argument("--out", help="FILE.mp4 or FILE.gif")
+    view.add_argument("--env", help="another env id (same observation/action sizes)")
+    view.add_argument(
+        "--perturb",
+        action="append",
+        metavar="SPEC",
+        help="perturbation as YAML, e.g. '{type: cripple_leg, leg: bthigh, onset: 300}'",
+    )
+    view.add_argument("--seed", type=int, default=0)
+    view.add_argument("--checkpoint", choices=["best", "latest"], default="best")
+    view.add_argument("--max-steps", type=int, help="episode cap (default: the run's env)")
+    view.add_argument("--every", type=int, default=1, help="render every k-th step")
+    view.add_argument("--width", type=int, default=480)
+    view.add_argument("--height", type=int, default=352)
+    view.add_argument("--fps", type=float, help="default: real time")
+    view.add_argument("--live", action="store_true", help="MuJoCo's interactive viewer")
+    view.set_defaults(func=_cmd_view)
+
     plot = sub.add_parser("plot", help="learning curves of one or more runs as a PNG")
     plot.add_argument("runs", nargs="+", help="run directories")
     plot.add_argument("--out", default="learning_curves.png", help="output PNG")
@@ -188,8 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError) as err:
-        # Config errors, bad run directories, incompatible envs: the message says what to fix.
+    except (ValueError, OSError) as err:
+        # Config errors, bad run directories, incompatible envs, missing GL or files: the
+        # message says what to fix.
         if os.environ.get("PLASTICAGENTS_DEBUG"):
             raise
         print(f"plasticagents {args.command}: error: {err}", file=sys.stderr)

@@ -402,7 +402,9 @@ def _record_fields(record: bool | Sequence[str]) -> tuple[str, ...]:
         return ()
     unknown = sorted(set(record) - set(RECORD_FIELDS))
     if unknown:
-        raise ValueError(f"unknown record field {unknown[0]!r}; valid choices: {list(RECORD_FIELDS)}")
+        raise ValueError(
+            f"unknown record field {unknown[0]!r}; valid choices: {list(RECORD_FIELDS)}"
+        )
     return tuple(record)
 
 

@@ -37,3 +37,39 @@ def tiny_config():
         return from_dict(data)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny spiking run (modulated Hebbian, 16 neurons, 80-step episodes) trained 2 gens."""
+    from plasticagents.training.config import from_dict, to_dict
+    from plasticagents.training.es import train_es
+    from plasticagents.training.run import RunDir
+
+    cfg = from_dict(
+        {
+            "name": "tiny-plastic",
+            "seed": 1,
+            "env": {"id": "HalfCheetah-v5", "max_episode_steps": 80},
+            "agent": {
+                "kind": "snn",
+                "hidden": 16,
+                "dt": 0.025,
+                "gain": 6.0,
+                "plasticity": {"rule": "hebbian", "mode": "modulated", "granularity": "post"},
+            },
+            "trainer": {
+                "kind": "es",
+                "generations": 2,
+                "popsize": 4,
+                "threads": 1,
+                "eval_every": 1,
+                "eval_episodes": 1,
+                "compile": False,
+            },
+        }
+    )
+    root = tmp_path_factory.mktemp("runs")
+    run = RunDir.create(root, cfg.name, to_dict(cfg))
+    train_es(cfg, run, log=lambda msg: None, tensorboard=False)
+    return run.path

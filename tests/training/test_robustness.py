@@ -1,0 +1,143 @@
+import csv
+import math
+import re
+
+import numpy as np
+import pytest
+
+from plasticagents.cli import main
+from plasticagents.training.evaluate import evaluate_run
+from plasticagents.training.robustness import (
+    conditions_of,
+    mean_ci,
+    onset_metrics,
+    recovery_time,
+    run_robustness,
+)
+
+SUITE = """\
+env: HalfCheetah-v5
+episodes: 3
+perturbations:
+  - {name: heavy, type: scale_body_mass, sweep: {scale: [0.5, 2.0]}}
+  - {name: bthigh, type: cripple_leg, leg: bthigh, onsets: [0, 40]}
+"""
+
+
+@pytest.fixture
+def suite(tmp_path):
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+def test_recovery_time_on_a_synthetic_reward_trace():
+    r = np.concatenate([np.ones(100), np.zeros(30), np.ones(100)])
+    # forward windows of 10 reach 0.8 once 8 of their 10 steps are past the 30-step dip
+    assert recovery_time(r, onset=100, window=10, fraction=0.8) == 28
+    assert recovery_time(r, onset=100, window=10, fraction=1.0) == 30
+    assert recovery_time(np.ones(200), onset=100, window=10) == 0  # nothing to recover from
+    dip_forever = np.concatenate([np.ones(100), np.zeros(100)])
+    assert math.isnan(recovery_time(dip_forever, onset=100, window=10))
+    assert math.isnan(recovery_time(np.ones(50), onset=5, window=10))  # too early to measure
+    # a negative level: the target sits (1 - fraction) * |pre| below it
+    neg = np.concatenate([-np.ones(100), -3 * np.ones(20), -1.1 * np.ones(50)])
+    assert recovery_time(neg, onset=100, window=10, fraction=0.8) == 20
+    m = onset_metrics(r, onset=100, window=10)
+    assert (m["reward_before"], m["reward_after"], m["recovery_steps"]) == (1.0, 0.0, 28)
+
+
+def test_mean_ci_matches_the_t_interval():
+    mean, half, n = mean_ci([1.0, 2.0, 3.0, float("nan")])
+    assert (mean, n) == (2.0, 3)
+    assert half == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(mean_ci([5.0])[1])
+
+
+def test_suite_expands_sweeps_and_onsets(suite):
+    from plasticagents.envs import load_suite
+
+    names = [c.name for c in conditions_of(load_suite(suite))]
+    assert names == ["nominal", "heavy[scale=0.5]", "heavy[scale=2.0]", "bthigh@0", "bthigh@40"]
+
+
+def test_robustness_outputs_match_a_direct_re_evaluation(trained, suite, tmp_path):
+    out = tmp_path / "rob"
+    rows = run_robustness([trained], suite, out, threads=1, window=10, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.md",
+        "return_ratio.png",
+        "reward_around_onset.png",
+        "robustness.csv",
+    ]
+    with open(out / "robustness.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(rows) == 5 * 3
+    by_cond = {}
+    for row in table:
+        by_cond.setdefault(row["condition"], []).append(float(row["return"]))
+    direct = {
+        "nominal": evaluate_run(trained, episodes=3, seed=0, perturbations=[], threads=1),
+        "heavy[scale=2.0]": evaluate_run(
+            trained,
+            episodes=3,
+            seed=0,
+            perturbations=[{"type": "scale_body_mass", "scale": 2.0}],
+            threads=1,
+        ),
+        "bthigh@40": evaluate_run(
+            trained,
+            episodes=3,
+            seed=0,
+            perturbations=[{"type": "cripple_leg", "leg": "bthigh", "onset": 40}],
+            threads=1,
+        ),
+    }
+    for cond, returns in direct.items():
+        np.testing.assert_allclose(by_cond[cond], returns, rtol=1e-4, atol=1e-4, err_msg=cond)
+    nominal = np.mean(by_cond["nominal"])
+    for row in table:
+        assert float(row["nominal_return"]) == pytest.approx(nominal)
+        assert float(row["return_ratio"]) == pytest.approx(float(row["return"]) / nominal)
+        assert float(row["spikes_per_step"]) > 0
+        assert float(row["weight_change"]) > 0  # the plastic synapses moved
+        onset_row = row["condition"] == "bthigh@40"
+        assert (row["onset"], row["reward_before"] != "") == (
+            ("40", True) if onset_row else ("0", False)
+        )
+    report = (out / "report.md").read_text()
+    cell = re.search(r"\| tiny-plastic \| `[^`]+` \| (-?\d+\.\d) ± ", report).group(1)
+    assert float(cell) == pytest.approx(nominal, abs=0.051)
+
+
+def test_robustness_refuses_to_overwrite_and_checks_its_inputs(trained, suite, tmp_path):
+    out = tmp_path / "rob"
+    run_robustness([trained], suite, out, episodes=1, threads=1, progress=False)
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run_robustness([trained], suite, out, episodes=1, threads=1, progress=False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("perturbations:\n  - {name: x, type: melt_robot}\n")
+    with pytest.raises(ValueError, match="unknown perturbation type 'melt_robot'; valid choices"):
+        run_robustness([trained], bad, tmp_path / "o", progress=False)
+    bad.write_text("perturbations:\n  - {name: x, type: scale_body_mass, sweep: {scal: [1]}}\n")
+    with pytest.raises(ValueError, match="unknown parameter 'scal' for scale_body_mass"):
+        run_robustness([trained], bad, tmp_path / "o", progress=False)
+    ant = tmp_path / "ant.yaml"
+    ant.write_text("env: Ant-v5\nperturbations: []\n")
+    with pytest.raises(ValueError, match=r"trained on HalfCheetah-v5 \(observation 17, action 6\)"):
+        run_robustness([trained], ant, tmp_path / "o", progress=False)
+    empty = tmp_path / "not-a-run"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="not-a-run"):
+        run_robustness([empty], suite, tmp_path / "o", progress=False)
+
+
+def test_robustness_command(trained, suite, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["robustness", str(trained), "--suite", str(suite), "--out", str(out)]
+    assert main([*argv, "--episodes", "1", "--threads", "1", "--max-steps", "60"]) == 0
+    printed = capsys.readouterr().out
+    assert "## Return relative to the agent's nominal return" in printed
+    assert "5 episodes ->" in printed
+    assert main(argv) == 2  # exists: one error line, no traceback
+    assert "--overwrite" in capsys.readouterr().err

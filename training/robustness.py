@@ -1,0 +1,533 @@
+"""Robustness runs: trained policies over a suite of perturbations x strengths x onsets x seeds.
+
+Every agent meets every condition (plus the unperturbed ``nominal`` one) on the same seeded
+episodes, so agents and conditions are compared pairwise on identical starts. All episodes of
+one agent run batched through the shared :func:`~plasticagents.training.rollout.rollout` loop
+(one policy call per env step for all of them, physics over ``threads`` threads). Observation
+normalisation stays frozen at its training statistics: any adaptation is the agent's own.
+
+Per episode (one row of ``robustness.csv``): return, return relative to the same agent's mean
+nominal return, length, spikes per step, the plastic weight change ``||alpha * hebb||`` at the
+episode's end, and for mid-episode onsets the mean per-step reward over ``window`` steps before
+and after the onset and the recovery time (:func:`recovery_time`).
+
+Example::
+
+    plasticagents robustness runs/hc-plastic-* runs/hc-static-* runs/hc-mlp-* \\
+        --suite configs/robustness/halfcheetah.yaml --out results/hc-robustness
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import math
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plasticagents.training.builders import env_maker
+from plasticagents.training.config import EnvConfig
+from plasticagents.training.evaluate import LoadedPolicy, load_policy
+from plasticagents.training.rollout import EnvPool, policy_probe, rollout
+
+__all__ = [
+    "COLUMNS",
+    "Condition",
+    "conditions_of",
+    "episode_seed_list",
+    "mean_ci",
+    "onset_metrics",
+    "recovery_time",
+    "run_robustness",
+]
+
+COLUMNS = [
+    "agent",
+    "run",
+    "env",
+    "condition",
+    "perturbation",
+    "type",
+    "param",
+    "value",
+    "onset",
+    "episode",
+    "seed",
+    "return",
+    "nominal_return",
+    "return_ratio",
+    "length",
+    "spikes_per_step",
+    "weight_change",
+    "reward_before",
+    "reward_after",
+    "recovery_steps",
+    "diverged",
+]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One cell of the suite grid: a perturbation at one strength and onset (or none)."""
+
+    name: str  # unique: "nominal", "<entry>", "<entry>[scale=1.5]", "<entry>@300", ...
+    perturbation: str  # the suite entry's name ("nominal" for none)
+    type: str  # perturbation type ("" for nominal)
+    param: str  # the swept parameter ("" when not swept)
+    value: Any  # its value (None when not swept)
+    onset: int | None  # onset step (0: from the start; None: random onset)
+    spec: dict[str, Any] | None  # the perturbation passed to make_env (None for nominal)
+
+    @property
+    def mid_episode(self) -> bool:
+        return self.spec is not None and (self.onset is None or self.onset > 0)
+
+
+NOMINAL = Condition("nominal", "nominal", "", "", None, 0, None)
+
+
+def conditions_of(suite: dict[str, Any]) -> list[Condition]:
+    """The nominal condition followed by every entry's ``sweep`` x ``onsets`` expansion."""
+    from plasticagents.envs import expand_entry
+
+    out = [NOMINAL]
+    for name, entry in suite["perturbations"].items():
+        variants = expand_entry(entry, name)
+        for v in variants:
+            label = name
+            if v["_param"] is not None:
+                label += f"[{v['_param']}={v['_value']}]"
+            if entry.get("onsets") is not None:
+                label += f"@{v['_onset']}"
+            spec = {k: val for k, val in v.items() if not k.startswith("_")}
+            out.append(
+                Condition(
+                    label,
+                    name,
+                    spec["type"],
+                    v["_param"] or "",
+                    v["_value"],
+                    v["_onset"],
+                    spec,
+                )
+            )
+    return out
+
+
+def episode_seed_list(seed: int, episodes: int) -> list[int]:
+    """Reset seeds of the ``episodes`` episodes every condition runs (as ``evaluate`` uses)."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
+
+
+def recovery_time(
+    rewards: np.ndarray, onset: int, window: int = 50, fraction: float = 0.8
+) -> float:
+    """Steps after ``onset`` until the reward's moving average regains ``fraction`` of its
+    pre-onset level.
+
+    The pre-onset level ``pre`` is the mean reward of the ``window`` steps before ``onset``
+    (``rewards[t]`` is the reward of step ``t``; the perturbation acts from step ``onset``). The
+    target is ``pre - (1 - fraction) * |pre|`` (``fraction * pre`` for a positive level). The
+    recovery time is the smallest ``k >= 0`` whose forward window ``rewards[onset + k : onset + k
+    + window]`` averages at least the target: 0 when the perturbation never pulled the average
+    below it. ``nan`` when it never recovers within the episode, or when the episode is too
+    short to measure (fewer than ``window`` steps on either side).
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if not (window >= 1 and 0.0 < fraction <= 1.0):
+        raise ValueError(f"need window >= 1 and 0 < fraction <= 1, got {window!r}, {fraction!r}")
+    if onset < window or len(rewards) < onset + window:
+        return math.nan
+    pre = rewards[onset - window : onset].mean()
+    target = pre - (1.0 - fraction) * abs(pre)
+    after = rewards[onset:]
+    csum = np.concatenate([[0.0], np.cumsum(after)])
+    means = (csum[window:] - csum[:-window]) / window  # means[k] = mean(after[k : k + window])
+    hits = np.flatnonzero(means >= target - 1e-12 * max(1.0, abs(target)))
+    return float(hits[0]) if len(hits) else math.nan
+
+
+def onset_metrics(
+    rewards: np.ndarray, onset: int, window: int = 50, fraction: float = 0.8
+) -> dict[str, float]:
+    """Mean reward of the ``window`` steps before / after ``onset`` and the recovery time."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    before = rewards[max(0, onset - window) : onset]
+    after = rewards[onset : onset + window]
+    return {
+        "reward_before": float(before.mean()) if len(before) else math.nan,
+        "reward_after": float(after.mean()) if len(after) else math.nan,
+        "recovery_steps": recovery_time(rewards, onset, window, fraction),
+    }
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, int]:
+    """``(mean, half-width of the two-sided Student-t confidence interval, n)`` over the finite
+    values (half-width ``nan`` for fewer than two)."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, 0
+    if n == 1:
+        return float(x[0]), math.nan, 1
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
+    return float(x.mean()), float(half), n
+
+
+def _agent_label(loaded: LoadedPolicy, used: set[str]) -> str:
+    label = str(loaded.config.name or loaded.run.path.name)
+    if label in used:
+        label = loaded.run.path.name
+    used.add(label)
+    return label
+
+
+def _env_config(loaded: LoadedPolicy, env_id: str | None, max_steps: int | None) -> EnvConfig:
+    base = loaded.config.env
+    same = env_id is None or env_id == base.id
+    return dataclasses.replace(
+        base,
+        id=base.id if same else env_id,
+        kwargs=dict(base.kwargs) if same else {},
+        perturbations=[],
+        train_distribution=[],
+        max_episode_steps=max_steps or base.max_episode_steps,
+    )
+
+
+def _actual_onset(env: Any, label: str) -> int | None:
+    """The onset step the perturbation wrapper named ``label`` used in its last episode."""
+    from plasticagents.envs.perturbations import Perturbation
+
+    while env is not None:
+        if isinstance(env, Perturbation) and env.label == label:
+            return int(env._episode_onset)
+        env = getattr(env, "env", None)
+    return None
+
+
+def _progress_step(message: str, total: int, start: float, t: int, *_: Any) -> None:
+    _progress(message, t + 1, total, start)
+
+
+def _progress(message: str, done: int, total: int, start: float) -> None:
+    rate = done / max(time.perf_counter() - start, 1e-9)
+    sys.stderr.write(f"\r[robustness] {message}: step {done}/{total} ({rate:.0f} steps/s)   ")
+    sys.stderr.flush()
+
+
+def evaluate_agent(
+    loaded: LoadedPolicy,
+    label: str,
+    conditions: Sequence[Condition],
+    seeds: Sequence[int],
+    env_cfg: EnvConfig,
+    threads: int = 2,
+    batch: int = 128,
+    window: int = 50,
+    fraction: float = 0.8,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One agent over every condition x seed: CSV rows and the mean per-step reward around
+    each mid-episode onset (``{condition: [6 * window] array}``, steps ``-2 window .. 4 window``
+    relative to the onset; NaN where no episode covers a step)."""
+    agent = loaded.agent(env_cfg)
+    slots = [(c, k) for c in conditions for k in range(len(seeds))]
+    rows: list[dict[str, Any]] = []
+    around: dict[str, list[np.ndarray]] = {}
+    probe = policy_probe(loaded.policy)
+    for first in range(0, len(slots), batch):
+        chunk = slots[first : first + batch]
+        makers = [env_maker(env_cfg, [c.spec] if c.spec else []) for c, _ in chunk]
+        pool = EnvPool(makers, threads=threads)
+        start = time.perf_counter()
+        cap = env_cfg.max_episode_steps or pool.envs[0].spec.max_episode_steps
+        message = f"{label} episodes {first + 1}-{first + len(chunk)}/{len(slots)}"
+        try:
+            result = rollout(
+                agent,
+                pool,
+                [seeds[k] for _, k in chunk],
+                record=("rewards",),
+                probe=probe,
+                on_step=functools.partial(_progress_step, message, cap, start)
+                if progress
+                else None,
+            )
+            onsets = [
+                _actual_onset(env, c.spec.get("label", c.spec.get("name", ""))) if c.spec else 0
+                for env, (c, _) in zip(pool.envs, chunk, strict=True)
+            ]
+        finally:
+            pool.close()
+        if progress:
+            sys.stderr.write("\n")
+        rewards = np.stack(result.trajectory["rewards"], axis=1)  # [n, T]
+        weight = result.final.get("weight_change", np.zeros(len(chunk)))
+        for i, (cond, k) in enumerate(chunk):
+            r = rewards[i, : result.lengths[i]]
+            row = {
+                "agent": label,
+                "run": str(loaded.run.path),
+                "env": env_cfg.id,
+                "condition": cond.name,
+                "perturbation": cond.perturbation,
+                "type": cond.type,
+                "param": cond.param,
+                "value": "" if cond.value is None else cond.value,
+                "onset": "" if onsets[i] is None else onsets[i],
+                "episode": k,
+                "seed": seeds[k],
+                "return": float(result.returns[i]),
+                "length": int(result.lengths[i]),
+                "spikes_per_step": float(result.spikes_per_step[i]),
+                "weight_change": float(weight[i]),
+                "reward_before": math.nan,
+                "reward_after": math.nan,
+                "recovery_steps": math.nan,
+                "diverged": bool(result.diverged[i]),
+            }
+            if cond.mid_episode and onsets[i] is not None:
+                row.update(onset_metrics(r, onsets[i], window, fraction))
+                t0, before, after = onsets[i], 2 * window, 4 * window
+                curve = np.full(before + after, np.nan)
+                lo, hi = max(0, t0 - before), min(len(r), t0 + after)
+                curve[lo - (t0 - before) : hi - (t0 - before)] = r[lo:hi]
+                around.setdefault(cond.name, []).append(curve)
+            rows.append(row)
+    nominal = [r["return"] for r in rows if r["condition"] == NOMINAL.name]
+    nominal_mean = float(np.mean(nominal))
+    for row in rows:
+        row["nominal_return"] = nominal_mean
+        row["return_ratio"] = row["return"] / nominal_mean if nominal_mean != 0 else math.nan
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no episode got there
+        mean_curves = {name: np.nanmean(curves, axis=0) for name, curves in around.items()}
+    return rows, mean_curves
+
+
+def run_robustness(
+    runs: Sequence[str | Path],
+    suite_path: str | Path,
+    out: str | Path,
+    episodes: int | None = None,
+    seed: int = 0,
+    env_id: str | None = None,
+    max_episode_steps: int | None = None,
+    which: str = "best",
+    threads: int = 2,
+    batch: int = 128,
+    window: int = 50,
+    fraction: float = 0.8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md`` and PNG plots
+    into ``out``. Returns the CSV rows."""
+    from plasticagents.envs import load_suite
+    from plasticagents.training.evaluate import check_compatible
+
+    if not runs:
+        raise ValueError("robustness needs at least one run directory")
+    suite = load_suite(suite_path)
+    episodes = episodes or suite["episodes"] or 10
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes!r}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch!r}")
+    out = Path(out)
+    if (out / "robustness.csv").exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(out)!r} already holds a robustness run; choose another --out or pass --overwrite"
+        )
+    loaded_runs = [load_policy(r, which) for r in runs]
+    env_id = env_id or suite["env"]
+    max_steps = max_episode_steps or suite["max_episode_steps"]
+    configs = [_env_config(lp, env_id, max_steps) for lp in loaded_runs]
+    from plasticagents.training.builders import env_spaces
+
+    for lp, cfg in zip(loaded_runs, configs, strict=True):
+        obs_dim, act_dim, _, _ = env_spaces(cfg)
+        check_compatible(lp, obs_dim, act_dim, cfg.id)
+    conditions = conditions_of(suite)
+    seeds = episode_seed_list(seed, episodes)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, dict[str, np.ndarray]] = {}
+    used: set[str] = set()
+    for lp, cfg in zip(loaded_runs, configs, strict=True):
+        label = _agent_label(lp, used)
+        agent_rows, agent_curves = evaluate_agent(
+            lp, label, conditions, seeds, cfg, threads, batch, window, fraction, progress
+        )
+        rows += agent_rows
+        curves[label] = agent_curves
+    write_csv(rows, out / "robustness.csv")
+    info = {
+        "suite": str(suite_path),
+        "episodes": episodes,
+        "seed": seed,
+        "checkpoint": which,
+        "window": window,
+        "fraction": fraction,
+        "env": configs[0].id,
+        "max_episode_steps": configs[0].max_episode_steps,
+    }
+    write_report(rows, out / "report.md", info)
+    from plasticagents.training.plots import plot_onset_curves, plot_return_ratios
+
+    plot_return_ratios(rows, out)
+    if any(curves.values()):
+        plot_onset_curves(curves, window, out / "reward_around_onset.png")
+    return rows
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _fmt_csv(row[k]) for k in COLUMNS})
+
+
+def _fmt_csv(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _cell(mean: float, half: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "–"
+    if math.isnan(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def summarise(
+    rows: Sequence[dict[str, Any]], key: str
+) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[float, float, int]]]:
+    """Agents, conditions (first-seen order), ``mean_ci`` of ``key`` per (condition, agent)."""
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["condition"], r["agent"]), []).append(float(r[key]))
+    return agents, conditions, {k: mean_ci(v) for k, v in groups.items()}
+
+
+def _table(
+    rows: Sequence[dict[str, Any]], key: str, digits: int, higher_better: bool | None
+) -> list[str]:
+    agents, conditions, stats = summarise(rows, key)
+    lines = [
+        "| condition | " + " | ".join(agents) + " |",
+        "| --- |" + " --- |" * len(agents),
+    ]
+    for cond in conditions:
+        cells = [stats.get((cond, a), (math.nan, math.nan, 0)) for a in agents]
+        means = [c[0] for c in cells]
+        best = None
+        if higher_better is not None and len(agents) > 1 and any(np.isfinite(means)):
+            pick = np.nanargmax if higher_better else np.nanargmin
+            best = int(pick(np.where(np.isfinite(means), means, np.nan)))
+        text = [_cell(m, h, digits) for m, h, _ in cells]
+        if best is not None:
+            text[best] = f"**{text[best]}**"
+        lines.append(f"| {cond} | " + " | ".join(text) + " |")
+    return lines
+
+
+def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any]) -> None:
+    """``report.md``: mean ± 95% CI per agent x condition; the best agent per row in bold."""
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    lines = [
+        "# Robustness report",
+        "",
+        f"Env `{info['env']}` (episode cap {info['max_episode_steps'] or 'the env default'}), "
+        f"suite `{info['suite']}`, {info['episodes']} seeded episodes per condition (seed "
+        f"{info['seed']}; the same episode seeds for every agent and condition), "
+        f"`{info['checkpoint']}` checkpoints, observation normalisation frozen. "
+        "Cells: mean ± 95% confidence half-width (Student t) over episodes; bold: best agent.",
+        "",
+        "| agent | run | nominal return |",
+        "| --- | --- | --- |",
+    ]
+    for a in agents:
+        mine = [r for r in rows if r["agent"] == a and r["condition"] == NOMINAL.name]
+        m, h, _ = mean_ci([float(r["return"]) for r in mine])
+        lines.append(f"| {a} | `{mine[0]['run']}` | {_cell(m, h, 1)} |")
+    lines += ["", "## Return relative to the agent's nominal return", ""]
+    lines += _table(rows, "return_ratio", 3, True)
+    lines += ["", "## Return", ""]
+    lines += _table(rows, "return", 1, True)
+    onset_rows = [r for r in rows if r["reward_before"] == r["reward_before"]]  # not NaN
+    if onset_rows:
+        lines += [
+            "",
+            f"## Mid-episode onsets (window {info['window']} steps)",
+            "",
+            f"Recovery time: steps after the onset until the {info['window']}-step moving "
+            f"average of the reward regains {info['fraction']:.0%} of its pre-onset level "
+            "(over the episodes that recovered; the count says how many did). Lower is better.",
+            "",
+        ]
+        lines += [
+            f"### Mean reward per step, {info['window']} steps before -> after the onset",
+            "",
+        ]
+        _, conds, before = summarise(onset_rows, "reward_before")
+        _, _, after = summarise(onset_rows, "reward_after")
+        lines += ["| condition | " + " | ".join(agents) + " |", "| --- |" + " --- |" * len(agents)]
+        for cond in conds:
+            cells = [
+                f"{before.get((cond, a), (math.nan,))[0]:.2f} -> "
+                f"{after.get((cond, a), (math.nan,))[0]:.2f}"
+                for a in agents
+            ]
+            lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+        lines += ["", "### Recovery time (steps)", ""]
+        agents_, conds, stats = summarise(onset_rows, "recovery_steps")
+        totals: dict[tuple[str, str], int] = {}
+        for r in onset_rows:
+            totals[(r["condition"], r["agent"])] = totals.get((r["condition"], r["agent"]), 0) + 1
+        lines += [
+            "| condition | " + " | ".join(agents_) + " |",
+            "| --- |" + " --- |" * len(agents_),
+        ]
+        for cond in conds:
+            cells = []
+            for a in agents_:
+                m, h, n = stats.get((cond, a), (math.nan, math.nan, 0))
+                cells.append(f"{_cell(m, h, 0)} ({n}/{totals.get((cond, a), 0)} recovered)")
+            lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+    lines += ["", "## Spikes per step and plastic weight change at episode end", ""]
+    lines += _table(rows, "spikes_per_step", 1, None)
+    lines += [""]
+    lines += _table(rows, "weight_change", 3, None)
+    diverged = sum(bool(r["diverged"]) for r in rows)
+    if diverged:
+        lines += ["", f"**{diverged} episode(s) diverged** (non-finite state); see the CSV."]
+    lines += [
+        "",
+        "Plots: `return_ratio.png` (return ratio per condition; vs strength for swept entries)"
+        + (", `reward_around_onset.png`" if onset_rows else "")
+        + ".",
+        "",
+    ]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,411 @@
+"""The rollout viewer: a trained policy's episode as a video with its network beside the robot.
+
+Each video frame is the MuJoCo render (offscreen: ``MUJOCO_GL=egl`` by default on a machine
+without a display, ``osmesa`` also works) next to four panels drawn once for the whole episode,
+with a cursor at the frame's step: the hidden layer's spike raster, the neuromodulatory
+signal(s) the network computes, the norm of the plastic weight change ``||alpha * hebb||``, and
+the reward. A perturbation's onset is a dashed line in the panels and a label on the robot.
+The recorded trajectory (observations, actions, rewards, per-neuron spike counts,
+modulation, weight change, onsets) is saved beside the video as a compressed ``.npz``.
+
+Example::
+
+    plasticagents view runs/halfcheetah-plastic-snn-... --out cheetah.mp4 \\
+        --perturb '{type: cripple_leg, leg: bthigh, onset: 300}'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plasticagents.training.builders import env_maker
+from plasticagents.training.evaluate import LoadedPolicy, load_policy
+from plasticagents.training.rollout import EnvPool, policy_probe, rollout
+
+__all__ = [
+    "VIDEO_FORMATS",
+    "Recording",
+    "RenderError",
+    "compose_frames",
+    "record_episode",
+    "view",
+    "write_video",
+]
+
+VIDEO_FORMATS = (".mp4", ".gif")
+
+
+class RenderError(OSError):
+    """Offscreen rendering is unavailable (no GL backend); the message says what to install."""
+
+
+@dataclass
+class Recording:
+    """One episode of a policy: frames (if rendered) and per-step arrays, step ``t`` = row ``t``."""
+
+    env_id: str
+    seed: int
+    perturbations: list[dict[str, Any]]
+    dt: float  # seconds of simulated time per env step
+    obs: np.ndarray  # [T, obs_dim] raw observations (before the policy's normaliser)
+    actions: np.ndarray  # [T, act_dim]
+    rewards: np.ndarray  # [T]
+    neuron_spikes: np.ndarray  # [T, N] spike count of each hidden neuron in step t (N=0: MLP)
+    modulation: np.ndarray  # [T, K] neuromodulatory signals (K=0 without a modulator)
+    weight_change: np.ndarray  # [T] ||alpha * hebb|| after step t
+    onsets: dict[str, int] = field(default_factory=dict)  # perturbation label -> first step
+    frames: list[np.ndarray] = field(default_factory=list)
+    frame_steps: list[int] = field(default_factory=list)  # the step each frame shows
+
+    @property
+    def steps(self) -> int:
+        return len(self.rewards)
+
+    def save_npz(self, path: str | Path) -> Path:
+        path = Path(path)
+        np.savez_compressed(
+            path,
+            obs=self.obs,
+            actions=self.actions,
+            rewards=self.rewards,
+            spikes=self.neuron_spikes,
+            modulation=self.modulation,
+            weight_change=self.weight_change,
+            onset_labels=np.array(list(self.onsets), dtype=str),
+            onset_steps=np.array(list(self.onsets.values()), dtype=np.int64),
+            frame_steps=np.array(self.frame_steps, dtype=np.int64),
+            env_id=np.array(self.env_id),
+            seed=np.array(self.seed),
+            dt=np.array(self.dt),
+        )
+        return path
+
+
+def _ensure_offscreen_backend() -> None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def _active_perturbations(env: Any) -> dict[str, bool]:
+    from plasticagents.envs.perturbations import Perturbation
+
+    out = {}
+    while env is not None:
+        if isinstance(env, Perturbation):
+            out[env.label] = bool(env.active)
+        env = getattr(env, "env", None)
+    return out
+
+
+def record_episode(
+    loaded: LoadedPolicy,
+    env_id: str | None = None,
+    perturbations: list[dict[str, Any]] | None = None,
+    seed: int = 0,
+    max_steps: int | None = None,
+    render: bool = True,
+    width: int = 480,
+    height: int = 352,
+    every: int = 1,
+    progress: bool = True,
+) -> Recording:
+    """Roll out one seeded episode of ``loaded`` and keep what the viewer shows."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every!r}")
+    if width < 16 or height < 16:
+        raise ValueError(f"frame size must be at least 16x16, got {width}x{height}")
+    base = loaded.config.env
+    same = env_id is None or env_id == base.id
+    env_cfg = dataclasses.replace(
+        base,
+        id=base.id if same else env_id,
+        kwargs=dict(base.kwargs) if same else {},
+        perturbations=list(perturbations or []),
+        train_distribution=[],
+        max_episode_steps=max_steps or base.max_episode_steps,
+    )
+    agent = loaded.agent(env_cfg)
+    if render:
+        _ensure_offscreen_backend()
+        env_cfg.kwargs = {
+            **env_cfg.kwargs,
+            "render_mode": "rgb_array",
+            "width": int(width),
+            "height": int(height),
+        }
+    pool = EnvPool([env_maker(env_cfg)], threads=1)
+    frames: list[np.ndarray] = []
+    frame_steps: list[int] = []
+    onsets: dict[str, int] = {}
+    cap = env_cfg.max_episode_steps or pool.envs[0].spec.max_episode_steps
+    start = time.perf_counter()
+
+    def on_step(t: int, pool: EnvPool, stepped: np.ndarray) -> None:
+        env = pool.envs[0]
+        for label, active in _active_perturbations(env).items():
+            if active and label not in onsets:
+                onsets[label] = t
+        if render and t % every == 0:
+            try:
+                frames.append(np.asarray(env.render()).copy())
+            except Exception as err:  # the GL backend's own exceptions vary by platform
+                raise RenderError(
+                    f"offscreen rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}: "
+                    f"{err}. Install EGL (Debian: libegl1 libegl-mesa0) or use MUJOCO_GL=osmesa "
+                    "(libosmesa6 and `pip install pyopengl`)."
+                ) from None
+            frame_steps.append(t)
+        if progress and (t + 1) % 50 == 0:
+            rate = (t + 1) / (time.perf_counter() - start)
+            sys.stderr.write(f"\r[view] step {t + 1}/{cap} ({rate:.0f} steps/s)   ")
+            sys.stderr.flush()
+
+    try:
+        result = rollout(
+            agent,
+            pool,
+            [seed],
+            record=("obs", "actions", "rewards"),
+            probe=policy_probe(loaded.policy, neurons=True),
+            on_step=on_step,
+        )
+        dt = float(getattr(pool.envs[0].unwrapped, "dt", 0.0))
+    finally:
+        pool.close()
+    if progress:
+        sys.stderr.write("\n")
+    traj = result.trajectory
+    length = int(result.lengths[0])
+
+    def stacked(key: str, empty_shape: tuple[int, ...]) -> np.ndarray:
+        if key not in traj or not traj[key]:
+            return np.zeros((length, *empty_shape))
+        return np.stack(traj[key])[:length, 0]
+
+    return Recording(
+        env_id=env_cfg.id,
+        seed=seed,
+        perturbations=list(perturbations or []),
+        dt=dt,
+        obs=stacked("obs", (0,)),
+        actions=stacked("actions", (0,)),
+        rewards=stacked("rewards", ()),
+        neuron_spikes=stacked("neuron_spikes", (0,)),
+        modulation=stacked("modulation", (0,)),
+        weight_change=stacked("weight_change", ()),
+        onsets=onsets,
+        frames=frames,
+        frame_steps=frame_steps,
+    )
+
+
+def _panels(rec: Recording, width: int, height: int) -> tuple[np.ndarray, list, Any]:
+    """The whole-episode panels as an RGB image ``[height, width, 3]`` plus what the cursor
+    needs: the axes and the figure (pixel transform)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dpi = 100
+    fig, axes = plt.subplots(
+        4,
+        1,
+        figsize=(width / dpi, height / dpi),
+        dpi=dpi,
+        sharex=True,
+        gridspec_kw={"height_ratios": [2.2, 1, 1, 1]},
+    )
+    steps = np.arange(rec.steps)
+    small = {"fontsize": 6}
+    ax = axes[0]
+    if rec.neuron_spikes.shape[1]:
+        ax.imshow(
+            rec.neuron_spikes.T > 0,
+            aspect="auto",
+            interpolation="nearest",
+            cmap="Greys",
+            extent=(-0.5, rec.steps - 0.5, rec.neuron_spikes.shape[1] - 0.5, -0.5),
+        )
+        ax.set_ylabel("neuron", **small)
+    else:
+        ax.text(
+            0.5, 0.5, "no spiking layer (MLP)", ha="center", va="center", transform=ax.transAxes
+        )
+    ax.set_title(f"{rec.env_id}, seed {rec.seed}", **small)
+    ax = axes[1]
+    if rec.modulation.shape[1]:
+        for k in range(rec.modulation.shape[1]):
+            ax.plot(steps, rec.modulation[:, k], lw=0.7)
+        ax.set_ylabel("neuromod.", **small)
+    else:
+        ax.text(
+            0.5, 0.5, "no neuromodulator", ha="center", va="center", transform=ax.transAxes, **small
+        )
+    axes[2].plot(steps, rec.weight_change, lw=0.8, color="C2")
+    axes[2].set_ylabel("‖αΔw‖", **small)
+    axes[3].plot(steps, rec.rewards, lw=0.6, color="C3")
+    axes[3].set_ylabel("reward", **small)
+    axes[3].set_xlabel("env step", **small)
+    for ax in axes:
+        ax.tick_params(labelsize=5)
+        ax.set_xlim(-0.5, max(rec.steps, 1) - 0.5)
+        for t in rec.onsets.values():
+            ax.axvline(t, color="C1", ls="--", lw=0.8)
+    fig.subplots_adjust(left=0.13, right=0.98, top=0.95, bottom=0.08, hspace=0.12)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    return image, list(axes), fig
+
+
+def compose_frames(rec: Recording, panel_width: int | None = None) -> list[np.ndarray]:
+    """Robot frame | panels with a cursor at the frame's step, one image per recorded frame."""
+    import matplotlib.pyplot as plt
+    from PIL import Image, ImageDraw
+
+    if not rec.frames:
+        raise ValueError("the recording has no frames (record_episode(render=True) makes them)")
+    height, width = rec.frames[0].shape[:2]
+    panel_width = panel_width or width
+    panels, axes, fig = _panels(rec, panel_width, height)
+    h = panels.shape[0]
+    top = h - int(fig.transFigure.transform((0, axes[0].get_position().y1))[1])
+    bottom = h - int(fig.transFigure.transform((0, axes[-1].get_position().y0))[1])
+    to_pixel = axes[-1].transData
+    plt.close(fig)
+    returns = np.cumsum(rec.rewards)
+    out = []
+    for frame, t in zip(rec.frames, rec.frame_steps, strict=True):
+        robot = Image.fromarray(frame)
+        draw = ImageDraw.Draw(robot)
+        started = [label for label, t0 in rec.onsets.items() if t >= t0]
+        lines = [(f"step {t}  return {returns[t]:.0f}", (255, 255, 255))]
+        if started:
+            lines.append(("perturbed: " + ", ".join(started), (255, 120, 60)))
+        for k, (text, color) in enumerate(lines):
+            y = 4 + 14 * k
+            draw.rectangle(draw.textbbox((6, y), text), fill=(0, 0, 0))
+            draw.text((6, y), text, fill=color)
+        panel = panels.copy()
+        x = int(np.rint(to_pixel.transform((t, 0))[0]))
+        x = min(max(x, 0), panel.shape[1] - 1)
+        panel[top:bottom, max(0, x - 1) : x + 1] = (220, 30, 30)
+        combined = np.concatenate([np.asarray(robot), panel[:height, :, :3]], axis=1)
+        out.append(combined)
+    return out
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
+    """Write frames as ``.mp4`` (H.264 through imageio-ffmpeg) or ``.gif``."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_FORMATS:
+        raise ValueError(
+            f"unknown video format {path.suffix!r}; valid choices: {list(VIDEO_FORMATS)}"
+        )
+    if not frames:
+        raise ValueError("no frames to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".gif":
+        imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)
+        return path
+    h, w = frames[0].shape[:2]
+    frames = [f[: h - h % 2, : w - w % 2] for f in frames]  # yuv420p needs even sizes
+    try:
+        writer = imageio.get_writer(
+            path, fps=fps, codec="libx264", quality=7, macro_block_size=1, pixelformat="yuv420p"
+        )
+    except (ImportError, ValueError) as err:
+        raise ValueError(
+            f"cannot write {path.name}: {err}. `pip install imageio-ffmpeg` for .mp4, or use .gif"
+        ) from None
+    with writer:
+        for frame in frames:
+            writer.append_data(frame)
+    return path
+
+
+def view(
+    run: str | Path,
+    out: str | Path,
+    env_id: str | None = None,
+    perturbations: list[dict[str, Any]] | None = None,
+    seed: int = 0,
+    which: str = "best",
+    max_steps: int | None = None,
+    every: int = 1,
+    width: int = 480,
+    height: int = 352,
+    fps: float | None = None,
+    progress: bool = True,
+) -> tuple[Path, Path, Recording]:
+    """Record, compose and write ``out`` (video) and ``out`` with ``.npz`` (trajectory)."""
+    out = Path(out)
+    if out.suffix.lower() not in VIDEO_FORMATS:
+        raise ValueError(
+            f"unknown video format {out.suffix!r}; valid choices: {list(VIDEO_FORMATS)}"
+        )
+    loaded = load_policy(run, which)
+    rec = record_episode(
+        loaded, env_id, perturbations, seed, max_steps, True, width, height, every, progress
+    )
+    frames = compose_frames(rec)
+    if fps is None:  # real time where the env says how long a step is
+        fps = min(60.0, 1.0 / (rec.dt * every)) if rec.dt > 0 else 30.0
+    video = write_video(frames, out, fps)
+    npz = rec.save_npz(out.with_suffix(".npz"))
+    return video, npz, rec
+
+
+def live(
+    run: str | Path,
+    env_id: str | None = None,
+    perturbations: list[dict[str, Any]] | None = None,
+    seed: int = 0,
+    which: str = "best",
+    episodes: int = 1,
+) -> None:
+    """Run the policy in MuJoCo's interactive viewer in real time (needs a display)."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise ValueError(
+            "--live needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); on a headless "
+            "machine write a video instead: plasticagents view RUN --out rollout.mp4"
+        )
+    import mujoco.viewer
+
+    loaded = load_policy(run, which)
+    base = loaded.config.env
+    env_cfg = dataclasses.replace(
+        base,
+        id=env_id or base.id,
+        kwargs=dict(base.kwargs) if env_id in (None, base.id) else {},
+        perturbations=list(perturbations or []),
+        train_distribution=[],
+    )
+    agent = loaded.agent(env_cfg)
+    env = env_maker(env_cfg)()
+    model, data = env.unwrapped.model, env.unwrapped.data
+    with mujoco.viewer.launch_passive(model, data) as handle:
+        for k in range(episodes):
+            obs, _ = env.reset(seed=seed + k)
+            state, done = None, False
+            while not done and handle.is_running():
+                tick = time.perf_counter()
+                action, state = agent.predict(obs[None].astype(np.float32), state)
+                obs, _, terminated, truncated, _ = env.step(action[0])
+                done = terminated or truncated
+                handle.sync()
+                time.sleep(max(0.0, env.unwrapped.dt - (time.perf_counter() - tick)))
+    env.close()
