@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from plasticagents.envs import leg_actuators, load_suite, make_env, perturbed_ids
+from plasticagents.envs import expand_entry, leg_actuators, load_suite, make_env, perturbed_ids
 from plasticagents.envs.factory import PERTURBATIONS
 
 ZERO = [  # every perturbation at strength 0
@@ -285,6 +285,39 @@ def test_suites_load_and_bad_suites_are_named(tmp_path):
         load_suite(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_suite(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("{name: a, type: scale_gravity, sweep: {scale: 2.0}}", "needs a non-empty list"),
+        ("{name: a, type: scale_gravity, sweep: {scale: [1], x: [2]}}", "sweep must map one"),
+        ("{name: a, type: scale_gravity, sweep: {scael: [1.5]}}", "unknown parameter 'scael'"),
+        ("{name: a, type: scale_gravity, onsets: [1.5]}", "onsets must be a non-empty list"),
+        ("{name: a, type: scale_gravity, onsets: [-3]}", "onset must be an int >= 0"),
+    ],
+)
+def test_bad_sweeps_and_onsets_are_named(tmp_path, entry, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"perturbations:\n  - {entry}\n")
+    with pytest.raises(ValueError, match=message):
+        suite = load_suite(bad)
+        for spec in suite["perturbations"].values():  # onset values are checked on building
+            make_env("HalfCheetah-v5", [s for s in expand_entry(spec)])
+
+
+def test_suite_entries_expand_to_the_sweep_x_onset_grid():
+    spec = {
+        "name": "m",
+        "type": "scale_body_mass",
+        "sweep": {"scale": [0.5, 2.0]},
+        "onsets": [0, 9],
+    }
+    grid = [(s["scale"], s["onset"], s["_value"], s["_onset"]) for s in expand_entry(spec)]
+    assert grid == [(0.5, 0, 0.5, 0), (0.5, 9, 0.5, 9), (2.0, 0, 2.0, 0), (2.0, 9, 2.0, 9)]
+    env = make_env("HalfCheetah-v5", [expand_entry(spec)[3]])  # private keys are ignored
+    env.reset(seed=0)
+    assert env.spec.additional_wrappers[0].kwargs["onset"] == 9
 
 
 # Gymnasium's own MuJoCo envs declare unbounded observation boxes; the checker warns about it.
