@@ -320,18 +320,28 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
         imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)
         return path
     h, w = frames[0].shape[:2]
-    frames = [f[: h - h % 2, : w - w % 2] for f in frames]  # yuv420p needs even sizes
+    h, w = h - h % 2, w - w % 2  # yuv420p needs even sizes
     try:
-        writer = imageio.get_writer(
-            path, fps=fps, codec="libx264", quality=7, macro_block_size=1, pixelformat="yuv420p"
-        )
-    except (ImportError, ValueError) as err:
+        import imageio_ffmpeg
+    except ImportError:
         raise ValueError(
-            f"cannot write {path.name}: {err}. `pip install imageio-ffmpeg` for .mp4, or use .gif"
+            f"cannot write {path.name}: `pip install imageio-ffmpeg` for .mp4, or use .gif"
         ) from None
-    with writer:
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        fps=fps,
+        codec="libx264",
+        quality=7,
+        pix_fmt_out="yuv420p",
+        macro_block_size=1,
+    )
+    writer.send(None)  # starts ffmpeg
+    try:
         for frame in frames:
-            writer.append_data(frame)
+            writer.send(np.ascontiguousarray(frame[:h, :w, :3]))
+    finally:
+        writer.close()  # flushes, waits for ffmpeg and closes its pipes
     return path
 
 

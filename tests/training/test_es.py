@@ -165,18 +165,46 @@ def test_bad_perturbation_in_the_distribution_fails_before_training(tiny_config)
         PolicyProblem(cfg)
 
 
-def test_ray_actors_give_the_same_generation_as_one_process(tiny_config, tmp_path):
-    pytest.importorskip("ray")
-    import ray
+_RAY_SCRIPT = """
+import json, sys
+from plasticagents.training.config import from_dict
+from plasticagents.training.es import train_es
+from plasticagents.training.run import RunDir
+import ray
 
-    local = _train(tiny_config(trainer={"generations": 1}), tmp_path, "local")[0]
-    try:
-        spread = _train(tiny_config(trainer={"generations": 1, "num_actors": 2}), tmp_path, "ray")[
-            0
-        ]
-    finally:
-        ray.shutdown()
-    a, b = local.read_metrics()[0], spread.read_metrics()[0]
+root, config = sys.argv[1], json.loads(sys.argv[2])
+rows = {}
+try:
+    for name, actors in (("local", 0), ("ray", 2)):
+        config["trainer"]["num_actors"] = actors
+        run = RunDir.create(root, name, config)
+        train_es(from_dict(config), run, log=lambda msg: None, tensorboard=False)
+        rows[name] = run.read_metrics()[0]
+finally:
+    ray.shutdown()
+print(json.dumps(rows))
+"""
+
+
+def test_ray_actors_give_the_same_generation_as_one_process(tiny_config, tmp_path):
+    # In a subprocess: after ray.init/shutdown, Ray's leftover threads in this process abort
+    # later tests that run torch in worker threads ("libc++abi: terminating").
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    from plasticagents.training.config import to_dict
+
+    config = to_dict(tiny_config(trainer={"generations": 1}))
+    proc = subprocess.run(
+        [sys.executable, "-c", _RAY_SCRIPT, str(tmp_path), json.dumps(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    a, b = rows["local"], rows["ray"]
     for key in ("env_steps", "best_fitness", "mean_fitness", "median_fitness", "spikes_per_step"):
         assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5), key
 

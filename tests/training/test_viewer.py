@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -9,10 +11,30 @@ from plasticagents.training.viewer import view
 pytest.importorskip("imageio")
 
 
-def _frames(path):
-    import imageio.v3 as iio
+RAW = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
 
-    return iio.imread(path, index=None)
+
+def _frames(path):
+    if str(path).endswith(".gif"):
+        import imageio.v3 as iio
+
+        return iio.imread(path, index=None)[..., :3]
+    import subprocess
+
+    import imageio_ffmpeg
+
+    # decode with the ffmpeg binary directly: imageio-ffmpeg's reader leaves its pipes open
+    # when ffmpeg has already exited (a ResourceWarning, an error under this suite's filters)
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path)], capture_output=True, text=True
+    )
+    w, h = map(int, re.search(r"Video: .*?, (\d+)x(\d+)", probe.stderr).groups())
+    raw = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), *RAW],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".mp4"])
