@@ -217,7 +217,8 @@ def _actual_onset(env: Any, label: str) -> int | None:
 
 
 def _progress_step(message: str, total: int, start: float, t: int, *_: Any) -> None:
-    _progress(message, t + 1, total, start)
+    if (t + 1) % 25 == 0 or t + 1 == total:
+        _progress(message, t + 1, total, start)
 
 
 def _progress(message: str, done: int, total: int, start: float) -> None:
