@@ -444,7 +444,13 @@ def _table(
         cells = [stats.get((cond, a), (math.nan, math.nan, 0)) for a in agents]
         means = [c[0] for c in cells]
         best = None
-        if higher_better is not None and len(agents) > 1 and any(np.isfinite(means)):
+        nominal_ratio = key == "return_ratio" and cond == NOMINAL.name  # 1 by definition
+        if (
+            higher_better is not None
+            and not nominal_ratio
+            and len(agents) > 1
+            and any(np.isfinite(means))
+        ):
             pick = np.nanargmax if higher_better else np.nanargmin
             best = int(pick(np.where(np.isfinite(means), means, np.nan)))
         text = [_cell(m, h, digits) for m, h, _ in cells]
@@ -517,9 +523,9 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
                 m, h, n = stats.get((cond, a), (math.nan, math.nan, 0))
                 cells.append(f"{_cell(m, h, 0)} ({n}/{totals.get((cond, a), 0)} recovered)")
             lines.append(f"| {cond} | " + " | ".join(cells) + " |")
-    lines += ["", "## Spikes per step and plastic weight change at episode end", ""]
+    lines += ["", "## Spikes per step (hidden layer, all simulation steps of an env step)", ""]
     lines += _table(rows, "spikes_per_step", 1, None)
-    lines += [""]
+    lines += ["", "## Plastic weight change at episode end, ||alpha * hebb|| (0: static)", ""]
     lines += _table(rows, "weight_change", 3, None)
     diverged = sum(bool(r["diverged"]) for r in rows)
     if diverged:
