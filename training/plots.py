@@ -83,15 +83,16 @@ def plot_return_ratios(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> P
 
     agents, conditions, stats = summarise(rows, "return_ratio")
     swept = list(dict.fromkeys(r["perturbation"] for r in rows if r["param"]))
-    fig, axes = plt.subplots(
-        1,
-        1 + len(swept),
-        figsize=(max(6.0, 0.55 * len(conditions) * max(1, len(agents)) / 2) + 4 * len(swept), 4.2),
+    n_cols = max(1, min(5, len(swept)))
+    n_rows = math.ceil(len(swept) / n_cols)
+    fig = plt.figure(
+        figsize=(max(8.0, 0.35 * len(conditions) * max(1, len(agents))), 4.4 + 3.4 * n_rows),
         dpi=110,
-        squeeze=False,
-        gridspec_kw={"width_ratios": [max(2, len(conditions) // 2)] + [2] * len(swept)},
     )
-    ax = axes[0, 0]
+    grid = fig.add_gridspec(1 + n_rows, n_cols, height_ratios=[1.3] + [1.0] * n_rows)
+    bar_ax = fig.add_subplot(grid[0, :])
+    sweep_axes = [fig.add_subplot(grid[1 + k // n_cols, k % n_cols]) for k in range(len(swept))]
+    ax = bar_ax
     width = 0.8 / max(1, len(agents))
     x = np.arange(len(conditions))
     for i, agent in enumerate(agents):
@@ -113,7 +114,7 @@ def plot_return_ratios(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> P
     ax.set_title("return ratio per condition (95% CI)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
-    for ax, entry in zip(axes[0, 1:], swept, strict=True):
+    for ax, entry in zip(sweep_axes, swept, strict=True):
         mine = [r for r in rows if r["perturbation"] == entry]
         onsets = list(dict.fromkeys(str(r["onset"]) for r in mine))
         for i, agent in enumerate(agents):

@@ -45,8 +45,10 @@ __all__ = [
     "episode_seed_list",
     "mean_ci",
     "onset_metrics",
+    "read_csv",
     "recovery_time",
     "run_robustness",
+    "write_report",
 ]
 
 COLUMNS = [
@@ -407,9 +409,28 @@ def _fmt_csv(value: Any) -> Any:
     return value
 
 
-def read_csv(path: str | Path) -> list[dict[str, str]]:
+_NUMERIC = (
+    "return",
+    "nominal_return",
+    "return_ratio",
+    "spikes_per_step",
+    "weight_change",
+    "reward_before",
+    "reward_after",
+    "recovery_steps",
+)
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a ``robustness.csv`` with the measured columns as floats (empty cells NaN), as
+    :func:`write_report` and the plots take them."""
     with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key in _NUMERIC:
+            row[key] = float(row[key]) if row[key] != "" else math.nan
+        row["diverged"] = row["diverged"] == "True"
+    return rows
 
 
 def _cell(mean: float, half: float, digits: int) -> str:
