@@ -84,6 +84,17 @@ class ModelEditor:
                     if fname == name:
                         value[index] *= factor
             field[...] = value
+            if name == "body_mass":
+                self._update_subtree_mass()
+
+    def _update_subtree_mass(self) -> None:
+        """Keep ``body_subtreemass`` (a derived constant MuJoCo does not recompute) consistent
+        with ``body_mass``: ``subtree_com`` divides by it, and trackcom cameras follow it."""
+        m = self.model
+        subtree = m.body_mass.copy()
+        for body in range(m.nbody - 1, 0, -1):  # children have larger ids than their parents
+            subtree[m.body_parentid[body]] += subtree[body]
+        m.body_subtreemass[:] = subtree
 
 
 def _names(model: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list[str]:

@@ -94,6 +94,28 @@ def _ensure_offscreen_backend() -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def _tracking_camera(env_id: str) -> dict[str, Any]:
+    """Render through the model's ``track`` camera (Gymnasium's v5 locomotion models define
+    one that follows the robot's centre of mass) for envs built on ``MujocoEnv``; ``{}`` for
+    others. Gymnasium otherwise renders from a free camera that the robot runs out of."""
+    import inspect
+
+    import gymnasium as gym
+
+    entry = gym.spec(env_id).entry_point
+    if isinstance(entry, str):
+        module, _, name = entry.partition(":")
+        try:
+            entry = getattr(__import__(module, fromlist=[name]), name)
+        except (ImportError, AttributeError):
+            return {}
+    try:
+        accepts = "default_camera_config" in inspect.signature(entry).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return {"camera_name": "track"} if accepts else {}
+
+
 def _active_perturbations(env: Any) -> dict[str, bool]:
     from plasticagents.envs.perturbations import Perturbation
 
@@ -136,6 +158,7 @@ def record_episode(
     if render:
         _ensure_offscreen_backend()
         env_cfg.kwargs = {
+            **_tracking_camera(env_cfg.id),
             **env_cfg.kwargs,
             "render_mode": "rgb_array",
             "width": int(width),

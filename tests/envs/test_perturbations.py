@@ -332,3 +332,19 @@ def test_every_registered_id_passes_the_env_checker(env_id):
     check_env(env, skip_render_check=True)
     if env_id in perturbed_ids():
         assert gym.make(env.spec).spec.kwargs["perturbations"] == perturbed_ids()[env_id][1]
+
+
+def test_scaled_masses_keep_the_centre_of_mass_consistent():
+    """MuJoCo's subtree_com divides by body_subtreemass, a compiled constant: it must follow
+    the edited masses or the reported centre of mass (and trackcom cameras) jump away."""
+    env = make_env("HalfCheetah-v5", [{"type": "scale_body_mass", "scale": 2.0, "onset": 3}])
+    env.reset(seed=0)
+    model, data = env.unwrapped.model, env.unwrapped.data
+    nominal_total = model.body_subtreemass[0]
+    for _ in range(5):
+        env.step(np.zeros(6))
+    assert model.body_subtreemass[0] == pytest.approx(2 * nominal_total)
+    com = (model.body_mass[:, None] * data.xipos).sum(0) / model.body_mass.sum()
+    np.testing.assert_allclose(data.subtree_com[0], com, atol=1e-9)
+    env.reset(seed=1)  # the schedule switches it off again: nominal masses, nominal subtree
+    assert model.body_subtreemass[0] == pytest.approx(nominal_total)
