@@ -43,11 +43,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run = RunDir.open(args.resume)
         data = run.config_dict()
         changed = [o.partition("=")[0].strip() for o in args.set]
-        frozen = [k for k in changed if k != "trainer.generations"]
+        frozen = [k for k in changed if k not in ("trainer.generations", "trainer.iterations")]
         if frozen:
             raise ConfigError(
                 f"--set {frozen[0]} on --resume would change a running experiment; only "
-                "trainer.generations may be changed (to train longer)"
+                "trainer.generations / trainer.iterations may be changed (to train longer)"
             )
         cfg = from_dict(data, args.set)
         try:
@@ -65,11 +65,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.name:
             cfg.name = args.name
         run = RunDir.create(args.runs_dir, cfg.name, to_dict(cfg))
-    if cfg.trainer.kind != "es":  # pragma: no cover - future trainers register here
-        raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
-    from plasticagents.training.es import train_es
+    if cfg.trainer.kind == "es":
+        from plasticagents.training.es import train_es
 
-    train_es(cfg, run, resume=resume)
+        train_es(cfg, run, resume=resume)
+    elif cfg.trainer.kind == "bptt":
+        from plasticagents.training.bptt import train_bptt
+
+        train_bptt(cfg, run, resume=resume)
+    else:  # pragma: no cover - TRAINERS and this dispatch are kept in step
+        raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
     print(f"run directory: {run.path}")
     if args.evaluate:
         return _report_evaluation(run.path, args.evaluate, seed=0, which="best")

@@ -20,8 +20,13 @@ from plasticagents.training.config import AgentConfig, EnvConfig
 __all__ = ["build_policy", "env_maker", "env_spaces", "episode_perturbations"]
 
 
-def build_policy(cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int) -> nn.Module:
+def build_policy(
+    cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int, output: str = "tanh"
+) -> nn.Module:
     """The policy network an :class:`AgentConfig` describes, built from ``seed``.
+
+    ``output="tanh"``: actions in ``[-1, 1]`` (ES); ``"linear"``: raw readouts (logits and
+    values for the gradient trainers; ``act_dim`` then counts every readout).
 
     Example:
         >>> from plasticagents.training.config import AgentConfig
@@ -33,6 +38,8 @@ def build_policy(cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int) -> nn.
 
     generator = torch.Generator().manual_seed(int(seed))
     if cfg.kind == "mlp":
+        if output != "tanh":
+            raise ValueError(f"agent.kind 'mlp' has tanh outputs only, not {output!r}")
         return MLPPolicy(obs_dim, act_dim, hidden=tuple(cfg.mlp_hidden), generator=generator)
     plasticity = None
     if cfg.plasticity is not None:
@@ -56,7 +63,7 @@ def build_policy(cfg: AgentConfig, obs_dim: int, act_dim: int, seed: int) -> nn.
         encoder=cfg.encoder,
         encoder_kwargs=dict(cfg.encoder_kwargs),
         steps_per_input=cfg.steps_per_input,
-        output="tanh",
+        output=output,
         readout_tau_mem=cfg.readout_tau_mem,
         readout_tau_syn=cfg.readout_tau_syn,
         dt=cfg.dt,

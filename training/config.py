@@ -30,6 +30,7 @@ import yaml
 __all__ = [
     "TRAINERS",
     "AgentConfig",
+    "BPTTConfig",
     "ConfigError",
     "ESConfig",
     "EnvConfig",
@@ -135,7 +136,31 @@ class ESConfig:
     checkpoint_every: int = 1
 
 
-TRAINERS: dict[str, type] = {"es": ESConfig}
+@dataclass
+class BPTTConfig:
+    """Gradient meta-training through time (SpikePropamine): each update runs ``batch`` fresh
+    episodes in lockstep and backpropagates an actor-critic loss through every step, plastic
+    updates included, into the initial weights, plasticity coefficients and neuromodulator.
+
+    The policy is binary per action dimension: ``+1`` with probability ``sigmoid(logit)``,
+    else ``-1`` (what the temporal tasks read: go / no-go, arm 0 / 1); a second readout is the
+    value baseline. Evaluation acts greedily (``+1`` iff ``logit > 0``).
+    """
+
+    kind: Literal["bptt"] = "bptt"
+    iterations: int = 300
+    batch: int = 32
+    lr: float = 3e-3
+    gamma: float = 0.9
+    value_coef: float = 0.5
+    entropy_coef: float = 0.02
+    grad_clip: float = 1.0
+    eval_every: int = 25
+    eval_episodes: int = 100
+    checkpoint_every: int = 10
+
+
+TRAINERS: dict[str, type] = {"es": ESConfig, "bptt": BPTTConfig}
 
 
 @dataclass
@@ -147,7 +172,7 @@ class ExperimentConfig:
     device: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
-    trainer: ESConfig = field(default_factory=ESConfig)
+    trainer: ESConfig | BPTTConfig = field(default_factory=ESConfig)
 
     # ``trainer`` is chosen by its ``kind`` among TRAINERS (future trainers register there).
     _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": TRAINERS}

@@ -71,13 +71,30 @@ def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
             "obs_dim": None,
             "act_dim": None,
         }
+    elif ckpt.get("kind") == "bptt":  # a BPTT latest.pt
+        ckpt = {
+            "trainer": "bptt",
+            "vector": ckpt["vector"],
+            "param_names": ckpt["param_names"],
+            "obs_norm": None,
+            "generation": ckpt["iteration"],
+            "score": None,
+            "obs_dim": ckpt["obs_dim"],
+            "act_dim": ckpt["act_dim"],
+        }
     obs_dim, act_dim, _, _ = env_spaces(cfg.env)
     ckpt["obs_dim"], ckpt["act_dim"] = (
         ckpt.get("obs_dim") or obs_dim,
         ckpt.get("act_dim") or act_dim,
     )
-    policy = build_policy(cfg.agent, ckpt["obs_dim"], ckpt["act_dim"], cfg.seed)
-    vector_to_parameters(torch.as_tensor(ckpt["vector"]), policy, ckpt["param_names"])
+    if ckpt.get("trainer") == "bptt":
+        from plasticagents.training.bptt import build_bptt_policy
+
+        policy = build_bptt_policy(cfg, ckpt["obs_dim"], ckpt["act_dim"])
+        target = policy.net
+    else:
+        policy = target = build_policy(cfg.agent, ckpt["obs_dim"], ckpt["act_dim"], cfg.seed)
+    vector_to_parameters(torch.as_tensor(ckpt["vector"]), target, ckpt["param_names"])
     obs_norm = RunningNorm.from_state(ckpt["obs_norm"]) if ckpt.get("obs_norm") else None
     return LoadedPolicy(cfg, policy.eval(), obs_norm, ckpt, run)
 
