@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -147,11 +148,13 @@ def episode_seeds(base_seed: int, generation: int, episodes: int) -> list[int]:
 
 
 _SEEN_MUJOCO_WARNINGS: set[str] = set()
+_BUILD_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def quiet_mujoco_warnings() -> Iterator[None]:
-    """Log each distinct MuJoCo warning raised inside the block once, instead of on stderr.
+    """Log each distinct MuJoCo warning raised inside the block once, instead of on stderr;
+    blocks in different threads run one after the other.
 
     Gymnasium's MuJoCo assets trigger a compiler deprecation warning (``settotalmass``) on every
     env construction under MuJoCo >= 3.3; a pool of 64 envs would print it 64 times.
@@ -167,12 +170,16 @@ def quiet_mujoco_warnings() -> Iterator[None]:
             _SEEN_MUJOCO_WARNINGS.add(message)
             logging.getLogger("plasticagents").info("MuJoCo: %s", message)
 
-    previous = mujoco.get_mju_user_warning()
-    mujoco.set_mju_user_warning(handler)
-    try:
-        yield
-    finally:
-        mujoco.set_mju_user_warning(previous)
+    # One block at a time, process-wide: the warning handler is a global, and MuJoCo's XML
+    # compiler is not thread-safe (lanes build their env pools in parallel threads; two
+    # concurrent builds aborted the process).
+    with _BUILD_LOCK:
+        previous = mujoco.get_mju_user_warning()
+        mujoco.set_mju_user_warning(handler)
+        try:
+            yield
+        finally:
+            mujoco.set_mju_user_warning(previous)
 
 
 class EnvPool:
@@ -186,7 +193,7 @@ class EnvPool:
     def __init__(self, make_fns: Sequence[Callable[[], gym.Env]], threads: int = 1) -> None:
         if len(make_fns) == 0:
             raise ValueError("EnvPool needs at least one environment")
-        with quiet_mujoco_warnings():
+        with quiet_mujoco_warnings():  # also: one construction at a time, process-wide
             self.envs = [fn() for fn in make_fns]
         first = self.envs[0]
         for i, env in enumerate(self.envs[1:], 1):

@@ -187,8 +187,8 @@ print(json.dumps(rows))
 
 
 def test_ray_actors_give_the_same_generation_as_one_process(tiny_config, tmp_path):
-    # In a subprocess: after ray.init/shutdown, Ray's leftover threads in this process abort
-    # later tests that run torch in worker threads ("libc++abi: terminating").
+    # In a subprocess, as `plasticagents train` runs it: Ray's worker processes, threads and
+    # pipes stay out of the test session.
     pytest.importorskip("ray")
     import subprocess
     import sys
