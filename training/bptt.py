@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 from plasticagents.training.builders import build_policy, env_maker, env_spaces
 from plasticagents.training.config import BPTTConfig, ExperimentConfig, to_dict
 from plasticagents.training.rollout import EnvPool, episode_seeds
-from plasticagents.training.run import RunDir
+from plasticagents.training.run import RunDir, summary_writer
 
 __all__ = ["METRIC_COLUMNS", "BinaryPolicy", "build_bptt_policy", "episode_loss", "train_bptt"]
 
@@ -235,15 +234,7 @@ def train_bptt(
         return resume or {}
     pool = EnvPool([env_maker(cfg.env)] * t.batch, threads=1)
     eval_pool = EnvPool([env_maker(cfg.env)] * t.eval_episodes, threads=1)
-    writer = None
-    if tensorboard:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(str(run.path / "tb"), purge_step=start if start else None)
-        except ImportError:  # pragma: no cover
-            writer = None
+    writer = summary_writer(run, start) if tensorboard else None
     n_params = sum(p.numel() for p in policy.net.parameters())
     plastic = (
         "static"

@@ -43,7 +43,7 @@ from plasticagents.training.rollout import (
     episode_seeds,
     rollout,
 )
-from plasticagents.training.run import RunDir
+from plasticagents.training.run import RunDir, summary_writer
 
 __all__ = ["METRIC_COLUMNS", "PolicyProblem", "evaluate_vector", "make_searcher", "train_es"]
 
@@ -499,7 +499,7 @@ def train_es(
         )
         problem.close()
         return resume or {}
-    writer = _summary_writer(run, start) if tensorboard else None
+    writer = summary_writer(run, start) if tensorboard else None
     log(
         f"[es] {cfg.name}: {cfg.env.id}, agent {cfg.agent.kind}"
         f"{'' if cfg.agent.kind == 'mlp' else ' plastic' if cfg.agent.plasticity else ' static'}, "
@@ -626,13 +626,3 @@ def _policy_checkpoint(
         "obs_dim": problem.obs_dim,
         "act_dim": problem.act_dim,
     }
-
-
-def _summary_writer(run: RunDir, start: int):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # pragma: no cover - tensorboard is an install dependency
-        return None
-    return SummaryWriter(str(run.path / "tb"), purge_step=start if start > 0 else None)

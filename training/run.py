@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import yaml
 
-__all__ = ["RunDir", "atomic_save", "load_checkpoint", "package_versions"]
+__all__ = ["RunDir", "atomic_save", "load_checkpoint", "package_versions", "summary_writer"]
 
 _PACKAGES = ("plasticagents", "torch", "numpy", "gymnasium", "mujoco", "evotorch", "ray")
 
@@ -193,3 +193,17 @@ class RunDir:
             writer.writeheader()
             writer.writerows(kept)
         os.replace(tmp, self.metrics_path)
+
+
+def summary_writer(run: RunDir, start: int):
+    """A TensorBoard writer on ``run/tb`` that drops events at or after ``start`` left by an
+    interrupted run (``None`` without tensorboard)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # pragma: no cover - tensorboard is an install dependency
+        return None
+    return SummaryWriter(str(run.path / "tb"), purge_step=start if start > 0 else None)
