@@ -38,6 +38,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from plasticagents.training.config import ConfigError, from_dict, load_config, to_dict
     from plasticagents.training.run import RunDir
 
+    if args.video:
+        from pathlib import Path
+
+        from plasticagents.training.viewer import VIDEO_FORMATS
+
+        if Path(args.video).suffix.lower() not in VIDEO_FORMATS:  # fail before training, not after
+            raise ValueError(
+                f"--video {args.video!r}: unknown video format; valid choices: "
+                f"{list(VIDEO_FORMATS)}"
+            )
     resume = None
     if args.resume:
         run = RunDir.open(args.resume)
@@ -77,8 +87,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
     print(f"run directory: {run.path}")
     if args.evaluate:
-        return _report_evaluation(run.path, args.evaluate, seed=0, which="best")
-    print(f"evaluate it with: plasticagents evaluate {run.path}")
+        _report_evaluation(run.path, args.evaluate, seed=0, which="best")
+    else:
+        print(f"evaluate it with: plasticagents evaluate {run.path}")
+    if args.video:
+        from plasticagents.training.viewer import view
+
+        video, npz, rec = view(run.path, args.video)
+        print(f"video of the best checkpoint: {video} ({len(rec.frames)} frames), trajectory {npz}")
     return 0
 
 
@@ -230,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="after training, evaluate the best checkpoint on N seeded episodes",
+    )
+    train.add_argument(
+        "--video",
+        metavar="FILE",
+        help="after training, render one episode of the best checkpoint (.mp4 or .gif)",
     )
     train.set_defaults(func=_cmd_train)
 

@@ -93,3 +93,20 @@ def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(run)]) == 0
     assert "already finished generation 0 of 1" in capsys.readouterr().err
+
+
+def test_train_with_video_flag_renders_the_best_checkpoint(tmp_path, capsys):
+    argv = [
+        "train",
+        str(SMOKE),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--set",
+        "trainer.generations=1",
+    ]
+    assert main([*argv, "--video", str(tmp_path / "clip.avi")]) == 2  # refused before training
+    assert "unknown video format; valid choices" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    assert main([*argv, "--video", str(tmp_path / "clip.gif")]) == 0
+    assert "video of the best checkpoint" in capsys.readouterr().out
+    assert (tmp_path / "clip.gif").stat().st_size > 0 and (tmp_path / "clip.npz").exists()
