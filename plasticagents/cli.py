@@ -208,6 +208,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_perturb(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--perturb",
+        action="append",
+        metavar="SPEC",
+        help="perturbation as YAML, e.g. '{type: cripple_leg, leg: bthigh, onset: 300}' "
+        "(repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plasticagents",
@@ -260,12 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seeds the episodes' resets")
     ev.add_argument("--checkpoint", choices=["best", "latest"], default="best")
     ev.add_argument("--env", help="evaluate on another env id (same observation/action sizes)")
-    ev.add_argument(
-        "--perturb",
-        action="append",
-        metavar="SPEC",
-        help="perturbation as YAML, e.g. '{type: cripple_leg, leg: front_left_leg}' (repeatable)",
-    )
+    _add_perturb(ev)
     ev.add_argument("--threads", type=int, default=2, help="physics threads")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -300,12 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("run", help="run directory")
     view.add_argument("--out", help="FILE.mp4 or FILE.gif")
     view.add_argument("--env", help="another env id (same observation/action sizes)")
-    view.add_argument(
-        "--perturb",
-        action="append",
-        metavar="SPEC",
-        help="perturbation as YAML, e.g. '{type: cripple_leg, leg: bthigh, onset: 300}'",
-    )
+    _add_perturb(view)
     view.add_argument("--seed", type=int, default=0)
     view.add_argument("--checkpoint", choices=["best", "latest"], default="best")
     view.add_argument("--max-steps", type=int, help="episode cap (default: the run's env)")
