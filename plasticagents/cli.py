@@ -53,11 +53,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run = RunDir.open(args.resume)
         data = run.config_dict()
         changed = [o.partition("=")[0].strip() for o in args.set]
-        frozen = [k for k in changed if k not in ("trainer.generations", "trainer.iterations")]
+        longer = ("trainer.generations", "trainer.iterations", "trainer.total_timesteps")
+        frozen = [k for k in changed if k not in longer]
         if frozen:
             raise ConfigError(
                 f"--set {frozen[0]} on --resume would change a running experiment; only "
-                "trainer.generations / trainer.iterations may be changed (to train longer)"
+                "trainer.generations / trainer.iterations / trainer.total_timesteps may be changed "
+                "(to train longer)"
             )
         cfg = from_dict(data, args.set)
         try:
@@ -83,6 +85,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from plasticagents.training.bptt import train_bptt
 
         train_bptt(cfg, run, resume=resume)
+    elif cfg.trainer.kind == "ppo":
+        from plasticagents.training.ppo import train_ppo
+
+        train_ppo(cfg, run, resume=resume)
     else:  # pragma: no cover - TRAINERS and this dispatch are kept in step
         raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
     print(f"run directory: {run.path}")

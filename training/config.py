@@ -35,6 +35,7 @@ __all__ = [
     "ESConfig",
     "EnvConfig",
     "ExperimentConfig",
+    "PPOConfig",
     "PlasticityConfig",
     "apply_overrides",
     "from_dict",
@@ -160,7 +161,33 @@ class BPTTConfig:
     checkpoint_every: int = 10
 
 
-TRAINERS: dict[str, type] = {"es": ESConfig, "bptt": BPTTConfig}
+@dataclass
+class PPOConfig:
+    """stable-baselines3 PPO; ``agent.kind: snn`` puts the SNN in front of SB3's heads as a
+    features extractor (stateless per env step), ``mlp`` is SB3's MLP PPO (tanh, ``mlp_hidden``).
+    Defaults follow SB3's MuJoCo settings; observations and rewards go through VecNormalize."""
+
+    kind: Literal["ppo"] = "ppo"
+    total_timesteps: int = 1_000_000
+    n_envs: int = 1
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_epochs: int = 10
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    features_dim: int = 64
+    pi_arch: list[int] = field(default_factory=lambda: [64])
+    vf_arch: list[int] = field(default_factory=lambda: [64, 64])
+    eval_every: int = 10  # iterations (rollouts of n_envs x n_steps)
+    eval_episodes: int = 5
+    checkpoint_every: int = 1
+
+
+TRAINERS: dict[str, type] = {"es": ESConfig, "bptt": BPTTConfig, "ppo": PPOConfig}
 
 
 @dataclass
@@ -172,7 +199,7 @@ class ExperimentConfig:
     device: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
-    trainer: ESConfig | BPTTConfig = field(default_factory=ESConfig)
+    trainer: ESConfig | BPTTConfig | PPOConfig = field(default_factory=ESConfig)
 
     # ``trainer`` is chosen by its ``kind`` among TRAINERS (future trainers register there).
     _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": TRAINERS}

@@ -34,6 +34,7 @@ class LoadedPolicy:
     obs_norm: RunningNorm | None
     checkpoint: dict[str, Any]
     run: RunDir
+    predictor: Any = None  # an agent with its own predict (SB3 models), used as it is
 
     def agent(self, env_cfg: EnvConfig | None = None, device: str = "cpu") -> NormalizedAgent:
         """The predict-protocol agent for ``env_cfg`` (default: the training env)."""
@@ -41,6 +42,8 @@ class LoadedPolicy:
 
         obs_dim, act_dim, low, high = env_spaces(env_cfg or self.config.env)
         check_compatible(self, obs_dim, act_dim, (env_cfg or self.config.env).id)
+        if self.predictor is not None:
+            return self.predictor
         return NormalizedAgent(Agent(self.policy, low, high, device=device), self.obs_norm)
 
 
@@ -87,6 +90,11 @@ def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
         ckpt.get("obs_dim") or obs_dim,
         ckpt.get("act_dim") or act_dim,
     )
+    if ckpt.get("trainer") == "ppo":
+        from plasticagents.training.ppo import load_sb3_agent
+
+        model, sb3_agent = load_sb3_agent(run, ckpt)
+        return LoadedPolicy(cfg, model.policy, None, ckpt, run, sb3_agent)
     if ckpt.get("trainer") == "bptt":
         from plasticagents.training.bptt import build_bptt_policy
 

@@ -56,7 +56,9 @@ def test_bad_input_is_one_clear_line(argv, message, capsys):
 
 def test_resume_refuses_to_change_the_experiment(smoke_run, capsys):
     assert main(["train", "--resume", str(smoke_run), "--set", "trainer.popsize=4"]) == 2
-    assert "only trainer.generations / trainer.iterations may be changed" in capsys.readouterr().err
+    assert "only trainer.generations / trainer.iterations / trainer.total_timesteps may be" in (
+        capsys.readouterr().err
+    )
 
 
 def test_evaluate_on_an_incompatible_env(smoke_run, capsys):

@@ -61,7 +61,7 @@ def test_null_plasticity_is_the_static_snn():
         (
             {"trainer": {"kind": "sac"}},
             [],
-            r"trainer.kind: invalid value 'sac'; valid choices: \['es', 'bptt'\]",
+            r"trainer.kind: invalid value 'sac'; valid choices: \['es', 'bptt', 'ppo'\]",
         ),
         ({"env": []}, [], r"env: expected a mapping"),
         ({}, ["popsize"], r"--set expects KEY=VALUE"),
