@@ -36,6 +36,26 @@ class LoadedPolicy:
     run: RunDir
     predictor: Any = None  # an agent with its own predict (SB3 models), used as it is
 
+    def env_config(
+        self,
+        env_id: str | None = None,
+        perturbations: list[dict[str, Any]] | None = None,
+        max_episode_steps: int | None = None,
+    ) -> EnvConfig:
+        """The training env without its training distribution, with overrides: another
+        ``env_id`` (its gym kwargs are dropped), ``perturbations`` (default: the run's fixed
+        ones), an episode cap."""
+        base = self.config.env
+        same = env_id is None or env_id == base.id
+        return dataclasses.replace(
+            base,
+            id=base.id if same else env_id,
+            kwargs=dict(base.kwargs) if same else {},
+            perturbations=list(base.perturbations if perturbations is None else perturbations),
+            train_distribution=[],
+            max_episode_steps=max_episode_steps or base.max_episode_steps,
+        )
+
     def agent(self, env_cfg: EnvConfig | None = None, device: str = "cpu") -> NormalizedAgent:
         """The predict-protocol agent for ``env_cfg`` (default: the training env)."""
         from plasticagents.agents import Agent
@@ -125,15 +145,7 @@ def evaluate_run(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
     loaded = load_policy(run_path, which)
-    env_cfg = dataclasses.replace(
-        loaded.config.env,
-        id=env_id or loaded.config.env.id,
-        perturbations=loaded.config.env.perturbations if perturbations is None else perturbations,
-        max_episode_steps=max_episode_steps or loaded.config.env.max_episode_steps,
-        train_distribution=[],
-    )
-    if env_id is not None and env_id != loaded.config.env.id:
-        env_cfg.kwargs = {}
+    env_cfg = loaded.env_config(env_id, perturbations, max_episode_steps)
     agent = loaded.agent(env_cfg)
     pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads)
     try:

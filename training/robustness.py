@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import math
 import sys
@@ -194,19 +193,6 @@ def _agent_label(loaded: LoadedPolicy, used: set[str]) -> str:
     return label
 
 
-def _env_config(loaded: LoadedPolicy, env_id: str | None, max_steps: int | None) -> EnvConfig:
-    base = loaded.config.env
-    same = env_id is None or env_id == base.id
-    return dataclasses.replace(
-        base,
-        id=base.id if same else env_id,
-        kwargs=dict(base.kwargs) if same else {},
-        perturbations=[],
-        train_distribution=[],
-        max_episode_steps=max_steps or base.max_episode_steps,
-    )
-
-
 def _actual_onset(env: Any, label: str) -> int | None:
     """The onset step the perturbation wrapper named ``label`` used in its last episode."""
     from plasticagents.envs.perturbations import Perturbation
@@ -356,7 +342,7 @@ def run_robustness(
     loaded_runs = [load_policy(r, which) for r in runs]
     env_id = env_id or suite["env"]
     max_steps = max_episode_steps or suite["max_episode_steps"]
-    configs = [_env_config(lp, env_id, max_steps) for lp in loaded_runs]
+    configs = [lp.env_config(env_id, [], max_steps) for lp in loaded_runs]
     from plasticagents.training.builders import env_spaces
 
     for lp, cfg in zip(loaded_runs, configs, strict=True):

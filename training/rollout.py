@@ -307,13 +307,14 @@ def rollout(
         deterministic: passed to ``agent.predict``.
         collect_obs: keep the raw observations of active slots (for normaliser statistics).
         record: keep per-step arrays in ``result.trajectory`` (lists over steps of ``[n, ...]``
-            arrays): ``True`` for all of :data:`RECORD_FIELDS`, or a subset of their names.
-            Each step's ``active`` mask says which slots were stepped.
+            arrays): ``True`` for all of :data:`RECORD_FIELDS` and every probe value, or a
+            list of names among them. Each step's ``active`` mask says which slots were stepped.
         batch_shape: how slots map onto the agent's batch, e.g. ``(P, E)`` for a population
             agent (default: ``(len(pool),)``, or ``(P, len(pool) // P)`` for a population).
-        probe: ``probe(state) -> {name: [n, ...] array}`` called on the agent's state after
-            every step's ``predict``; each name is recorded per step (when ``record``) and
-            its value at each slot's last step is kept in ``result.final``.
+        probe: ``probe(state) -> {name: [n, ...] array}`` read from the agent's state after a
+            step's ``predict``: every step for the names ``record`` asks for, otherwise only
+            at steps where episodes end; each slot's value at its last step is kept in
+            ``result.final``.
         on_step: ``on_step(t, pool, stepped)`` after the pool stepped the slots ``stepped``
             at step ``t`` (the viewer renders frames here).
     """
@@ -334,7 +335,7 @@ def rollout(
     diverged = np.zeros(n, dtype=bool)
     diverged_at = np.full(n, -1, dtype=np.int64)
     obs_seen: list[np.ndarray] = []
-    fields = _record_fields(record)
+    fields, probe_fields, probe_all = _record_fields(record, probe is not None)
     trajectory: dict[str, list[np.ndarray]] | None = {f: [] for f in fields} if fields else None
     final: dict[str, np.ndarray] = {}
     state = None
@@ -360,14 +361,6 @@ def rollout(
         results = pool.step(action, idx)
         if counts is not None:
             spikes[idx] += counts[idx]
-        probed = probe(state) if probe is not None else {}
-        for key, value in probed.items():
-            value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
-            if key not in final:
-                final[key] = np.zeros_like(value, dtype=np.float64)
-            final[key][idx] = value[idx]
-            if trajectory is not None:
-                trajectory.setdefault(key, []).append(value.copy())
         if trajectory is not None:
             step_values = {
                 "obs": safe_obs,
@@ -391,9 +384,24 @@ def rollout(
                 active[i] = False
         if trajectory is not None and "rewards" in trajectory:
             trajectory["rewards"].append(rewards)
+        ended = idx[~active[idx]]
+        if probe is not None and (probe_all or probe_fields or len(ended)):
+            # read every step only where recorded; otherwise just where episodes end (``final``)
+            for key, value in probe(state).items():
+                value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
+                if key not in final:
+                    final[key] = np.zeros_like(value, dtype=np.float64)
+                final[key][ended] = value[ended]
+                if probe_all or key in probe_fields:
+                    trajectory.setdefault(key, []).append(value.copy())
         if on_step is not None:
             on_step(t, pool, idx)
         t += 1
+    cut = np.flatnonzero(active)  # episodes stopped by ``max_steps``: their last state
+    if probe is not None and state is not None and len(cut):
+        for key, value in probe(state).items():
+            value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
+            final.setdefault(key, np.zeros_like(value, dtype=np.float64))[cut] = value[cut]
     return RolloutResult(
         returns, lengths, spikes, diverged, diverged_at, obs_seen, trajectory, final
     )
@@ -402,17 +410,22 @@ def rollout(
 RECORD_FIELDS = ("obs", "actions", "rewards", "spikes", "active")
 
 
-def _record_fields(record: bool | Sequence[str]) -> tuple[str, ...]:
+def _record_fields(
+    record: bool | Sequence[str], has_probe: bool
+) -> tuple[tuple[str, ...], set[str], bool]:
+    """``(loop fields, probe fields, every probe field)`` that ``record`` asks for."""
     if record is True:
-        return RECORD_FIELDS
+        return RECORD_FIELDS, set(), has_probe
     if not record:
-        return ()
-    unknown = sorted(set(record) - set(RECORD_FIELDS))
-    if unknown:
+        return (), set(), False
+    extra = set(record) - set(RECORD_FIELDS)
+    if extra and not has_probe:
         raise ValueError(
-            f"unknown record field {unknown[0]!r}; valid choices: {list(RECORD_FIELDS)}"
+            f"unknown record field {sorted(extra)[0]!r}; valid choices: {list(RECORD_FIELDS)} "
+            "(and the names a probe returns)"
         )
-    return tuple(record)
+    fields = tuple(f for f in record if f in RECORD_FIELDS) or ("active",)
+    return fields, extra, False
 
 
 def policy_probe(policy: Any, neurons: bool = False) -> Callable[[Any], dict[str, np.ndarray]]:

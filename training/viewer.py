@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -144,16 +143,7 @@ def record_episode(
         raise ValueError(f"every must be >= 1, got {every!r}")
     if width < 16 or height < 16:
         raise ValueError(f"frame size must be at least 16x16, got {width}x{height}")
-    base = loaded.config.env
-    same = env_id is None or env_id == base.id
-    env_cfg = dataclasses.replace(
-        base,
-        id=base.id if same else env_id,
-        kwargs=dict(base.kwargs) if same else {},
-        perturbations=list(perturbations or []),
-        train_distribution=[],
-        max_episode_steps=max_steps or base.max_episode_steps,
-    )
+    env_cfg = loaded.env_config(env_id, list(perturbations or []), max_steps)
     agent = loaded.agent(env_cfg)
     if render:
         _ensure_offscreen_backend()
@@ -196,7 +186,7 @@ def record_episode(
             agent,
             pool,
             [seed],
-            record=("obs", "actions", "rewards"),
+            record=("obs", "actions", "rewards", "neuron_spikes", "modulation", "weight_change"),
             probe=policy_probe(loaded.policy, neurons=True),
             on_step=on_step,
         )
@@ -419,14 +409,7 @@ def live(
     import mujoco.viewer
 
     loaded = load_policy(run, which)
-    base = loaded.config.env
-    env_cfg = dataclasses.replace(
-        base,
-        id=env_id or base.id,
-        kwargs=dict(base.kwargs) if env_id in (None, base.id) else {},
-        perturbations=list(perturbations or []),
-        train_distribution=[],
-    )
+    env_cfg = loaded.env_config(env_id, list(perturbations or []))
     agent = loaded.agent(env_cfg)
     env = env_maker(env_cfg)()
     model, data = env.unwrapped.model, env.unwrapped.data

@@ -111,3 +111,30 @@ def test_pool_rejects_mismatched_envs_and_discrete_actions():
         EnvPool([lambda: gym.make("CartPole-v1")])
     with pytest.raises(ValueError, match="needs 1 seeds"):
         EnvPool([_pendulum(3)]).reset([1, 2])
+
+
+def test_probe_values_are_kept_at_each_episodes_last_step():
+    from plasticagents import Agent, PlasticitySpec, PlasticSNN
+    from plasticagents.training.rollout import policy_probe
+
+    net = PlasticSNN(3, 1, hidden=8, plasticity=PlasticitySpec("hebbian", alpha_init=0.5))
+    net.encoder.scale.data.fill_(8.0)
+    agent = Agent(net, action_low=-2.0, action_high=2.0)
+    lengths = [5, 9]
+    pool = EnvPool([lambda k=k: gym.make("Pendulum-v1", max_episode_steps=k) for k in lengths])
+    try:
+        recorded = rollout(agent, pool, [0, 1], record=["weight_change"], probe=policy_probe(net))
+        cut = rollout(agent, pool, [0, 1], max_steps=3, probe=policy_probe(net))
+    finally:
+        pool.close()
+    per_step = np.stack(recorded.trajectory["weight_change"])  # [9, 2]
+    assert per_step.shape == (9, 2) and per_step.max() > 0
+    for slot, length in enumerate(lengths):  # read only where the episode ended, same value
+        assert recorded.final["weight_change"][slot] == per_step[length - 1, slot]
+    np.testing.assert_array_equal(cut.final["weight_change"], per_step[2])
+    plain = EnvPool([lambda: gym.make("Pendulum-v1")])
+    try:
+        with pytest.raises(ValueError, match="unknown record field 'weight_change'"):
+            rollout(agent, plain, [0], record=["weight_change"])  # no probe to give it
+    finally:
+        plain.close()
