@@ -53,7 +53,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run = RunDir.open(args.resume)
         data = run.config_dict()
         changed = [o.partition("=")[0].strip() for o in args.set]
-        longer = ("trainer.generations", "trainer.iterations", "trainer.total_timesteps")
+        longer = (
+            "trainer.generations",
+            "trainer.iterations",
+            "trainer.total_timesteps",
+            "trainer.epochs",
+        )
         frozen = [k for k in changed if k not in longer]
         if frozen:
             raise ConfigError(
@@ -89,6 +94,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from plasticagents.training.ppo import train_ppo
 
         train_ppo(cfg, run, resume=resume)
+    elif cfg.trainer.kind == "classify":
+        from plasticagents.training.classify import train_classify
+
+        train_classify(cfg, run, resume=resume)
+    elif cfg.trainer.kind == "stdp":
+        from plasticagents.training.hrsnn import train_stdp
+
+        train_stdp(cfg, run, resume=resume)
     else:  # pragma: no cover - TRAINERS and this dispatch are kept in step
         raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
     print(f"run directory: {run.path}")

@@ -111,6 +111,15 @@ class Synapses(nn.Module):
                 w[sign < 0] *= n_exc / n_inh
         self.register_buffer("sign", sign)
         self.raw = nn.Parameter(w)
+        # RigL regrowth needs dL/dW at absent synapses too: the gradient of the masked matrix
+        # itself is dense (only the part flowing back to ``raw`` is masked). When
+        # ``track_dense_grad`` is on, ``weight()`` adds it up in ``dense_grad``.
+        self.track_dense_grad = False
+        self.dense_grad: Tensor | None = None
+
+    def _add_dense_grad(self, grad: Tensor) -> None:
+        grad = grad.detach()
+        self.dense_grad = grad.clone() if self.dense_grad is None else self.dense_grad + grad
 
     def _apply_dale(self, magnitude: Tensor, free: Tensor) -> Tensor:
         if not self.dale_rows:
@@ -123,7 +132,14 @@ class Synapses(nn.Module):
 
     def weight(self) -> Tensor:
         """The effective matrix ``W: [I, N]`` (signs applied, absent synapses zero)."""
-        return self._masked(self._apply_dale(self.raw, self.raw))
+        w = self._masked(self._apply_dale(self.raw, self.raw))
+        if self.track_dense_grad and w.requires_grad:
+            w.register_hook(self._add_dense_grad)
+        return w
+
+    def connection_count(self) -> int:
+        """Number of present synapses (the mask's ones; every synapse when dense)."""
+        return self.n_pre * self.n_post if self.mask is None else int(self.mask.sum())
 
     def current(
         self, pre: Tensor, alpha: Tensor | None = None, hebb: Tensor | None = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -28,20 +29,29 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 __all__ = [
+    "CLASSIFY_TRAINERS",
     "TRAINERS",
     "AgentConfig",
     "BPTTConfig",
+    "ClassificationConfig",
+    "ClassifyConfig",
     "ConfigError",
+    "DataConfig",
     "ESConfig",
     "EnvConfig",
     "ExperimentConfig",
+    "ModelConfig",
     "PPOConfig",
     "PlasticityConfig",
+    "StdpConfig",
     "apply_overrides",
     "from_dict",
     "load_config",
     "to_dict",
 ]
+
+
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(ValueError):
@@ -190,6 +200,119 @@ class PPOConfig:
 TRAINERS: dict[str, type] = {"es": ESConfig, "bptt": BPTTConfig, "ppo": PPOConfig}
 
 
+# ----------------------------------------------------------------------- classification
+@dataclass
+class DataConfig:
+    """A classification data set and its spike encoding.
+
+    ``source``: ``digits`` (scikit-learn 8x8), ``ucr`` (``dataset`` names one of the UCR/UEA
+    sets aeon ships), ``shd`` (Heidelberg Digits files at ``train_path`` / ``test_path``,
+    binned to ``dt`` seconds up to ``max_time`` and pooled to ``channels``).
+    ``encoder``: ``auto`` is rate for digits, current for UCR, the spikes themselves for SHD;
+    static inputs are encoded over ``steps`` bins; ``threshold`` is the delta encoder's.
+    """
+
+    source: Literal["digits", "ucr", "shd"] = "digits"
+    dataset: str = "GunPoint"
+    train_path: str | None = None
+    test_path: str | None = None
+    dt: float = 10e-3
+    max_time: float = 1.0
+    channels: int = 700
+    encoder: Literal["auto", "rate", "latency", "delta", "current"] = "auto"
+    steps: int = 20
+    threshold: float = 0.5
+    test_fraction: float = 0.25
+
+
+@dataclass
+class ModelConfig:
+    """The spiking network (:class:`plasticagents.classifier.SpikingClassifier`, or the STDP
+    reservoir's size, sparsity, neurons and E:I ratio for ``trainer.kind: stdp``).
+
+    Time constants are per neuron from ``tau_distribution`` (``constant`` = homogeneous) with
+    coefficient of variation ``tau_spread``; ``inhibitory_tau_spread`` (Dale networks) gives
+    the inhibitory neurons their own gamma spread (inhibitory diversity).
+    ``sparsity`` is the fraction of absent synapses (0.75 = 1 in 4 present); ``rewiring``
+    moves them by DEEP R + RigL at a fixed count.
+    """
+
+    hidden: list[int] = field(default_factory=lambda: [128])
+    recurrent: bool = True
+    delays: Literal["none", "fixed", "learned"] = "none"
+    max_delay: int = 25
+    sparsity: float = 0.0
+    rewiring: bool = False
+    dale: bool = False
+    excitatory_fraction: float = 0.8
+    tau_mem: float = 20e-3
+    tau_distribution: Literal["constant", "gamma", "lognormal", "uniform"] = "constant"
+    tau_spread: float = 0.0
+    inhibitory_tau_spread: float | None = None
+    tau_syn: float = 0.0
+    readout_tau_mem: float = 20e-3
+    dt: float = 1e-3
+    gain: float = 1.0
+    batchnorm: bool = False
+    dropout: float = 0.0
+    surrogate: Literal["fast_sigmoid", "arctan", "triangle"] = "arctan"
+    surrogate_alpha: float = 5.0
+    learn_tau: bool = False
+
+
+@dataclass
+class ClassifyConfig:
+    """BPTT with surrogate gradients on a classification set (Adam; delay positions learn
+    ``delay_lr_scale`` times faster, as in DCLS). After training, the best checkpoint is
+    tested clean and under each ``input_noise`` / ``weight_noise`` level (Gaussian std), with
+    the Van Rossum distance (``vr_tau`` seconds) between clean and noisy hidden spike trains."""
+
+    kind: Literal["classify"] = "classify"
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    delay_lr_scale: float = 100.0
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    validation_fraction: float = 0.0
+    input_noise: list[float] = field(default_factory=list)
+    weight_noise: list[float] = field(default_factory=list)
+    vr_tau: float = 20e-3
+    checkpoint_every: int = 1
+
+
+@dataclass
+class StdpConfig:
+    """The HRSNN setting: an STDP reservoir (``model.hidden[0]`` neurons, recurrent density
+    ``1 - model.sparsity``, ``model.tau_*``, ``model.excitatory_fraction``) trained without
+    labels for ``epochs`` passes, then a ridge-regression readout on binned spike counts.
+    ``stdp_spread`` = 0 is homogeneous STDP. Memory capacity (``mc_steps`` held inputs) and
+    ``E = activity / MC`` are measured after STDP."""
+
+    kind: Literal["stdp"] = "stdp"
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 1e-3
+    a_plus: float = 1.0
+    a_minus: float = 1.05
+    tau_plus: float = 20e-3
+    tau_minus: float = 20e-3
+    stdp_spread: float = 0.0
+    w_max: float = 1.0
+    density_in: float = 0.3
+    gain_in: float = 2.0
+    bias: float = 0.0
+    bins: int = 4
+    mc_steps: int = 1500
+    mc_hold: int = 5
+    mc_max_delay: int = 20
+    mc_gain: float = 3.0
+    checkpoint_every: int = 1
+
+
+CLASSIFY_TRAINERS: dict[str, type] = {"classify": ClassifyConfig, "stdp": StdpConfig}
+
+
 @dataclass
 class ExperimentConfig:
     """One experiment: what to train, on what, with which trainer."""
@@ -203,6 +326,21 @@ class ExperimentConfig:
 
     # ``trainer`` is chosen by its ``kind`` among TRAINERS (future trainers register there).
     _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": TRAINERS}
+
+
+@dataclass
+class ClassificationConfig:
+    """A classification experiment: ``data`` -> ``model`` trained by ``trainer`` (``classify``
+    or ``stdp``); same run directories, resume and ``--set`` overrides as the RL trainers."""
+
+    name: str = "classification"
+    seed: int = 0
+    device: str = "cpu"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: ClassifyConfig | StdpConfig = field(default_factory=ClassifyConfig)
+
+    _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": CLASSIFY_TRAINERS}
 
 
 def _type_name(tp: Any) -> str:
@@ -242,6 +380,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
     if tp is float:
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            return float(value)  # PyYAML reads 10e-3 (no dot) as a string: YAML 1.1's rule
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
@@ -279,7 +419,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
         if name in unions:
             choices = unions[name]
             value = data[name]
-            kind = value.get("kind", "es") if isinstance(value, dict) else None
+            kind = value.get("kind", next(iter(choices))) if isinstance(value, dict) else None
             if kind not in choices:
                 raise ConfigError(
                     f"{key}.kind: invalid value {kind!r}; valid choices: {list(choices)}"
@@ -320,15 +460,27 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Validate a plain dict (plus overrides) into an :class:`ExperimentConfig`."""
+def from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Validate a plain dict (plus overrides) into an :class:`ExperimentConfig`, or a
+    :class:`ClassificationConfig` when ``trainer.kind`` is a classification trainer."""
     data = apply_overrides(yaml.safe_load(yaml.safe_dump(data or {})), list(overrides))
+    trainer = data.get("trainer") if isinstance(data, dict) else None
+    kind = trainer.get("kind", "es") if isinstance(trainer, dict) else "es"
+    if kind not in TRAINERS and kind not in CLASSIFY_TRAINERS:
+        raise ConfigError(
+            f"trainer.kind: invalid value {kind!r}; valid choices: "
+            f"{[*TRAINERS, *CLASSIFY_TRAINERS]}"
+        )
+    if kind in CLASSIFY_TRAINERS:
+        cfg = _build(ClassificationConfig, data, "")
+        _check_classification(cfg)
+        return cfg
     cfg = _build(ExperimentConfig, data, "")
     _check_ranges(cfg)
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """Load a YAML experiment file; errors name the file and the key."""
     path = Path(path)
     if not path.is_file():
@@ -385,3 +537,92 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
     if any(h <= 0 for h in a.mlp_hidden):
         raise ConfigError(f"agent.mlp_hidden: sizes must be > 0, got {a.mlp_hidden}")
     positive("env.max_episode_steps", cfg.env.max_episode_steps)
+
+
+def _check_classification(cfg: ClassificationConfig) -> None:
+    def positive(where: str, value: float | int | None, allow_zero: bool = False) -> None:
+        if value is not None and not (value >= 0 if allow_zero else value > 0):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ConfigError(f"{where}: must be {bound}, got {value!r}")
+
+    d, m, t = cfg.data, cfg.model, cfg.trainer
+    for name in ("dt", "max_time", "channels", "steps", "threshold"):
+        positive(f"data.{name}", getattr(d, name))
+    if not 0 < d.test_fraction < 1:
+        raise ConfigError(f"data.test_fraction: must be in (0, 1), got {d.test_fraction!r}")
+    if d.source == "ucr":
+        from plasticagents.envs.datasets import UCR_DATASETS
+
+        if d.dataset not in UCR_DATASETS:
+            raise ConfigError(
+                f"data.dataset: unknown UCR/UEA data set {d.dataset!r}; valid choices "
+                f"(shipped with aeon): {list(UCR_DATASETS)}"
+            )
+    if d.source == "shd" and not (d.train_path and d.test_path):
+        raise ConfigError(
+            "data.train_path / data.test_path: data.source 'shd' needs the local paths of "
+            "shd_train.h5 and shd_test.h5 (they cannot be downloaded here)"
+        )
+    if d.source != "digits" and d.encoder in ("rate", "latency"):
+        raise ConfigError(
+            f"data.encoder: {d.encoder!r} encodes static inputs; {d.source} samples are "
+            "sequences (valid: ['auto', 'delta', 'current'])"
+        )
+    if d.source == "digits" and d.encoder == "delta":
+        raise ConfigError(
+            "data.encoder: 'delta' encodes time series; digits are static "
+            "(valid: ['auto', 'rate', 'latency', 'current'])"
+        )
+    if not m.hidden or min(m.hidden) < 1:
+        raise ConfigError(f"model.hidden: layer sizes must be > 0, got {m.hidden}")
+    if not 0 <= m.sparsity < 1:
+        raise ConfigError(f"model.sparsity: must be in [0, 1), got {m.sparsity!r}")
+    if m.rewiring and m.sparsity == 0:
+        raise ConfigError(
+            "model.rewiring: needs model.sparsity > 0 (a dense matrix has no "
+            "absent synapse to regrow)"
+        )
+    if not 0 <= m.excitatory_fraction <= 1:
+        raise ConfigError(
+            f"model.excitatory_fraction: must be in [0, 1] (0.8 = 80:20), got "
+            f"{m.excitatory_fraction!r}"
+        )
+    if m.inhibitory_tau_spread is not None and not m.dale:
+        raise ConfigError("model.inhibitory_tau_spread: needs model.dale: true")
+    if not 0 <= m.dropout < 1:
+        raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout!r}")
+    for name in ("tau_mem", "readout_tau_mem", "dt", "gain", "surrogate_alpha"):
+        positive(f"model.{name}", getattr(m, name))
+    positive("model.tau_syn", m.tau_syn, allow_zero=True)
+    positive("model.tau_spread", m.tau_spread, allow_zero=True)
+    positive("model.max_delay", m.max_delay, allow_zero=m.delays == "none")
+    for name in ("epochs", "batch_size", "lr", "checkpoint_every"):
+        positive(f"trainer.{name}", getattr(t, name))
+    if isinstance(t, ClassifyConfig):
+        if not 0 <= t.validation_fraction < 1:
+            raise ConfigError(
+                f"trainer.validation_fraction: must be in [0, 1), got {t.validation_fraction!r}"
+            )
+        for name in ("input_noise", "weight_noise"):
+            if any(v < 0 for v in getattr(t, name)):
+                raise ConfigError(f"trainer.{name}: noise levels must be >= 0")
+        positive("trainer.vr_tau", t.vr_tau)
+    else:
+        if len(m.hidden) != 1:
+            raise ConfigError(
+                f"model.hidden: the STDP reservoir is one recurrent layer, got {m.hidden}"
+            )
+        for name in (
+            "a_plus",
+            "a_minus",
+            "tau_plus",
+            "tau_minus",
+            "w_max",
+            "density_in",
+            "bins",
+            "mc_steps",
+            "mc_hold",
+            "mc_max_delay",
+        ):
+            positive(f"trainer.{name}", getattr(t, name))
+        positive("trainer.stdp_spread", t.stdp_spread, allow_zero=True)

@@ -61,7 +61,8 @@ def test_null_plasticity_is_the_static_snn():
         (
             {"trainer": {"kind": "sac"}},
             [],
-            r"trainer.kind: invalid value 'sac'; valid choices: \['es', 'bptt', 'ppo'\]",
+            r"trainer.kind: invalid value 'sac'; valid choices: "
+            r"\['es', 'bptt', 'ppo', 'classify', 'stdp'\]",
         ),
         ({"env": []}, [], r"env: expected a mapping"),
         ({}, ["popsize"], r"--set expects KEY=VALUE"),

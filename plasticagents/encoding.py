@@ -1,0 +1,113 @@
+"""Spike encoders for static inputs and time series (time-first outputs ``[T, B, ...]``).
+
+=========  =====================================================================================
+encoder    what it emits
+=========  =====================================================================================
+rate       ``x in [0, 1]`` -> Bernoulli spikes with probability ``x`` in each of ``steps`` bins
+latency    one spike per feature at step ``round((1 - x) (steps - 1))`` (stronger = earlier);
+           features below ``threshold`` stay silent
+delta      send-on-delta / threshold crossing of a series ``[T, B, C]``: an UP spike on channel
+           ``c`` each time the signal rises ``threshold`` above its reference level, a DOWN
+           spike on channel ``C + c`` each time it falls ``threshold`` below (the reference moves
+           by ``threshold`` per spike); output ``[T, B, 2C]`` counts
+current    the values themselves, fed as input currents (direct current encoding); static
+           inputs are repeated over ``steps``
+=========  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["ENCODERS", "current_encode", "delta_encode", "encode", "latency_encode", "rate_encode"]
+
+ENCODERS = ("rate", "latency", "delta", "current")
+
+
+def _check_unit(x: Tensor, name: str) -> None:
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} input contains NaN")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError(
+            f"{name} encoding expects values in [0, 1], got [{float(x.min()):.3g}, "
+            f"{float(x.max()):.3g}] (scale the features first)"
+        )
+
+
+def rate_encode(x: Tensor, steps: int, generator: torch.Generator | None = None) -> Tensor:
+    """Bernoulli rate code: ``x: [B, F]`` in [0, 1] -> spikes ``[steps, B, F]``."""
+    _check_unit(x, "rate")
+    probs = x.unsqueeze(0).expand(steps, *x.shape)
+    return torch.bernoulli(probs, generator=generator)
+
+
+def latency_encode(x: Tensor, steps: int, threshold: float = 0.0) -> Tensor:
+    """Time-to-first-spike code: ``x: [B, F]`` in [0, 1] -> one spike per feature above
+    ``threshold`` at step ``round((1 - x) (steps - 1))``; output ``[steps, B, F]``."""
+    _check_unit(x, "latency")
+    when = torch.round((1.0 - x) * (steps - 1)).long()
+    out = torch.zeros(steps, *x.shape, dtype=x.dtype, device=x.device)
+    out.scatter_(0, when.unsqueeze(0), (x > threshold).to(x.dtype).unsqueeze(0))
+    return out
+
+
+def delta_encode(x: Tensor, threshold: float) -> Tensor:
+    """Send-on-delta code of a series ``x: [T, B, C]`` -> UP/DOWN spike counts ``[T, B, 2C]``.
+
+    Example:
+        >>> s = delta_encode(torch.tensor([0.0, 0.25, 1.0, 0.0]).view(4, 1, 1), 0.5)
+        >>> s[:, 0].tolist()   # rises 1.0 in total (2 UP spikes), then falls 1.0 (2 DOWN)
+        [[0.0, 0.0], [0.0, 0.0], [2.0, 0.0], [0.0, 2.0]]
+    """
+    if x.dim() != 3:
+        raise ValueError(f"delta encoding expects a series [T, B, C], got {list(x.shape)}")
+    if not threshold > 0:
+        raise ValueError(f"delta threshold must be > 0, got {threshold!r}")
+    if bool(torch.isnan(x).any()):
+        raise ValueError("delta input contains NaN")
+    ref = x[0].clone()
+    out = torch.zeros(x.shape[0], x.shape[1], 2 * x.shape[2], dtype=x.dtype, device=x.device)
+    for t in range(1, x.shape[0]):
+        diff = x[t] - ref
+        up = torch.floor(diff.clamp_min(0) / threshold)
+        down = torch.floor((-diff).clamp_min(0) / threshold)
+        ref = ref + (up - down) * threshold
+        out[t] = torch.cat([up, down], dim=-1)
+    return out
+
+
+def current_encode(x: Tensor, steps: int | None = None) -> Tensor:
+    """Direct current: a series ``[T, B, C]`` passes through; a static ``[B, F]`` is held for
+    ``steps`` bins."""
+    if bool(torch.isnan(x).any()):
+        raise ValueError("current input contains NaN")
+    if x.dim() == 3:
+        return x
+    if steps is None:
+        raise ValueError("current encoding of static inputs [B, F] needs steps")
+    return x.unsqueeze(0).expand(steps, *x.shape)
+
+
+def encode(
+    kind: str,
+    x: Tensor,
+    steps: int | None = None,
+    threshold: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Dispatch to one of :data:`ENCODERS`; static inputs ``[B, F]``, series ``[T, B, C]``."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder {kind!r}; valid choices: {list(ENCODERS)}")
+    if kind == "delta":
+        return delta_encode(x, threshold)
+    if kind == "current":
+        return current_encode(x, steps)
+    if x.dim() != 2 or steps is None:
+        raise ValueError(
+            f"{kind} encoding takes static inputs [B, F] and steps, got {list(x.shape)}, "
+            f"steps={steps!r}"
+        )
+    if kind == "rate":
+        return rate_encode(x, steps, generator)
+    return latency_encode(x, steps, threshold)
