@@ -7,8 +7,9 @@
       -> ... more hidden layers ...
       -> synapses -> leaky-integrator readout v: [T, B, C]
 
-Loss: cross-entropy of the time-averaged softmax, ``p = (1/T) Σ_t softmax(v_t)``,
-``loss = -log p_y`` (:func:`sequence_loss`); the prediction is ``argmax p``.
+Loss: by default the cross-entropy of the time-averaged softmax,
+``p = (1/T) Σ_t softmax(v_t)``, ``loss = -log p_y``; the prediction is ``argmax p``
+(:func:`sequence_loss`, :data:`READOUTS` for the other choices).
 
 Dale's law (``dale=True``): every hidden neuron is excitatory or inhibitory
 (``excitatory_fraction``, the first ones excitatory) and *all* its outgoing synapses,
@@ -30,7 +31,14 @@ from plasticagents.delays import DelayedSynapses
 from plasticagents.neurons import LI, LIF, TimeConstants
 from plasticagents.synapses import Synapses, dale_signs
 
-__all__ = ["ClassifierOutput", "SpikingClassifier", "sequence_loss", "sequence_predict"]
+__all__ = [
+    "READOUTS",
+    "ClassifierOutput",
+    "SpikingClassifier",
+    "sequence_logits",
+    "sequence_loss",
+    "sequence_predict",
+]
 
 
 class ClassifierOutput(NamedTuple):
@@ -40,15 +48,35 @@ class ClassifierOutput(NamedTuple):
     spikes: list[Tensor]
 
 
-def sequence_loss(readout: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy of the time-averaged softmax; ``readout: [T, B, C]``, ``labels: [B]``."""
-    probs = torch.softmax(readout, dim=-1).mean(0)
-    return F.nll_loss(torch.log(probs + 1e-8), labels)
+READOUTS = ("mean_softmax", "mean", "max", "last")
 
 
-def sequence_predict(readout: Tensor) -> Tensor:
-    """Class per sample ``[B]``: argmax of the time-averaged softmax."""
-    return torch.softmax(readout, dim=-1).mean(0).argmax(-1)
+def sequence_logits(readout: Tensor, mode: str = "mean_softmax") -> Tensor:
+    """Per-sample log-probabilities ``[B, C]`` from the readout membrane ``[T, B, C]``.
+
+    ``mean_softmax``: ``log((1/T) Σ_t softmax(v_t))`` (Mészáros et al. 2024); ``mean``:
+    log-softmax of the time-averaged membrane; ``max``: of its maximum over time (Zenke &
+    Vogels 2021 on SHD); ``last``: of the last step.
+    """
+    if mode == "mean_softmax":
+        return torch.log(torch.softmax(readout, dim=-1).mean(0) + 1e-8)
+    if mode == "mean":
+        return torch.log_softmax(readout.mean(0), dim=-1)
+    if mode == "max":
+        return torch.log_softmax(readout.max(0).values, dim=-1)
+    if mode == "last":
+        return torch.log_softmax(readout[-1], dim=-1)
+    raise ValueError(f"unknown readout {mode!r}; valid choices: {list(READOUTS)}")
+
+
+def sequence_loss(readout: Tensor, labels: Tensor, mode: str = "mean_softmax") -> Tensor:
+    """Cross-entropy of :func:`sequence_logits`; ``readout: [T, B, C]``, ``labels: [B]``."""
+    return F.nll_loss(sequence_logits(readout, mode), labels)
+
+
+def sequence_predict(readout: Tensor, mode: str = "mean_softmax") -> Tensor:
+    """Class per sample ``[B]``: argmax of :func:`sequence_logits`."""
+    return sequence_logits(readout, mode).argmax(-1)
 
 
 class _HiddenLayer(nn.Module):
@@ -138,7 +166,11 @@ class SpikingClassifier(nn.Module):
         inhibitory_tau_mem: separate distribution for inhibitory neurons (needs ``dale``).
         readout_tau_mem: readout integrator time constant.
         gain: initial input-current scale (low values give low initial rates).
+        readout_gain: initial scale of the readout synapses; sparse spikes (rates of a few
+            percent) need a larger one than unit-variance inputs to move the softmax.
         batchnorm, dropout: on each hidden layer's feed-forward drive / output spikes.
+        readout_mode: how the readout membrane becomes class scores (:data:`READOUTS`);
+            stored for users of the trained model (the trainer passes it to the loss).
 
     Example:
         >>> net = SpikingClassifier(4, 3, hidden=(8,))
@@ -164,14 +196,19 @@ class SpikingClassifier(nn.Module):
         readout_tau_mem: float = 20e-3,
         dt: float = 1e-3,
         gain: float = 1.0,
+        readout_gain: float = 5.0,
         batchnorm: bool = False,
         dropout: float = 0.0,
         surrogate_name: str = "arctan",
         alpha: float = 5.0,
         learn_tau: bool = False,
+        readout_mode: str = "mean_softmax",
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
+        if readout_mode not in READOUTS:
+            raise ValueError(f"unknown readout {readout_mode!r}; valid choices: {list(READOUTS)}")
+        self.readout_mode = readout_mode
         hidden = list(hidden)
         if not hidden or min(hidden) < 1:
             raise ValueError(f"hidden must list positive layer sizes, got {hidden}")
@@ -221,6 +258,7 @@ class SpikingClassifier(nn.Module):
             density=density,
             dale_rows=width if dale else 0,
             excitatory_fraction=excitatory_fraction,
+            gain=readout_gain,
             generator=generator,
         )
         self.readout = LI(n_classes, tau_mem=readout_tau_mem, tau_syn=0.0, dt=dt)

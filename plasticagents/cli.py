@@ -82,6 +82,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.name:
             cfg.name = args.name
         run = RunDir.create(args.runs_dir, cfg.name, to_dict(cfg))
+    if cfg.trainer.kind in ("classify", "stdp") and args.video:
+        raise ConfigError(
+            f"--video renders a policy; trainer.kind {cfg.trainer.kind!r} trains a classifier"
+        )
     if cfg.trainer.kind == "es":
         from plasticagents.training.es import train_es
 
@@ -105,6 +109,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:  # pragma: no cover - TRAINERS and this dispatch are kept in step
         raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
     print(f"run directory: {run.path}")
+    if cfg.trainer.kind in ("classify", "stdp"):
+        print(
+            f"test results: {run.path / 'result.json'} (again: plasticagents evaluate {run.path})"
+        )
+        return 0
     if args.evaluate:
         _report_evaluation(run.path, args.evaluate, seed=0, which="best")
     else:
@@ -129,7 +138,52 @@ def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> i
     return 0
 
 
+def _evaluate_classification(args: argparse.Namespace) -> int:
+    import json
+
+    from plasticagents.training.run import RunDir
+
+    run = RunDir.open(args.run)
+    kind = run.config_dict().get("trainer", {}).get("kind")
+    if kind == "stdp":
+        path = run.path / "result.json"
+        if not path.is_file():
+            raise ValueError(f"{run.path} has not finished (no result.json); resume it first")
+        result = json.loads(path.read_text())
+        print(
+            f"{run.path}: test accuracy {result['test_accuracy']:.4f} (ridge readout), spikes/"
+            f"sample {result['spikes_per_sample']:.1f}, memory capacity "
+            f"{result['memory_capacity']:.2f}, E {result['E']}"
+        )
+        return 0
+    from plasticagents.training.classify import (
+        Encoder,
+        evaluate_classifier,
+        load_classifier,
+        load_data,
+    )
+
+    cfg, model = load_classifier(run, args.checkpoint)
+    train, test = load_data(cfg.data, cfg.seed)
+    res = evaluate_classifier(model, test, Encoder(cfg.data, train), seed=args.seed)
+    print(
+        f"{args.checkpoint} checkpoint of {run.path}: test accuracy {res['accuracy']:.4f} over "
+        f"{len(test)} samples, spikes/sample {res['spikes_per_sample']:.1f}, SynOps/sample "
+        f"{res['synops_per_sample']:.0f}"
+    )
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    config = Path(args.run) / "config.yaml"
+    if config.is_file():
+        trainer = (yaml.safe_load(config.read_text()) or {}).get("trainer") or {}
+        if trainer.get("kind") in ("classify", "stdp"):
+            return _evaluate_classification(args)
     perturbations = _perturb_specs(args.perturb)
     return _report_evaluation(
         args.run,
@@ -224,6 +278,29 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from plasticagents.training.plots import plot_learning_curves
 
     print(plot_learning_curves(args.runs, args.out, title=args.title or ""))
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds expects comma-separated integers, got {text!r}") from None
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from plasticagents.training.sweep import run_sweep
+
+    run_sweep(args.config, args.over or [], _seed_list(args.seeds), args.out, args.set)
+    print(f"sweep results: {args.out}/sweep.csv, {args.out}/report.md, {args.out}/sweep.png")
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from plasticagents.training.bayesopt import tune
+
+    tune(args.config, args.trials, args.out, args.set, seed=args.seed)
+    print(f"best config: {args.out}/best.yaml (train it with plasticagents train)")
     return 0
 
 
@@ -340,6 +417,34 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default="learning_curves.png", help="output PNG")
     plot.add_argument("--title")
     plot.set_defaults(func=_cmd_plot)
+
+    sw = sub.add_parser(
+        "sweep",
+        help="train a classification config over a grid of overrides x seeds (CSV, report, plots)",
+    )
+    sw.add_argument("config", help="classification config YAML (trainer.kind classify or stdp)")
+    sw.add_argument(
+        "--over",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="a swept key and its values, e.g. model.excitatory_fraction=1.0,0.8,0.5; repeat "
+        "for a grid",
+    )
+    sw.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    sw.add_argument("--out", required=True, help="output directory (re-run to resume)")
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sw.set_defaults(func=_cmd_sweep)
+
+    tu = sub.add_parser(
+        "tune",
+        help="Bayesian optimisation (optuna) of an STDP reservoir's heterogeneity, minimising E",
+    )
+    tu.add_argument("config", help="config YAML with trainer.kind stdp")
+    tu.add_argument("--trials", type=int, default=30)
+    tu.add_argument("--out", required=True, help="output directory (re-run to add trials)")
+    tu.add_argument("--seed", type=int, default=0, help="seeds the sampler")
+    tu.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    tu.set_defaults(func=_cmd_tune)
     return parser
 
 

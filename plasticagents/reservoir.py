@@ -154,7 +154,8 @@ class STDPReservoir(nn.Module):
                 ltp = self.a_plus * (x_pre.T @ z) / batch
                 ltd = self.a_minus * (z_prev.T @ y_post) / batch
                 raw = self.rec.raw
-                raw.add_(s.lr * self.plastic_rows * (ltp - ltd)).clamp_(0.0, s.w_max)
+                updated = (raw + s.lr * (ltp - ltd)).clamp_(0.0, s.w_max)
+                raw.copy_(torch.where(self.plastic_rows > 0, updated, raw))
                 w = self.rec.weight()
         return torch.stack(out)
 

@@ -141,11 +141,13 @@ def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> Sp
         readout_tau_mem=m.readout_tau_mem,
         dt=m.dt,
         gain=m.gain,
+        readout_gain=m.readout_gain,
         batchnorm=m.batchnorm,
         dropout=m.dropout,
         surrogate_name=m.surrogate,
         alpha=m.surrogate_alpha,
         learn_tau=m.learn_tau,
+        readout_mode=m.readout,
         generator=generator,
     )
 
@@ -171,6 +173,7 @@ def evaluate_classifier(
     hidden spike trains of the clean and the noisy input (RMS over neurons, mean over samples);
     both see the same encoder randomness."""
     model.eval()
+    mode = model.readout_mode
     idx = np.arange(len(dataset)) if indices is None else np.asarray(indices)
     fan_out = model.fan_out()
     correct, loss, spikes, synops, vr, n = 0, 0.0, 0.0, 0.0, 0.0, 0
@@ -180,8 +183,8 @@ def evaluate_classifier(
         x = encoder(x_np, torch.Generator().manual_seed(seed * 100_003 + k), input_noise)
         out = model(x)
         b = len(y)
-        correct += int((sequence_predict(out.readout) == y).sum())
-        loss += float(sequence_loss(out.readout, y)) * b
+        correct += int((sequence_predict(out.readout, mode) == y).sum())
+        loss += float(sequence_loss(out.readout, y, mode)) * b
         spikes += sum(spikes_per_sample(s) for s in out.spikes) * b
         synops += (
             sum(synaptic_operations(s, f) for s, f in zip(out.spikes, fan_out, strict=True)) * b
@@ -341,7 +344,7 @@ def train_classify(
                 x_np, y_np = train.batch(train_idx[batch])
                 y = torch.as_tensor(y_np)
                 out = model(encoder(x_np, generator))
-                loss = sequence_loss(out.readout, y)
+                loss = sequence_loss(out.readout, y, cfg.model.readout)
                 loss_value = float(loss.detach())
                 if not math.isfinite(loss_value):
                     raise ValueError(
@@ -356,7 +359,8 @@ def train_classify(
                 if rewiring is not None:
                     rewired += rewiring.step()
                 loss_sum += loss_value * len(y)
-                correct += int((sequence_predict(out.readout.detach()) == y).sum())
+                predicted = sequence_predict(out.readout.detach(), cfg.model.readout)
+                correct += int((predicted == y).sum())
                 spikes += sum(spikes_per_sample(s.detach()) for s in out.spikes) * len(y)
                 seen += len(y)
             epoch_times.append(time.perf_counter() - tick)

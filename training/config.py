@@ -253,6 +253,8 @@ class ModelConfig:
     readout_tau_mem: float = 20e-3
     dt: float = 1e-3
     gain: float = 1.0
+    readout_gain: float = 5.0
+    readout: Literal["mean_softmax", "mean", "max", "last"] = "mean_softmax"
     batchnorm: bool = False
     dropout: float = 0.0
     surrogate: Literal["fast_sigmoid", "arctan", "triangle"] = "arctan"
@@ -591,7 +593,7 @@ def _check_classification(cfg: ClassificationConfig) -> None:
         raise ConfigError("model.inhibitory_tau_spread: needs model.dale: true")
     if not 0 <= m.dropout < 1:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout!r}")
-    for name in ("tau_mem", "readout_tau_mem", "dt", "gain", "surrogate_alpha"):
+    for name in ("tau_mem", "readout_tau_mem", "dt", "gain", "readout_gain", "surrogate_alpha"):
         positive(f"model.{name}", getattr(m, name))
     positive("model.tau_syn", m.tau_syn, allow_zero=True)
     positive("model.tau_spread", m.tau_spread, allow_zero=True)

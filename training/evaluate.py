@@ -83,6 +83,11 @@ def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
 
     run = RunDir.open(run_path)
     ckpt = run.load(which)
+    if ckpt.get("kind") in ("classifier", "reservoir"):
+        raise ValueError(
+            f"{run.path} is a classification run (trainer.kind {ckpt.get('trainer')!r}), not a "
+            "policy: `plasticagents evaluate RUN` tests it on its data set"
+        )
     cfg = from_dict(ckpt["config"])
     if ckpt.get("kind") == "es":  # a latest.pt: the policy is the search centre
         ckpt = {

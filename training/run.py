@@ -119,6 +119,25 @@ class RunDir:
                 continue
         else:  # pragma: no cover
             raise RuntimeError(f"could not create a fresh run directory under {root}")
+        return cls._initialise(path, config)
+
+    @classmethod
+    def at(cls, path: str | Path, config: dict[str, Any]) -> RunDir:
+        """The run directory at exactly ``path`` (sweeps name runs by grid point): created if
+        new, reopened if it already holds a run of the same config."""
+        path = Path(path)
+        if (path / "config.yaml").is_file():
+            run = cls(path)
+            if run.config_dict() != yaml.safe_load(yaml.safe_dump(config, sort_keys=False)):
+                raise ValueError(
+                    f"{str(path)!r} holds a run of a different config; choose another --out"
+                )
+            return run
+        path.mkdir(parents=True, exist_ok=True)
+        return cls._initialise(path, config)
+
+    @classmethod
+    def _initialise(cls, path: Path, config: dict[str, Any]) -> RunDir:
         run = cls(path)
         (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         meta = {

@@ -1,0 +1,264 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from plasticagents.cli import main
+from plasticagents.envs.datasets import synthetic_shd
+from plasticagents.training.classify import load_classifier, train_classify
+from plasticagents.training.config import ConfigError, from_dict
+from plasticagents.training.hrsnn import train_stdp
+from plasticagents.training.run import RunDir
+
+QUIET = dict(log=lambda msg: None)
+
+
+def _digits(*overrides: str):
+    base = {
+        "name": "t",
+        "data": {"source": "digits", "encoder": "rate", "steps": 10},
+        "model": {"hidden": [32], "gain": 3.0, "tau_mem": 0.01, "readout_tau_mem": 0.01},
+        "trainer": {"kind": "classify", "epochs": 3, "batch_size": 64, "lr": 0.01},
+    }
+    return from_dict(base, list(overrides))
+
+
+def _run(tmp_path, cfg, name="run"):
+    from plasticagents.training.config import to_dict
+
+    return RunDir.at(tmp_path / name, to_dict(cfg))
+
+
+def test_digits_training_learns_and_writes_its_results(tmp_path):
+    cfg = _digits("trainer.input_noise=[0.3]", "trainer.weight_noise=[0.5]")
+    run = _run(tmp_path, cfg)
+    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    assert result["test_accuracy"] > 0.6  # chance is 0.1
+    assert result["spikes_per_sample"] > 0 and result["synops_per_sample"] > 0
+    assert json.loads((run.path / "result.json").read_text())["test_accuracy"] == pytest.approx(
+        result["test_accuracy"]
+    )
+    rows = run.read_metrics()
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    noise = {(r["noise"], r["level"]): r for r in result["noise"]}
+    assert noise[("input", 0.3)]["van_rossum"] > 0
+    assert noise[("weight", 0.5)]["accuracy"] <= result["test_accuracy"] + 0.05
+    _, model = load_classifier(run.path)
+    assert not model.training
+
+
+def test_dale_signs_hold_after_training(tmp_path):
+    cfg = _digits("model.dale=true", "model.excitatory_fraction=0.5", "trainer.epochs=2")
+    run = _run(tmp_path, cfg)
+    train_classify(cfg, run, tensorboard=False, **QUIET)
+    _, model = load_classifier(run.path)
+    for syn in (model.layers[0].recurrent, model.readout_synapses):
+        w = syn.weight().detach()
+        sign = syn.sign
+        assert (sign[:16] == 1).all() and (sign[16:] == -1).all()
+        assert (w[sign > 0] >= 0).all() and (w[sign < 0] <= 0).all()
+        assert (w[sign > 0] > 0).any() and (w[sign < 0] < 0).any()
+
+
+def test_a_killed_run_resumes_to_the_same_result(tmp_path):
+    straight = _digits("trainer.epochs=2")
+    run_a = _run(tmp_path, straight, "a")
+    train_classify(straight, run_a, tensorboard=False, **QUIET)
+    first = _digits("trainer.epochs=1")
+    run_b = _run(tmp_path, first, "b")
+    train_classify(first, run_b, tensorboard=False, **QUIET)
+    # "killed" after epoch 0: resume from latest with the longer budget
+    train_classify(straight, run_b, resume=run_b.load("latest"), tensorboard=False, **QUIET)
+    a, b = run_a.load("latest")["model"], run_b.load("latest")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    assert [int(r["epoch"]) for r in run_b.read_metrics()] == [0, 1]
+
+
+def test_learned_delays_with_sparse_rewiring_keep_the_connection_count(tmp_path):
+    cfg = from_dict(
+        {
+            "data": {
+                "source": "ucr",
+                "dataset": "ItalyPowerDemand",
+                "encoder": "delta",
+                "threshold": 0.3,
+            },
+            "model": {
+                "hidden": [16, 16],
+                "recurrent": False,
+                "delays": "learned",
+                "max_delay": 6,
+                "sparsity": 0.75,
+                "rewiring": True,
+                "gain": 3.0,
+            },
+            "trainer": {"kind": "classify", "epochs": 8, "batch_size": 16, "lr": 0.05},
+        }
+    )
+    run = _run(tmp_path, cfg)
+    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    _, model = load_classifier(run.path)
+    counts = [s.connection_count() for s in model.synapse_modules()]
+    expected = [round(0.25 * s.n_pre * s.n_post) for s in model.synapse_modules()]
+    assert counts == expected and result["connections"] == sum(expected)
+    rows = run.read_metrics()
+    assert sum(int(r["rewired"]) for r in rows) > 0
+    assert float(rows[-1]["sigma"]) < float(rows[0]["sigma"])
+    delays = model.delay_modules()[0].delays()
+    assert delays.min() >= 0 and delays.max() <= 6 and len(delays.unique()) > 1
+
+
+def test_shd_files_train_end_to_end(tmp_path):
+    train = synthetic_shd(tmp_path / "shd_train.h5", samples=64, classes=4, seed=0)
+    test = synthetic_shd(tmp_path / "shd_test.h5", samples=32, classes=4, seed=1)
+    cfg = from_dict(
+        {
+            "data": {
+                "source": "shd",
+                "train_path": str(train),
+                "test_path": str(test),
+                "dt": 0.02,
+                "max_time": 1.0,
+                "channels": 70,
+            },
+            "model": {"hidden": [32], "gain": 2.0, "readout": "max"},
+            "trainer": {"kind": "classify", "epochs": 3, "batch_size": 16, "lr": 0.01},
+        }
+    )
+    result = train_classify(cfg, _run(tmp_path, cfg), tensorboard=False, **QUIET)
+    assert result["test_accuracy"] > 0.4  # 4 classes: chance 0.25
+
+
+def test_stdp_reservoir_run_reports_memory_capacity_and_energy(tmp_path):
+    cfg = from_dict(
+        {
+            "data": {"source": "ucr", "dataset": "ItalyPowerDemand"},
+            "model": {
+                "hidden": [60],
+                "sparsity": 0.9,
+                "tau_distribution": "gamma",
+                "tau_spread": 0.8,
+            },
+            "trainer": {
+                "kind": "stdp",
+                "epochs": 1,
+                "stdp_spread": 0.5,
+                "gain_in": 3.0,
+                "bias": 0.3,
+                "mc_steps": 400,
+            },
+        }
+    )
+    run = _run(tmp_path, cfg)
+    result = train_stdp(cfg, run, **QUIET)
+    assert result["test_accuracy"] > 0.6  # two classes
+    assert result["memory_capacity"] > 0 and result["E"] == pytest.approx(
+        result["activity"] / result["memory_capacity"]
+    )
+    assert run.load("best")["kind"] == "reservoir"
+
+
+def test_stdp_changes_only_excitatory_recurrent_weights():
+    from plasticagents.reservoir import STDPReservoir, STDPSpec
+
+    res = STDPReservoir(
+        3, 40, stdp=STDPSpec(lr=0.05), bias=0.5, generator=torch.Generator().manual_seed(0)
+    )
+    before = res.rec.weight().clone()
+    res.run(torch.rand(100, 4, 3) * 4, learn=True)
+    after = res.rec.weight()
+    changed = (after != before).any(1)
+    assert changed[res.rec.sign > 0].any()
+    assert not changed[res.rec.sign < 0].any()
+    assert (after[res.rec.sign > 0] >= 0).all()
+    assert torch.equal(after == 0, before == 0) or (after[before == 0] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"data": {"source": "ucr", "dataset": "FordA"}}, "unknown UCR/UEA data set 'FordA'"),
+        ({"data": {"source": "shd"}}, "needs the local paths"),
+        ({"data": {"source": "ucr", "encoder": "rate"}}, "encodes static inputs"),
+        ({"model": {"sparsity": 1.0}}, r"model.sparsity: must be in \[0, 1\)"),
+        ({"model": {"rewiring": True}}, "needs model.sparsity > 0"),
+        ({"model": {"inhibitory_tau_spread": 0.5}}, "needs model.dale: true"),
+        ({"model": {"delays": "dcls"}}, r"invalid value 'dcls'; valid choices: \['none'"),
+    ],
+)
+def test_bad_classification_configs_name_the_key(data, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict({**data, "trainer": {"kind": "classify"}})
+
+
+def test_missing_shd_file_is_a_clear_cli_error(tmp_path, capsys):
+    cfg = tmp_path / "shd.yaml"
+    cfg.write_text(
+        "data: {source: shd, train_path: nowhere/shd_train.h5, test_path: nowhere/shd_test.h5}\n"
+        "trainer: {kind: classify, epochs: 1}\n"
+    )
+    assert main(["train", str(cfg), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere/shd_train.h5" in err and "does not exist" in err
+
+
+def test_cli_sweep_writes_csv_report_and_plots(tmp_path, capsys):
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text(
+        "data: {source: digits, steps: 8}\n"
+        "model: {hidden: [16], dale: true, gain: 3.0}\n"
+        "trainer: {kind: classify, epochs: 1, lr: 0.01, input_noise: [0.2]}\n"
+    )
+    out = tmp_path / "sweep"
+    args = [
+        "sweep",
+        str(cfg),
+        "--over",
+        "model.excitatory_fraction=1.0,0.5",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    import csv
+
+    rows = list(csv.DictReader((out / "sweep.csv").read_text().splitlines()))
+    assert len(rows) == 4 and {r["model.excitatory_fraction"] for r in rows} == {"1.0", "0.5"}
+    assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
+    assert (out / "report.md").read_text().count("\n| ") >= 3
+    assert (out / "sweep.png").stat().st_size > 0 and (out / "noise.png").stat().st_size > 0
+    first = (out / "runs" / "excitatory_fraction=1.0-s0" / "result.json").stat().st_mtime
+    assert main(args) == 0  # re-running reuses finished runs
+    assert (out / "runs" / "excitatory_fraction=1.0-s0" / "result.json").stat().st_mtime == first
+
+
+def test_cli_tune_searches_and_writes_a_trainable_config(tmp_path):
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(
+        "data: {source: ucr, dataset: ItalyPowerDemand}\n"
+        "model: {hidden: [30], sparsity: 0.8}\n"
+        "trainer: {kind: stdp, mc_steps: 300, gain_in: 3.0, bias: 0.3}\n"
+    )
+    out = tmp_path / "tune"
+    assert main(["tune", str(cfg), "--trials", "3", "--out", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
+    assert len(rows) == 3 and all(float(r["E"]) > 0 for r in rows)
+    best = from_dict(__import__("yaml").safe_load((out / "best.yaml").read_text()))
+    assert best.trainer.kind == "stdp"
+    winner = min(rows, key=lambda r: float(r["E"]))
+    assert best.model.tau_spread == pytest.approx(float(winner["model.tau_spread"]))
+    assert (out / "search.png").stat().st_size > 0
+
+
+def test_cli_evaluate_tests_a_classification_run(tmp_path, capsys):
+    cfg = _digits("trainer.epochs=1")
+    run = _run(tmp_path, cfg)
+    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    assert main(["evaluate", str(run.path)]) == 0
+    assert f"test accuracy {result['test_accuracy']:.4f}" in capsys.readouterr().out
+    np.testing.assert_array_less(0, result["median_epoch_time"])

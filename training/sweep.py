@@ -1,0 +1,264 @@
+"""Sweeps: one classification config over a grid of overrides x seeds -> CSV, report, plots.
+
+``plasticagents sweep CONFIG --over model.excitatory_fraction=1.0,0.8,0.5,0.2 --seeds 0,1,2
+--out DIR`` trains every combination (``--over`` may repeat: the grid is their product) in
+``DIR/runs/<key=value,...>-s<seed>`` and writes:
+
+- ``DIR/sweep.csv``: one row per run (the swept values, seed, test accuracy, spikes and
+  synaptic operations per sample, memory capacity and E for STDP runs, epoch time);
+- ``DIR/noise.csv``: one row per run x noise condition (``trainer.input_noise`` /
+  ``weight_noise``: accuracy and Van Rossum distance);
+- ``DIR/report.md``: mean ± 95% CI over seeds per grid point;
+- ``DIR/sweep.png`` (metrics against the first swept key) and ``DIR/noise.png``.
+
+Run directories are named by their grid point, so re-running the same command after an
+interruption reuses finished runs and resumes unfinished ones from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plasticagents.training.config import CLASSIFY_TRAINERS, ConfigError, load_config, to_dict
+from plasticagents.training.run import RunDir
+
+__all__ = ["parse_over", "run_sweep"]
+
+SUMMARY = ("test_accuracy", "spikes_per_sample", "synops_per_sample", "memory_capacity", "E")
+
+
+def parse_over(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
+    """``["a.b=1,2", ...]`` -> ``[("a.b", [1, 2]), ...]`` (values parsed as YAML scalars)."""
+    grid = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(
+                f"--over expects KEY=V1,V2,... (e.g. model.sparsity=0,0.75), got {item!r}"
+            )
+        grid.append((key.strip(), [yaml.safe_load(v) for v in values.split(",")]))
+    return grid
+
+
+def _label(point: dict[str, Any]) -> str:
+    return ",".join(f"{k.split('.')[-1]}={v}" for k, v in point.items()) or "base"
+
+
+def _train(cfg: Any, run: RunDir, log: Callable[[str], None]) -> dict[str, Any]:
+    resume = None
+    try:
+        resume = run.load("latest")
+    except FileNotFoundError:
+        pass
+    if cfg.trainer.kind == "classify":
+        from plasticagents.training.classify import train_classify
+
+        return train_classify(cfg, run, resume=resume, log=log, tensorboard=False)
+    from plasticagents.training.hrsnn import train_stdp
+
+    return train_stdp(cfg, run, resume=resume, log=log)
+
+
+def run_sweep(
+    config: str | Path,
+    over: Sequence[str],
+    seeds: Sequence[int],
+    out: str | Path,
+    overrides: Sequence[str] = (),
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train the grid and write the outputs above; returns the ``sweep.csv`` rows."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    grid = parse_over(over)
+    if not seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    points = [
+        dict(zip([k for k, _ in grid], combo, strict=True))
+        for combo in itertools.product(*[v for _, v in grid])
+    ]
+    # Validate every grid point before training any of them.
+    configs = []
+    for point in points:
+        for seed in seeds:
+            sets = [*overrides, *(f"{k}={v}" for k, v in point.items()), f"seed={seed}"]
+            cfg = load_config(config, sets)
+            if cfg.trainer.kind not in CLASSIFY_TRAINERS:
+                raise ConfigError(
+                    f"sweep trains classification configs (trainer.kind in "
+                    f"{list(CLASSIFY_TRAINERS)}); {config} has {cfg.trainer.kind!r}"
+                )
+            configs.append((point, seed, cfg))
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    rows, noise_rows = [], []
+    for i, (point, seed, cfg) in enumerate(configs):
+        path = out / "runs" / f"{_label(point)}-s{seed}"
+        result_path = path / "result.json"
+        log(f"[sweep] {i + 1}/{len(configs)}: {_label(point)} seed {seed}")
+        run = RunDir.at(path, to_dict(cfg))
+        if result_path.is_file():
+            result = json.loads(result_path.read_text())
+        else:
+            result = _train(cfg, run, log)
+        row = {**point, "seed": seed, "run": str(path)}
+        row.update({k: result.get(k) for k in (*SUMMARY, "median_epoch_time") if k in result})
+        rows.append(row)
+        for nrow in result.get("noise", []):
+            noise_rows.append({**point, "seed": seed, **nrow})
+    _write_csv(out / "sweep.csv", rows)
+    if noise_rows:
+        _write_csv(out / "noise.csv", noise_rows)
+    keys = [k for k, _ in grid]
+    _write_report(out / "report.md", rows, noise_rows, keys, config)
+    _plot(out, rows, noise_rows, keys)
+    log(f"[sweep] wrote {out / 'sweep.csv'}, {out / 'report.md'}, {out / 'sweep.png'}")
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _groups(rows: list[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return groups
+
+
+def _cell(values: list[Any]) -> str:
+    from plasticagents.training.robustness import mean_ci
+
+    mean, half, n = mean_ci([v for v in values if v is not None])
+    if n == 0:
+        return "–"
+    return f"{mean:.4g}" + (f" ± {half:.2g}" if n > 1 and math.isfinite(half) else "")
+
+
+def _write_report(path, rows, noise_rows, keys, config) -> None:
+    metrics = [m for m in SUMMARY if any(r.get(m) is not None for r in rows)]
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [
+        f"# Sweep of {config}",
+        "",
+        f"Mean ± 95% CI (Student t) over seeds {seeds}.",
+        "",
+        "| " + " | ".join([*keys, *metrics]) + " |",
+        "|" + " --- |" * (len(keys) + len(metrics)),
+    ]
+    for point, group in _groups(rows, keys).items():
+        cells = [str(v) for v in point] + [_cell([r.get(m) for r in group]) for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    if noise_rows:
+        lines += [
+            "",
+            "## Under noise",
+            "",
+            "| " + " | ".join([*keys, "noise", "level", "accuracy", "van_rossum"]) + " |",
+            "|" + " --- |" * (len(keys) + 4),
+        ]
+        for point, group in _groups(noise_rows, [*keys, "noise", "level"]).items():
+            cells = [str(v) for v in point] + [
+                _cell([r.get("accuracy") for r in group]),
+                _cell([r.get("van_rossum") for r in group]),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def _plot(out: Path, rows, noise_rows, keys) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from plasticagents.training.robustness import mean_ci
+
+    x_key, rest = (keys[0], keys[1:]) if keys else (None, [])
+    metrics = [
+        m
+        for m in ("test_accuracy", "spikes_per_sample", "E")
+        if any(r.get(m) is not None for r in rows)
+    ]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for line, group in _groups(rows, rest).items():
+            by_x = _groups(group, [x_key]) if x_key else {("base",): group}
+            xs = list(by_x)
+            stats = [mean_ci([r.get(metric) for r in by_x[x]]) for x in xs]
+            pos = np.arange(len(xs))
+            ax.errorbar(
+                pos,
+                [s[0] for s in stats],
+                yerr=[np.nan_to_num(s[1]) for s in stats],
+                marker="o",
+                capsize=3,
+                label=_label(dict(zip(rest, line, strict=True))),
+            )
+            ax.set_xticks(pos, [str(x[0]) for x in xs])
+        ax.set_xlabel(x_key or "")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    if rest:
+        axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "sweep.png", dpi=120)
+    plt.close(fig)
+    if not noise_rows:
+        return
+    kinds = sorted({r["noise"] for r in noise_rows if r["noise"] != "none"})
+    fig, axes = plt.subplots(
+        1, len(kinds) + 1, figsize=(4.5 * (len(kinds) + 1), 3.6), squeeze=False
+    )
+    for ax, kind in zip(axes[0], kinds, strict=False):
+        for point, group in _groups(
+            [r for r in noise_rows if r["noise"] in (kind, "none")], keys
+        ).items():
+            levels = sorted({r["level"] for r in group})
+            stats = [mean_ci([r["accuracy"] for r in group if r["level"] == lv]) for lv in levels]
+            ax.errorbar(
+                levels,
+                [s[0] for s in stats],
+                yerr=[np.nan_to_num(s[1]) for s in stats],
+                marker="o",
+                capsize=3,
+                label=_label(dict(zip(keys, point, strict=True))),
+            )
+        ax.set_xlabel(f"{kind} noise (std)")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    ax = axes[0][-1]
+    for point, group in _groups([r for r in noise_rows if r["noise"] == "input"], keys).items():
+        levels = sorted({r["level"] for r in group})
+        stats = [mean_ci([r.get("van_rossum") for r in group if r["level"] == lv]) for lv in levels]
+        ax.errorbar(
+            levels,
+            [s[0] for s in stats],
+            yerr=[np.nan_to_num(s[1]) for s in stats],
+            marker="o",
+            capsize=3,
+            label=_label(dict(zip(keys, point, strict=True))),
+        )
+    ax.set_xlabel("input noise (std)")
+    ax.set_ylabel("Van Rossum distance clean vs noisy")
+    ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "noise.png", dpi=120)
+    plt.close(fig)
