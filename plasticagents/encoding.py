@@ -12,6 +12,12 @@ delta      send-on-delta / threshold crossing of a series ``[T, B, C]``: an UP s
            by ``threshold`` per spike); output ``[T, B, 2C]`` counts
 current    the values themselves, fed as input currents (direct current encoding); static
            inputs are repeated over ``steps``
+scan       an image ``[B, H W]`` row by row: row ``r`` is the input current during steps
+           ``r hold .. (r+1) hold - 1``, output ``[H hold, B, W]`` (sequential digits: telling
+           the rows apart needs memory or delays)
+population each value -> ``fields`` Gaussian receptive fields with centres evenly spaced over
+           ``[low, high]`` (width = spacing), ``[T, B, C fields]`` activations in [0, 1] fed as
+           currents: a value becomes *which* input is active, not how strongly
 =========  =====================================================================================
 """
 
@@ -20,9 +26,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["ENCODERS", "current_encode", "delta_encode", "encode", "latency_encode", "rate_encode"]
+__all__ = [
+    "ENCODERS",
+    "current_encode",
+    "delta_encode",
+    "encode",
+    "latency_encode",
+    "population_encode",
+    "rate_encode",
+    "scan_encode",
+]
 
-ENCODERS = ("rate", "latency", "delta", "current")
+ENCODERS = ("rate", "latency", "delta", "current", "population", "scan")
 
 
 def _check_unit(x: Tensor, name: str) -> None:
@@ -89,18 +104,56 @@ def current_encode(x: Tensor, steps: int | None = None) -> Tensor:
     return x.unsqueeze(0).expand(steps, *x.shape)
 
 
+def population_encode(x: Tensor, fields: int = 16, low: float = -2.5, high: float = 2.5) -> Tensor:
+    """Gaussian receptive fields: ``x: [..., C]`` -> ``[..., C fields]`` in [0, 1].
+
+    Example:
+        >>> population_encode(torch.tensor([[0.0]]), fields=5, low=-1, high=1).round(decimals=2)
+        tensor([[0.1400, 0.6100, 1.0000, 0.6100, 0.1400]])
+    """
+    if not (isinstance(fields, int) and fields >= 2) or not high > low:
+        raise ValueError(
+            f"population encoding needs fields >= 2 and high > low, got {fields!r}, "
+            f"[{low!r}, {high!r}]"
+        )
+    if bool(torch.isnan(x).any()):
+        raise ValueError("population input contains NaN")
+    centres = torch.linspace(low, high, fields, dtype=x.dtype, device=x.device)
+    width = (high - low) / (fields - 1)
+    act = torch.exp(-0.5 * ((x.unsqueeze(-1) - centres) / width) ** 2)
+    return act.flatten(-2)
+
+
+def scan_encode(x: Tensor, width: int, hold: int = 1) -> Tensor:
+    """Row-by-row scan of images ``x: [B, H width]`` -> ``[H hold, B, width]``.
+
+    Example:
+        >>> scan_encode(torch.arange(4.0).view(1, 4), width=2, hold=2)[:, 0].tolist()
+        [[0.0, 1.0], [0.0, 1.0], [2.0, 3.0], [2.0, 3.0]]
+    """
+    if x.dim() != 2 or x.shape[1] % width:
+        raise ValueError(f"scan encoding takes images [B, H*{width}], got {list(x.shape)}")
+    rows = x.view(x.shape[0], -1, width).transpose(0, 1)  # [H, B, W]
+    return rows.repeat_interleave(hold, dim=0)
+
+
 def encode(
     kind: str,
     x: Tensor,
     steps: int | None = None,
     threshold: float = 0.1,
     generator: torch.Generator | None = None,
+    fields: int = 16,
 ) -> Tensor:
     """Dispatch to one of :data:`ENCODERS`; static inputs ``[B, F]``, series ``[T, B, C]``."""
     if kind not in ENCODERS:
         raise ValueError(f"unknown encoder {kind!r}; valid choices: {list(ENCODERS)}")
     if kind == "delta":
         return delta_encode(x, threshold)
+    if kind == "population":
+        return population_encode(current_encode(x, steps), fields)
+    if kind == "scan":
+        return scan_encode(x, width=round(x.shape[-1] ** 0.5), hold=steps or 1)
     if kind == "current":
         return current_encode(x, steps)
     if x.dim() != 2 or steps is None:

@@ -92,9 +92,12 @@ class Encoder:
         self.kind = dataset.kind
         auto = {"static": "rate", "series": "current", "spikes": None}[dataset.kind]
         self.encoder = auto if data.encoder == "auto" else data.encoder
-        self.steps, self.threshold = data.steps, data.threshold
+        self.steps, self.threshold, self.fields = data.steps, data.threshold, data.fields
         channels = dataset.n_channels
-        self.n_in = 2 * channels if self.encoder == "delta" else channels
+        widths = {"delta": 2, "population": data.fields}
+        self.n_in = widths.get(self.encoder, 1) * channels
+        if self.encoder == "scan":  # square images, one row per input step
+            self.n_in = round(channels**0.5)
 
     def __call__(
         self, x: np.ndarray, generator: torch.Generator | None = None, noise: float = 0.0
@@ -109,7 +112,7 @@ class Encoder:
                     x = x.clamp(0, 1)
         if self.encoder is None:
             return x
-        return encode(self.encoder, x, self.steps, self.threshold, generator)
+        return encode(self.encoder, x, self.steps, self.threshold, generator, self.fields)
 
 
 def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> SpikingClassifier:

@@ -209,7 +209,8 @@ class DataConfig:
     sets aeon ships), ``shd`` (Heidelberg Digits files at ``train_path`` / ``test_path``,
     binned to ``dt`` seconds up to ``max_time`` and pooled to ``channels``).
     ``encoder``: ``auto`` is rate for digits, current for UCR, the spikes themselves for SHD;
-    static inputs are encoded over ``steps`` bins; ``threshold`` is the delta encoder's.
+    static inputs are encoded over ``steps`` bins (``scan`` holds each image row ``steps``);
+    ``threshold`` is the delta encoder's.
     """
 
     source: Literal["digits", "ucr", "shd"] = "digits"
@@ -219,9 +220,10 @@ class DataConfig:
     dt: float = 10e-3
     max_time: float = 1.0
     channels: int = 700
-    encoder: Literal["auto", "rate", "latency", "delta", "current"] = "auto"
+    encoder: Literal["auto", "rate", "latency", "delta", "current", "population", "scan"] = "auto"
     steps: int = 20
     threshold: float = 0.5
+    fields: int = 16
     test_fraction: float = 0.25
 
 
@@ -565,15 +567,15 @@ def _check_classification(cfg: ClassificationConfig) -> None:
             "data.train_path / data.test_path: data.source 'shd' needs the local paths of "
             "shd_train.h5 and shd_test.h5 (they cannot be downloaded here)"
         )
-    if d.source != "digits" and d.encoder in ("rate", "latency"):
+    if d.source != "digits" and d.encoder in ("rate", "latency", "scan"):
         raise ConfigError(
             f"data.encoder: {d.encoder!r} encodes static inputs; {d.source} samples are "
-            "sequences (valid: ['auto', 'delta', 'current'])"
+            "sequences (valid: ['auto', 'delta', 'current', 'population'])"
         )
     if d.source == "digits" and d.encoder == "delta":
         raise ConfigError(
             "data.encoder: 'delta' encodes time series; digits are static "
-            "(valid: ['auto', 'rate', 'latency', 'current'])"
+            "(valid: ['auto', 'rate', 'latency', 'current', 'population', 'scan'])"
         )
     if not m.hidden or min(m.hidden) < 1:
         raise ConfigError(f"model.hidden: layer sizes must be > 0, got {m.hidden}")
