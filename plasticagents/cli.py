@@ -98,6 +98,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from plasticagents.training.ppo import train_ppo
 
         train_ppo(cfg, run, resume=resume)
+    elif cfg.trainer.kind == "recurrent_ppo":
+        from plasticagents.training.recurrent_ppo import train_recurrent_ppo
+
+        train_recurrent_ppo(cfg, run, resume=resume)
     elif cfg.trainer.kind == "classify":
         from plasticagents.training.classify import train_classify
 

@@ -43,6 +43,7 @@ __all__ = [
     "ModelConfig",
     "PPOConfig",
     "PlasticityConfig",
+    "RecurrentPPOConfig",
     "StdpConfig",
     "apply_overrides",
     "from_dict",
@@ -197,7 +198,42 @@ class PPOConfig:
     checkpoint_every: int = 1
 
 
-TRAINERS: dict[str, type] = {"es": ESConfig, "bptt": BPTTConfig, "ppo": PPOConfig}
+@dataclass
+class RecurrentPPOConfig:
+    """PPO for recurrent and plastic policies: the SNN's state (membranes, traces, fast
+    weights) carries across env steps within an episode and resets at episode starts; each
+    update backpropagates through whole ``n_steps`` rollouts of ``minibatch_envs`` envs from
+    the state the rollout began with. Actions are Gaussian around the policy's tanh output
+    (learned, state-independent log std); the critic is a separate MLP on the observation.
+    Rewards are normalised by SB3's ``VecNormalize``, observations by the project's running
+    norm (frozen within a rollout, saved with the policy)."""
+
+    kind: Literal["recurrent_ppo"] = "recurrent_ppo"
+    total_timesteps: int = 1_000_000
+    n_envs: int = 8
+    n_steps: int = 256
+    minibatch_envs: int = 4
+    n_epochs: int = 4
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    log_std_init: float = -0.5
+    critic_hidden: list[int] = field(default_factory=lambda: [64, 64])
+    eval_every: int = 5
+    eval_episodes: int = 5
+    checkpoint_every: int = 1
+
+
+TRAINERS: dict[str, type] = {
+    "es": ESConfig,
+    "bptt": BPTTConfig,
+    "ppo": PPOConfig,
+    "recurrent_ppo": RecurrentPPOConfig,
+}
 
 
 # ----------------------------------------------------------------------- classification
@@ -326,7 +362,9 @@ class ExperimentConfig:
     device: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
-    trainer: ESConfig | BPTTConfig | PPOConfig = field(default_factory=ESConfig)
+    trainer: ESConfig | BPTTConfig | PPOConfig | RecurrentPPOConfig = field(
+        default_factory=ESConfig
+    )
 
     # ``trainer`` is chosen by its ``kind`` among TRAINERS (future trainers register there).
     _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": TRAINERS}

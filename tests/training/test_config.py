@@ -65,7 +65,7 @@ def test_null_plasticity_is_the_static_snn():
             {"trainer": {"kind": "sac"}},
             [],
             r"trainer.kind: invalid value 'sac'; valid choices: "
-            r"\['es', 'bptt', 'ppo', 'classify', 'stdp'\]",
+            r"\['es', 'bptt', 'ppo', 'recurrent_ppo', 'classify', 'stdp'\]",
         ),
         ({"env": []}, [], r"env: expected a mapping"),
         ({}, ["popsize"], r"--set expects KEY=VALUE"),
