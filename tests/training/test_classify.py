@@ -262,3 +262,13 @@ def test_cli_evaluate_tests_a_classification_run(tmp_path, capsys):
     assert main(["evaluate", str(run.path)]) == 0
     assert f"test accuracy {result['test_accuracy']:.4f}" in capsys.readouterr().out
     np.testing.assert_array_less(0, result["median_epoch_time"])
+
+
+def test_cli_make_shd_writes_a_loadable_file(tmp_path, capsys):
+    from plasticagents.envs.datasets import load_shd
+
+    out = tmp_path / "x.h5"
+    assert main(["make-shd", str(out), "--samples", "12", "--classes", "3"]) == 0
+    data = load_shd(out)
+    assert len(data) == 12 and set(data.y.tolist()) <= {0, 1, 2}
+    assert main(["make-shd", str(out), "--classes", "40"]) == 2
