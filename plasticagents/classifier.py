@@ -91,6 +91,7 @@ class _HiddenLayer(nn.Module):
         excitatory_fraction: float,
         delay_mode: str,
         max_delay: int,
+        input_density: float,
         density: float,
         gain: float,
         batchnorm: bool,
@@ -105,7 +106,7 @@ class _HiddenLayer(nn.Module):
             n,
             max_delay=max_delay,
             mode=delay_mode,
-            density=density,
+            density=input_density,
             dale_rows=n_in if input_dale else 0,
             excitatory_fraction=excitatory_fraction,
             gain=gain,
@@ -160,7 +161,10 @@ class SpikingClassifier(nn.Module):
         hidden: neurons per hidden layer.
         recurrent: add recurrent synapses inside each hidden layer (no delay on them).
         delay_mode, max_delay: feed-forward delays (:data:`~plasticagents.delays.DELAY_MODES`).
-        density: connection density of every trained matrix (rewiring keeps it).
+        density: connection density of the hidden-to-hidden matrices (between hidden layers
+            and recurrent; rewiring keeps it). The input synapses of the first layer and the
+            readout stay dense: with tens of input channels or classes, a sparse fan-in would
+            leave neurons without input (Mészáros et al. prune the hidden connections).
         dale, excitatory_fraction: Dale's law on the hidden neurons' outgoing synapses.
         tau_mem, tau_syn: hidden neuron time constants (seconds; float or distribution).
         inhibitory_tau_mem: separate distribution for inhibitory neurons (needs ``dale``).
@@ -241,6 +245,7 @@ class SpikingClassifier(nn.Module):
                     excitatory_fraction=excitatory_fraction,
                     delay_mode=delay_mode,
                     max_delay=max_delay,
+                    input_density=density if i > 0 else 1.0,
                     density=density,
                     gain=gain,
                     batchnorm=batchnorm,
@@ -255,7 +260,6 @@ class SpikingClassifier(nn.Module):
         self.readout_synapses = Synapses(
             width,
             n_classes,
-            density=density,
             dale_rows=width if dale else 0,
             excitatory_fraction=excitatory_fraction,
             gain=readout_gain,

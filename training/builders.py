@@ -77,6 +77,7 @@ def build_policy(
         gain=cfg.gain,
         tau_mem=cfg.tau_mem,
         tau_syn=cfg.tau_syn,
+        tau_trace=cfg.tau_trace,
     )
 
 

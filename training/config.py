@@ -112,6 +112,7 @@ class AgentConfig:
     readout_tau_mem: float = 10e-3
     readout_tau_syn: float = 5e-3
     dt: float = 1e-3
+    tau_trace: float = 20e-3  # low-pass of pre/post activity that plasticity reads
     plasticity: PlasticityConfig | None = field(default_factory=PlasticityConfig)
     mlp_hidden: list[int] = field(default_factory=lambda: [64, 64])
 
@@ -271,8 +272,9 @@ class ModelConfig:
     Time constants are per neuron from ``tau_distribution`` (``constant`` = homogeneous) with
     coefficient of variation ``tau_spread``; ``inhibitory_tau_spread`` (Dale networks) gives
     the inhibitory neurons their own gamma spread (inhibitory diversity).
-    ``sparsity`` is the fraction of absent synapses (0.75 = 1 in 4 present); ``rewiring``
-    moves them by DEEP R + RigL at a fixed count.
+    ``sparsity`` is the fraction of absent hidden-to-hidden synapses (0.75 = 1 in 4 present;
+    first-layer inputs and the readout stay dense); ``rewiring`` moves them by DEEP R + RigL at
+    a fixed count.
     """
 
     hidden: list[int] = field(default_factory=lambda: [128])
@@ -572,6 +574,7 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         "readout_tau_mem",
         "readout_tau_syn",
         "dt",
+        "tau_trace",
     ):
         positive(f"agent.{name}", getattr(a, name))
     if not 0 < a.density <= 1:
