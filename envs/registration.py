@@ -62,6 +62,11 @@ def register_all() -> None:
         "plasticagents.envs.temporal:CueAssociation",
         kwargs={"noise": 0.5},
     )
+    gym.register(
+        f"{NAMESPACE}/CueFeedbackAssociation-v0",
+        "plasticagents.envs.temporal:CueAssociation",
+        kwargs={"feedback": True},
+    )
     gym.register(f"{NAMESPACE}/BanditReversal-v0", "plasticagents.envs.temporal:BanditReversal")
     for env_id, (base, perturbations) in perturbed_ids().items():
         robot = base.split("-")[0]

@@ -12,6 +12,12 @@ CueAssociation-v0 (after the SpikePropamine line of work)
     punished, then never again; once rewarded, go only on it" earns about 3.3 (measured over
     400 seeded episodes; the tests check all four figures).
 
+CueFeedbackAssociation-v0
+    The same task with a feedback step after each response (``feedback=True``): the cue stays
+    on screen while the reward just earned is shown, so cue and outcome coincide in time (in
+    v0 the reward arrives with the next trial's cue, and a learner must bridge that step).
+    Same returns as CueAssociation-v0; episodes are ``n_trials (cue_steps + 2) - 1`` steps long.
+
 BanditReversal-v0
     Two arms paying +1 with probability ``p_good`` (default 0.8) and ``1 - p_good``; which arm
     is good is drawn per episode and swaps at a trial drawn in the middle third. The
@@ -37,7 +43,14 @@ class CueAssociation(gym.Env):
 
     metadata: ClassVar[dict] = {"render_modes": []}
 
-    def __init__(self, n_cues: int = 4, n_trials: int = 20, cue_steps: int = 2, noise: float = 0.0):
+    def __init__(
+        self,
+        n_cues: int = 4,
+        n_trials: int = 20,
+        cue_steps: int = 2,
+        noise: float = 0.0,
+        feedback: bool = False,
+    ):
         if n_cues < 2 or n_trials < 1 or cue_steps < 1:
             raise ValueError(
                 "need n_cues >= 2, n_trials >= 1, cue_steps >= 1; "
@@ -46,6 +59,7 @@ class CueAssociation(gym.Env):
         if not (np.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
         self.n_cues, self.n_trials, self.cue_steps, self.noise = n_cues, n_trials, cue_steps, noise
+        self.feedback = bool(feedback)
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_cues + 2,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
 
@@ -71,6 +85,12 @@ class CueAssociation(gym.Env):
             if float(np.asarray(action).reshape(-1)[0]) > 0:
                 reward = 1.0 if self.cue == self.target else -1.0
             self.trial += 1
+            if self.feedback:  # keep the cue on screen while its outcome is shown
+                self.phase = self.cue_steps + 1
+            else:
+                self.phase = 0
+                self.cue = int(self.np_random.integers(self.n_cues))
+        elif self.phase > self.cue_steps:  # the feedback step is over: next trial
             self.phase = 0
             self.cue = int(self.np_random.integers(self.n_cues))
         else:

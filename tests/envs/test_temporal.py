@@ -53,6 +53,38 @@ def test_cue_association_documented_returns():
     assert run("plasticagents/CueAssociation-v0", learner) == pytest.approx(3.3, abs=0.3)
 
 
+@pytest.mark.parametrize("name", ["CueAssociation", "CueFeedbackAssociation"])
+def test_both_variants_have_the_same_documented_returns(name):
+    env_id = f"plasticagents/{name}-v0"
+    assert run(env_id, oracle, episodes=200) == pytest.approx(5.0, abs=0.4)
+    assert run(env_id, learner, episodes=200) == pytest.approx(3.3, abs=0.4)
+
+
+def test_feedback_step_shows_the_outcome_beside_its_own_cue():
+    env = gym.make("plasticagents/CueFeedbackAssociation-v0")
+    obs, info = env.reset(seed=3)
+    steps = 0
+    for _ in range(2):  # cue steps
+        obs, *_ = env.step(np.array([-1.0], np.float32))
+    cue = cue_of(obs)
+    go = np.array([1.0], np.float32)
+    obs, reward, *_ = env.step(go)  # response: go
+    steps = 3
+    assert reward == (1.0 if cue == info["target"] else -1.0)
+    assert cue_of(obs) == cue and obs[-1] == reward and obs[-2] == 0  # feedback step
+    obs, reward, *_ = env.step(go)  # acting on the feedback step earns nothing
+    assert reward == 0.0 and obs[-1] == 0.0
+    lengths = []
+    for seed in range(3):
+        env.reset(seed=seed)
+        done, n = False, 0
+        while not done:
+            _, _, term, trunc, _ = env.step(np.array([-1.0], np.float32))
+            done, n = term or trunc, n + 1
+        lengths.append(n)
+    assert lengths == [20 * 4 - 1] * 3 and steps == 3
+
+
 def test_noisy_cues_keep_the_task_defined():
     env = gym.make("plasticagents/NoisyCueAssociation-v0")
     obs, _ = env.reset(seed=0)
