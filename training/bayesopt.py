@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import yaml
 
 from plasticagents.training.config import ConfigError, StdpConfig, load_config, to_dict
@@ -39,19 +38,14 @@ SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
 def reservoir_energy(cfg: Any) -> dict[str, float]:
     """Build, STDP-train on the training inputs, and measure ``{memory_capacity, activity, E}``."""
     from plasticagents.training.classify import Encoder, load_data
-    from plasticagents.training.hrsnn import build_reservoir, reservoir_memory
+    from plasticagents.training.hrsnn import build_reservoir, reservoir_memory, stdp_pass
 
     train, _ = load_data(cfg.data, cfg.seed)
     encoder = Encoder(cfg.data, train)
     res = build_reservoir(cfg, encoder.n_in)
-    t = cfg.trainer
-    for epoch in range(t.epochs):
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
-        for k in range(0, len(order), t.batch_size):
-            x_np, _ = train.batch(order[k : k + t.batch_size])
-            gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 1009 + k)
-            res.run(encoder(x_np, gen), learn=True)
-    return reservoir_memory(res, t, cfg.seed)
+    for epoch in range(cfg.trainer.epochs):
+        stdp_pass(res, train, encoder, cfg.trainer.batch_size, cfg.seed, epoch)
+    return reservoir_memory(res, cfg.trainer, cfg.seed)
 
 
 def _set(values: dict[str, float]) -> list[str]:

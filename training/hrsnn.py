@@ -30,7 +30,13 @@ from plasticagents.training.classify import Encoder, load_data
 from plasticagents.training.config import ClassificationConfig, StdpConfig, to_dict
 from plasticagents.training.run import RunDir
 
-__all__ = ["build_reservoir", "reservoir_features", "reservoir_memory", "train_stdp"]
+__all__ = [
+    "build_reservoir",
+    "reservoir_features",
+    "reservoir_memory",
+    "stdp_pass",
+    "train_stdp",
+]
 
 METRIC_COLUMNS = ["epoch", "wall_time", "spikes_per_sample", "mean_weight"]
 
@@ -83,6 +89,19 @@ def reservoir_features(
     return np.concatenate(feats), np.concatenate(labels), spikes / len(dataset)
 
 
+def stdp_pass(
+    res: STDPReservoir, dataset: Any, encoder: Encoder, batch_size: int, seed: int, epoch: int
+) -> float:
+    """One unsupervised STDP pass over ``dataset`` in a seeded order; returns spikes/sample."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(dataset))
+    spikes = 0.0
+    for k in range(0, len(order), batch_size):
+        x_np, _ = dataset.batch(order[k : k + batch_size])
+        gen = torch.Generator().manual_seed(seed * 7919 + epoch * 1009 + k)
+        spikes += float(res.run(encoder(x_np, gen), learn=True).sum())
+    return spikes / len(order)
+
+
 def reservoir_memory(res: STDPReservoir, t: StdpConfig, seed: int) -> dict[str, float]:
     mc, activity, _ = res.memory_capacity(
         steps=t.mc_steps,
@@ -123,19 +142,12 @@ def train_stdp(
     )
     clock = time.perf_counter()
     for epoch in range(start, t.epochs):
-        rng = np.random.default_rng([cfg.seed, epoch])
-        order = rng.permutation(len(train))
-        spikes = 0.0
-        for k in range(0, len(order), t.batch_size):
-            idx = order[k : k + t.batch_size]
-            x_np, _ = train.batch(idx)
-            gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 1009 + k)
-            spikes += float(res.run(encoder(x_np, gen), learn=True).sum())
+        spikes = stdp_pass(res, train, encoder, t.batch_size, cfg.seed, epoch)
         mean_w = float(res.rec.weight().abs().sum() / res.rec.connection_count())
         row = {
             "epoch": epoch,
             "wall_time": wall0 + time.perf_counter() - clock,
-            "spikes_per_sample": spikes / len(order),
+            "spikes_per_sample": spikes,
             "mean_weight": mean_w,
         }
         run.append_metrics(row, METRIC_COLUMNS)
