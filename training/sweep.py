@@ -112,7 +112,8 @@ def run_sweep(
         row = {**point, "seed": seed, "run": str(path)}
         row.update({k: result.get(k) for k in (*SUMMARY, "median_epoch_time") if k in result})
         rows.append(row)
-        for nrow in result.get("noise", []):
+        noisy = [n for n in result.get("noise", []) if n["noise"] != "none"]
+        for nrow in result.get("noise", []) if noisy else []:
             noise_rows.append({**point, "seed": seed, **nrow})
     _write_csv(out / "sweep.csv", rows)
     if noise_rows:
