@@ -125,7 +125,9 @@ class _HiddenLayer(nn.Module):
             if recurrent
             else None
         )
-        self.norm = nn.BatchNorm1d(n) if batchnorm else None
+        # momentum=None: running statistics are the plain average over the batches seen since
+        # the last reset; the trainer re-measures them after every epoch on the final weights.
+        self.norm = nn.BatchNorm1d(n, momentum=None) if batchnorm else None
         self.neurons = LIF(n, generator=generator, **neuron_kwargs)
         if inhibitory_tau_mem is not None:
             n_inh = n - int((dale_signs(n, excitatory_fraction) > 0).sum())

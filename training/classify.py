@@ -161,6 +161,36 @@ def _batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndar
 
 
 @torch.no_grad()
+def _recalibrate_batch_norm(
+    model: SpikingClassifier,
+    dataset: Any,
+    indices: np.ndarray,
+    encoder: Encoder,
+    batch_size: int,
+    seed: int,
+    batches: int = 8,
+) -> None:
+    """Batch-norm statistics for evaluation, measured on training batches with the final
+    weights of the epoch and the evaluation-time network (rounded delays, no dropout).
+
+    The running averages gathered during training mix the drive of every weight update (and
+    start from a variance of 1), which can silence a layer whose drive has variance ~0.01.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    if not norms:
+        return
+    model.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.train()
+    rng = np.random.default_rng([seed, 7])
+    for k, batch in enumerate(_batches(len(indices), batch_size, rng)[:batches]):
+        x_np, _ = dataset.batch(indices[batch])
+        model(encoder(x_np, torch.Generator().manual_seed(seed * 31 + k)))
+    model.eval()
+
+
+@torch.no_grad()
 def evaluate_classifier(
     model: SpikingClassifier,
     dataset: Any,
@@ -366,6 +396,7 @@ def train_classify(
                 correct += int((predicted == y).sum())
                 spikes += sum(spikes_per_sample(s.detach()) for s in out.spikes) * len(y)
                 seen += len(y)
+            _recalibrate_batch_norm(model, train, train_idx, encoder, t.batch_size, cfg.seed)
             epoch_times.append(time.perf_counter() - tick)
             val = (
                 evaluate_classifier(model, train, encoder, indices=val_idx, seed=cfg.seed + 1)

@@ -124,12 +124,24 @@ def test_shd_files_train_end_to_end(tmp_path):
                 "max_time": 1.0,
                 "channels": 70,
             },
-            "model": {"hidden": [32], "gain": 2.0, "readout": "max"},
+            "model": {
+                "hidden": [32],
+                "gain": 2.0,
+                "readout": "max",
+                "batchnorm": True,
+                "delays": "learned",
+                "max_delay": 5,
+            },
             "trainer": {"kind": "classify", "epochs": 3, "batch_size": 16, "lr": 0.01},
         }
     )
-    result = train_classify(cfg, _run(tmp_path, cfg), tensorboard=False, **QUIET)
+    run = _run(tmp_path, cfg)
+    result = train_classify(cfg, run, tensorboard=False, **QUIET)
     assert result["test_accuracy"] > 0.4  # 4 classes: chance 0.25
+    # Evaluation (batch-norm running statistics, rounded delays) keeps the network as active
+    # as training did: a stale running variance once silenced it.
+    trained = float(run.read_metrics()[-1]["spikes_per_sample"])
+    assert trained / 3 < result["spikes_per_sample"] < trained * 3
 
 
 def test_stdp_reservoir_run_reports_memory_capacity_and_energy(tmp_path):
@@ -273,3 +285,20 @@ def test_cli_make_shd_writes_a_loadable_file(tmp_path, capsys):
     data = load_shd(out)
     assert len(data) == 12 and set(data.y.tolist()) <= {0, 1, 2}
     assert main(["make-shd", str(out), "--classes", "40"]) == 2
+
+
+def test_batch_norm_statistics_match_the_drive_at_evaluation(tmp_path):
+    cfg = _digits("model.batchnorm=true", "model.gain=0.1", "trainer.epochs=1")
+    run = _run(tmp_path, cfg)
+    train_classify(cfg, run, tensorboard=False, **QUIET)
+    cfg, model = load_classifier(run.path, "latest")
+    from plasticagents.training.classify import Encoder, load_data
+
+    train, _ = load_data(cfg.data)
+    encoder = Encoder(cfg.data, train)
+    x, _ = train.batch(np.arange(512))
+    with torch.no_grad():
+        drive = model.layers[0].forward_synapses(encoder(x, torch.Generator().manual_seed(0)))
+    var = drive.var((0, 1))
+    ratio = model.layers[0].norm.running_var / var
+    assert 0.8 < float(ratio.median()) < 1.25, float(ratio.median())
