@@ -214,7 +214,7 @@ class RecurrentPPOConfig:
     n_envs: int = 8
     n_steps: int = 256
     minibatch_envs: int = 4
-    n_epochs: int = 4
+    n_epochs: int = 10
     lr: float = 3e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
