@@ -14,3 +14,11 @@ def test_readme_python_examples_run(capsys):
         namespaces.append(namespace)
     assert namespaces[0]["actions"].shape == (64, 4, 6)
     assert "'CrippleLeg': {'active': False, 'onset': 300" in capsys.readouterr().out
+
+
+def test_every_config_and_script_the_readme_names_exists():
+    root = README.parent
+    named = set(re.findall(r"((?:configs|benchmarks)/[\w/.-]+\.(?:yaml|py))", README.read_text()))
+    assert len(named) > 10
+    missing = sorted(p for p in named if "{" not in p and not (root / p).is_file())
+    assert not missing, f"README names files that do not exist: {missing}"
