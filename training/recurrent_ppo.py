@@ -309,9 +309,11 @@ def train_recurrent_ppo(
         from stable_baselines3.common.logger import configure
 
         logger = configure(str(run.path / "tb"), ["tensorboard"])
+    kind = cfg.agent.kind
+    if kind == "snn":
+        kind += f" ({'static' if cfg.agent.plasticity is None else cfg.agent.plasticity.rule})"
     log(
-        f"[rppo] {cfg.name}: {cfg.env.id}, agent {cfg.agent.kind} "
-        f"({'static' if cfg.agent.plasticity is None else cfg.agent.plasticity.rule}), "
+        f"[rppo] {cfg.name}: {cfg.env.id}, agent {kind}, "
         f"{t.n_envs} envs x {t.n_steps} steps per iteration, iterations {start}..{iterations - 1}"
         f" -> {run.path}"
     )

@@ -139,3 +139,11 @@ def test_bad_trainer_values_are_named(tmp_path):
     run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
     with pytest.raises(ValueError, match="trainer.minibatch_envs must be >= 1"):
         train_recurrent_ppo(cfg, run, log=lambda m: None)
+
+
+def test_stateless_mlp_policies_train_too(tmp_path):
+    cfg = load_config(SMOKE, ["agent.kind=mlp", "trainer.total_timesteps=256"])
+    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
+    state = train_recurrent_ppo(cfg, run, log=lambda m: None, tensorboard=False)
+    assert state["env_steps"] == 256
+    assert np.isfinite(evaluate_run(run.path, episodes=1)).all()
