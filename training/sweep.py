@@ -182,14 +182,28 @@ def _write_report(path, rows, noise_rows, keys, config) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def _line(ax, xs: list, values: list[list], label: str) -> None:
+    """Mean ± 95% CI of ``values[i]`` at ``xs[i]`` as one errorbar line."""
+    import numpy as np
+
+    from plasticagents.training.robustness import mean_ci
+
+    stats = [mean_ci([v for v in vs if v is not None]) for vs in values]
+    ax.errorbar(
+        xs,
+        [m for m, _, _ in stats],
+        yerr=[np.nan_to_num(h) for _, h, _ in stats],
+        marker="o",
+        capsize=3,
+        label=label,
+    )
+
+
 def _plot(out: Path, rows, noise_rows, keys) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-
-    from plasticagents.training.robustness import mean_ci
 
     x_key, rest = (keys[0], keys[1:]) if keys else (None, [])
     metrics = [
@@ -201,18 +215,9 @@ def _plot(out: Path, rows, noise_rows, keys) -> None:
     for ax, metric in zip(axes[0], metrics, strict=True):
         for line, group in _groups(rows, rest).items():
             by_x = _groups(group, [x_key]) if x_key else {("base",): group}
-            xs = list(by_x)
-            stats = [mean_ci([r.get(metric) for r in by_x[x]]) for x in xs]
-            pos = np.arange(len(xs))
-            ax.errorbar(
-                pos,
-                [s[0] for s in stats],
-                yerr=[np.nan_to_num(s[1]) for s in stats],
-                marker="o",
-                capsize=3,
-                label=_label(dict(zip(rest, line, strict=True))),
-            )
-            ax.set_xticks(pos, [str(x[0]) for x in xs])
+            values = [[r.get(metric) for r in members] for members in by_x.values()]
+            _line(ax, list(range(len(by_x))), values, _label(dict(zip(rest, line, strict=True))))
+            ax.set_xticks(range(len(by_x)), [str(x[0]) for x in by_x])
         ax.set_xlabel(x_key or "")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
@@ -224,41 +229,19 @@ def _plot(out: Path, rows, noise_rows, keys) -> None:
     if not noise_rows:
         return
     kinds = sorted({r["noise"] for r in noise_rows if r["noise"] != "none"})
-    fig, axes = plt.subplots(
-        1, len(kinds) + 1, figsize=(4.5 * (len(kinds) + 1), 3.6), squeeze=False
-    )
-    for ax, kind in zip(axes[0], kinds, strict=False):
-        for point, group in _groups(
-            [r for r in noise_rows if r["noise"] in (kind, "none")], keys
-        ).items():
+    panels = [(kind, "accuracy", "test accuracy") for kind in kinds]
+    panels.append(("input", "van_rossum", "Van Rossum distance clean vs noisy"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    for ax, (kind, metric, ylabel) in zip(axes[0], panels, strict=True):
+        shown = ("input",) if metric == "van_rossum" else (kind, "none")
+        chosen = [r for r in noise_rows if r["noise"] in shown]
+        for point, group in _groups(chosen, keys).items():
             levels = sorted({r["level"] for r in group})
-            stats = [mean_ci([r["accuracy"] for r in group if r["level"] == lv]) for lv in levels]
-            ax.errorbar(
-                levels,
-                [s[0] for s in stats],
-                yerr=[np.nan_to_num(s[1]) for s in stats],
-                marker="o",
-                capsize=3,
-                label=_label(dict(zip(keys, point, strict=True))),
-            )
+            values = [[r.get(metric) for r in group if r["level"] == lv] for lv in levels]
+            _line(ax, levels, values, _label(dict(zip(keys, point, strict=True))))
         ax.set_xlabel(f"{kind} noise (std)")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    ax = axes[0][-1]
-    for point, group in _groups([r for r in noise_rows if r["noise"] == "input"], keys).items():
-        levels = sorted({r["level"] for r in group})
-        stats = [mean_ci([r.get("van_rossum") for r in group if r["level"] == lv]) for lv in levels]
-        ax.errorbar(
-            levels,
-            [s[0] for s in stats],
-            yerr=[np.nan_to_num(s[1]) for s in stats],
-            marker="o",
-            capsize=3,
-            label=_label(dict(zip(keys, point, strict=True))),
-        )
-    ax.set_xlabel("input noise (std)")
-    ax.set_ylabel("Van Rossum distance clean vs noisy")
-    ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "noise.png", dpi=120)
