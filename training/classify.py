@@ -38,7 +38,13 @@ from plasticagents.encoding import encode
 from plasticagents.metrics import spikes_per_sample, synaptic_operations, van_rossum_distance
 from plasticagents.neurons import TimeConstants
 from plasticagents.rewiring import Rewiring
-from plasticagents.training.config import ClassificationConfig, ClassifyConfig, DataConfig, to_dict
+from plasticagents.training.config import (
+    ClassificationConfig,
+    ClassifyConfig,
+    DataConfig,
+    ModelConfig,
+    to_dict,
+)
 from plasticagents.training.run import RunDir, summary_writer
 
 __all__ = [
@@ -115,14 +121,17 @@ class Encoder:
         return encode(self.encoder, x, self.steps, self.threshold, generator, self.fields)
 
 
+def membrane_time_constants(m: ModelConfig) -> float | TimeConstants:
+    """``model.tau_mem`` as the neurons take it: a float when homogeneous, else a distribution."""
+    if m.tau_distribution == "constant" or m.tau_spread == 0:
+        return m.tau_mem
+    return TimeConstants(m.tau_mem, m.tau_distribution, m.tau_spread)
+
+
 def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> SpikingClassifier:
     m = cfg.model
     generator = torch.Generator().manual_seed(cfg.seed)
-    tau_mem: float | TimeConstants = (
-        m.tau_mem
-        if m.tau_distribution == "constant" or m.tau_spread == 0
-        else TimeConstants(m.tau_mem, m.tau_distribution, m.tau_spread)
-    )
+    tau_mem = membrane_time_constants(m)
     inhibitory = (
         TimeConstants(m.tau_mem, "gamma", m.inhibitory_tau_spread)
         if m.inhibitory_tau_spread

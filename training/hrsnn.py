@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from plasticagents.neurons import TimeConstants
 from plasticagents.reservoir import STDPReservoir, STDPSpec, spike_features
-from plasticagents.training.classify import Encoder, load_data
+from plasticagents.training.classify import Encoder, load_data, membrane_time_constants
 from plasticagents.training.config import ClassificationConfig, StdpConfig, to_dict
 from plasticagents.training.run import RunDir
 
@@ -43,11 +42,7 @@ METRIC_COLUMNS = ["epoch", "wall_time", "spikes_per_sample", "mean_weight"]
 
 def build_reservoir(cfg: ClassificationConfig, n_in: int) -> STDPReservoir:
     m, t = cfg.model, cfg.trainer
-    tau_mem: float | TimeConstants = (
-        m.tau_mem
-        if m.tau_distribution == "constant" or m.tau_spread == 0
-        else TimeConstants(m.tau_mem, m.tau_distribution, m.tau_spread)
-    )
+    tau_mem = membrane_time_constants(m)
     stdp = STDPSpec(
         lr=t.lr,
         a_plus=t.a_plus,
