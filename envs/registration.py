@@ -67,6 +67,11 @@ def register_all() -> None:
         "plasticagents.envs.temporal:CueAssociation",
         kwargs={"feedback": True},
     )
+    gym.register(
+        f"{NAMESPACE}/CueDelayAssociation-v0",
+        "plasticagents.envs.temporal:CueAssociation",
+        kwargs={"n_cues": 2, "feedback": True, "delay": 4},
+    )
     gym.register(f"{NAMESPACE}/BanditReversal-v0", "plasticagents.envs.temporal:BanditReversal")
     for env_id, (base, perturbations) in perturbed_ids().items():
         robot = base.split("-")[0]

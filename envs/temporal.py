@@ -18,6 +18,15 @@ CueFeedbackAssociation-v0
     v0 the reward arrives with the next trial's cue, and a learner must bridge that step).
     Same returns as CueAssociation-v0; episodes are ``n_trials (cue_steps + 2) - 1`` steps long.
 
+CueDelayAssociation-v0
+    The feedback task with 2 cues and ``delay=4`` blank steps (no cue, no reward) after each
+    feedback step, so no agent with a memory of a few steps can carry the outcome of one trial
+    to the next by its recent input: remembering which cue pays must outlast 5-7 steps of
+    other input. Returns: oracle ``n_trials / 2`` = 10; always-no-go and random go / no-go 0
+    (expected); the scripted learner about 9 (tests check them). Any ``CueAssociation`` takes
+    ``delay``; episodes are ``n_trials (cue_steps + 1 + feedback + delay) - feedback - delay``
+    steps long.
+
 BanditReversal-v0
     Two arms paying +1 with probability ``p_good`` (default 0.8) and ``1 - p_good``; which arm
     is good is drawn per episode and swaps at a trial drawn in the middle third. The
@@ -50,22 +59,25 @@ class CueAssociation(gym.Env):
         cue_steps: int = 2,
         noise: float = 0.0,
         feedback: bool = False,
+        delay: int = 0,
     ):
-        if n_cues < 2 or n_trials < 1 or cue_steps < 1:
+        if n_cues < 2 or n_trials < 1 or cue_steps < 1 or delay < 0:
             raise ValueError(
-                "need n_cues >= 2, n_trials >= 1, cue_steps >= 1; "
-                f"got {n_cues}, {n_trials}, {cue_steps}"
+                "need n_cues >= 2, n_trials >= 1, cue_steps >= 1, delay >= 0; "
+                f"got {n_cues}, {n_trials}, {cue_steps}, {delay}"
             )
         if not (np.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
         self.n_cues, self.n_trials, self.cue_steps, self.noise = n_cues, n_trials, cue_steps, noise
-        self.feedback = bool(feedback)
+        self.feedback, self.delay = bool(feedback), int(delay)
+        self._last_phase = cue_steps + int(self.feedback) + self.delay
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_cues + 2,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
 
     def _obs(self) -> np.ndarray:
         obs = np.zeros(self.n_cues + 2, np.float32)
-        obs[self.cue] = 1.0
+        if self.phase <= self.cue_steps + int(self.feedback):  # blank during the delay
+            obs[self.cue] = 1.0
         if self.noise:
             obs[: self.n_cues] += self.noise * self.np_random.standard_normal(self.n_cues)
         obs[-2] = float(self.phase == self.cue_steps)
@@ -85,15 +97,10 @@ class CueAssociation(gym.Env):
             if float(np.asarray(action).reshape(-1)[0]) > 0:
                 reward = 1.0 if self.cue == self.target else -1.0
             self.trial += 1
-            if self.feedback:  # keep the cue on screen while its outcome is shown
-                self.phase = self.cue_steps + 1
-            else:
-                self.phase = 0
-                self.cue = int(self.np_random.integers(self.n_cues))
-        elif self.phase > self.cue_steps:  # the feedback step is over: next trial
+        if self.phase == self._last_phase:  # next trial
             self.phase = 0
             self.cue = int(self.np_random.integers(self.n_cues))
-        else:
+        else:  # feedback keeps the cue on screen while its outcome shows; delay steps are blank
             self.phase += 1
         self.last_reward = reward
         terminated = self.trial >= self.n_trials

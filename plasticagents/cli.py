@@ -86,32 +86,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--video renders a policy; trainer.kind {cfg.trainer.kind!r} trains a classifier"
         )
-    if cfg.trainer.kind == "es":
-        from plasticagents.training.es import train_es
+    from plasticagents.training.dispatch import train
 
-        train_es(cfg, run, resume=resume)
-    elif cfg.trainer.kind == "bptt":
-        from plasticagents.training.bptt import train_bptt
-
-        train_bptt(cfg, run, resume=resume)
-    elif cfg.trainer.kind == "ppo":
-        from plasticagents.training.ppo import train_ppo
-
-        train_ppo(cfg, run, resume=resume)
-    elif cfg.trainer.kind == "recurrent_ppo":
-        from plasticagents.training.recurrent_ppo import train_recurrent_ppo
-
-        train_recurrent_ppo(cfg, run, resume=resume)
-    elif cfg.trainer.kind == "classify":
-        from plasticagents.training.classify import train_classify
-
-        train_classify(cfg, run, resume=resume)
-    elif cfg.trainer.kind == "stdp":
-        from plasticagents.training.hrsnn import train_stdp
-
-        train_stdp(cfg, run, resume=resume)
-    else:  # pragma: no cover - TRAINERS and this dispatch are kept in step
-        raise ConfigError(f"trainer.kind {cfg.trainer.kind!r} has no trainer yet")
+    train(cfg, run, resume=resume)
     print(f"run directory: {run.path}")
     if cfg.trainer.kind in ("classify", "stdp"):
         print(
@@ -295,7 +272,15 @@ def _seed_list(text: str) -> list[int]:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from plasticagents.training.sweep import run_sweep
 
-    run_sweep(args.config, args.over or [], _seed_list(args.seeds), args.out, args.set)
+    run_sweep(
+        args.config,
+        args.over or [],
+        _seed_list(args.seeds),
+        args.out,
+        args.set,
+        jobs=args.jobs,
+        eval_episodes=args.episodes,
+    )
     print(f"sweep results: {args.out}/sweep.csv, {args.out}/report.md, {args.out}/sweep.png")
     return 0
 
@@ -436,15 +421,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser(
         "sweep",
-        help="train a classification config over a grid of overrides x seeds (CSV, report, plots)",
+        help="train a config over a grid of overrides x seeds (CSV, report, plots)",
     )
-    sw.add_argument("config", help="classification config YAML (trainer.kind classify or stdp)")
+    sw.add_argument(
+        "config",
+        help="experiment or classification config YAML (any trainer.kind; RL runs are scored "
+        "by their best checkpoint's return on held-out episodes)",
+    )
     sw.add_argument(
         "--over",
         action="append",
         metavar="KEY=V1,V2",
         help="a swept key and its values, e.g. model.excitatory_fraction=1.0,0.8,0.5; repeat "
         "for a grid",
+    )
+    sw.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once, one process each (default 1)"
+    )
+    sw.add_argument(
+        "--episodes",
+        type=int,
+        default=200,
+        help="held-out episodes evaluating each RL run's best checkpoint (default 200)",
     )
     sw.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     sw.add_argument("--out", required=True, help="output directory (re-run to resume)")

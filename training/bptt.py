@@ -50,11 +50,21 @@ METRIC_COLUMNS = [
 class BinaryPolicy(nn.Module):
     """A network with ``act_dim`` logit readouts and one value readout, acting greedily:
     ``+1`` where the logit is positive, else ``-1`` (the predict protocol's deterministic
-    action). ``net`` is what training differentiates; this wrapper is what evaluation runs."""
+    action), or, with ``sample=True``, ``+1`` with probability ``sigmoid(logit)`` drawn from
+    ``generator`` (for tasks whose solution explores within the episode, as the cue tasks':
+    a greedy learner that says no-go to its first cue never sees a reward). ``net`` is what
+    training differentiates; this wrapper is what evaluation runs."""
 
-    def __init__(self, net: nn.Module, act_dim: int) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        act_dim: int,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
-        self.net, self.act_dim = net, act_dim
+        self.net, self.act_dim, self.sample = net, act_dim, sample
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.n_in, self.n_out = net.n_in, act_dim
 
     def initial_state(self, batch: int | tuple[int, ...]) -> Any:
@@ -63,7 +73,11 @@ class BinaryPolicy(nn.Module):
     def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         out, state = self.net(x, state)
         logits = out[..., : self.act_dim]
-        return torch.where(logits > 0, 1.0, -1.0).to(out.dtype), state
+        if self.sample:
+            go = torch.rand(logits.shape, generator=self.generator) < torch.sigmoid(logits)
+        else:
+            go = logits > 0
+        return torch.where(go, 1.0, -1.0).to(out.dtype), state
 
     def weight_change(self, state: Any) -> Tensor:
         return self.net.weight_change(state)
@@ -80,7 +94,8 @@ def build_bptt_policy(cfg: ExperimentConfig, obs_dim: int, act_dim: int) -> Bina
             "supported (valid: ['snn'])"
         )
     net = build_policy(cfg.agent, obs_dim, act_dim + 1, cfg.seed, output="linear")
-    return BinaryPolicy(net, act_dim)
+    sample = bool(getattr(cfg.trainer, "eval_sample", False))
+    return BinaryPolicy(net, act_dim, sample, torch.Generator().manual_seed(cfg.seed))
 
 
 def episode_loss(
@@ -90,9 +105,11 @@ def episode_loss(
     t: BPTTConfig,
     generator: torch.Generator,
     greedy: bool = False,
+    entropy_coef: float | None = None,
 ) -> dict[str, Any]:
     """Run one episode per pool slot with the stochastic (or ``greedy``) policy and build the
-    actor-critic loss over the whole episode, with the graph through every step kept."""
+    actor-critic loss over the whole episode, with the graph through every step kept.
+    ``entropy_coef`` overrides ``t.entropy_coef`` (the trainer anneals it)."""
     net, act_dim = policy.net, policy.act_dim
     n = len(pool)
     obs, _ = pool.reset(seeds)
@@ -109,7 +126,14 @@ def episode_loss(
         x = torch.as_tensor(np.where(active[:, None], obs, 0.0), dtype=torch.float32)
         out, state = net(x, state)
         logits, value = out[:, :act_dim], out[:, act_dim]
-        dist = torch.distributions.Bernoulli(logits=logits)
+        policy_dist = torch.distributions.Bernoulli(logits=logits)
+        # the behaviour policy mixes in uniform go / no-go with probability ``explore``; its
+        # log-probabilities are what the gradient uses, so the estimator stays on-policy
+        dist = (
+            torch.distributions.Bernoulli(probs=t.explore / 2 + (1 - t.explore) * policy_dist.probs)
+            if t.explore and not greedy
+            else policy_dist
+        )
         if greedy:
             sample = (logits > 0).to(logits.dtype)
         else:
@@ -130,7 +154,7 @@ def episode_loss(
             if terminated or truncated:
                 active[i] = False
         logps.append(dist.log_prob(sample).sum(-1))
-        entropies.append(dist.entropy().sum(-1))
+        entropies.append(policy_dist.entropy().sum(-1))
         values.append(value)
         rewards.append(torch.as_tensor(step_reward, dtype=torch.float32))
         masks.append(mask)
@@ -147,7 +171,8 @@ def episode_loss(
     policy_loss = -(logp * advantage * mask).sum() / steps
     value_loss = (((target - value) ** 2) * mask).sum() / steps
     entropy_mean = (entropy * mask).sum() / steps
-    loss = policy_loss + t.value_coef * value_loss - t.entropy_coef * entropy_mean
+    beta = t.entropy_coef if entropy_coef is None else entropy_coef
+    loss = policy_loss + t.value_coef * value_loss - beta * entropy_mean
     return {
         "loss": loss,
         "entropy": float(entropy_mean.detach()),
@@ -157,10 +182,22 @@ def episode_loss(
     }
 
 
+def entropy_schedule(t: BPTTConfig, iteration: int) -> float:
+    """The entropy bonus at ``iteration``: ``t.entropy_coef``, or, with
+    ``t.entropy_coef_final`` set, a linear ramp from it to the final value over
+    ``t.entropy_anneal`` of the iterations (then constant)."""
+    if t.entropy_coef_final is None:
+        return t.entropy_coef
+    span = max(t.entropy_anneal * t.iterations, 1.0)
+    frac = min(iteration / span, 1.0)
+    return t.entropy_coef + frac * (t.entropy_coef_final - t.entropy_coef)
+
+
 def _evaluate(policy: BinaryPolicy, pool: EnvPool, seed: int, t: BPTTConfig) -> float:
     seeds = [int(s) for s in np.random.SeedSequence([seed, 10**6]).generate_state(len(pool))]
     with torch.no_grad():
-        result = episode_loss(policy, pool, seeds, t, torch.Generator(), greedy=True)
+        generator = torch.Generator().manual_seed(seed)
+        result = episode_loss(policy, pool, seeds, t, generator, greedy=not t.eval_sample)
     return float(result["returns"].mean())
 
 
@@ -213,6 +250,11 @@ def train_bptt(
             f"need trainer.lr > 0, 0 <= trainer.gamma <= 1, trainer.grad_clip > 0; got "
             f"{t.lr!r}, {t.gamma!r}, {t.grad_clip!r}"
         )
+    if not (0 <= t.explore < 1 and 0 < t.entropy_anneal <= 1):
+        raise ValueError(
+            f"need 0 <= trainer.explore < 1 and 0 < trainer.entropy_anneal <= 1; got "
+            f"{t.explore!r}, {t.entropy_anneal!r}"
+        )
     torch.manual_seed(cfg.seed)
     obs_dim, act_dim, _, _ = env_spaces(cfg.env)
     policy = build_bptt_policy(cfg, obs_dim, act_dim)
@@ -251,7 +293,9 @@ def train_bptt(
     try:
         for it in range(start, t.iterations):
             seeds = episode_seeds(cfg.seed, it, t.batch)
-            result = episode_loss(policy, pool, seeds, t, generator)
+            result = episode_loss(
+                policy, pool, seeds, t, generator, entropy_coef=entropy_schedule(t, it)
+            )
             if not torch.isfinite(result["loss"]):
                 bad = float(result["loss"].detach())
                 raise ValueError(

@@ -157,7 +157,12 @@ class BPTTConfig:
 
     The policy is binary per action dimension: ``+1`` with probability ``sigmoid(logit)``,
     else ``-1`` (what the temporal tasks read: go / no-go, arm 0 / 1); a second readout is the
-    value baseline. Evaluation acts greedily (``+1`` iff ``logit > 0``).
+    value baseline. Evaluation acts greedily (``+1`` iff ``logit > 0``), or samples like
+    training with ``eval_sample: true`` (tasks whose solution explores within the episode).
+
+    Exploration: ``explore`` (epsilon) mixes uniform random go / no-go into the behaviour
+    policy during training; ``entropy_coef`` can ramp linearly to ``entropy_coef_final`` over
+    the first ``entropy_anneal`` fraction of the iterations.
     """
 
     kind: Literal["bptt"] = "bptt"
@@ -167,6 +172,10 @@ class BPTTConfig:
     gamma: float = 0.9
     value_coef: float = 0.5
     entropy_coef: float = 0.02
+    entropy_coef_final: float | None = None
+    entropy_anneal: float = 0.5
+    explore: float = 0.0
+    eval_sample: bool = False
     grad_clip: float = 1.0
     eval_every: int = 25
     eval_episodes: int = 100

@@ -33,7 +33,15 @@ from plasticagents.training.run import RunDir
 
 __all__ = ["parse_over", "run_sweep"]
 
-SUMMARY = ("test_accuracy", "spikes_per_sample", "synops_per_sample", "memory_capacity", "E")
+EVAL_SEED = 20_261_123  # held-out episodes for RL grid points (never used in training)
+SUMMARY = (
+    "eval_return",
+    "test_accuracy",
+    "spikes_per_sample",
+    "synops_per_sample",
+    "memory_capacity",
+    "E",
+)
 
 
 def parse_over(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
@@ -53,19 +61,53 @@ def _label(point: dict[str, Any]) -> str:
     return ",".join(f"{k.split('.')[-1]}={v}" for k, v in point.items()) or "base"
 
 
-def _train(cfg: Any, run: RunDir, log: Callable[[str], None]) -> dict[str, Any]:
+def _result(cfg: Any, path: Path, eval_episodes: int, log: Callable[[str], None]) -> dict:
+    """Train (or resume) the run at ``path`` unless it has a ``result.json``; returns that file.
+
+    Classification trainers write ``result.json`` themselves; for RL trainers it holds the
+    best checkpoint's return over ``eval_episodes`` held-out seeded episodes (seeds the
+    training-time evaluation never used)."""
+    from plasticagents.training.dispatch import train
+
+    result_path = path / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    run = RunDir.at(path, to_dict(cfg))
     resume = None
     try:
         resume = run.load("latest")
     except FileNotFoundError:
         pass
-    if cfg.trainer.kind == "classify":
-        from plasticagents.training.classify import train_classify
+    result = train(cfg, run, resume=resume, log=log, tensorboard=False)
+    if cfg.trainer.kind in CLASSIFY_TRAINERS:
+        return result
+    from plasticagents.training.evaluate import evaluate_run
 
-        return train_classify(cfg, run, resume=resume, log=log, tensorboard=False)
-    from plasticagents.training.hrsnn import train_stdp
+    returns = evaluate_run(path, episodes=eval_episodes, seed=EVAL_SEED, threads=1)
+    result = {
+        "eval_return": float(returns.mean()),
+        "eval_return_std": float(returns.std()),
+        "eval_episodes": len(returns),
+        "wall_time": float(result.get("wall_time", math.nan)) if result else math.nan,
+    }
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(result_path)
+    return result
 
-    return train_stdp(cfg, run, resume=resume, log=log)
+
+def _worker(config: str, sets: list[str], path: str, eval_episodes: int, label: str) -> dict:
+    """One grid point in a worker process (``--jobs`` > 1): one torch thread each."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = load_config(config, sets)
+    return _result(
+        cfg,
+        Path(path),
+        eval_episodes,
+        lambda msg: print(f"[{label}] {msg}", file=sys.stderr, flush=True),
+    )
 
 
 def run_sweep(
@@ -75,12 +117,17 @@ def run_sweep(
     out: str | Path,
     overrides: Sequence[str] = (),
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    eval_episodes: int = 200,
 ) -> list[dict[str, Any]]:
-    """Train the grid and write the outputs above; returns the ``sweep.csv`` rows."""
+    """Train the grid (``jobs`` runs at a time, each in its own process when ``jobs`` > 1)
+    and write the outputs above; returns the ``sweep.csv`` rows."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     grid = parse_over(over)
     if not seeds:
         raise ConfigError("--seeds needs at least one seed")
+    if jobs < 1 or eval_episodes < 1:
+        raise ConfigError(f"need --jobs >= 1 and --episodes >= 1, got {jobs} and {eval_episodes}")
     points = [
         dict(zip([k for k, _ in grid], combo, strict=True))
         for combo in itertools.product(*[v for _, v in grid])
@@ -90,26 +137,40 @@ def run_sweep(
     for point in points:
         for seed in seeds:
             sets = [*overrides, *(f"{k}={v}" for k, v in point.items()), f"seed={seed}"]
-            cfg = load_config(config, sets)
-            if cfg.trainer.kind not in CLASSIFY_TRAINERS:
-                raise ConfigError(
-                    f"sweep trains classification configs (trainer.kind in "
-                    f"{list(CLASSIFY_TRAINERS)}); {config} has {cfg.trainer.kind!r}"
-                )
-            configs.append((point, seed, cfg))
+            configs.append((point, seed, sets, load_config(config, sets)))
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    paths = [out / "runs" / f"{_label(point)}-s{seed}" for point, seed, _, _ in configs]
+    results: dict[int, dict] = {}
+    if jobs == 1:
+        for i, (point, seed, _, cfg) in enumerate(configs):
+            log(f"[sweep] {i + 1}/{len(configs)}: {_label(point)} seed {seed}")
+            results[i] = _result(cfg, paths[i], eval_episodes, log)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(
+                    _worker,
+                    str(config),
+                    sets,
+                    str(paths[i]),
+                    eval_episodes,
+                    f"{_label(point)} s{seed}",
+                ): i
+                for i, (point, seed, sets, _) in enumerate(configs)
+            }
+            for done, future in enumerate(as_completed(futures), 1):
+                i = futures[future]
+                results[i] = future.result()
+                log(f"[sweep] {done}/{len(configs)} finished: {paths[i].name}")
     rows, noise_rows = [], []
-    for i, (point, seed, cfg) in enumerate(configs):
-        path = out / "runs" / f"{_label(point)}-s{seed}"
-        result_path = path / "result.json"
-        log(f"[sweep] {i + 1}/{len(configs)}: {_label(point)} seed {seed}")
-        run = RunDir.at(path, to_dict(cfg))
-        if result_path.is_file():
-            result = json.loads(result_path.read_text())
-        else:
-            result = _train(cfg, run, log)
-        row = {**point, "seed": seed, "run": str(path)}
+    for i, (point, seed, _, _) in enumerate(configs):
+        result = results[i]
+        row = {**point, "seed": seed, "run": str(paths[i])}
         row.update({k: result.get(k) for k in (*SUMMARY, "median_epoch_time") if k in result})
         rows.append(row)
         noisy = [n for n in result.get("noise", []) if n["noise"] != "none"]
@@ -208,7 +269,7 @@ def _plot(out: Path, rows, noise_rows, keys) -> None:
     x_key, rest = (keys[0], keys[1:]) if keys else (None, [])
     metrics = [
         m
-        for m in ("test_accuracy", "spikes_per_sample", "E")
+        for m in ("eval_return", "test_accuracy", "spikes_per_sample", "E")
         if any(r.get(m) is not None for r in rows)
     ]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6), squeeze=False)

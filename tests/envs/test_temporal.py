@@ -85,6 +85,51 @@ def test_feedback_step_shows_the_outcome_beside_its_own_cue():
     assert lengths == [20 * 4 - 1] * 3 and steps == 3
 
 
+def informed_learner(obs, info, memory, n=2):
+    """Reads each outcome where the feedback step shows it beside its cue: go on a cue until
+    punished; once a cue is rewarded, go only on it."""
+    if obs[-1] != 0:
+        memory.setdefault("bad", set()).add(cue_of(obs, n)) if obs[-1] < 0 else memory.__setitem__(
+            "good", cue_of(obs, n)
+        )
+    if obs[-2] != 1:
+        return -1.0
+    cue = cue_of(obs, n)
+    if "good" in memory:
+        return 1.0 if cue == memory["good"] else -1.0
+    return -1.0 if cue in memory.get("bad", set()) else 1.0
+
+
+def test_cue_delay_association_documented_returns():
+    env_id = "plasticagents/CueDelayAssociation-v0"
+    rng = np.random.default_rng(0)
+
+    def oracle2(obs, info, memory):
+        return 1.0 if obs[-2] == 1 and cue_of(obs, 2) == info["target"] else -1.0
+
+    assert run(env_id, oracle2) == pytest.approx(10.0, abs=0.3)
+    assert run(env_id, lambda o, i, m: -1.0) == 0.0
+    assert run(env_id, lambda o, i, m: rng.choice([-1.0, 1.0])) == pytest.approx(0.0, abs=0.4)
+    assert run(env_id, informed_learner) == pytest.approx(9.4, abs=0.3)
+
+
+def test_delay_steps_are_blank_and_set_the_episode_length():
+    env = gym.make("plasticagents/CueDelayAssociation-v0")  # 2 cues, feedback, delay 4
+    obs, info = env.reset(seed=1)
+    seen = [obs]
+    done = False
+    while not done:
+        obs, _, term, trunc, _ = env.step(np.array([1.0], np.float32))
+        seen.append(obs)
+        done = term or trunc
+    assert len(seen) - 1 == 20 * (2 + 1 + 1 + 4) - 1 - 4
+    period = [seen[k] for k in range(8)]  # cue, cue, response, feedback, 4 blank steps
+    assert all(period[k][:2].sum() == 1 for k in range(4))
+    assert period[2][-2] == 1 and period[3][-1] != 0  # the response flag, then its outcome
+    assert all(not period[k].any() for k in range(4, 8))  # nothing at all during the delay
+    assert seen[8][:2].sum() == 1  # the next trial's cue
+
+
 def test_noisy_cues_keep_the_task_defined():
     env = gym.make("plasticagents/NoisyCueAssociation-v0")
     obs, _ = env.reset(seed=0)
@@ -104,5 +149,7 @@ def test_bandit_reversal_documented_returns():
 def test_temporal_tasks_reject_bad_arguments():
     with pytest.raises(ValueError, match="n_cues >= 2"):
         gym.make("plasticagents/CueAssociation-v0", n_cues=1)
+    with pytest.raises(ValueError, match="delay >= 0.*-1"):
+        gym.make("plasticagents/CueAssociation-v0", delay=-1)
     with pytest.raises(ValueError, match=r"p_good must be in \[0.5, 1\]"):
         gym.make("plasticagents/BanditReversal-v0", p_good=0.3)

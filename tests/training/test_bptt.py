@@ -89,3 +89,63 @@ def test_bptt_rejects_what_it_cannot_train():
     cfg = _config("trainer.batch=0")
     with pytest.raises(ValueError, match="trainer.batch must be >= 1, got 0"):
         train_bptt(cfg, RunDir(Path("/nonexistent")), log=lambda m: None)
+
+
+def test_sampling_policy_goes_with_probability_sigmoid_logit():
+    from plasticagents.training.bptt import BinaryPolicy
+
+    class Fixed(torch.nn.Module):  # logit log(3) -> p(go) = 0.75; the value readout is unused
+        n_in = 2
+
+        def initial_state(self, batch):
+            return None
+
+        def forward(self, x, state=None):
+            out = torch.zeros(*x.shape[:-1], 2)
+            out[..., 0] = torch.log(torch.tensor(3.0))
+            return out, state
+
+    greedy = BinaryPolicy(Fixed(), 1)
+    assert (greedy(torch.zeros(1000, 2))[0] == 1).all()
+    draws = [
+        BinaryPolicy(Fixed(), 1, sample=True, generator=torch.Generator().manual_seed(s))(
+            torch.zeros(4000, 2)
+        )[0]
+        for s in (0, 0, 1)
+    ]
+    assert float((draws[0] == 1).float().mean()) == pytest.approx(0.75, abs=0.03)
+    assert set(draws[0].unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
+
+
+def test_explore_mixes_uniform_actions_into_the_behaviour_policy():
+    from plasticagents.training.bptt import entropy_schedule
+
+    class NoGo(torch.nn.Module):  # the policy itself never goes: logit -20
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x, state=None):
+            out, state = self.inner(x, state)
+            return torch.cat([torch.full_like(out[..., :1], -20.0), out[..., 1:]], -1), state
+
+    cfg = _config("trainer.explore=0.5")
+    policy = build_bptt_policy(cfg, obs_dim=6, act_dim=1)
+    policy.net = NoGo(policy.net)
+    pool = EnvPool([env_maker(cfg.env)] * 16)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        mixed = episode_loss(policy, pool, list(range(16)), cfg.trainer, gen)
+        alone = episode_loss(policy, pool, list(range(16)), _config().trainer, gen)
+    finally:
+        pool.close()
+    assert (alone["returns"] == 0).all()  # never "go": never rewarded or punished
+    assert (mixed["returns"] != 0).any()  # the mixture goes on ~1 response in 4
+    assert mixed["entropy"] == pytest.approx(alone["entropy"])  # the bonus is the policy's own
+    t = _config(
+        "trainer.iterations=100", "trainer.entropy_coef=0.1", "trainer.entropy_coef_final=0.0"
+    ).trainer
+    assert [entropy_schedule(t, i) for i in (0, 25, 50, 99)] == pytest.approx([0.1, 0.05, 0, 0])
+    with pytest.raises(ValueError, match=r"0 <= trainer.explore < 1.*1\.5"):
+        train_bptt(_config("trainer.explore=1.5"), RunDir(Path("/nonexistent")), log=print)
