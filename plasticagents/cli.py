@@ -285,6 +285,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from plasticagents.training.sweep import compare_sweeps
+
+    md, png = compare_sweeps(args.sweeps, args.out, args.metric)
+    print(f"comparison: {md}, {png}")
+    return 0
+
+
 def _cmd_make_shd(args: argparse.Namespace) -> int:
     from plasticagents.envs.datasets import synthetic_shd
 
@@ -448,6 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, help="output directory (re-run to resume)")
     sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sw.set_defaults(func=_cmd_sweep)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="put finished sweeps that share their first swept key side by side (table, plot)",
+    )
+    cmp.add_argument("sweeps", nargs="+", help="sweep output directories (with sweep.csv)")
+    cmp.add_argument("--out", required=True, help="output directory")
+    cmp.add_argument("--metric", help="column to compare (default eval_return / test_accuracy)")
+    cmp.set_defaults(func=_cmd_compare)
 
     tu = sub.add_parser(
         "tune",

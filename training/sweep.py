@@ -11,6 +11,10 @@
 - ``DIR/report.md``: mean ± 95% CI over seeds per grid point;
 - ``DIR/sweep.png`` (metrics against the first swept key) and ``DIR/noise.png``.
 
+``plasticagents compare DIR... --out OUT`` puts finished sweeps that share their first swept
+key side by side (``OUT/compare.md``, ``OUT/compare.png``), e.g. plastic rules against a
+static baseline swept over the same noise levels.
+
 Run directories are named by their grid point, so re-running the same command after an
 interruption reuses finished runs and resumes unfinished ones from their last checkpoint.
 """
@@ -31,7 +35,7 @@ import yaml
 from plasticagents.training.config import CLASSIFY_TRAINERS, ConfigError, load_config, to_dict
 from plasticagents.training.run import RunDir
 
-__all__ = ["parse_over", "run_sweep"]
+__all__ = ["compare_sweeps", "parse_over", "run_sweep"]
 
 EVAL_SEED = 20_261_123  # held-out episodes for RL grid points (never used in training)
 SUMMARY = (
@@ -307,3 +311,84 @@ def _plot(out: Path, rows, noise_rows, keys) -> None:
     fig.tight_layout()
     fig.savefig(out / "noise.png", dpi=120)
     plt.close(fig)
+
+
+def compare_sweeps(
+    dirs: Sequence[str | Path], out: str | Path, metric: str | None = None
+) -> tuple[Path, Path]:
+    """Put finished sweeps side by side: one line per (sweep, grid point off the x-axis) of
+    ``metric`` (default: ``eval_return`` or ``test_accuracy``, whichever the sweeps have)
+    against the first swept key, which every sweep must share. Writes ``out/compare.md``
+    (mean ± 95% CI over seeds per x value) and ``out/compare.png``; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweeps = []
+    for d in dirs:
+        path = Path(d) / "sweep.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{d} holds no sweep.csv (run `plasticagents sweep` first)")
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            columns = list(reader.fieldnames or [])
+            rows = list(reader)
+        keys = columns[: columns.index("seed")]
+        if not keys:
+            raise ConfigError(f"{d} swept nothing (no --over key): nothing to compare along")
+        sweeps.append((Path(d), keys, rows, columns))
+    x_keys = {keys[0] for _, keys, _, _ in sweeps}
+    if len(x_keys) != 1:
+        raise ConfigError(f"the sweeps' first swept keys differ: {sorted(x_keys)}")
+    (x_key,) = x_keys
+    if metric is None:
+        metric = next(
+            (m for m in ("eval_return", "test_accuracy") if m in sweeps[0][3]), "test_accuracy"
+        )
+    for d, _, _, columns in sweeps:
+        if metric not in columns:
+            raise ConfigError(f"{d}/sweep.csv has no {metric!r} column; it has {columns}")
+    xs = list(dict.fromkeys(r[x_key] for _, _, rows, _ in sweeps for r in rows))
+    if all(_sort_key(x)[0] == 0 for x in xs):  # numbers: ascending; otherwise --over order
+        xs.sort(key=_sort_key)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# {metric} against {x_key}",
+        "",
+        "Mean ± 95% CI (Student t) over seeds; one row per sweep and grid point.",
+        "",
+        "| sweep | " + " | ".join(f"{x_key}={x}" for x in xs) + " |",
+        "| --- |" + " --- |" * len(xs),
+    ]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for d, keys, rows, _ in sweeps:
+        rest = keys[1:]
+        for point, group in _groups(rows, rest).items():
+            label = d.name + (f": {_label(dict(zip(rest, point, strict=True)))}" if rest else "")
+            values = [[_float(r[metric]) for r in group if r[x_key] == x] for x in xs]
+            lines.append(f"| {label} | " + " | ".join(_cell(v) for v in values) + " |")
+            _line(ax, list(range(len(xs))), values, label)
+    ax.set_xticks(range(len(xs)), xs)
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    png, md = out / "compare.png", out / "compare.md"
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    md.write_text("\n".join(lines) + "\n")
+    return md, png
+
+
+def _float(value: str) -> float | None:
+    return float(value) if value not in ("", None) else None
+
+
+def _sort_key(value: str) -> tuple:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)

@@ -115,7 +115,7 @@ def test_cue_delay_association_documented_returns():
 
 def test_delay_steps_are_blank_and_set_the_episode_length():
     env = gym.make("plasticagents/CueDelayAssociation-v0")  # 2 cues, feedback, delay 4
-    obs, info = env.reset(seed=1)
+    obs, _ = env.reset(seed=1)
     seen = [obs]
     done = False
     while not done:

@@ -6,7 +6,7 @@ import pytest
 
 from plasticagents.training.config import CLASSIFY_TRAINERS, TRAINERS, ConfigError
 from plasticagents.training.dispatch import TRAIN_FUNCTIONS, train
-from plasticagents.training.sweep import run_sweep
+from plasticagents.training.sweep import compare_sweeps, run_sweep
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "bptt.yaml"
 
@@ -56,3 +56,39 @@ def test_sweep_and_train_reject_bad_values(tmp_path):
 
     with pytest.raises(ConfigError, match="unknown trainer.kind 'annealing'; valid choices"):
         train(Cfg(), None)
+
+
+def _write_sweep(path, key, rows):
+    path.mkdir(parents=True)
+    lines = [f"{key},seed,run,eval_return"] + [f"{x},{s},r,{v}" for x, s, v in rows]
+    (path / "sweep.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_compare_puts_sweeps_side_by_side(tmp_path, capsys):
+    from plasticagents.cli import main
+
+    _write_sweep(tmp_path / "plastic", "noise", [(1.0, 0, 4), (0, 0, 8), (0, 1, 6), (1.0, 1, 2)])
+    _write_sweep(tmp_path / "static", "noise", [(0, 0, 0.5), (1.0, 0, -0.5)])
+    assert (
+        main(
+            [
+                "compare",
+                str(tmp_path / "plastic"),
+                str(tmp_path / "static"),
+                "--out",
+                str(tmp_path / "cmp"),
+            ]
+        )
+        == 0
+    )
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| sweep | noise=0 | noise=1.0 |" in table  # numeric x values ascending
+    assert "| plastic | 7 ± " in table and "| static | 0.5 | -0.5 |" in table
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0
+    _write_sweep(tmp_path / "other", "gain", [(1, 0, 1)])
+    with pytest.raises(ConfigError, match=r"first swept keys differ: \['gain', 'noise'\]"):
+        compare_sweeps([tmp_path / "plastic", tmp_path / "other"], tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="holds no sweep.csv"):
+        compare_sweeps([tmp_path / "nothing"], tmp_path / "x")
+    with pytest.raises(ConfigError, match="no 'accuracy' column"):
+        compare_sweeps([tmp_path / "plastic"], tmp_path / "x", metric="accuracy")
