@@ -362,7 +362,7 @@ def compare_sweeps(
         "| sweep | " + " | ".join(f"{x_key}={x}" for x in xs) + " |",
         "| --- |" + " --- |" * len(xs),
     ]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
     for d, keys, rows, _ in sweeps:
         rest = keys[1:]
         for point, group in _groups(rows, rest).items():
@@ -374,7 +374,7 @@ def compare_sweeps(
     ax.set_xlabel(x_key)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     png, md = out / "compare.png", out / "compare.md"
     fig.savefig(png, dpi=120)
