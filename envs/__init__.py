@@ -23,7 +23,7 @@ from plasticagents.envs.perturbations import (
     leg_actuators,
 )
 from plasticagents.envs.registration import NAMESPACE, perturbed_ids, register_all
-from plasticagents.envs.temporal import BanditReversal, CueAssociation
+from plasticagents.envs.temporal import BanditReversal, CueAssociation, cue_reference_returns
 
 register_all()
 
@@ -40,6 +40,7 @@ __all__ = [
     "GaussianNoiseAction",
     "GaussianNoiseObservation",
     "ScaleBodyMass",
+    "cue_reference_returns",
     "ScaleFriction",
     "ScaleGravity",
     "ScaleJointDamping",

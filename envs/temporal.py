@@ -44,7 +44,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["BanditReversal", "CueAssociation"]
+__all__ = ["BanditReversal", "CueAssociation", "cue_reference_returns"]
 
 
 class CueAssociation(gym.Env):
@@ -105,6 +105,95 @@ class CueAssociation(gym.Env):
         self.last_reward = reward
         terminated = self.trial >= self.n_trials
         return self._obs(), reward, terminated, False, {"target": self.target, "cue": self.cue}
+
+
+def cue_reference_returns(
+    env_id: str = "plasticagents/CueDelayAssociation-v0",
+    episodes: int = 1000,
+    seed: int = 0,
+    **env_kwargs,
+) -> dict[str, float]:
+    """Mean returns of two reference players on a cue-association task, over the seeded
+    episodes ``seed .. seed + episodes - 1``: the scale against which a trained agent's return
+    at a given ``noise`` reads (with noise, not even an oracle earns ``n_trials / n_cues``).
+
+    ``oracle``
+        Knows which cue pays. At each response it goes iff the cue on screen is more likely
+        than not the paying one, by Bayes' rule on that trial's noisy looks (the cue channels
+        carry Gaussian noise of std ``noise``, so the posterior over cues is the softmax of the
+        summed looks divided by ``noise ** 2``).
+    ``bayes_learner``
+        Does not know. It keeps the posterior over which cue pays, updated after each "go" from
+        the outcome and every look at that trial's cue (the feedback step's included), and goes
+        iff the immediate expected reward plus what the outcome is expected to add to the
+        remaining trials' return (one-step lookahead; future trials valued as if their cue were
+        seen clearly) beats no-go. Not the exact Bayes-optimal player, a strong reachable one.
+
+    ``env_id`` names a registered ``CueAssociation`` task; ``env_kwargs`` override its
+    arguments (``noise=1.0``). Returns ``{"oracle": ..., "bayes_learner": ..., "no_go": 0.0}``.
+    """
+    spec = gym.spec(env_id)
+    if spec.entry_point != f"{__name__}:CueAssociation":
+        raise ValueError(f"{env_id!r} is not a cue-association task (entry point {spec.entry_point!r})")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes!r}")
+    kwargs = {**spec.kwargs, **env_kwargs}
+    totals = {"oracle": [], "bayes_learner": []}
+    for player in totals:
+        env = CueAssociation(**kwargs)
+        for s in range(seed, seed + episodes):
+            totals[player].append(_play_cue_episode(env, s, knows_target=player == "oracle"))
+    return {**{k: float(np.mean(v)) for k, v in totals.items()}, "no_go": 0.0}
+
+
+def _play_cue_episode(env: CueAssociation, seed: int, knows_target: bool) -> float:
+    n, sigma = env.n_cues, env.noise
+    shown = env.cue_steps + int(env.feedback)  # last phase at which the cue is on screen
+    obs, info = env.reset(seed=seed)
+    target = info["target"]
+    belief = np.full(n, 1.0 / n)  # over which cue pays
+    looks, total, went, reward, done = np.zeros(n), 0.0, False, 0.0, False
+
+    def cue_posterior():
+        if sigma == 0:
+            return (looks == looks.max()).astype(float)
+        z = looks / sigma**2
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def future(b, remaining):  # trials to come, valued as if each cue were seen clearly
+        return remaining * np.mean(np.maximum(0.0, 2 * b - 1))
+
+    while not done:
+        phase = env.phase
+        if phase <= shown:
+            looks += obs[:n]
+        go = False
+        if phase == env.cue_steps:
+            q = cue_posterior()
+            if knows_target:
+                go = q[target] > 0.5
+            else:
+                p = float(belief @ q)
+                remaining = env.n_trials - env.trial - 1
+                b_win, b_lose = belief * q, belief * (1 - q)
+                after = p * (future(b_win / b_win.sum(), remaining) if b_win.sum() > 0 else 0.0)
+                after += (1 - p) * (future(b_lose / b_lose.sum(), remaining) if b_lose.sum() > 0 else 0.0)
+                go = 2 * p - 1 + after > future(belief, remaining) + 1e-12
+            went = go
+        obs, r, term, trunc, _ = env.step(np.array([1.0 if go else -1.0], np.float32))
+        total += r
+        if phase == env.cue_steps:
+            reward = r
+        done = term or trunc
+        if env.phase == 0 or done:  # the trial is over: learn from it, start the next one's looks
+            if went and not knows_target:
+                q = cue_posterior()
+                b = belief * (q if reward > 0 else 1 - q)
+                if b.sum() > 0:
+                    belief = b / b.sum()
+            looks[:], went = 0.0, False
+    return total
 
 
 class BanditReversal(gym.Env):

@@ -153,3 +153,32 @@ def test_temporal_tasks_reject_bad_arguments():
         gym.make("plasticagents/CueAssociation-v0", delay=-1)
     with pytest.raises(ValueError, match=r"p_good must be in \[0.5, 1\]"):
         gym.make("plasticagents/BanditReversal-v0", p_good=0.3)
+
+
+def test_cue_reference_players_match_the_documented_and_analytic_returns():
+    from scipy.stats import norm
+
+    from plasticagents.envs import cue_reference_returns
+
+    clean = cue_reference_returns(episodes=300)  # CueDelayAssociation-v0
+    assert clean["oracle"] == pytest.approx(10.0, abs=0.4)
+    assert clean["bayes_learner"] == pytest.approx(run(
+        "plasticagents/CueDelayAssociation-v0", informed_learner, episodes=300), abs=0.1)
+    assert clean["no_go"] == 0.0
+    # noise 1.0: the oracle decides from 3 looks, the summed cue difference is +-3 with std
+    # sqrt(6), so it errs with probability Phi(-3/sqrt(6)) and earns 20 (1/2 - that) = 7.8
+    noisy = cue_reference_returns(noise=1.0, episodes=300)
+    assert noisy["oracle"] == pytest.approx(20 * (0.5 - norm.cdf(-3 / 6**0.5)), abs=0.35)
+    assert 0.5 * noisy["oracle"] < noisy["bayes_learner"] < noisy["oracle"]
+    four = cue_reference_returns("plasticagents/CueAssociation-v0", episodes=300)
+    assert four["oracle"] == pytest.approx(5.0, abs=0.4)
+    assert four["bayes_learner"] == pytest.approx(3.3, abs=0.3)  # explores a cue, as scripted
+
+
+def test_cue_reference_returns_rejects_other_tasks():
+    from plasticagents.envs import cue_reference_returns
+
+    with pytest.raises(ValueError, match="BanditReversal-v0.*not a cue-association task"):
+        cue_reference_returns("plasticagents/BanditReversal-v0")
+    with pytest.raises(ValueError, match="episodes must be >= 1"):
+        cue_reference_returns(episodes=0)
