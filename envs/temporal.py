@@ -134,7 +134,9 @@ def cue_reference_returns(
     """
     spec = gym.spec(env_id)
     if spec.entry_point != f"{__name__}:CueAssociation":
-        raise ValueError(f"{env_id!r} is not a cue-association task (entry point {spec.entry_point!r})")
+        raise ValueError(
+            f"{env_id!r} is not a cue-association task (entry point {spec.entry_point!r})"
+        )
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
     kwargs = {**spec.kwargs, **env_kwargs}
@@ -178,7 +180,9 @@ def _play_cue_episode(env: CueAssociation, seed: int, knows_target: bool) -> flo
                 remaining = env.n_trials - env.trial - 1
                 b_win, b_lose = belief * q, belief * (1 - q)
                 after = p * (future(b_win / b_win.sum(), remaining) if b_win.sum() > 0 else 0.0)
-                after += (1 - p) * (future(b_lose / b_lose.sum(), remaining) if b_lose.sum() > 0 else 0.0)
+                after += (1 - p) * (
+                    future(b_lose / b_lose.sum(), remaining) if b_lose.sum() > 0 else 0.0
+                )
                 go = 2 * p - 1 + after > future(belief, remaining) + 1e-12
             went = go
         obs, r, term, trunc, _ = env.step(np.array([1.0 if go else -1.0], np.float32))

@@ -162,8 +162,9 @@ def test_cue_reference_players_match_the_documented_and_analytic_returns():
 
     clean = cue_reference_returns(episodes=300)  # CueDelayAssociation-v0
     assert clean["oracle"] == pytest.approx(10.0, abs=0.4)
-    assert clean["bayes_learner"] == pytest.approx(run(
-        "plasticagents/CueDelayAssociation-v0", informed_learner, episodes=300), abs=0.1)
+    assert clean["bayes_learner"] == pytest.approx(
+        run("plasticagents/CueDelayAssociation-v0", informed_learner, episodes=300), abs=0.1
+    )
     assert clean["no_go"] == 0.0
     # noise 1.0: the oracle decides from 3 looks, the summed cue difference is +-3 with std
     # sqrt(6), so it errs with probability Phi(-3/sqrt(6)) and earns 20 (1/2 - that) = 7.8
