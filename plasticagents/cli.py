@@ -258,7 +258,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from plasticagents.training.plots import plot_learning_curves
 
-    print(plot_learning_curves(args.runs, args.out, title=args.title or ""))
+    print(plot_learning_curves(args.runs, args.out, title=args.title or "", group=args.group))
     return 0
 
 
@@ -425,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("runs", nargs="+", help="run directories")
     plot.add_argument("--out", default="learning_curves.png", help="output PNG")
     plot.add_argument("--title")
+    plot.add_argument(
+        "--group",
+        action="store_true",
+        help="merge runs whose configs differ only in seed and name: mean evaluation return, min-max band",
+    )
     plot.set_defaults(func=_cmd_plot)
 
     sw = sub.add_parser(

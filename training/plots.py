@@ -9,11 +9,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_learning_curves", "plot_onset_curves", "plot_return_ratios"]
+__all__ = [
+    "group_seed_evaluations",
+    "plot_learning_curves",
+    "plot_onset_curves",
+    "plot_return_ratios",
+]
 
 
-def plot_learning_curves(runs: Sequence[str | Path], out: str | Path, title: str = "") -> Path:
-    """Mean / best population fitness and centre evaluation return vs env steps, per run."""
+def plot_learning_curves(
+    runs: Sequence[str | Path], out: str | Path, title: str = "", group: bool = False
+) -> Path:
+    """Training curves against env steps, one colour per run: for ES runs the population's
+    mean fitness (thin line: best individual), for the gradient trainers the mean return of
+    each iteration's episodes, and dashed with markers the periodic evaluation return.
+
+    ``group=True`` merges runs whose configs differ only in seed and name (the seeds of one
+    experiment; the label is their names' common prefix): their
+    evaluation returns are drawn as the mean over seeds with a min-max band, at the env-step
+    counts all of them reached."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,15 +35,41 @@ def plot_learning_curves(runs: Sequence[str | Path], out: str | Path, title: str
 
     from plasticagents.training.run import RunDir
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for i, path in enumerate(runs):
+    loaded = []
+    for path in runs:
         run = RunDir.open(path)
         rows = run.read_metrics()
-        if not rows:
-            continue
-        color = f"C{i}"
-        label = run.config_dict().get("name", run.path.name)
-        steps = [int(r["env_steps"]) / 1e6 for r in rows]
+        if rows:
+            loaded.append(({"name": run.path.name, **run.config_dict()}, rows))
+    if not loaded:
+        raise ValueError(f"none of the runs {[str(r) for r in runs]} has any metrics yet")
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    if group:
+        _plot_grouped(ax, loaded)
+    else:
+        for i, (config, rows) in enumerate(loaded):
+            _plot_run(ax, f"C{i}", config["name"], rows)
+    es = any("mean_fitness" in rows[0] for _, rows in loaded)
+    ax.set_xlabel("env steps (millions)")
+    ax.set_ylabel("episode return")
+    default = "ES training (thin line: best individual)" if es else "training"
+    ax.set_title(title or (f"{default}, mean and range over seeds" if group else default))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _evaluations(rows: list[dict[str, str]]) -> dict[int, float]:
+    return {int(r["env_steps"]): float(r["eval_return"]) for r in rows if r.get("eval_return")}
+
+
+def _plot_run(ax: Any, color: str, label: str, rows: list[dict[str, str]]) -> None:
+    steps = [int(r["env_steps"]) / 1e6 for r in rows]
+    if "mean_fitness" in rows[0]:  # ES: the population, and its best individual
         ax.plot(
             steps,
             [float(r["mean_fitness"]) for r in rows],
@@ -38,30 +78,63 @@ def plot_learning_curves(runs: Sequence[str | Path], out: str | Path, title: str
             label=f"{label}: population mean",
         )
         ax.plot(steps, [float(r["best_fitness"]) for r in rows], color=color, lw=0.6, alpha=0.5)
-        evals = [
-            (s, float(r["eval_return"]))
-            for s, r in zip(steps, rows, strict=True)
-            if r["eval_return"]
-        ]
-        if evals:
-            ax.plot(
-                *zip(*evals, strict=True),
-                "o--",
-                color=color,
-                ms=3,
-                lw=0.8,
-                label=f"{label}: centre evaluation",
-            )
-    ax.set_xlabel("env steps (millions)")
-    ax.set_ylabel("episode return")
-    ax.set_title(title or "ES training (thin line: best individual)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+        eval_label = f"{label}: centre evaluation"
+    else:  # the gradient trainers: the iteration's training episodes
+        ax.plot(
+            steps,
+            [float(r["mean_return"]) for r in rows],
+            color=color,
+            lw=1.0,
+            alpha=0.6,
+            label=f"{label}: training episodes",
+        )
+        eval_label = f"{label}: evaluation"
+    evals = _evaluations(rows)
+    if evals:
+        xs = [s / 1e6 for s in evals]
+        ax.plot(xs, list(evals.values()), "o--", color=color, ms=3, lw=0.8, label=eval_label)
+
+
+def group_seed_evaluations(
+    loaded: Sequence[tuple[dict[str, Any], list[dict[str, str]]]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Group runs, given as ``(config, metrics rows)``, whose configs differ only in ``seed``
+    and ``name`` (the seeds of one experiment), labelled by their names' common prefix (less a
+    trailing ``-s`` / ``-seed``). Per group: the env-step counts every member evaluated at, and
+    the evaluation returns there, one row per member."""
+    import json
+    import os
+    import re
+
+    by_config: dict[str, list[tuple[str, dict[int, float]]]] = {}
+    for config, rows in loaded:
+        key = json.dumps(
+            {k: v for k, v in config.items() if k not in ("seed", "name")},
+            sort_keys=True,
+            default=str,
+        )
+        by_config.setdefault(key, []).append((str(config.get("name", "")), _evaluations(rows)))
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for members in by_config.values():
+        names = [name for name, _ in members]
+        label = re.sub(r"[-_ ]*(s|seed)?$", "", os.path.commonprefix(names)) or names[0]  # noqa: RUF071
+        if label in groups:
+            label = f"{label} ({len(groups)})"
+        evals = [e for _, e in members]
+        common = sorted(set.intersection(*(set(e) for e in evals)))
+        if not common:
+            raise ValueError(f"the runs {names} share no evaluated env-step count to plot")
+        groups[label] = (np.array(common), np.array([[e[s] for s in common] for e in evals]))
+    return groups
+
+
+def _plot_grouped(ax: Any, loaded: list[tuple[dict[str, Any], list[dict[str, str]]]]) -> None:
+    for i, (label, (steps, values)) in enumerate(group_seed_evaluations(loaded).items()):
+        xs, n = steps / 1e6, len(values)
+        ax.plot(
+            xs, values.mean(0), color=f"C{i}", lw=1.4, label=f"{label} ({n} seed{'s' * (n > 1)})"
+        )
+        ax.fill_between(xs, values.min(0), values.max(0), color=f"C{i}", alpha=0.2, lw=0)
 
 
 def _float(value: Any) -> float:
