@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--group",
         action="store_true",
-        help="merge runs whose configs differ only in seed and name: mean evaluation return, min-max band",
+        help="merge runs differing only in seed and name: mean eval return, min-max band",
     )
     plot.set_defaults(func=_cmd_plot)
 
