@@ -164,7 +164,8 @@ def _play_cue_episode(env: CueAssociation, seed: int, knows_target: bool) -> flo
         return e / e.sum()
 
     def future(b, remaining):  # trials to come, valued as if each cue were seen clearly
-        return remaining * np.mean(np.maximum(0.0, 2 * b - 1))
+        mass = b.sum()  # b: an unnormalised posterior over which cue pays
+        return remaining * np.mean(np.maximum(0.0, 2 * b / mass - 1)) if mass > 0 else 0.0
 
     while not done:
         phase = env.phase
@@ -178,10 +179,8 @@ def _play_cue_episode(env: CueAssociation, seed: int, knows_target: bool) -> flo
             else:
                 p = float(belief @ q)
                 remaining = env.n_trials - env.trial - 1
-                b_win, b_lose = belief * q, belief * (1 - q)
-                after = p * (future(b_win / b_win.sum(), remaining) if b_win.sum() > 0 else 0.0)
-                after += (1 - p) * (
-                    future(b_lose / b_lose.sum(), remaining) if b_lose.sum() > 0 else 0.0
+                after = p * future(belief * q, remaining) + (1 - p) * future(
+                    belief * (1 - q), remaining
                 )
                 go = 2 * p - 1 + after > future(belief, remaining) + 1e-12
             went = go
