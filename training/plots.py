@@ -117,7 +117,8 @@ def group_seed_evaluations(
     groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for members in by_config.values():
         names = [name for name, _ in members]
-        label = re.sub(r"[-_ ]*(s|seed)?$", "", os.path.commonprefix(names)) or names[0]  # noqa: RUF071
+        prefix = os.path.commonprefix(names) if len(names) > 1 else names[0]  # noqa: RUF071
+        label = re.sub(r"[-_ ]+(s|seed)?$", "", prefix) or names[0]
         if label in groups:
             label = f"{label} ({len(groups)})"
         evals = [e for _, e in members]

@@ -29,10 +29,11 @@ def test_seeds_of_one_experiment_are_grouped_at_their_common_evaluations(tmp_pat
         gradient_run(tmp_path, "mlp-s0", 0, "mlp", [1.0, 2.0, 3.0]),
         gradient_run(tmp_path, "mlp-s1", 1, "mlp", [3.0, 4.0]),  # stopped early
         gradient_run(tmp_path, "snn-s0", 0, "snn", [5.0, 6.0, 7.0]),
+        gradient_run(tmp_path, "ants", 0, "static", [1.0]),  # alone: its name stays whole
     ]
     loaded = [(r.config_dict(), r.read_metrics()) for r in runs]
     groups = group_seed_evaluations(loaded)
-    assert list(groups) == ["mlp", "snn-s0"]
+    assert list(groups) == ["mlp", "snn-s0", "ants"]
     steps, values = groups["mlp"]
     np.testing.assert_array_equal(steps, [200, 400])  # where both seeds evaluated
     np.testing.assert_array_equal(values, [[1.0, 2.0], [3.0, 4.0]])
