@@ -203,6 +203,9 @@ class PPOConfig:
     features_dim: int = 64
     pi_arch: list[int] = field(default_factory=lambda: [64])
     vf_arch: list[int] = field(default_factory=lambda: [64, 64])
+    # snn policies: "shared" = the critic head reads the SNN's features too; "mlp" = the critic
+    # is an MLP (vf_arch, tanh) on the normalised observation and only the actor spikes
+    critic: Literal["shared", "mlp"] = "shared"
     eval_every: int = 10  # iterations (rollouts of n_envs x n_steps)
     eval_episodes: int = 5
     checkpoint_every: int = 1

@@ -8,6 +8,12 @@ the spiking layer. It is stateless across env steps (SB3's ``ActorCriticPolicy``
 recurrent state), so plasticity has nothing to carry: use ``agent.plasticity: null``. With
 ``agent.kind: mlp`` the run is SB3's own MLP PPO, the baseline.
 
+``trainer.critic`` says what the value head reads: ``shared`` (SB3's default for a features
+extractor: the SNN's readouts feed the actor and the critic, and the value loss trains the SNN
+too) or ``mlp`` (:class:`SpikingActorCriticPolicy`: the critic is an MLP on the normalised
+observation, as in PopSAN-style spiking actor / deep critic training; only the actor spikes,
+and the critic is not needed to act).
+
 SB3's pieces work unchanged: ``PPO``, ``VecNormalize`` (observations and rewards), callbacks,
 its logger and ``evaluate_policy``. The run directory holds the same files as the other
 trainers: ``metrics.csv`` (one row per rollout), TensorBoard events, and
@@ -28,7 +34,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
@@ -39,6 +46,7 @@ from plasticagents.training.run import RunDir, atomic_save
 __all__ = [
     "METRIC_COLUMNS",
     "SB3Agent",
+    "SpikingActorCriticPolicy",
     "SpikingFeatures",
     "load_sb3_agent",
     "make_model",
@@ -79,6 +87,62 @@ class SpikingFeatures(BaseFeaturesExtractor):
         return features
 
 
+class _SplitExtractor(nn.Module):
+    """SB3's ``mlp_extractor`` contract with separate inputs: the actor MLP reads the policy
+    features, the critic MLP reads the value features (of another size)."""
+
+    def __init__(
+        self, pi_in: int, vf_in: int, pi_arch: list[int], vf_arch: list[int], activation: type
+    ) -> None:
+        super().__init__()
+
+        def mlp(n_in: int, arch: list[int]) -> tuple[nn.Sequential, int]:
+            layers: list[nn.Module] = []
+            for width in arch:
+                layers += [nn.Linear(n_in, width), activation()]
+                n_in = width
+            return nn.Sequential(*layers), n_in
+
+        self.policy_net, self.latent_dim_pi = mlp(pi_in, list(pi_arch))
+        self.value_net, self.latent_dim_vf = mlp(vf_in, list(vf_arch))
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise RuntimeError("_SplitExtractor takes actor and critic features separately")
+
+    def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        return self.policy_net(features)
+
+    def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        return self.value_net(features)
+
+
+class SpikingActorCriticPolicy(ActorCriticPolicy):
+    """SB3's ``ActorCriticPolicy`` with a spiking actor and an MLP critic (``trainer.critic:
+    mlp``): the actor head reads the features extractor (:class:`SpikingFeatures`), the critic
+    MLP (``net_arch["vf"]``) reads the flattened observation. Everything else (distribution,
+    ``predict``, ``evaluate_actions``, saving) is SB3's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["share_features_extractor"] = False
+        super().__init__(*args, **kwargs)
+
+    def make_features_extractor(self) -> BaseFeaturesExtractor:
+        # SB3 asks for the actor's extractor first, then (not shared) the critic's
+        if getattr(self, "features_extractor", None) is None:
+            return super().make_features_extractor()
+        return FlattenExtractor(self.observation_space)
+
+    def _build_mlp_extractor(self) -> None:
+        arch = self.net_arch if isinstance(self.net_arch, dict) else {}
+        self.mlp_extractor = _SplitExtractor(
+            self.features_dim,
+            self.vf_features_extractor.features_dim,
+            arch.get("pi", []),
+            arch.get("vf", []),
+            self.activation_fn,
+        )
+
+
 class SB3Agent:
     """An SB3 model in this project's predict protocol (for ``rollout``, ``evaluate``,
     ``robustness`` and ``view``): observations pass through the frozen ``VecNormalize``
@@ -109,6 +173,9 @@ def make_model(cfg: ExperimentConfig, env: Any) -> Any:
     """The SB3 PPO model the config describes, on the vectorized ``env``."""
     t: PPOConfig = cfg.trainer
     policy_kwargs: dict[str, Any] = {"net_arch": {"pi": list(t.pi_arch), "vf": list(t.vf_arch)}}
+    policy: Any = "MlpPolicy"
+    if t.critic not in ("shared", "mlp"):
+        raise ValueError(f"trainer.critic must be one of ['shared', 'mlp'], got {t.critic!r}")
     if cfg.agent.kind == "snn":
         policy_kwargs.update(
             features_extractor_class=SpikingFeatures,
@@ -117,13 +184,16 @@ def make_model(cfg: ExperimentConfig, env: Any) -> Any:
                 "agent": to_dict(cfg)["agent"],
                 "seed": cfg.seed,
             },
-            share_features_extractor=True,
         )
+        if t.critic == "mlp":
+            policy = SpikingActorCriticPolicy
+        else:
+            policy_kwargs["share_features_extractor"] = True
     else:
         policy_kwargs["net_arch"] = {"pi": list(cfg.agent.mlp_hidden), "vf": list(t.vf_arch)}
         policy_kwargs["activation_fn"] = nn.Tanh
     return PPO(
-        "MlpPolicy",
+        policy,
         env,
         learning_rate=t.lr,
         n_steps=t.n_steps,

@@ -71,3 +71,44 @@ def test_ppo_resume_trains_longer(ppo_run, capsys):
     assert [r["iteration"] for r in rows] == ["0", "1", "2", "3"]
     assert int(rows[-1]["env_steps"]) == 1024
     assert main(["evaluate", str(ppo_run.path), "--episodes", "2", "--threads", "1"]) == 0
+
+
+def test_mlp_critic_reads_the_observation_and_leaves_the_snn_to_the_actor(tmp_path):
+    from stable_baselines3 import PPO
+
+    from plasticagents.training.ppo import SpikingActorCriticPolicy, _vec_env, make_model
+
+    cfg = load_config(SMOKE, ["trainer.critic=mlp"])
+    env = _vec_env(cfg, 1, 0)
+    policy = make_model(cfg, env).policy
+    assert isinstance(policy, SpikingActorCriticPolicy)
+    assert type(policy.pi_features_extractor).__name__ == "SpikingFeatures"
+    assert type(policy.vf_features_extractor).__name__ == "FlattenExtractor"
+    obs = torch.randn(6, 17)
+    policy.predict_values(obs).sum().backward()  # the value loss does not reach the SNN
+    assert policy.pi_features_extractor.net.layer.synapses.raw.grad is None
+    actions, values, log_prob = policy(obs)
+    assert actions.shape == (6, 6) and values.shape == (6, 1) and log_prob.shape == (6,)
+    _, log_prob, _ = policy.evaluate_actions(obs, torch.ones(6, 6))
+    log_prob.sum().backward()  # the policy loss does
+    assert policy.pi_features_extractor.net.layer.synapses.raw.grad.abs().sum() > 0
+    # SB3's save / load rebuilds the same policy
+    model = make_model(cfg, env)
+    model.save(tmp_path / "m.zip")
+    loaded = PPO.load(tmp_path / "m.zip", device="cpu")
+    assert isinstance(loaded.policy, SpikingActorCriticPolicy)
+    x = np.random.default_rng(0).normal(size=(3, 17)).astype(np.float32)
+    np.testing.assert_allclose(
+        loaded.predict(x, deterministic=True)[0], model.predict(x, deterministic=True)[0]
+    )
+    np.testing.assert_allclose(
+        loaded.policy.predict_values(torch.as_tensor(x)).detach(),
+        model.policy.predict_values(torch.as_tensor(x)).detach(),
+    )
+
+
+def test_unknown_critic_is_named_with_the_choices():
+    from plasticagents.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"critic.*'mlp'.*'shared'|critic.*'shared'.*'mlp'"):
+        load_config(SMOKE, ["trainer.critic=lstm"])
