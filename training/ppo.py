@@ -35,7 +35,11 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    FlattenExtractor,
+    create_mlp,
+)
 from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
@@ -95,16 +99,11 @@ class _SplitExtractor(nn.Module):
         self, pi_in: int, vf_in: int, pi_arch: list[int], vf_arch: list[int], activation: type
     ) -> None:
         super().__init__()
-
-        def mlp(n_in: int, arch: list[int]) -> tuple[nn.Sequential, int]:
-            layers: list[nn.Module] = []
-            for width in arch:
-                layers += [nn.Linear(n_in, width), activation()]
-                n_in = width
-            return nn.Sequential(*layers), n_in
-
-        self.policy_net, self.latent_dim_pi = mlp(pi_in, list(pi_arch))
-        self.value_net, self.latent_dim_vf = mlp(vf_in, list(vf_arch))
+        # SB3's own MLP builder (output_dim -1: hidden layers only, like its MlpExtractor)
+        self.policy_net = nn.Sequential(*create_mlp(pi_in, -1, list(pi_arch), activation))
+        self.value_net = nn.Sequential(*create_mlp(vf_in, -1, list(vf_arch), activation))
+        self.latent_dim_pi = pi_arch[-1] if pi_arch else pi_in
+        self.latent_dim_vf = vf_arch[-1] if vf_arch else vf_in
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise RuntimeError("_SplitExtractor takes actor and critic features separately")
