@@ -84,10 +84,14 @@ class SpikingFeatures(BaseFeaturesExtractor):
         obs_dim = int(np.prod(observation_space.shape))
         self.net = build_policy(cfg, obs_dim, features_dim, seed, output="linear")
         self.last_spikes = 0.0
+        self.last_state: Any = None  # the SNN state of the last call without autograd (acting)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         features, state = self.net(obs.flatten(1), None)
         self.last_spikes = float(state.spikes.sum(-1).mean().detach())
+        # kept for rollout's spike counts and probes when acting (SB3's predict runs under
+        # no_grad); never during training, where it would hold the graph alive
+        self.last_state = None if torch.is_grad_enabled() else state
         return features
 
 
@@ -145,7 +149,10 @@ class SpikingActorCriticPolicy(ActorCriticPolicy):
 class SB3Agent:
     """An SB3 model in this project's predict protocol (for ``rollout``, ``evaluate``,
     ``robustness`` and ``view``): observations pass through the frozen ``VecNormalize``
-    statistics first."""
+    statistics first. With a spiking policy, ``predict`` returns the SNN state of the step
+    (spike counts per hidden neuron) as its state, so rollouts count spikes and
+    :func:`~plasticagents.training.rollout.policy_probe` records them; SB3's policy itself is
+    stateless across steps and ignores the state passed in."""
 
     population = False
 
@@ -165,7 +172,8 @@ class SB3Agent:
                 self.clip_obs,
             ).astype(np.float32)
         action, _ = self.model.predict(obs, deterministic=deterministic)
-        return action, None
+        extractor = getattr(self.policy, "features_extractor", None)
+        return action, getattr(extractor, "last_state", None)
 
 
 def make_model(cfg: ExperimentConfig, env: Any) -> Any:

@@ -433,9 +433,14 @@ def policy_probe(policy: Any, neurons: bool = False) -> Callable[[Any], dict[str
 
     Gives ``weight_change`` (``||alpha * hebb||`` per slot, 0 for static networks), and, with
     ``neurons=True``, per-neuron ``neuron_spikes [n, N]`` and the ``modulation [n, K]`` signals
-    (``K = 0`` without a neuromodulator). Non-spiking policies give nothing (``{}``).
+    (``K = 0`` without a neuromodulator). Non-spiking policies give nothing (``{}``). An SB3
+    policy with a spiking features extractor is probed through the extractor's network.
     """
     import torch
+
+    net = getattr(getattr(policy, "features_extractor", None), "net", None)
+    if not hasattr(policy, "weight_change") and hasattr(net, "weight_change"):
+        policy = net
 
     def probe(state: Any) -> dict[str, np.ndarray]:
         if not hasattr(policy, "weight_change") or state is None:

@@ -64,6 +64,26 @@ def test_ppo_smoke_run_writes_a_run_and_its_policy_passes_evaluate_policy(ppo_ru
     assert returns.shape == (2,) and np.isfinite(returns).all()
 
 
+def test_ppo_spiking_rollouts_count_and_record_the_snn_spikes(ppo_run):
+    from plasticagents.training.viewer import record_episode
+
+    loaded = load_policy(ppo_run.path)
+    # (noisy sensors: the smoke policy's quiet deterministic gait barely drives 16 neurons)
+    noise = [{"type": "gaussian_noise_observation", "std": 1.0}]
+    rec = record_episode(loaded, perturbations=noise, seed=1, render=False, progress=False)
+    assert rec.neuron_spikes.shape == (64, 16)  # agent.hidden neurons, one row per env step
+    assert rec.neuron_spikes.sum() > 0 and rec.modulation.shape == (64, 0)
+    # the viewer's counts are the ones SB3's own extractor produces on the same observations
+    extractor = loaded.predictor.model.policy.features_extractor
+    obs = loaded.checkpoint["obs_rms"]
+    x = np.clip((rec.obs - obs.mean) / np.sqrt(obs.var + 1e-8), -10, 10).astype(np.float32)
+    with torch.no_grad():
+        extractor(torch.as_tensor(x))
+    np.testing.assert_array_equal(rec.neuron_spikes, extractor.last_state.spikes.numpy())
+    returns = evaluate_run(ppo_run.path, episodes=1, threads=1)  # acting keeps no graph
+    assert np.isfinite(returns).all()
+
+
 def test_ppo_resume_trains_longer(ppo_run, capsys):
     argv = ["train", "--resume", str(ppo_run.path), "--set", "trainer.total_timesteps=1024"]
     assert main(argv) == 0
