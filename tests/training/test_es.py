@@ -88,6 +88,31 @@ def test_batched_fitness_equals_one_by_one(tiny_config):
     problem.close()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, raised while tracing
+def test_compiled_population_runs_compiled_and_matches_eager(tiny_config):
+    """evotorch's solution values are a read-only tensor subclass; with several episodes per
+    individual the compiled step's batched matmuls failed on them and fell back to eager (a
+    RuntimeWarning: an error in this suite)."""
+    from evotorch import SolutionBatch
+
+    agent = {"hidden": 16, "plasticity": {"rule": "abcd", "granularity": "post"}}
+    evals = []
+    for compile_ in (False, True):
+        cfg = tiny_config(
+            agent=agent, env={"max_episode_steps": 10}, trainer={"compile": compile_, "episodes": 2}
+        )
+        problem = PolicyProblem(cfg)
+        values = problem.center_init + 0.1 * torch.randn(
+            3, problem.solution_length, generator=torch.Generator().manual_seed(0)
+        )
+        batch = SolutionBatch(problem, popsize=3, empty=True)
+        batch.set_values(values)
+        problem.evaluate(batch)
+        evals.append(batch.evals.clone())
+        problem.close()
+    torch.testing.assert_close(evals[1], evals[0], rtol=1e-4, atol=1e-3)
+
+
 def test_diverging_individual_is_reported_with_generation_and_index(tiny_config):
     from evotorch import SolutionBatch
 
