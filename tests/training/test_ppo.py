@@ -80,8 +80,8 @@ def test_ppo_spiking_rollouts_count_and_record_the_snn_spikes(ppo_run):
     with torch.no_grad():
         extractor(torch.as_tensor(x))
     np.testing.assert_array_equal(rec.neuron_spikes, extractor.last_state.spikes.numpy())
-    returns = evaluate_run(ppo_run.path, episodes=1, threads=1)  # acting keeps no graph
-    assert np.isfinite(returns).all()
+    extractor(torch.as_tensor(x))  # a training forward keeps no state (it would hold the graph)
+    assert extractor.last_state is None
 
 
 def test_ppo_resume_trains_longer(ppo_run, capsys):
