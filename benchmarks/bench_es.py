@@ -1,21 +1,24 @@
 """End-to-end ES throughput on Ant-v5: ours vs evotorch's VecGymNE vs physics alone.
 
-Three loops evaluate one ES generation (``--popsize`` individuals, one episode each, capped at
-``--steps`` env steps) side by side in the same process, on the same machine:
+Three loops evaluate one ES generation (``--popsize`` individuals, ``--episodes`` episodes each,
+capped at ``--steps`` env steps) side by side in the same process, on the same machine:
 
 * ``ours``: :class:`plasticagents.training.es.PolicyProblem` with a plastic (Hebbian) SNN of
   ``--hidden`` neurons; one batched population call per env step, physics over ``--threads``
   threads (``torch.compile`` on by default, compiled once before timing);
 * ``evotorch``: evotorch's own ``VecGymNE`` with an MLP policy (64 tanh units), observation
-  normalisation on, the same popsize and episode cap;
-* ``physics``: ``mujoco.mj_step`` (frame skip 5) on ``--popsize`` ``MjData``s of the Ant model
+  normalisation on, the same popsize, episodes and episode cap;
+* ``physics``: ``mujoco.mj_step`` (frame skip 5) on popsize x episodes ``MjData``s of the Ant model
   over the same threads, zero controls, no policy, no Python env wrappers.
 
 Printed: env steps/s of each (median of ``--repeats``) and the ratios ours/evotorch (goal
 >= 1.0) and ours/physics (goal >= 0.7). Episodes that terminate early count only the steps
 they ran.
 
-    python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--repeats 3]
+    python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--episodes 1] [--repeats 3]
+
+``--episodes 3`` times the batched-episode path that crippled-leg training
+(``env.train_distribution``) runs.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def bench_ours(args, lanes: int) -> float:
             },
             "trainer": {
                 "popsize": args.popsize,
+                "episodes": args.episodes,
                 "threads": args.threads,
                 "lanes": lanes,
                 "compile": args.compile,
@@ -95,7 +99,8 @@ def bench_evotorch(args) -> float:
         "Linear(obs_length, 64) >> Tanh() >> Linear(64, act_length)",
         env_config={"max_episode_steps": args.steps},
         observation_normalization=True,
-        max_num_envs=args.popsize,
+        max_num_envs=args.popsize * args.episodes,
+        num_episodes=args.episodes,
     )
     batch = SolutionBatch(problem, popsize=args.popsize)
     problem.evaluate(batch)  # warm-up
@@ -116,10 +121,11 @@ def bench_physics(args) -> float:
     env = gym.make("Ant-v5")
     model = env.unwrapped.model
     frame_skip = env.unwrapped.frame_skip
-    datas = [mujoco.MjData(model) for _ in range(args.popsize)]
+    n = args.popsize * args.episodes
+    datas = [mujoco.MjData(model) for _ in range(n)]
     for d in datas:
         mujoco.mj_forward(model, d)
-    chunks = np.array_split(np.arange(args.popsize), args.threads)
+    chunks = np.array_split(np.arange(n), args.threads)
 
     def run(chunk):
         for i in chunk:
@@ -131,7 +137,7 @@ def bench_physics(args) -> float:
             t = time.perf_counter()
             for _ in range(args.steps):
                 list(pool.map(run, chunks))
-            rates.append(args.popsize * args.steps / (time.perf_counter() - t))
+            rates.append(n * args.steps / (time.perf_counter() - t))
     env.close()
     return statistics.median(rates)
 
@@ -140,6 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--popsize", type=int, default=64)
     parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
+    parser.add_argument("--episodes", type=int, default=1, help="episodes per individual")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
@@ -149,7 +156,8 @@ def main() -> None:
     parser.add_argument("--no-compile", dest="compile", action="store_false")
     args = parser.parse_args()
     print(
-        f"Ant-v5, popsize {args.popsize}, episodes capped at {args.steps} steps, "
+        f"Ant-v5, popsize {args.popsize} x {args.episodes} episode(s) "
+        f"capped at {args.steps} steps, "
         f"{args.threads} threads, torch {torch.__version__}, {os.cpu_count()} CPUs; "
         f"median of {args.repeats}"
     )
