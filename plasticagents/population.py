@@ -114,6 +114,9 @@ class Population:
                 f"expected population vectors of shape [{self.size}, {self.num_params}], "
                 f"got {list(vectors.shape)}"
             )
+        # a plain tensor view: tensor subclasses (evotorch's read-only values) break the
+        # compiled step's batched matmuls, which then fell back to eager
+        vectors = vectors.as_subclass(Tensor)
         offset = 0
         for n, shape in zip(self.names, self.shapes, strict=True):
             k = shape.numel()

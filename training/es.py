@@ -185,9 +185,7 @@ class PolicyProblem(_problem_base()):
 
     def _evaluate_batch(self, batch) -> None:
         t = self.cfg.trainer
-        # a plain tensor: evotorch hands out a read-only tensor subclass, whose dispatch
-        # torch.compile's compiled population step cannot run (it fell back to eager)
-        values = batch.values.detach().to(torch.float32).contiguous().as_subclass(torch.Tensor)
+        values = batch.values.detach().to(torch.float32).contiguous()
         n, episodes = values.shape[0], t.episodes
         lanes = min(t.lanes, n)
         if lanes == 1:
