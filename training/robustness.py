@@ -291,7 +291,8 @@ def evaluate_agent(
                 t0, before, after = onsets[i], 2 * window, 4 * window
                 curve = np.full(before + after, np.nan)
                 lo, hi = max(0, t0 - before), min(len(r), t0 + after)
-                curve[lo - (t0 - before) : hi - (t0 - before)] = r[lo:hi]
+                if hi > lo:  # an episode that ended 2 windows before its onset adds nothing
+                    curve[lo - (t0 - before) : hi - (t0 - before)] = r[lo:hi]
                 around.setdefault(cond.name, []).append(curve)
             rows.append(row)
     nominal = [r["return"] for r in rows if r["condition"] == NOMINAL.name]

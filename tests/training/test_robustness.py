@@ -110,6 +110,24 @@ def test_robustness_outputs_match_a_direct_re_evaluation(trained, suite, tmp_pat
     assert float(cell) == pytest.approx(nominal, abs=0.051)
 
 
+def test_an_onset_the_episode_never_reaches_leaves_its_onset_metrics_empty(trained, tmp_path):
+    # An Ant that falls before its leg is disabled (seen on the held-out-leg suite) ends its
+    # episode before the onset: its row is kept, with no before/after numbers to make up.
+    suite = tmp_path / "late.yaml"
+    suite.write_text(
+        "env: HalfCheetah-v5\nperturbations:\n"
+        "  - {name: late, type: cripple_leg, leg: bthigh, onset: 130}\n"
+    )
+    rows = run_robustness(
+        [trained], suite, tmp_path / "rob", episodes=2, threads=1, window=10, progress=False
+    )
+    late = [r for r in rows if r["condition"] == "late"]
+    assert [r["length"] for r in late] == [80, 80]  # the run's 80-step cap, onset never reached
+    assert all(math.isnan(r["reward_after"]) and math.isnan(r["recovery_steps"]) for r in late)
+    nominal = [r["return"] for r in rows if r["condition"] == "nominal"]
+    assert [r["return"] for r in late] == pytest.approx(nominal, rel=1e-5)  # never perturbed
+
+
 def test_robustness_refuses_to_overwrite_and_checks_its_inputs(trained, suite, tmp_path):
     out = tmp_path / "rob"
     run_robustness([trained], suite, out, episodes=1, threads=1, progress=False)
