@@ -1,0 +1,69 @@
+"""Train every ``configs/smoke/*.yaml`` and collect the numbers a seed determines.
+
+``python tests/training/smoke_golden.py`` rewrites ``tests/training/data/smoke_golden.json``
+(run it only when a change is meant to alter training numbers, and say so in the commit);
+``tests/training/test_smoke_golden.py`` compares a fresh run of each config against it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "configs" / "smoke"
+GOLDEN = Path(__file__).with_name("data") / "smoke_golden.json"
+# columns that depend on the clock or the machine, not on the seed
+UNPINNED = {"wall_time", "epoch_time"}
+
+
+def smoke_numbers(config: Path, workdir: Path) -> dict:
+    """The metrics rows (and ``result.json``, if any) of a fresh run of ``config``."""
+    import csv
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "plasticagents.cli",
+            "train",
+            str(config),
+            "--runs-dir",
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{config.name} failed:\n{out.stderr[-3000:]}")
+    (run,) = [p for p in workdir.iterdir() if p.is_dir()]
+    with open(run / "metrics.csv", newline="") as fh:
+        rows = [{k: v for k, v in r.items() if k not in UNPINNED} for r in csv.DictReader(fh)]
+    numbers: dict = {"metrics": rows}
+    if (run / "result.json").is_file():
+        result = json.loads((run / "result.json").read_text())
+        numbers["result"] = {
+            k: v
+            for k, v in result.items()
+            if isinstance(v, int | float) and k not in {"median_epoch_time", "peak_rss_mb"}
+        }
+    return numbers
+
+
+def main() -> None:
+    golden = {}
+    for config in sorted(SMOKE.glob("*.yaml")):
+        with tempfile.TemporaryDirectory() as tmp:
+            golden[config.stem] = smoke_numbers(config, Path(tmp))
+        print(f"{config.stem}: {len(golden[config.stem]['metrics'])} rows", file=sys.stderr)
+    GOLDEN.parent.mkdir(exist_ok=True)
+    GOLDEN.write_text(json.dumps(golden, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
