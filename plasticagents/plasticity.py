@@ -31,6 +31,13 @@ steps before a post spike gives ``+a_plus exp(-Δ dt/tau_plus)`` and the reverse
 (heterogeneous STDP); its traces then carry a synapse axis.
 
 Coefficients (``eta``, ``A..D``, ``a_plus``, ``a_minus``) are scalars, ``[N]`` or ``[I, N]``.
+The fast weight stays in ``[floor, clip]`` (``floor = -clip`` unless set), and only the synapses
+of the ``plastic`` mask (``[I, N]`` or broadcastable, e.g. ``[I, 1]`` for excitatory rows) move.
+
+A *shared* fast weight ``hebb: [I, N]`` serves a whole batch ``pre: [B, I]``, ``post: [B, N]``
+(plain mode; the STDP traces and BCM's inputs keep the batch axis) and moves by the batch mean
+of the term, ``hebb <- clip(hebb + eta (1/B) Σ_b T_b)``: online unsupervised learning on
+batches of sequences, as in :class:`~plasticagents.reservoir.STDPReservoir`.
 """
 
 from __future__ import annotations
@@ -77,7 +84,12 @@ class PlasticState(NamedTuple):
 
 
 class PlasticityParams(NamedTuple):
-    """Rule coefficients; see the module docstring. Time constants in seconds."""
+    """Rule coefficients; see the module docstring. Time constants in seconds.
+
+    ``clip`` and ``floor`` bound the fast weight to ``[floor, clip]`` (``floor=None``:
+    ``-clip``); ``plastic`` is a boolean mask ``[I, N]`` (or broadcastable) of the synapses
+    that learn, the others keep their value (``None``: all learn).
+    """
 
     eta: Tensor | float = 0.1
     A: Tensor | float = 1.0
@@ -91,29 +103,62 @@ class PlasticityParams(NamedTuple):
     tau_theta: float = 1.0
     clip: float = 1.0
     dt: float = 1e-3
+    floor: float | None = None
+    plastic: Tensor | None = None
 
 
 def _outer(pre: Tensor, post: Tensor) -> Tensor:
     return pre.unsqueeze(-1) * post.unsqueeze(-2)
 
 
+def _product(coef: Tensor | float | None, a: Tensor, b: Tensor, shared: bool) -> Tensor:
+    """``coef a b`` for ``a: [..., I, 1|N]``, ``b: [..., 1|I, N]`` -> ``[..., I, N]``.
+
+    ``shared``: the batch mean ``coef (Σ_b a_b b_b) / B`` over all leading axes, ``[I, N]``;
+    a batch of outer products (``a: [..., I, 1]``, ``b: [..., 1, N]``) is one matrix product.
+    """
+    if not shared:
+        return a * b if coef is None else coef * a * b
+    a, b = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:])
+    if a.shape[-1] == 1 and b.shape[-2] == 1:
+        total = a.squeeze(-1).mT @ b.squeeze(-2)
+    else:
+        total = (a * b).sum(0)
+    return (total if coef is None else coef * total) / a.shape[0]
+
+
+def _batch_mean(x: Tensor, shared: bool, keep: int) -> Tensor:
+    """``x`` averaged over all but its last ``keep`` axes when ``shared``, else ``x``."""
+    return x.flatten(0, x.dim() - keep - 1).mean(0) if shared and x.dim() > keep else x
+
+
 def rule_term(
-    rule: str, pre: Tensor, post: Tensor, state: PlasticState, p: PlasticityParams
+    rule: str,
+    pre: Tensor,
+    post: Tensor,
+    state: PlasticState,
+    p: PlasticityParams,
+    shared: bool = False,
 ) -> Tensor:
-    """The rule's term ``T: [..., I, N]`` (for ``stdp``, ``state`` must hold updated traces)."""
+    """The rule's term ``T: [..., I, N]`` (for ``stdp``, ``state`` must hold updated traces);
+    with ``shared``, its batch mean ``[I, N]`` (see the module docstring)."""
+    pre_, post_ = pre.unsqueeze(-1), post.unsqueeze(-2)
     if rule == "hebbian":
-        return _outer(pre, post)
+        return _product(None, pre_, post_, shared)
     if rule == "oja":
-        post_ = post.unsqueeze(-2)
-        return post_ * (pre.unsqueeze(-1) - post_ * state.hebb)
+        return _product(None, post_, pre_ - post_ * state.hebb, shared)
     if rule == "bcm":
-        return _outer(pre, post * (post - state.theta))
+        return _product(None, pre_, (post * (post - state.theta)).unsqueeze(-2), shared)
     if rule == "abcd":
-        return p.A * _outer(pre, post) + p.B * pre.unsqueeze(-1) + p.C * post.unsqueeze(-2) + p.D
-    if rule == "stdp":
         return (
-            p.a_plus * state.x_pre * post.unsqueeze(-2)
-            - p.a_minus * pre.unsqueeze(-1) * state.y_post
+            p.A * _product(None, pre_, post_, shared)
+            + p.B * _batch_mean(pre_, shared, 2)
+            + p.C * _batch_mean(post_, shared, 2)
+            + p.D
+        )
+    if rule == "stdp":
+        return _product(p.a_plus, state.x_pre, post_, shared) - _product(
+            p.a_minus, pre_, state.y_post, shared
         )
     raise ValueError(f"unknown plasticity rule {rule!r}; valid choices: {list(RULES)}")
 
@@ -125,6 +170,7 @@ def plasticity_step(
     p: PlasticityParams,
     rule: str = "hebbian",
     modulation: Tensor | None = None,
+    shared: bool = False,
 ) -> PlasticState:
     """One update of the fast weights; never writes into its inputs.
 
@@ -135,7 +181,22 @@ def plasticity_step(
         p: coefficients.
         rule: one of :data:`RULES`.
         modulation: ``M: [..., N]`` or ``None`` (plain mode).
+        shared: ``state.hebb: [I, N]`` (and BCM's ``theta: [N]``) is one fast weight shared by
+            the batch of ``pre``/``post``, moved by the batch mean of the term (plain mode).
+
+    Example (a pre spike one step before a post spike potentiates by ``a_plus e^{-dt/tau+}``):
+        >>> p = PlasticityParams(eta=1.0, a_minus=0.5)
+        >>> s = PlasticState(torch.zeros(1, 1), x_pre=torch.zeros(1, 1), y_post=torch.zeros(1, 1))
+        >>> s = plasticity_step(torch.ones(1), torch.zeros(1), s, p, "stdp")
+        >>> s = plasticity_step(torch.zeros(1), torch.ones(1), s, p, "stdp")
+        >>> round(float(s.hebb), 4)  # exp(-1 ms / 20 ms)
+        0.9512
     """
+    if shared and (modulation is not None or state.elig is not None):
+        raise ValueError(
+            "a shared fast weight takes the plain update only (no modulation, no eligibility "
+            "trace): modulation is per sample"
+        )
     if rule == "stdp":
         state = state._replace(
             x_pre=decay(p.tau_plus, p.dt) * state.x_pre + pre.unsqueeze(-1),
@@ -148,20 +209,27 @@ def plasticity_step(
         # M_j pre_i post_j = pre_i (M_j post_j): fold M into post instead of a full-size product.
         hebb = torch.addcmul(hebb, eta, _outer(pre, post * modulation))
     else:
-        term = rule_term(rule, pre, post, state, p)
-        if modulation is None:
-            hebb = (
-                torch.lerp(hebb, term, eta) if rule == "hebbian" else torch.addcmul(hebb, eta, term)
-            )
+        term = rule_term(rule, pre, post, state, p, shared)
+        if modulation is None and rule == "hebbian":
+            hebb = torch.lerp(hebb, term, eta)
+        elif modulation is None and shared:
+            # one [I, N] matrix, so fusing buys little; unfused (eta T rounded, then added) keeps
+            # the STDP reservoir's numbers those of its original loop (pinned smoke results)
+            hebb = hebb + eta * term
+        elif modulation is None:
+            hebb = torch.addcmul(hebb, eta, term)
         elif elig is None:
             hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), eta * term)
         else:
             elig = torch.lerp(elig, term, eta)
             hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), elig)
+    hebb = hebb.clamp(-p.clip if p.floor is None else p.floor, p.clip)
+    if p.plastic is not None:
+        hebb = torch.where(p.plastic, hebb, state.hebb)
     theta = state.theta
     if rule == "bcm":
-        theta = theta + (p.dt / p.tau_theta) * (post * post - theta)
-    return PlasticState(hebb.clamp(-p.clip, p.clip), elig, theta, state.x_pre, state.y_post)
+        theta = theta + (p.dt / p.tau_theta) * (_batch_mean(post * post, shared, 1) - theta)
+    return PlasticState(hebb, elig, theta, state.x_pre, state.y_post)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ trace form) acts on the recurrent synapses leaving excitatory neurons::
     y_n <- exp(-dt/tau_minus_n) y_n + s_n           (postsynaptic trace, per neuron)
     Δm_in = lr (A+_in x_i s_n - A-_in s_i y_n)       (per synapse amplitudes)
 
-averaged over the batch and applied every step to the magnitudes, clipped to ``[0, w_max]``.
+averaged over the batch and applied every step to the magnitudes, clipped to ``[0, w_max]``:
+the ``stdp`` rule of :func:`~plasticagents.plasticity.plasticity_step` on a fast weight shared by
+the batch (``shared=True``), here the reservoir's magnitudes themselves, with ``eta = lr``,
+``floor = 0``, ``clip = w_max`` and the excitatory rows as the ``plastic`` mask.
 Heterogeneous STDP draws ``A±`` per synapse from a log-normal with coefficient of variation
 ``stdp_spread`` and ``tau±`` per neuron from a gamma with the same spread (traces per neuron,
 not per synapse, keep an update ``O(I N)`` per step; stated deviation from fully per-synapse
@@ -33,6 +36,7 @@ from torch import Tensor, nn
 
 from plasticagents.metrics import memory_capacity
 from plasticagents.neurons import LIF, TimeConstants, decay
+from plasticagents.plasticity import PlasticityParams, PlasticState, plasticity_step
 from plasticagents.synapses import Synapses
 
 __all__ = ["STDPReservoir", "STDPSpec", "spike_features"]
@@ -118,12 +122,28 @@ class STDPReservoir(nn.Module):
         self.register_buffer("a_plus", _lognormal(s.a_plus, s.spread, (n, n), generator))
         self.register_buffer("a_minus", _lognormal(s.a_minus, s.spread, (n, n), generator))
         dist = "gamma" if s.spread > 0 else "constant"
+        # tau+ belongs to the presynaptic neuron (a row), tau- to the postsynaptic one (a column)
         tp = TimeConstants(s.tau_plus, dist, s.spread).sample(n, generator)
         tm = TimeConstants(s.tau_minus, dist, s.spread).sample(n, generator)
-        self.register_buffer("decay_plus", decay(tp, dt))
-        self.register_buffer("decay_minus", decay(tm, dt))
-        self.register_buffer("plastic_rows", (self.rec.sign > 0).float().unsqueeze(-1))
+        self.register_buffer("tau_plus", tp.unsqueeze(-1))
+        self.register_buffer("tau_minus", tm.unsqueeze(0))
+        self.register_buffer("plastic_rows", (self.rec.sign > 0).unsqueeze(-1))
         self.requires_grad_(False)
+
+    def stdp_params(self) -> PlasticityParams:
+        """The reservoir's STDP as :class:`~plasticagents.plasticity.PlasticityParams`."""
+        s = self.stdp
+        return PlasticityParams(
+            eta=s.lr,
+            a_plus=self.a_plus,
+            a_minus=self.a_minus,
+            tau_plus=self.tau_plus,
+            tau_minus=self.tau_minus,
+            clip=s.w_max,
+            dt=self.dt,
+            floor=0.0,
+            plastic=self.plastic_rows,
+        )
 
     @torch.no_grad()
     def run(self, x: Tensor, learn: bool = False, drive: Tensor | None = None) -> Tensor:
@@ -138,24 +158,23 @@ class STDPReservoir(nn.Module):
         current_in = current_in + self.bias
         state = self.neurons.initial_state((batch,), x)
         z = torch.zeros(batch, self.n, dtype=x.dtype)
-        x_pre, y_post = torch.zeros_like(z), torch.zeros_like(z)
         w = self.rec.weight()
+        params = self.stdp_params()
+        plastic = PlasticState(
+            self.rec.raw,
+            x_pre=torch.zeros(batch, self.n, 1, dtype=x.dtype),
+            y_post=torch.zeros(batch, 1, self.n, dtype=x.dtype),
+        )
         out = []
-        s = self.stdp
         for t in range(steps):
             z_prev = z
             z, state = self.neurons(current_in[t] + z_prev @ w, state)
             out.append(z)
             if learn:
-                x_pre = self.decay_plus * x_pre + z_prev
-                y_post = self.decay_minus * y_post + z
-                # pre spikes at t-1 reach post at t: LTP pairs pre trace with post spike,
+                # pre spikes at t-1 reach post at t: LTP pairs the pre trace with the post spike,
                 # LTD pairs the (earlier) post trace with the pre spike.
-                ltp = self.a_plus * (x_pre.T @ z) / batch
-                ltd = self.a_minus * (z_prev.T @ y_post) / batch
-                raw = self.rec.raw
-                updated = (raw + s.lr * (ltp - ltd)).clamp_(0.0, s.w_max)
-                raw.copy_(torch.where(self.plastic_rows > 0, updated, raw))
+                plastic = plasticity_step(z_prev, z, plastic, params, "stdp", shared=True)
+                self.rec.raw.copy_(plastic.hebb)
                 w = self.rec.weight()
         return torch.stack(out)
 

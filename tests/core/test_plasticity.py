@@ -205,6 +205,68 @@ def test_heterogeneous_stdp_time_constants_are_per_synapse():
     assert plast.initial_state((2,), torch.zeros(())).x_pre.shape == (2, 3, 4)
 
 
+def _random_state(rule, batch, gen):
+    """A random plastic state for 3 pre and 2 post neurons with leading axes ``batch``."""
+    r = lambda *s: torch.rand(*batch, *s, generator=gen, dtype=torch.float64)  # noqa: E731
+    return PlasticState(
+        r(3, 2) - 0.5,
+        theta=r(2) if rule == "bcm" else None,
+        x_pre=r(3, 1) if rule == "stdp" else None,
+        y_post=r(1, 2) if rule == "stdp" else None,
+    )
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_shared_fast_weight_moves_by_the_batch_mean_of_the_per_sample_updates(rule, gen):
+    p = PlasticityParams(eta=0.3, A=0.7, B=0.2, C=-0.4, D=0.1, a_minus=0.8, clip=100.0)
+    per_sample = _random_state(rule, (5,), gen)
+    shared = per_sample._replace(  # one weight (and BCM threshold) for the batch
+        hebb=per_sample.hebb[0], theta=None if rule != "bcm" else per_sample.theta[0]
+    )
+    per_sample = per_sample._replace(
+        hebb=shared.hebb.expand(5, 3, 2),
+        theta=None if rule != "bcm" else shared.theta.expand(5, 2),
+    )
+    pre = torch.rand(5, 3, generator=gen, dtype=torch.float64)
+    post = torch.rand(5, 2, generator=gen, dtype=torch.float64)
+    looped = plasticity_step(pre, post, per_sample, p, rule)
+    batched = plasticity_step(pre, post, shared, p, rule, shared=True)
+    assert batched.hebb.shape == (3, 2)
+    torch.testing.assert_close(batched.hebb, looped.hebb.mean(0))
+    if rule == "bcm":
+        torch.testing.assert_close(batched.theta, looped.theta.mean(0))
+    if rule == "stdp":  # the traces stay per sample
+        torch.testing.assert_close(batched.x_pre, looped.x_pre)
+
+
+def test_a_shared_fast_weight_refuses_per_sample_modulation():
+    state = PlasticState(torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="shared fast weight takes the plain update"):
+        plasticity_step(
+            PRE.expand(3, 2),
+            POST.expand(3, 1),
+            state,
+            PlasticityParams(),
+            "hebbian",
+            torch.ones(3, 1),
+            shared=True,
+        )
+
+
+def test_floor_and_plastic_mask_bound_and_select_the_synapses_that_learn():
+    hebb = torch.tensor([[0.25, 5.0], [0.25, -5.0]])  # the 5s lie outside the bounds
+    pre, post = torch.tensor([1.0, 1.0]), torch.tensor([-1.0, 1.0])
+    rows = torch.tensor([[True], [False]])
+    p = PlasticityParams(eta=1.0, clip=1.0, floor=0.0, plastic=rows)
+    new = plasticity_step(pre, post, PlasticState(hebb), p, "abcd").hebb
+    # row 0: 0.25 + pre post, clipped to [0, 1]; row 1 is not plastic and keeps even -5
+    assert new.tolist() == [[0.0, 1.0], [0.25, -5.0]]
+    default = plasticity_step(
+        pre, post, PlasticState(hebb), p._replace(floor=None, plastic=None), "abcd"
+    ).hebb
+    assert default.tolist() == [[-0.75, 1.0], [-0.75, -1.0]]  # floor defaults to -clip
+
+
 def test_bad_plasticity_specs_are_named():
     with pytest.raises(ValueError, match="rule 'hebb'.*valid choices.*'oja'"):
         PlasticitySpec("hebb")
