@@ -37,8 +37,8 @@ SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
 
 def reservoir_energy(cfg: Any) -> dict[str, float]:
     """Build, STDP-train on the training inputs, and measure ``{memory_capacity, activity, E}``."""
-    from plasticagents.training.classify import Encoder, load_data
-    from plasticagents.training.hrsnn import build_reservoir, reservoir_memory, stdp_pass
+    from plasticagents.training.classification import Encoder, load_data
+    from plasticagents.training.trainers.stdp import build_reservoir, reservoir_memory, stdp_pass
 
     train, _ = load_data(cfg.data, cfg.seed)
     encoder = Encoder(cfg.data, train)

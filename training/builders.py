@@ -7,6 +7,7 @@ everything else (masks, Dale signs, sampled time constants) is identical by cons
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,17 @@ from torch import nn
 
 from plasticagents.training.config import AgentConfig, EnvConfig
 
-__all__ = ["build_policy", "env_maker", "env_spaces", "episode_perturbations"]
+__all__ = [
+    "build_policy",
+    "env_maker",
+    "env_spaces",
+    "episode_perturbations",
+    "load_network",
+    "load_params",
+    "policy_payload",
+    "trainable_names",
+    "vector_params",
+]
 
 
 def build_policy(
@@ -42,20 +53,8 @@ def build_policy(
             raise ValueError(f"agent.kind 'mlp' has tanh outputs only, not {output!r}")
         return MLPPolicy(obs_dim, act_dim, hidden=tuple(cfg.mlp_hidden), generator=generator)
     plasticity = None
-    if cfg.plasticity is not None:
-        p = cfg.plasticity
-        plasticity = PlasticitySpec(
-            rule=p.rule,
-            mode=p.mode,
-            granularity=p.granularity,
-            eta=p.eta,
-            alpha_init=p.alpha_init,
-            clip=p.clip,
-            tau_plus=p.tau_plus,
-            tau_minus=p.tau_minus,
-            tau_theta=p.tau_theta,
-            n_modulators=p.n_modulators,
-        )
+    if cfg.plasticity is not None:  # the config section mirrors PlasticitySpec field for field
+        plasticity = PlasticitySpec(**dataclasses.asdict(cfg.plasticity))
     return PlasticSNN(
         obs_dim,
         act_dim,
@@ -128,3 +127,59 @@ def env_spaces(cfg: EnvConfig) -> tuple[int, int, Any, Any]:
             f"{obs_space} and {act_space}"
         )
     return obs_space.shape[0], act_space.shape[0], act_space.low, act_space.high
+
+
+def trainable_names(module: nn.Module) -> list[str]:
+    """Names of ``module``'s trained parameters (what ES flattens and checkpoints store)."""
+    return [n for n, p in module.named_parameters() if p.requires_grad]
+
+
+def vector_params(vector: torch.Tensor, template: nn.Module, names: Sequence[str]) -> dict:
+    """A flat parameter vector ``[D]`` cut into ``{name: tensor}`` shaped like ``template``'s
+    parameters ``names`` (the inverse of :func:`~plasticagents.population.parameters_to_vector`)."""
+    params = dict(template.named_parameters())
+    out, offset = {}, 0
+    for name in names:
+        n = params[name].numel()
+        out[name] = vector[offset : offset + n].detach().reshape(params[name].shape).clone()
+        offset += n
+    if offset != vector.numel():
+        raise ValueError(f"a vector of {vector.numel()} values for {offset} parameters")
+    return out
+
+
+def policy_payload(module: nn.Module, **extra: Any) -> dict[str, Any]:
+    """A checkpoint's ``policy``: ``module``'s trained parameters plus ``extra`` (observation
+    normaliser state, observation / action sizes, ...)."""
+    params = {n: p.detach().clone() for n, p in module.named_parameters() if p.requires_grad}
+    return {"params": params, **extra}
+
+
+def load_params(module: nn.Module, params: Mapping[str, torch.Tensor], where: str = "") -> None:
+    """Copy checkpointed ``params`` into ``module``'s parameters of the same names and shapes;
+    a one-line error naming the first mismatch (a checkpoint of another architecture)."""
+    own = dict(module.named_parameters())
+    missing = [n for n in own if own[n].requires_grad and n not in params]
+    unknown = [n for n in params if n not in own]
+    if missing or unknown:
+        raise ValueError(
+            f"{where or 'checkpoint'}: parameters do not match the model the config builds "
+            f"(missing {missing[:3]}, unexpected {unknown[:3]})"
+        )
+    with torch.no_grad():
+        for name, value in params.items():
+            if own[name].shape != value.shape:
+                raise ValueError(
+                    f"{where or 'checkpoint'}: parameter {name!r} has shape "
+                    f"{list(value.shape)}, the model's is {list(own[name].shape)}"
+                )
+            own[name].copy_(value)
+
+
+def load_network(cfg: Any, policy: Mapping[str, Any]) -> tuple[nn.Module, None]:
+    """The configured network (``agent`` section) with a checkpoint's trained parameters: the
+    policy family of ES and recurrent PPO. No predictor of its own: callers wrap it in an
+    :class:`~plasticagents.Agent` with the checkpoint's observation normaliser."""
+    net = build_policy(cfg.agent, policy["obs_dim"], policy["act_dim"], cfg.seed)
+    load_params(net, policy["params"], "policy")
+    return net, None

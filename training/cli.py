@@ -35,8 +35,9 @@ def _cmd_list_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from plasticagents.training.config import ConfigError, from_dict, load_config, to_dict
-    from plasticagents.training.run import RunDir
+    from plasticagents.training import api
+    from plasticagents.training.config import ConfigError
+    from plasticagents.training.registry import lookup
 
     if args.video:
         from pathlib import Path
@@ -48,69 +49,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 f"--video {args.video!r}: unknown video format; valid choices: "
                 f"{list(VIDEO_FORMATS)}"
             )
-    resume = None
     if args.resume:
-        run = RunDir.open(args.resume)
-        data = run.config_dict()
-        changed = [o.partition("=")[0].strip() for o in args.set]
-        longer = (
-            "trainer.generations",
-            "trainer.iterations",
-            "trainer.total_timesteps",
-            "trainer.epochs",
-        )
-        frozen = [k for k in changed if k not in longer]
-        if frozen:
-            raise ConfigError(
-                f"--set {frozen[0]} on --resume would change a running experiment; only "
-                "trainer.generations / trainer.iterations / trainer.total_timesteps may be changed "
-                "(to train longer)"
-            )
-        cfg = from_dict(data, args.set)
-        try:
-            resume = run.load("latest")
-        except FileNotFoundError:
-            print(f"[train] {run.path} has no checkpoint yet; starting it from generation 0")
-        if args.set:
-            import yaml
+        if args.config is not None:
+            raise ConfigError("train takes a CONFIG file or --resume RUN_DIR, not both")
+        cfg = None
+        from plasticagents.training.run import RunDir
 
-            (run.path / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        kind = (RunDir.open(args.resume).config_dict().get("trainer") or {}).get("kind", "es")
     else:
         if args.config is None:
             raise ConfigError("train needs a CONFIG file (or --resume RUN_DIR)")
-        cfg = load_config(args.config, args.set)
-        if args.name:
-            cfg.name = args.name
-        run = RunDir.create(args.runs_dir, cfg.name, to_dict(cfg))
-    if cfg.trainer.kind in ("classify", "stdp") and args.video:
-        raise ConfigError(
-            f"--video renders a policy; trainer.kind {cfg.trainer.kind!r} trains a classifier"
-        )
-    from plasticagents.training.dispatch import train
-
-    train(cfg, run, resume=resume)
-    print(f"run directory: {run.path}")
-    if cfg.trainer.kind in ("classify", "stdp"):
-        print(
-            f"test results: {run.path / 'result.json'} (again: plasticagents evaluate {run.path})"
-        )
+        cfg = api.load_config(args.config, args.set)
+        kind = cfg.trainer.kind
+    classifier = lookup(kind).family == "classifier"
+    if classifier and args.video:
+        raise ConfigError(f"--video renders a policy; trainer.kind {kind!r} trains a classifier")
+    result = api.train(
+        cfg,
+        args.set if args.resume else (),
+        resume=args.resume,
+        runs_dir=args.runs_dir,
+        name=args.name,
+    )
+    print(f"run directory: {result.run}")
+    if classifier:
+        again = f"plasticagents evaluate {result.run}"
+        print(f"test results: {result.run / 'result.json'} (again: {again})")
         return 0
     if args.evaluate:
-        _report_evaluation(run.path, args.evaluate, seed=0, which="best")
+        _report_evaluation(result.run, args.evaluate, seed=0, which="best")
     else:
-        print(f"evaluate it with: plasticagents evaluate {run.path}")
+        print(f"evaluate it with: plasticagents evaluate {result.run}")
     if args.video:
-        from plasticagents.training.viewer import view
-
-        video, npz, rec = view(run.path, args.video)
+        video, npz, rec = api.view(result.run, args.video)
         print(f"video of the best checkpoint: {video} ({len(rec.frames)} frames), trajectory {npz}")
     return 0
 
 
 def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> int:
-    from plasticagents.training.evaluate import evaluate_run
+    from plasticagents.training.api import evaluate
 
-    returns = evaluate_run(run, episodes=episodes, seed=seed, which=which, **kwargs)
+    returns = evaluate(run, episodes=episodes, seed=seed, which=which, **kwargs)
     print(
         f"{which} checkpoint of {run}: return {returns.mean():.1f} ± {returns.std():.1f} "
         f"(mean ± std over {episodes} seeded episodes; min {returns.min():.1f}, "
@@ -119,62 +98,44 @@ def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> i
     return 0
 
 
-def _evaluate_classification(args: argparse.Namespace) -> int:
-    import json
-
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from plasticagents.training.api import evaluate
+    from plasticagents.training.registry import lookup
     from plasticagents.training.run import RunDir
 
     run = RunDir.open(args.run)
-    kind = run.config_dict().get("trainer", {}).get("kind")
-    if kind == "stdp":
-        path = run.path / "result.json"
-        if not path.is_file():
-            raise ValueError(f"{run.path} has not finished (no result.json); resume it first")
-        result = json.loads(path.read_text())
+    kind = (run.config_dict().get("trainer") or {}).get("kind", "es")
+    if lookup(kind).family == "classifier":
+        res = evaluate(run.path, which=args.checkpoint, seed=args.seed)
+        extra = ""
+        if "spikes_per_sample" in res:
+            extra = (
+                f", spikes/sample {res['spikes_per_sample']:.1f}, SynOps/sample "
+                f"{res['synops_per_sample']:.0f}"
+            )
         print(
-            f"{run.path}: test accuracy {result['test_accuracy']:.4f} (ridge readout), spikes/"
-            f"sample {result['spikes_per_sample']:.1f}, memory capacity "
-            f"{result['memory_capacity']:.2f}, E {result['E']}"
+            f"{args.checkpoint} checkpoint of {run.path}: test accuracy {res['accuracy']:.4f} "
+            f"over {res['samples']} samples{extra}"
         )
         return 0
-    from plasticagents.training.classify import (
-        Encoder,
-        evaluate_classifier,
-        load_classifier,
-        load_data,
-    )
-
-    cfg, model = load_classifier(run, args.checkpoint)
-    train, test = load_data(cfg.data, cfg.seed)
-    res = evaluate_classifier(model, test, Encoder(cfg.data, train), seed=args.seed)
-    print(
-        f"{args.checkpoint} checkpoint of {run.path}: test accuracy {res['accuracy']:.4f} over "
-        f"{len(test)} samples, spikes/sample {res['spikes_per_sample']:.1f}, SynOps/sample "
-        f"{res['synops_per_sample']:.0f}"
-    )
-    return 0
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import yaml
-
-    config = Path(args.run) / "config.yaml"
-    if config.is_file():
-        trainer = (yaml.safe_load(config.read_text()) or {}).get("trainer") or {}
-        if trainer.get("kind") in ("classify", "stdp"):
-            return _evaluate_classification(args)
-    perturbations = _perturb_specs(args.perturb)
     return _report_evaluation(
         args.run,
         args.episodes,
         seed=args.seed,
         which=args.checkpoint,
         env_id=args.env,
-        perturbations=perturbations,
+        perturbations=_perturb_specs(args.perturb),
         threads=args.threads,
     )
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from plasticagents.training.convert import convert_run
+
+    for run in args.runs:
+        for line in convert_run(run):
+            print(line)
+    return 0
 
 
 def _perturb_specs(texts: list[str] | None) -> list[dict] | None:
@@ -199,9 +160,9 @@ def _perturb_specs(texts: list[str] | None) -> list[dict] | None:
 def _cmd_robustness(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from plasticagents.training.robustness import run_robustness
+    from plasticagents.training.api import robustness
 
-    rows = run_robustness(
+    rows = robustness(
         args.runs,
         args.suite,
         args.out,
@@ -491,6 +452,16 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--classes", type=int, default=20)
     ms.add_argument("--seed", type=int, default=0)
     ms.set_defaults(func=_cmd_make_shd)
+
+    cv = sub.add_parser(
+        "convert",
+        help="convert run directories' old pickle checkpoints (.pt) to the safe format",
+        description="Rewrite each run's checkpoints/*.pt as .safetensors checkpoints. The old "
+        "files are read with torch's restricted weights-only unpickler (plain data and a short "
+        "list of known classes only), so a crafted file fails instead of running code.",
+    )
+    cv.add_argument("runs", nargs="+", help="run directories")
+    cv.set_defaults(func=_cmd_convert)
     return parser
 
 

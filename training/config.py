@@ -29,8 +29,6 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 __all__ = [
-    "CLASSIFY_TRAINERS",
-    "TRAINERS",
     "AgentConfig",
     "BPTTConfig",
     "ClassificationConfig",
@@ -241,14 +239,6 @@ class RecurrentPPOConfig:
     checkpoint_every: int = 1
 
 
-TRAINERS: dict[str, type] = {
-    "es": ESConfig,
-    "bptt": BPTTConfig,
-    "ppo": PPOConfig,
-    "recurrent_ppo": RecurrentPPOConfig,
-}
-
-
 # ----------------------------------------------------------------------- classification
 @dataclass
 class DataConfig:
@@ -364,9 +354,6 @@ class StdpConfig:
     checkpoint_every: int = 1
 
 
-CLASSIFY_TRAINERS: dict[str, type] = {"classify": ClassifyConfig, "stdp": StdpConfig}
-
-
 @dataclass
 class ExperimentConfig:
     """One experiment: what to train, on what, with which trainer."""
@@ -380,8 +367,8 @@ class ExperimentConfig:
         default_factory=ESConfig
     )
 
-    # ``trainer`` is chosen by its ``kind`` among TRAINERS (future trainers register there).
-    _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": TRAINERS}
+    # ``trainer`` is chosen by its ``kind`` among the registry's policy trainers.
+    _unions: ClassVar[dict[str, str]] = {"trainer": "policy"}
 
 
 @dataclass
@@ -396,7 +383,7 @@ class ClassificationConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: ClassifyConfig | StdpConfig = field(default_factory=ClassifyConfig)
 
-    _unions: ClassVar[dict[str, dict[str, type]]] = {"trainer": CLASSIFY_TRAINERS}
+    _unions: ClassVar[dict[str, str]] = {"trainer": "classifier"}
 
 
 def _type_name(tp: Any) -> str:
@@ -473,7 +460,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
             continue
         key = f"{where}.{name}" if where else name
         if name in unions:
-            choices = unions[name]
+            from plasticagents.training.registry import kinds
+
+            choices = kinds(unions[name])
             value = data[name]
             kind = value.get("kind", next(iter(choices))) if isinstance(value, dict) else None
             if kind not in choices:
@@ -519,15 +508,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 def from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """Validate a plain dict (plus overrides) into an :class:`ExperimentConfig`, or a
     :class:`ClassificationConfig` when ``trainer.kind`` is a classification trainer."""
+    from plasticagents.training.registry import lookup
+
     data = apply_overrides(yaml.safe_load(yaml.safe_dump(data or {})), list(overrides))
     trainer = data.get("trainer") if isinstance(data, dict) else None
     kind = trainer.get("kind", "es") if isinstance(trainer, dict) else "es"
-    if kind not in TRAINERS and kind not in CLASSIFY_TRAINERS:
-        raise ConfigError(
-            f"trainer.kind: invalid value {kind!r}; valid choices: "
-            f"{[*TRAINERS, *CLASSIFY_TRAINERS]}"
-        )
-    if kind in CLASSIFY_TRAINERS:
+    if lookup(kind).family == "classifier":
         cfg = _build(ClassificationConfig, data, "")
         _check_classification(cfg)
         return cfg
@@ -556,28 +542,67 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def _check_ranges(cfg: ExperimentConfig) -> None:
-    def positive(where: str, value: float | int | None, allow_zero: bool = False) -> None:
-        if value is not None and not (value >= 0 if allow_zero else value > 0):
-            bound = ">= 0" if allow_zero else "> 0"
-            raise ConfigError(f"{where}: must be {bound}, got {value!r}")
+def _positive(where: str, value: float | int | None, allow_zero: bool = False) -> None:
+    if value is not None and not (value >= 0 if allow_zero else value > 0):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{where}: must be {bound}, got {value!r}")
 
-    t, a = cfg.trainer, cfg.agent
+
+def _within(where: str, value: float, low: float, high: float, open_low: bool = False) -> None:
+    if not ((low < value if open_low else low <= value) and value <= high):
+        bracket = "(" if open_low else "["
+        raise ConfigError(f"{where}: must be in {bracket}{low}, {high}], got {value!r}")
+
+
+def _check_trainer(t: Any) -> None:
+    """Ranges of every trainer section (all checked here, before a run directory exists)."""
+    counts = {
+        ESConfig: ("generations", "popsize", "episodes", "threads", "lanes"),
+        BPTTConfig: ("iterations", "batch", "eval_episodes"),
+        PPOConfig: ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"),
+        RecurrentPPOConfig: ("total_timesteps", "n_envs", "n_steps", "minibatch_envs", "n_epochs"),
+    }[type(t)]
+    for name in (*counts, "checkpoint_every"):
+        _positive(f"trainer.{name}", getattr(t, name))
+    for name in ("eval_every", "eval_episodes"):
+        _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
     if isinstance(t, ESConfig):
-        for name in ("generations", "popsize", "episodes", "stdev_init", "threads", "lanes"):
-            positive(f"trainer.{name}", getattr(t, name))
-        for name in ("center_lr",):
-            positive(f"trainer.{name}", getattr(t, name))
-        for name in ("stdev_lr", "action_noise", "num_actors", "eval_episodes", "obs_norm_warmup"):
-            positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
-        positive("trainer.eval_every", t.eval_every, allow_zero=True)
-        positive("trainer.checkpoint_every", t.checkpoint_every)
-        positive("trainer.max_speed", t.max_speed)
+        for name in ("stdev_init", "center_lr", "max_speed"):
+            _positive(f"trainer.{name}", getattr(t, name))
+        for name in ("stdev_lr", "action_noise", "num_actors", "obs_norm_warmup"):
+            _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
         if t.algorithm == "pgpe" and t.popsize % 2:
             raise ConfigError(
                 f"trainer.popsize: PGPE samples symmetric pairs, so popsize must be even, "
                 f"got {t.popsize}"
             )
+        return
+    _positive("trainer.lr", t.lr)
+    _within("trainer.gamma", t.gamma, 0.0, 1.0)
+    if isinstance(t, BPTTConfig):
+        _positive("trainer.grad_clip", t.grad_clip)
+        if not 0 <= t.explore < 1:
+            raise ConfigError(f"trainer.explore: must be in [0, 1), got {t.explore!r}")
+        _within("trainer.entropy_anneal", t.entropy_anneal, 0.0, 1.0, open_low=True)
+        return
+    _within("trainer.gae_lambda", t.gae_lambda, 0.0, 1.0)
+    for name in ("clip_range", "max_grad_norm"):
+        _positive(f"trainer.{name}", getattr(t, name))
+    if isinstance(t, RecurrentPPOConfig) and t.minibatch_envs > t.n_envs:
+        raise ConfigError(
+            f"trainer.minibatch_envs: must be <= trainer.n_envs ({t.n_envs}), "
+            f"got {t.minibatch_envs}"
+        )
+
+
+def _check_ranges(cfg: ExperimentConfig) -> None:
+    t, a = cfg.trainer, cfg.agent
+    _check_trainer(t)
+    if isinstance(t, BPTTConfig) and a.kind != "snn":
+        raise ConfigError(
+            f"agent.kind: trainer.kind 'bptt' trains spiking networks, got {a.kind!r} "
+            "(valid: ['snn'])"
+        )
     for name in (
         "hidden",
         "steps_per_input",
@@ -588,20 +613,24 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         "dt",
         "tau_trace",
     ):
-        positive(f"agent.{name}", getattr(a, name))
+        _positive(f"agent.{name}", getattr(a, name))
     if not 0 < a.density <= 1:
         raise ConfigError(f"agent.density: must be in (0, 1], got {a.density!r}")
+    _within("agent.excitatory_fraction", a.excitatory_fraction, 0.0, 1.0)
     if any(h <= 0 for h in a.mlp_hidden):
         raise ConfigError(f"agent.mlp_hidden: sizes must be > 0, got {a.mlp_hidden}")
-    positive("env.max_episode_steps", cfg.env.max_episode_steps)
+    if a.plasticity is not None:
+        from plasticagents.plasticity import PlasticitySpec
+
+        try:
+            PlasticitySpec(**dataclasses.asdict(a.plasticity))
+        except ValueError as err:
+            raise ConfigError(f"agent.plasticity: {err}") from None
+    _positive("env.max_episode_steps", cfg.env.max_episode_steps)
 
 
 def _check_classification(cfg: ClassificationConfig) -> None:
-    def positive(where: str, value: float | int | None, allow_zero: bool = False) -> None:
-        if value is not None and not (value >= 0 if allow_zero else value > 0):
-            bound = ">= 0" if allow_zero else "> 0"
-            raise ConfigError(f"{where}: must be {bound}, got {value!r}")
-
+    positive = _positive
     d, m, t = cfg.data, cfg.model, cfg.trainer
     for name in ("dt", "max_time", "channels", "steps", "threshold"):
         positive(f"data.{name}", getattr(d, name))

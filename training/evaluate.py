@@ -14,15 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from plasticagents.training.builders import build_policy, env_maker, env_spaces
+from plasticagents.training.builders import env_maker, env_spaces
+from plasticagents.training.checkpoint import Checkpoint
 from plasticagents.training.config import EnvConfig, ExperimentConfig, from_dict
+from plasticagents.training.registry import adapter, lookup
 from plasticagents.training.rollout import EnvPool, NormalizedAgent, RunningNorm, rollout
 from plasticagents.training.run import RunDir
 
-__all__ = ["LoadedPolicy", "evaluate_run", "load_policy"]
+__all__ = [
+    "LoadedPolicy",
+    "check_compatible",
+    "evaluate_classifier_run",
+    "evaluate_run",
+    "load_policy",
+]
 
 
 @dataclass
@@ -32,7 +39,7 @@ class LoadedPolicy:
     config: ExperimentConfig
     policy: nn.Module
     obs_norm: RunningNorm | None
-    checkpoint: dict[str, Any]
+    checkpoint: Checkpoint
     run: RunDir
     predictor: Any = None  # an agent with its own predict (SB3 models), used as it is
 
@@ -68,7 +75,8 @@ class LoadedPolicy:
 
 
 def check_compatible(loaded: LoadedPolicy, obs_dim: int, act_dim: int, env_id: str) -> None:
-    trained = (loaded.checkpoint["obs_dim"], loaded.checkpoint["act_dim"])
+    policy = loaded.checkpoint.policy
+    trained = (policy["obs_dim"], policy["act_dim"])
     if trained != (obs_dim, act_dim):
         raise ValueError(
             f"the policy in {str(loaded.run.path)!r} was trained on {loaded.config.env.id} "
@@ -78,58 +86,40 @@ def check_compatible(loaded: LoadedPolicy, obs_dim: int, act_dim: int, env_id: s
 
 
 def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
-    """Rebuild the policy of ``run_path`` from its config and ``which`` checkpoint."""
-    from plasticagents.population import vector_to_parameters
+    """Rebuild the policy of ``run_path`` from its config and ``which`` checkpoint.
 
+    The checkpoint's trainer kind names (through the registry) the adapter whose
+    ``load_model`` rebuilds the network; nothing in the file is executed.
+    """
     run = RunDir.open(run_path)
     ckpt = run.load(which)
-    if ckpt.get("kind") in ("classifier", "reservoir"):
+    if lookup(ckpt.trainer).family != "policy":
         raise ValueError(
-            f"{run.path} is a classification run (trainer.kind {ckpt.get('trainer')!r}), not a "
+            f"{run.path} is a classification run (trainer.kind {ckpt.trainer!r}), not a "
             "policy: `plasticagents evaluate RUN` tests it on its data set"
         )
-    cfg = from_dict(ckpt["config"])
-    if ckpt.get("kind") == "es":  # a latest.pt: the policy is the search centre
-        ckpt = {
-            "vector": ckpt["center"],
-            "param_names": ckpt["param_names"],
-            "obs_norm": ckpt["obs_norm"],
-            "generation": ckpt["generation"],
-            "score": None,
-            "obs_dim": None,
-            "act_dim": None,
-        }
-    elif ckpt.get("kind") == "bptt":  # a BPTT latest.pt
-        ckpt = {
-            "trainer": "bptt",
-            "vector": ckpt["vector"],
-            "param_names": ckpt["param_names"],
-            "obs_norm": None,
-            "generation": ckpt["iteration"],
-            "score": None,
-            "obs_dim": ckpt["obs_dim"],
-            "act_dim": ckpt["act_dim"],
-        }
-    obs_dim, act_dim, _, _ = env_spaces(cfg.env)
-    ckpt["obs_dim"], ckpt["act_dim"] = (
-        ckpt.get("obs_dim") or obs_dim,
-        ckpt.get("act_dim") or act_dim,
-    )
-    if ckpt.get("trainer") == "ppo":
-        from plasticagents.training.ppo import load_sb3_agent
+    cfg = from_dict(ckpt.config)
+    model, predictor = adapter(ckpt.trainer).load_model(cfg, ckpt.policy)
+    norm = ckpt.policy.get("obs_norm")
+    obs_norm = RunningNorm.from_state(norm) if norm else None
+    return LoadedPolicy(cfg, model.eval(), obs_norm, ckpt, run, predictor)
 
-        model, sb3_agent = load_sb3_agent(run, ckpt)
-        return LoadedPolicy(cfg, model.policy, None, ckpt, run, sb3_agent)
-    if ckpt.get("trainer") == "bptt":
-        from plasticagents.training.bptt import build_bptt_policy
 
-        policy = build_bptt_policy(cfg, ckpt["obs_dim"], ckpt["act_dim"])
-        target = policy.net
-    else:
-        policy = target = build_policy(cfg.agent, ckpt["obs_dim"], ckpt["act_dim"], cfg.seed)
-    vector_to_parameters(torch.as_tensor(ckpt["vector"]), target, ckpt["param_names"])
-    obs_norm = RunningNorm.from_state(ckpt["obs_norm"]) if ckpt.get("obs_norm") else None
-    return LoadedPolicy(cfg, policy.eval(), obs_norm, ckpt, run)
+def evaluate_classifier_run(run: RunDir, which: str = "best", seed: int = 0) -> dict[str, Any]:
+    """Test a classification run's ``which`` checkpoint on its data set's test split:
+    ``accuracy`` and ``samples`` (plus spikes / SynOps per sample and loss for BPTT
+    classifiers; an STDP reservoir is re-tested through its saved ridge readout)."""
+    from plasticagents.training.classification import Encoder, evaluate_classifier, load_data
+
+    ckpt = run.load(which)
+    cfg = from_dict(ckpt.config)
+    model, _ = adapter(ckpt.trainer).load_model(cfg, ckpt.policy)
+    train, test = load_data(cfg.data, cfg.seed)
+    encoder = Encoder(cfg.data, train)
+    if hasattr(model, "predict"):  # a reservoir with a fitted readout
+        predicted, labels = model.predict(test, encoder, cfg.seed + 1)
+        return {"accuracy": float((predicted == labels).mean()), "samples": len(test)}
+    return {**evaluate_classifier(model, test, encoder, seed=seed), "samples": len(test)}
 
 
 def evaluate_run(

@@ -7,7 +7,8 @@ Layout::
         meta.json          package versions, git revision, command line, host, start time
         metrics.csv        one row per generation / iteration
         tb/                TensorBoard events
-        checkpoints/latest.pt, checkpoints/best.pt   (written atomically)
+        checkpoints/latest.safetensors, checkpoints/best.safetensors
+                           (written atomically; see :mod:`~plasticagents.training.checkpoint`)
 
 A new run never reuses an existing directory; ``--resume RUN`` reopens one.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import io
 import json
 import os
 import platform
@@ -30,7 +30,9 @@ from typing import Any
 import torch
 import yaml
 
-__all__ = ["RunDir", "atomic_save", "load_checkpoint", "package_versions", "summary_writer"]
+from plasticagents.training.checkpoint import SUFFIX, Checkpoint, load_checkpoint, save_checkpoint
+
+__all__ = ["RunDir", "package_versions", "summary_writer"]
 
 _PACKAGES = ("plasticagents", "torch", "numpy", "gymnasium", "mujoco", "evotorch", "ray")
 
@@ -65,30 +67,6 @@ def _git_revision() -> str | None:
     if rev.returncode != 0:
         return None
     return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with open(tmp, "wb") as fh:
-        fh.write(buffer.getvalue())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"checkpoint {str(path)!r} cannot be read: {err}") from None
 
 
 class RunDir:
@@ -166,22 +144,27 @@ class RunDir:
         return yaml.safe_load((self.path / "config.yaml").read_text())
 
     def checkpoint_path(self, which: str = "best") -> Path:
+        """Where the ``best`` or ``latest`` checkpoint lives (whether or not it exists)."""
         if which not in ("best", "latest"):
             raise ValueError(f"unknown checkpoint {which!r}; valid choices: ['best', 'latest']")
-        path = self.checkpoints / f"{which}.pt"
-        if not path.is_file():
-            have = sorted(p.name for p in self.checkpoints.glob("*.pt"))
+        return self.checkpoints / f"{which}{SUFFIX}"
+
+    def has_checkpoint(self, which: str) -> bool:
+        return self.checkpoint_path(which).is_file()
+
+    def save_checkpoint(self, which: str, checkpoint: Checkpoint) -> None:
+        save_checkpoint(checkpoint, self.checkpoint_path(which))
+
+    def load(self, which: str = "best") -> Checkpoint:
+        """The ``which`` checkpoint; a one-line error if there is none or it cannot be used."""
+        path = self.checkpoint_path(which)
+        if not path.is_file() and not path.with_suffix(".pt").is_file():
+            have = sorted(p.name for p in self.checkpoints.glob("*") if p.is_file())
             raise FileNotFoundError(
                 f"run {str(self.path)!r} has no {which} checkpoint (found: {have or 'none'}); "
                 "has it finished a generation yet?"
             )
-        return path
-
-    def save_checkpoint(self, which: str, state: dict[str, Any]) -> None:
-        atomic_save(state, self.checkpoints / f"{which}.pt")
-
-    def load(self, which: str = "best") -> dict[str, Any]:
-        return load_checkpoint(self.checkpoint_path(which))
+        return load_checkpoint(path)
 
     # metrics -----------------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any], columns: Sequence[str]) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from plasticagents.training.config import CLASSIFY_TRAINERS, ConfigError, load_config, to_dict
+from plasticagents.training.config import ConfigError, load_config, to_dict
 from plasticagents.training.run import RunDir
 
 __all__ = ["compare_sweeps", "parse_over", "run_sweep"]
@@ -71,20 +71,16 @@ def _result(cfg: Any, path: Path, eval_episodes: int, log: Callable[[str], None]
     Classification trainers write ``result.json`` themselves; for RL trainers it holds the
     best checkpoint's return over ``eval_episodes`` held-out seeded episodes (seeds the
     training-time evaluation never used)."""
-    from plasticagents.training.dispatch import train
+    from plasticagents.training.api import train
+    from plasticagents.training.registry import lookup
 
     result_path = path / "result.json"
+    RunDir.at(path, to_dict(cfg))  # refuses a directory holding another config's run
     if result_path.is_file():
         return json.loads(result_path.read_text())
-    run = RunDir.at(path, to_dict(cfg))
-    resume = None
-    try:
-        resume = run.load("latest")
-    except FileNotFoundError:
-        pass
-    result = train(cfg, run, resume=resume, log=log, tensorboard=False)
-    if cfg.trainer.kind in CLASSIFY_TRAINERS:
-        return result
+    trained = train(cfg, run_dir=path, log=log, tensorboard=False)
+    if lookup(cfg.trainer.kind).family == "classifier":
+        return trained.details
     from plasticagents.training.evaluate import evaluate_run
 
     returns = evaluate_run(path, episodes=eval_episodes, seed=EVAL_SEED, threads=1)
@@ -92,7 +88,7 @@ def _result(cfg: Any, path: Path, eval_episodes: int, log: Callable[[str], None]
         "eval_return": float(returns.mean()),
         "eval_return_std": float(returns.std()),
         "eval_episodes": len(returns),
-        "wall_time": float(result.get("wall_time", math.nan)) if result else math.nan,
+        "wall_time": trained.wall_time,
     }
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))

@@ -3,6 +3,11 @@
 ``python tests/training/smoke_golden.py`` rewrites ``tests/training/data/smoke_golden.json``
 (run it only when a change is meant to alter training numbers, and say so in the commit);
 ``tests/training/test_smoke_golden.py`` compares a fresh run of each config against it.
+
+Pinned from the code before ``training/`` was restructured (one engine, one loop). One number
+was changed on purpose since: PPO's ``eval_return`` now scores the policy *after* the
+iteration's update, through the project's rollout engine (it was SB3's ``evaluate_policy``
+before the update, so the best checkpoint held a policy one update older than its score's).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ def smoke_numbers(config: Path, workdir: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "plasticagents.cli",
+            "plasticagents.training.cli",
             "train",
             str(config),
             "--runs-dir",

@@ -17,22 +17,33 @@ Example::
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from plasticagents.training.builders import build_policy, env_maker, env_spaces
-from plasticagents.training.config import BPTTConfig, ExperimentConfig, to_dict
+from plasticagents.training.builders import (
+    build_policy,
+    env_maker,
+    env_spaces,
+    load_params,
+    policy_payload,
+)
+from plasticagents.training.config import BPTTConfig, ExperimentConfig
+from plasticagents.training.loop import Candidate, TrainerBase
 from plasticagents.training.rollout import EnvPool, episode_seeds
-from plasticagents.training.run import RunDir, summary_writer
+from plasticagents.training.run import RunDir
 
-__all__ = ["METRIC_COLUMNS", "BinaryPolicy", "build_bptt_policy", "episode_loss", "train_bptt"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "BinaryPolicy",
+    "Trainer",
+    "build_bptt_policy",
+    "episode_loss",
+    "load_model",
+]
 
 METRIC_COLUMNS = [
     "iteration",
@@ -201,170 +212,112 @@ def _evaluate(policy: BinaryPolicy, pool: EnvPool, seed: int, t: BPTTConfig) -> 
     return float(result["returns"].mean())
 
 
-def _policy_checkpoint(
-    cfg: ExperimentConfig,
-    policy: BinaryPolicy,
-    iteration: int,
-    score: float | None,
-    obs_dim: int,
-    act_dim: int,
-) -> dict[str, Any]:
-    from plasticagents.population import parameters_to_vector
+class Trainer(TrainerBase):
+    """BPTT in the trainer loop: one Adam step on ``batch`` fresh episodes per iteration; the
+    policy is evaluated every ``eval_every`` iterations (and at the last) on held-out episodes,
+    and an evaluated policy is the ``best`` candidate."""
 
-    names = [n for n, p in policy.net.named_parameters() if p.requires_grad]
-    return {
-        "kind": "policy",
-        "trainer": "bptt",
-        "vector": parameters_to_vector(policy.net, names).detach().clone(),
-        "param_names": names,
-        "obs_norm": None,
-        "generation": iteration,
-        "score": score,
-        "config": to_dict(cfg),
-        "obs_dim": obs_dim,
-        "act_dim": act_dim,
+    name, unit = "bptt", "iteration"
+    columns: ClassVar[list[str]] = [
+        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
+    ]
+    log_keys: ClassVar[dict[str, str]] = {
+        "env_steps": "steps",
+        "mean_return": "return",
+        "entropy": "entropy",
+        "spikes_per_step": "spikes/step",
+        "eval_return": "eval",
     }
+    log_every = 10
 
+    def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        self.cfg, self.t = cfg, cfg.trainer
+        self.total, self.checkpoint_every = self.t.iterations, self.t.checkpoint_every
+        torch.manual_seed(cfg.seed)
+        self.obs_dim, self.act_dim, _, _ = env_spaces(cfg.env)
+        self.policy_net = build_bptt_policy(cfg, self.obs_dim, self.act_dim)
+        self.optimizer = torch.optim.Adam(self.policy_net.net.parameters(), lr=self.t.lr)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.pool = EnvPool([env_maker(cfg.env)] * self.t.batch, threads=1)
+        self.eval_pool = EnvPool([env_maker(cfg.env)] * self.t.eval_episodes, threads=1)
+        self.env_steps = 0
 
-def train_bptt(
-    cfg: ExperimentConfig,
-    run: RunDir,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] | None = None,
-    tensorboard: bool = True,
-) -> dict[str, Any]:
-    """Train, writing metrics and checkpoints into ``run``; returns the last checkpoint dict.
+    def describe(self) -> str:
+        cfg, t = self.cfg, self.t
+        p = cfg.agent.plasticity
+        plastic = "static" if p is None else f"{p.rule}/{p.mode}"
+        n_params = sum(q.numel() for q in self.policy_net.net.parameters())
+        return (
+            f"{cfg.name}: {cfg.env.id}, SNN {cfg.agent.hidden} neurons ({plastic}), {n_params} "
+            f"parameters, batch {t.batch}, {t.iterations} iterations"
+        )
 
-    ``resume`` (a ``latest`` checkpoint) continues after its iteration with the parameters,
-    optimizer moments and random generators exactly as they were saved.
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    t = cfg.trainer
-    if not isinstance(t, BPTTConfig):
-        raise ValueError(f"train_bptt needs trainer.kind 'bptt', got {t.kind!r}")
-    for name in ("iterations", "batch", "eval_episodes", "checkpoint_every"):
-        if getattr(t, name) < 1:
-            raise ValueError(f"trainer.{name} must be >= 1, got {getattr(t, name)!r}")
-    if not (t.lr > 0 and 0 <= t.gamma <= 1 and t.grad_clip > 0):
-        raise ValueError(
-            f"need trainer.lr > 0, 0 <= trainer.gamma <= 1, trainer.grad_clip > 0; got "
-            f"{t.lr!r}, {t.gamma!r}, {t.grad_clip!r}"
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": dict(self.policy_net.net.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.generator.get_state(),
+            "env_steps": self.env_steps,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.policy_net.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["rng"])
+        self.env_steps = state["env_steps"]
+
+    def step(self, it: int) -> dict[str, Any]:
+        cfg, t, net = self.cfg, self.t, self.policy_net.net
+        seeds = episode_seeds(cfg.seed, it, t.batch)
+        result = episode_loss(
+            self.policy_net,
+            self.pool,
+            seeds,
+            t,
+            self.generator,
+            entropy_coef=entropy_schedule(t, it),
         )
-    if not (0 <= t.explore < 1 and 0 < t.entropy_anneal <= 1):
-        raise ValueError(
-            f"need 0 <= trainer.explore < 1 and 0 < trainer.entropy_anneal <= 1; got "
-            f"{t.explore!r}, {t.entropy_anneal!r}"
-        )
-    torch.manual_seed(cfg.seed)
-    obs_dim, act_dim, _, _ = env_spaces(cfg.env)
-    policy = build_bptt_policy(cfg, obs_dim, act_dim)
-    optimizer = torch.optim.Adam(policy.net.parameters(), lr=t.lr)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    start, env_steps, wall0, best = 0, 0, 0.0, -math.inf
-    if resume is not None:
-        policy.net.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        generator.set_state(resume["rng"])
-        start, env_steps = resume["iteration"] + 1, resume["env_steps"]
-        wall0, best = resume["wall_time"], resume["best"]
-        run.truncate_metrics("iteration", resume["iteration"])
-    if start >= t.iterations:
-        log(
-            f"[bptt] {run.path} already finished iteration {start - 1} of {t.iterations}; resume "
-            f"with --set trainer.iterations=N (N > {t.iterations}) to train longer"
-        )
-        return resume or {}
-    pool = EnvPool([env_maker(cfg.env)] * t.batch, threads=1)
-    eval_pool = EnvPool([env_maker(cfg.env)] * t.eval_episodes, threads=1)
-    writer = summary_writer(run, start) if tensorboard else None
-    n_params = sum(p.numel() for p in policy.net.parameters())
-    plastic = (
-        "static"
-        if cfg.agent.plasticity is None
-        else (f"{cfg.agent.plasticity.rule}/{cfg.agent.plasticity.mode}")
-    )
-    log(
-        f"[bptt] {cfg.name}: {cfg.env.id}, SNN {cfg.agent.hidden} neurons ({plastic}), "
-        f"{n_params} parameters, batch {t.batch}, iterations {start}..{t.iterations - 1} "
-        f"-> {run.path}"
-    )
-    clock = time.perf_counter()
-    state: dict[str, Any] = {}
-    try:
-        for it in range(start, t.iterations):
-            seeds = episode_seeds(cfg.seed, it, t.batch)
-            result = episode_loss(
-                policy, pool, seeds, t, generator, entropy_coef=entropy_schedule(t, it)
+        if not torch.isfinite(result["loss"]):
+            raise ValueError(
+                f"iteration {it}: the loss is {float(result['loss'].detach())}; lower "
+                f"trainer.lr (now {t.lr}) or trainer.grad_clip"
             )
-            if not torch.isfinite(result["loss"]):
-                bad = float(result["loss"].detach())
-                raise ValueError(
-                    f"iteration {it}: the loss is {bad}; lower trainer.lr (now {t.lr}) or "
-                    "trainer.grad_clip"
-                )
-            optimizer.zero_grad()
-            result["loss"].backward()
-            grad_norm = float(nn.utils.clip_grad_norm_(policy.net.parameters(), t.grad_clip))
-            optimizer.step()
-            env_steps += int(result["lengths"].sum())
-            last = it == t.iterations - 1
-            eval_return = None
-            if t.eval_every and ((it + 1) % t.eval_every == 0 or last):
-                eval_return = _evaluate(policy, eval_pool, cfg.seed, t)
-                if eval_return > best:
-                    best = eval_return
-                    run.save_checkpoint(
-                        "best", _policy_checkpoint(cfg, policy, it, best, obs_dim, act_dim)
-                    )
-            row = {
-                "iteration": it,
-                "env_steps": env_steps,
-                "wall_time": wall0 + time.perf_counter() - clock,
-                "mean_return": float(result["returns"].mean()),
-                "loss": float(result["loss"].detach()),
-                "entropy": result["entropy"],
-                "grad_norm": grad_norm,
-                "spikes_per_step": result["spikes_per_step"],
-                "eval_return": eval_return,
-            }
-            run.append_metrics(row, METRIC_COLUMNS)
-            if writer is not None:
-                for key, value in row.items():
-                    if key != "iteration" and value is not None:
-                        writer.add_scalar(f"bptt/{key}", value, it)
-            if eval_return is not None or it == start or (it + 1) % 10 == 0:
-                log(
-                    f"[bptt] it {it:5d}  episodes {(it + 1) * t.batch:>7,d}  return "
-                    f"{row['mean_return']:7.2f}  entropy {row['entropy']:5.2f}  spikes/step "
-                    f"{row['spikes_per_step']:6.1f}  "
-                    + (f"eval {eval_return:7.2f}  " if eval_return is not None else "")
-                    + f"{row['wall_time']:7.1f}s"
-                )
-            state = {
-                "kind": "bptt",
-                "iteration": it,
-                "env_steps": env_steps,
-                "wall_time": row["wall_time"],
-                "model": {k: v.detach().clone() for k, v in policy.net.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "rng": generator.get_state(),
-                "best": best,
-                "config": to_dict(cfg),
-                **{
-                    k: v
-                    for k, v in _policy_checkpoint(cfg, policy, it, None, obs_dim, act_dim).items()
-                    if k in ("vector", "param_names", "obs_dim", "act_dim")
-                },
-            }
-            if (it + 1 - start) % t.checkpoint_every == 0 or last:
-                run.save_checkpoint("latest", state)
-    finally:
-        pool.close()
-        eval_pool.close()
-        if writer is not None:
-            writer.close()
-    if state and best == -math.inf:  # evaluation never ran: the final policy is the best
-        run.save_checkpoint(
-            "best", _policy_checkpoint(cfg, policy, state["iteration"], None, obs_dim, act_dim)
-        )
-    return state
+        self.optimizer.zero_grad()
+        result["loss"].backward()
+        grad_norm = float(nn.utils.clip_grad_norm_(net.parameters(), t.grad_clip))
+        self.optimizer.step()
+        self.env_steps += int(result["lengths"].sum())
+        evaluate = t.eval_every and ((it + 1) % t.eval_every == 0 or it == t.iterations - 1)
+        return {
+            "env_steps": self.env_steps,
+            "mean_return": float(result["returns"].mean()),
+            "loss": float(result["loss"].detach()),
+            "entropy": result["entropy"],
+            "grad_norm": grad_norm,
+            "spikes_per_step": result["spikes_per_step"],
+            "eval_return": _evaluate(self.policy_net, self.eval_pool, cfg.seed, t)
+            if evaluate
+            else None,
+        }
+
+    def select(self, it: int, row: dict[str, Any]) -> Candidate | None:
+        if row["eval_return"] is None:
+            return None
+        return Candidate(row["eval_return"], self.policy())
+
+    def policy(self) -> dict[str, Any]:
+        return policy_payload(self.policy_net.net, obs_dim=self.obs_dim, act_dim=self.act_dim)
+
+    def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
+        return {"env_steps": self.env_steps}
+
+    def close(self) -> None:
+        self.pool.close()
+        self.eval_pool.close()
+
+
+def load_model(cfg: ExperimentConfig, policy: dict[str, Any]) -> tuple[nn.Module, Any]:
+    """The :class:`BinaryPolicy` of a BPTT checkpoint (it is its own deterministic actor)."""
+    model = build_bptt_policy(cfg, policy["obs_dim"], policy["act_dim"])
+    load_params(model.net, policy["params"], "policy")
+    return model, None

@@ -7,22 +7,19 @@ call per environment step, physics over threads. With ``num_actors > 0`` evotorc
 generation over Ray actors, each evaluating its piece the same way; observation statistics,
 step counts and divergence reports travel back through evotorch's sync hooks.
 
-:func:`train_es` is the loop behind ``plasticagents train``: searcher steps, metrics, periodic
-evaluation of the search centre, atomic checkpoints every ``checkpoint_every`` generations and
-exact resume (searcher state, RNG, observation statistics, best-so-far).
+The :class:`Trainer` adapter puts this into the one trainer loop
+(:mod:`~plasticagents.training.loop`): a searcher step per generation, periodic evaluation of
+the search centre, exact resume (search distribution, optimizer, RNG, observation statistics).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,8 +29,12 @@ from plasticagents.training.builders import (
     env_maker,
     env_spaces,
     episode_perturbations,
+    load_network,
+    vector_params,
 )
-from plasticagents.training.config import ConfigError, ESConfig, ExperimentConfig, to_dict
+from plasticagents.training.checkpoint import restore_attributes, snapshot_attributes
+from plasticagents.training.config import ConfigError, ESConfig, ExperimentConfig
+from plasticagents.training.loop import Candidate, TrainerBase
 from plasticagents.training.rollout import (
     EnvPool,
     NormalizedAgent,
@@ -43,9 +44,16 @@ from plasticagents.training.rollout import (
     episode_seeds,
     rollout,
 )
-from plasticagents.training.run import RunDir, summary_writer
+from plasticagents.training.run import RunDir
 
-__all__ = ["METRIC_COLUMNS", "PolicyProblem", "evaluate_vector", "make_searcher", "train_es"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "PolicyProblem",
+    "Trainer",
+    "evaluate_vector",
+    "load_model",
+    "make_searcher",
+]
 
 METRIC_COLUMNS = [
     "generation",
@@ -425,12 +433,12 @@ def searcher_stdev(searcher) -> float:
 
 
 def searcher_state(searcher) -> dict[str, Any]:
-    """Everything that determines the searcher's next steps (deep-copied)."""
-    state = {
-        k: copy.deepcopy(v)
-        for k, v in vars(searcher).items()
-        if k not in _SEARCHER_SKIP and not k.startswith("_SinglePopulationAlgorithmMixin")
-    }
+    """The numbers that determine the searcher's next steps, as checkpointable plain data.
+
+    The structure (distribution and optimizer classes, the problem) is rebuilt from the config
+    by :func:`make_searcher`; :func:`load_searcher_state` writes these numbers back onto it.
+    """
+    state = snapshot_attributes(searcher, skip=_SEARCHER_SKIP)
     # PGPE / SNES / XNES compute the next update from the last evaluated population.
     pop = getattr(searcher, "_population", None)
     if pop is not None:
@@ -444,185 +452,134 @@ def searcher_state(searcher) -> dict[str, Any]:
 def load_searcher_state(searcher, state: dict[str, Any]) -> None:
     from evotorch import SolutionBatch
 
-    for k, v in state.items():
-        if k == "_population":
-            batch = SolutionBatch(searcher.problem, popsize=len(v["values"]), empty=True)
-            batch.set_values(v["values"])
-            batch.set_evals(v["evals"][:, 0], v["evals"][:, 1:])
-            setattr(searcher, k, batch)
-        else:
-            setattr(searcher, k, v)
+    state = dict(state)
+    pop = state.pop("_population", None)
+    restore_attributes(searcher, state)
+    if pop is not None:
+        batch = SolutionBatch(searcher.problem, popsize=len(pop["values"]), empty=True)
+        batch.set_values(pop["values"])
+        batch.set_evals(pop["evals"][:, 0], pop["evals"][:, 1:])
+        searcher._population = batch
 
 
-def _generator_state(problem: PolicyProblem) -> torch.Tensor:
-    return problem.generator.get_state()
+class Trainer(TrainerBase):
+    """Evolution strategies in the trainer loop: one searcher step per generation; the search
+    centre is evaluated every ``eval_every`` generations (and at the last) on held-out seeds and
+    is the ``best`` candidate; with ``eval_every: 0`` the generation's best individual is."""
 
+    name, unit = "es", "generation"
+    columns: ClassVar[list[str]] = [
+        c for c in METRIC_COLUMNS if c not in ("generation", "wall_time")
+    ]
+    log_keys: ClassVar[dict[str, str]] = {
+        "env_steps": "steps",
+        "best_fitness": "best",
+        "mean_fitness": "mean",
+        "spikes_per_step": "spikes/step",
+        "eval_return": "eval",
+    }
 
-def train_es(
-    cfg: ExperimentConfig,
-    run: RunDir,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] | None = None,
-    tensorboard: bool = True,
-) -> dict[str, Any]:
-    """Train, writing metrics and checkpoints into ``run``; returns the final checkpoint dict.
+    def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO drowns the progress
+        self.cfg, self.t, self.log = cfg, cfg.trainer, log
+        self.total, self.checkpoint_every = self.t.generations, self.t.checkpoint_every
+        self.problem = PolicyProblem(cfg)
+        self.searcher = make_searcher(self.problem, self.t, self.problem.center_init)
+        self.env_steps = 0
 
-    ``resume`` is a checkpoint from :meth:`RunDir.load` (``latest``): training continues at the
-    generation after it, with the searcher, RNG and normaliser exactly as they were saved.
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines drown the progress
-    t = cfg.trainer
-    problem = PolicyProblem(cfg)
-    if resume is not None:
-        center0 = resume["center"]
-    else:
-        center0 = problem.center_init
-    searcher = make_searcher(problem, t, center0)
-    start, env_steps, wall0 = 0, 0, 0.0
-    best: dict[str, Any] = {"fitness": -math.inf, "vector": center0.clone(), "generation": -1}
-    if resume is not None:
-        load_searcher_state(searcher, resume["searcher"])
-        problem.generator.set_state(resume["rng"])
-        if resume["obs_norm"] is not None:
-            problem.obs_norm = RunningNorm.from_state(resume["obs_norm"])
-        start, env_steps, wall0 = resume["generation"] + 1, resume["env_steps"], resume["wall_time"]
-        best = resume["best"]
-        run.truncate_metrics("generation", resume["generation"])
-    else:
-        env_steps = problem.warmup_obs_norm(t.obs_norm_warmup)
-    if start >= t.generations:
-        log(
-            f"[es] {run.path} already finished generation {start - 1} of {t.generations}; "
-            "resume with --set trainer.generations=N (N > "
-            f"{t.generations}) to train longer"
+    def describe(self) -> str:
+        cfg, t = self.cfg, self.t
+        kind = cfg.agent.kind
+        if kind != "mlp":
+            kind += " plastic" if cfg.agent.plasticity else " static"
+        return (
+            f"{cfg.name}: {cfg.env.id}, agent {kind}, {self.problem.solution_length} parameters, "
+            f"{t.algorithm} popsize {t.popsize} x {t.episodes} episode(s), {t.generations} "
+            "generations"
         )
-        problem.close()
-        return resume or {}
-    writer = summary_writer(run, start) if tensorboard else None
-    log(
-        f"[es] {cfg.name}: {cfg.env.id}, agent {cfg.agent.kind}"
-        f"{'' if cfg.agent.kind == 'mlp' else ' plastic' if cfg.agent.plasticity else ' static'}, "
-        f"{problem.solution_length} parameters, {t.algorithm} popsize {t.popsize} x "
-        f"{t.episodes} episode(s), generations {start}..{t.generations - 1} -> {run.path}"
-    )
-    clock = time.perf_counter()
-    state: dict[str, Any] = {}
-    try:
-        for gen in range(start, t.generations):
-            problem.generation = gen
-            searcher.step()
-            steps, diverged = problem.end_generation()
-            env_steps += steps
-            for line in diverged:
-                log(f"[es] warning: {line}")
-            pop = searcher.population
-            evals = pop.evals.detach().cpu().numpy()
-            fitness, spikes, n_div = evals[:, 0], evals[:, 1], evals[:, 2]
-            i_best = int(np.argmax(fitness))
-            row: dict[str, Any] = {
-                "generation": gen,
-                "env_steps": env_steps,
-                "wall_time": round(wall0 + time.perf_counter() - clock, 3),
-                "best_fitness": float(fitness[i_best]),
-                "mean_fitness": float(fitness.mean()),
-                "median_fitness": float(np.median(fitness)),
-                "spikes_per_step": float(spikes.mean()),
-                "stdev": searcher_stdev(searcher),
-                "diverged": int(n_div.sum()),
-                "eval_return": None,
-            }
-            center = searcher_center(searcher)
-            last = gen == t.generations - 1
-            if t.eval_every and (gen % t.eval_every == t.eval_every - 1 or last):
-                returns = evaluate_vector(
-                    cfg,
-                    center,
-                    problem.obs_norm,
-                    t.eval_episodes,
-                    seed=cfg.seed + 10_000 + gen,
-                    threads=t.threads,
-                    template=problem.template,
-                )
-                row["eval_return"] = float(returns.mean())
-                score, candidate = row["eval_return"], center
-            elif not t.eval_every:
-                score, candidate = row["best_fitness"], pop.values[i_best].detach().clone()
-            else:
-                score = None
-            if score is not None and score > best["fitness"]:
-                best = {
-                    "fitness": score,
-                    "vector": candidate.clone(),
-                    "generation": gen,
-                    "obs_norm": problem.obs_norm.state_dict() if problem.obs_norm else None,
-                }
-                run.save_checkpoint(
-                    "best",
-                    _policy_checkpoint(cfg, problem, best["vector"], best["obs_norm"], gen, score),
-                )
-            run.append_metrics(row, METRIC_COLUMNS)
-            if writer is not None:
-                for key, value in row.items():
-                    if key != "generation" and value is not None:
-                        writer.add_scalar(f"es/{key}", value, gen)
-                writer.flush()
-            log(
-                f"[es] gen {gen:4d}  steps {env_steps:>10,d}  best {row['best_fitness']:9.1f}  "
-                f"mean {row['mean_fitness']:9.1f}  spikes/step {row['spikes_per_step']:6.1f}  "
-                + (f"eval {row['eval_return']:9.1f}  " if row["eval_return"] is not None else "")
-                + f"{row['wall_time']:7.1f}s"
+
+    def fresh(self) -> None:
+        self.env_steps = self.problem.warmup_obs_norm(self.t.obs_norm_warmup)
+
+    def state(self) -> dict[str, Any]:
+        norm = self.problem.obs_norm
+        return {
+            "searcher": searcher_state(self.searcher),
+            "rng": self.problem.generator.get_state(),
+            "obs_norm": norm.state_dict() if norm is not None else None,
+            "env_steps": self.env_steps,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        load_searcher_state(self.searcher, state["searcher"])
+        self.problem.generator.set_state(state["rng"])
+        if state["obs_norm"] is not None:
+            self.problem.obs_norm = RunningNorm.from_state(state["obs_norm"])
+        self.env_steps = state["env_steps"]
+
+    def step(self, gen: int) -> dict[str, Any]:
+        self.problem.generation = gen
+        self.searcher.step()
+        steps, diverged = self.problem.end_generation()
+        self.env_steps += steps
+        for line in diverged:
+            self.log(f"[es] warning: {line}")
+        evals = self.searcher.population.evals.detach().cpu().numpy()
+        fitness, spikes, n_div = evals[:, 0], evals[:, 1], evals[:, 2]
+        row: dict[str, Any] = {
+            "env_steps": self.env_steps,
+            "best_fitness": float(fitness.max()),
+            "mean_fitness": float(fitness.mean()),
+            "median_fitness": float(np.median(fitness)),
+            "spikes_per_step": float(spikes.mean()),
+            "stdev": searcher_stdev(self.searcher),
+            "diverged": int(n_div.sum()),
+            "eval_return": None,
+        }
+        t = self.t
+        if t.eval_every and (gen % t.eval_every == t.eval_every - 1 or gen == t.generations - 1):
+            returns = evaluate_vector(
+                self.cfg,
+                searcher_center(self.searcher),
+                self.problem.obs_norm,
+                t.eval_episodes,
+                seed=self.cfg.seed + 10_000 + gen,
+                threads=t.threads,
+                template=self.problem.template,
             )
-            state = {
-                "generation": gen,
-                "env_steps": env_steps,
-                "wall_time": row["wall_time"],
-                "center": center,
-                "searcher": searcher_state(searcher),
-                "rng": _generator_state(problem),
-                "obs_norm": problem.obs_norm.state_dict() if problem.obs_norm else None,
-                "best": best,
-                "config": to_dict(cfg),
-                "param_names": problem.param_names,
-                "kind": "es",
-            }
-            if (gen + 1 - start) % t.checkpoint_every == 0 or last:
-                run.save_checkpoint("latest", state)
-    finally:
-        if writer is not None:
-            writer.close()
-        problem.close()
-    if state:
+            row["eval_return"] = float(returns.mean())
+        return row
+
+    def select(self, gen: int, row: dict[str, Any]) -> Candidate | None:
+        if row["eval_return"] is not None:
+            return Candidate(row["eval_return"], self._payload(searcher_center(self.searcher)))
+        if self.t.eval_every:
+            return None
+        pop = self.searcher.population
+        i_best = int(torch.argmax(pop.evals[:, 0]))
+        return Candidate(row["best_fitness"], self._payload(pop.values[i_best]))
+
+    def policy(self) -> dict[str, Any]:
+        return self._payload(searcher_center(self.searcher))
+
+    def _payload(self, vector: torch.Tensor) -> dict[str, Any]:
+        p = self.problem
+        return {
+            "params": vector_params(vector.to(torch.float32), p.template, p.param_names),
+            "obs_norm": p.obs_norm.state_dict() if p.obs_norm is not None else None,
+            "obs_dim": p.obs_dim,
+            "act_dim": p.act_dim,
+        }
+
+    def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
         from plasticagents.training.plots import plot_learning_curves
 
-        plot_learning_curves([run.path], run.path / "learning_curve.png", title=cfg.name)
-    if best["generation"] < 0 and state:  # no evaluation ever ran: keep the final centre
-        run.save_checkpoint(
-            "best",
-            _policy_checkpoint(
-                cfg, problem, state["center"], state["obs_norm"], state["generation"], None
-            ),
-        )
-    return state
+        if run.read_metrics():
+            plot_learning_curves([run.path], run.path / "learning_curve.png", title=self.cfg.name)
+        return {"env_steps": self.env_steps}
+
+    def close(self) -> None:
+        self.problem.close()
 
 
-def _policy_checkpoint(
-    cfg: ExperimentConfig,
-    problem: PolicyProblem,
-    vector: torch.Tensor,
-    obs_norm: dict | None,
-    generation: int,
-    score: float | None,
-) -> dict[str, Any]:
-    return {
-        "kind": "policy",
-        "trainer": "es",
-        "vector": vector.detach().clone(),
-        "param_names": problem.param_names,
-        "obs_norm": obs_norm,
-        "generation": generation,
-        "score": score,
-        "config": to_dict(cfg),
-        "obs_dim": problem.obs_dim,
-        "act_dim": problem.act_dim,
-    }
+load_model = load_network  # the configured network; its normaliser is in the checkpoint

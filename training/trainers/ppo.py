@@ -15,25 +15,21 @@ observation, as in PopSAN-style spiking actor / deep critic training; only the a
 and the critic is not needed to act).
 
 SB3's pieces work unchanged: ``PPO``, ``VecNormalize`` (observations and rewards), callbacks,
-its logger and ``evaluate_policy``. The run directory holds the same files as the other
-trainers: ``metrics.csv`` (one row per rollout), TensorBoard events, and
-``checkpoints/latest.zip`` / ``best.zip`` (model) with ``latest.pt`` / ``best.pt`` (what
-``load_policy`` and ``--resume`` read).
+its logger. The run directory holds the same files as every other trainer's: the policy's
+weights and observation statistics are stored in the project's checkpoint format and the
+model is rebuilt from the config, so no SB3 zip (which unpickles on load) is ever read.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
@@ -45,16 +41,18 @@ from torch import nn
 
 from plasticagents.training.builders import build_policy, env_maker, env_spaces
 from plasticagents.training.config import ExperimentConfig, PPOConfig, to_dict
-from plasticagents.training.run import RunDir, atomic_save
+from plasticagents.training.loop import Candidate, TrainerBase
+from plasticagents.training.rollout import EnvPool, rollout
+from plasticagents.training.run import RunDir
 
 __all__ = [
     "METRIC_COLUMNS",
     "SB3Agent",
     "SpikingActorCriticPolicy",
     "SpikingFeatures",
-    "load_sb3_agent",
+    "Trainer",
+    "load_model",
     "make_model",
-    "train_ppo",
 ]
 
 METRIC_COLUMNS = [
@@ -228,131 +226,149 @@ def _vec_env(cfg: ExperimentConfig, n: int, seed: int):
     return env
 
 
-def train_ppo(
-    cfg: ExperimentConfig,
-    run: RunDir,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] | None = None,
-    tensorboard: bool = True,
-) -> dict[str, Any]:
-    """Train with SB3's PPO, writing metrics and checkpoints into ``run``."""
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    t: PPOConfig = cfg.trainer
-    for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
-        if getattr(t, name) < 1:
-            raise ValueError(f"trainer.{name} must be >= 1, got {getattr(t, name)!r}")
-    obs_dim, act_dim, _, _ = env_spaces(cfg.env)
-    env = VecNormalize(_vec_env(cfg, t.n_envs, cfg.seed), gamma=t.gamma)
-    eval_env = VecNormalize(
-        _vec_env(cfg, 1, cfg.seed + 10**6), training=False, norm_reward=False, gamma=t.gamma
-    )
-    if resume is not None:
-        model = PPO.load(run.checkpoints / "latest.zip", env=env, device="cpu")
-        env.obs_rms, env.ret_rms = resume["obs_rms"], resume["ret_rms"]
-        start_iteration, best = resume["iteration"] + 1, resume["best"]
-        wall0 = resume["wall_time"]
-        run.truncate_metrics("iteration", resume["iteration"])
-    else:
-        model = make_model(cfg, env)
-        start_iteration, best, wall0 = 0, -np.inf, 0.0
-    steps_per_iteration = t.n_steps * t.n_envs
-    if model.num_timesteps >= t.total_timesteps:
-        log(f"[ppo] {run.path} already reached {model.num_timesteps} of {t.total_timesteps} steps")
-        return resume or {}
-    if tensorboard:
-        from stable_baselines3.common.logger import configure
+def _rms_state(rms: Any) -> dict[str, Any]:
+    return {"mean": rms.mean, "var": rms.var, "count": float(rms.count)}
 
-        model.set_logger(configure(str(run.path / "tb"), ["tensorboard"]))
-    clock = time.perf_counter()
 
-    def checkpoint(which: str, iteration: int, score: float | None) -> dict[str, Any]:
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
-        tmp = run.checkpoints / f".{which}-tmp.zip"
-        model.save(tmp)
-        tmp.replace(run.checkpoints / f"{which}.zip")  # atomic, like the .pt beside it
-        state = {
-            "kind": "policy",
-            "trainer": "ppo",
-            "iteration": iteration,
-            "generation": iteration,
-            "env_steps": model.num_timesteps,
-            "score": score,
-            "best": best,
-            "wall_time": wall0 + time.perf_counter() - clock,
-            "obs_rms": env.obs_rms,
-            "ret_rms": env.ret_rms,
-            "config": to_dict(cfg),
-            "obs_dim": obs_dim,
-            "act_dim": act_dim,
-            "model_file": f"{which}.zip",
-        }
-        atomic_save(state, run.checkpoints / f"{which}.pt")
-        return state
+def _rms_from(state: dict[str, Any]) -> Any:
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
 
-    class Recorder(BaseCallback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.iteration = start_iteration
-            self.state: dict[str, Any] = {}
+    rms = RunningMeanStd(shape=np.shape(state["mean"]))
+    rms.mean, rms.var, rms.count = np.array(state["mean"]), np.array(state["var"]), state["count"]
+    return rms
 
-        def _on_step(self) -> bool:
-            return True
 
-        def _on_rollout_end(self) -> None:
-            nonlocal best
-            it = self.iteration
-            returns = [info["r"] for info in model.ep_info_buffer]
-            extractor = model.policy.features_extractor
-            eval_return = None
-            last = model.num_timesteps + steps_per_iteration > t.total_timesteps
-            if t.eval_every and ((it + 1) % t.eval_every == 0 or last):
-                eval_env.obs_rms = env.obs_rms
-                mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=t.eval_episodes)
-                eval_return = float(mean)
-                if eval_return > best:
-                    best = eval_return
-                    checkpoint("best", it, eval_return)
-            row = {
-                "iteration": it,
-                "env_steps": model.num_timesteps,
-                "wall_time": wall0 + time.perf_counter() - clock,
-                "mean_return": float(np.mean(returns)) if returns else None,
-                "spikes_per_step": getattr(extractor, "last_spikes", 0.0),
-                "eval_return": eval_return,
-            }
-            run.append_metrics(row, METRIC_COLUMNS)
-            mean_text = f"{row['mean_return']:9.1f}" if returns else "      n/a"
-            log(
-                f"[ppo] it {it:4d}  steps {model.num_timesteps:>9,d}  return {mean_text}  "
-                + (f"eval {eval_return:9.1f}  " if eval_return is not None else "")
-                + f"{row['wall_time']:7.1f}s"
-            )
-            if (it + 1) % t.checkpoint_every == 0 or last:
-                self.state = checkpoint("latest", it, None)
-            self.iteration += 1
+class _RolloutEnd(BaseCallback):
+    """Keeps the spike count of the policy's last acting step (a rollout's, before the update
+    runs the extractor on training batches)."""
 
-    log(
-        f"[ppo] {cfg.name}: {cfg.env.id}, agent {cfg.agent.kind}, {t.n_envs} envs x {t.n_steps} "
-        f"steps per iteration, {t.total_timesteps:,d} steps -> {run.path}"
-    )
-    recorder = Recorder()
-    try:
-        model.learn(
-            total_timesteps=t.total_timesteps - model.num_timesteps,
-            callback=recorder,
-            reset_num_timesteps=resume is None,
+    spikes = 0.0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self.spikes = getattr(self.model.policy.features_extractor, "last_spikes", 0.0)
+
+
+class Trainer(TrainerBase):
+    """SB3 PPO in the trainer loop: each step is one ``learn`` call of ``n_envs x n_steps``
+    env steps (one rollout, one update), so resume, metrics, checkpoints and best tracking are
+    the loop's. The policy is evaluated after its update on held-out episodes through the
+    project's rollout engine (observation statistics frozen); an evaluated policy is the
+    ``best`` candidate."""
+
+    name, unit = "ppo", "iteration"
+    columns: ClassVar[list[str]] = [
+        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
+    ]
+    log_keys: ClassVar[dict[str, str]] = {
+        "env_steps": "steps",
+        "mean_return": "return",
+        "eval_return": "eval",
+    }
+
+    def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        t = self.t = cfg.trainer
+        self.cfg = cfg
+        self.obs_dim, self.act_dim, _, _ = env_spaces(cfg.env)
+        self.env = VecNormalize(_vec_env(cfg, t.n_envs, cfg.seed), gamma=t.gamma)
+        self.model = make_model(cfg, self.env)
+        self.per_iteration = t.n_steps * t.n_envs
+        self.total = -(-t.total_timesteps // self.per_iteration)
+        self.checkpoint_every = t.checkpoint_every
+        self.callback = _RolloutEnd()
+        self.fresh_start = False
+        self.eval_pool = (
+            EnvPool([env_maker(cfg.env)] * t.eval_episodes, threads=2)
+            if t.eval_every and t.eval_episodes
+            else None
         )
-        # the last rollout's update happened after its callback: keep it
-        recorder.state = checkpoint("latest", recorder.iteration - 1, None)
+
+    def describe(self) -> str:
+        cfg, t = self.cfg, self.t
+        return (
+            f"{cfg.name}: {cfg.env.id}, agent {cfg.agent.kind}, {t.n_envs} envs x {t.n_steps} "
+            f"steps per iteration, {t.total_timesteps:,d} steps"
+        )
+
+    def fresh(self) -> None:
+        self.fresh_start = True
+
+    def bind(self, run: RunDir, tensorboard: bool) -> None:
+        if tensorboard:  # SB3's own training statistics (losses, KL, ...) beside ours
+            from stable_baselines3.common.logger import configure
+
+            self.model.set_logger(configure(str(run.path / "tb" / "sb3"), ["tensorboard"]))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.model.policy.optimizer.state_dict(),
+            "ret_rms": _rms_state(self.env.ret_rms),
+            "num_timesteps": self.model.num_timesteps,
+            "n_updates": self.model._n_updates,
+            "policy": self.policy(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"]["state_dict"])
+        self.env.obs_rms = _rms_from(state["policy"]["obs_rms"])
+        self.model.policy.optimizer.load_state_dict(state["optimizer"])
+        self.env.ret_rms = _rms_from(state["ret_rms"])
+        self.model.num_timesteps = state["num_timesteps"]
+        self.model._n_updates = state["n_updates"]
+
+    def step(self, it: int) -> dict[str, Any]:
+        t = self.t
+        self.model.learn(
+            total_timesteps=self.per_iteration,
+            callback=self.callback,
+            reset_num_timesteps=self.fresh_start,
+        )
+        self.fresh_start = False
+        returns = [info["r"] for info in self.model.ep_info_buffer]
+        evaluate = t.eval_every and ((it + 1) % t.eval_every == 0 or it == self.total - 1)
+        return {
+            "env_steps": self.model.num_timesteps,
+            "mean_return": float(np.mean(returns)) if returns else None,
+            "spikes_per_step": self.callback.spikes,
+            "eval_return": self._evaluate() if evaluate and self.eval_pool else None,
+        }
+
+    def _evaluate(self) -> float:
+        agent = SB3Agent(self.model, self.env.obs_rms)
+        seeds = [
+            int(s)
+            for s in np.random.SeedSequence([self.cfg.seed, 10**6]).generate_state(
+                len(self.eval_pool)
+            )
+        ]
+        return float(rollout(agent, self.eval_pool, seeds).returns.mean())
+
+    def select(self, it: int, row: dict[str, Any]) -> Candidate | None:
+        return None if row["eval_return"] is None else Candidate(row["eval_return"], self.policy())
+
+    def policy(self) -> dict[str, Any]:
+        return {
+            "state_dict": dict(self.model.policy.state_dict()),
+            "obs_rms": _rms_state(self.env.obs_rms),
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+        }
+
+    def close(self) -> None:
+        self.env.close()
+        if self.eval_pool is not None:
+            self.eval_pool.close()
+
+
+def load_model(cfg: ExperimentConfig, policy: dict[str, Any]) -> tuple[nn.Module, SB3Agent]:
+    """The SB3 policy of a PPO checkpoint, rebuilt from the config (no SB3 zip is unpickled),
+    and its predict-protocol agent with the saved observation statistics."""
+    env = _vec_env(cfg, 1, cfg.seed)
+    try:
+        model = make_model(cfg, env)
     finally:
         env.close()
-        eval_env.close()
-    if not (run.checkpoints / "best.pt").exists():
-        checkpoint("best", recorder.iteration - 1, None)
-    return recorder.state
-
-
-def load_sb3_agent(run: RunDir, ckpt: dict[str, Any]) -> tuple[Any, SB3Agent]:
-    """The SB3 model of a PPO checkpoint and its predict-protocol agent."""
-    model = PPO.load(run.checkpoints / ckpt["model_file"], device="cpu")
-    return model, SB3Agent(model, ckpt["obs_rms"])
+    model.policy.load_state_dict(policy["state_dict"])
+    return model.policy, SB3Agent(model, _rms_from(policy["obs_rms"]))

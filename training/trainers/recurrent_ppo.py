@@ -24,25 +24,27 @@ agent here); its best checkpoint has the same format as the ES trainer's, so ``e
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from plasticagents import Agent
-from plasticagents.population import parameters_to_vector
 from plasticagents.state import map_state, reset_where
-from plasticagents.training.builders import build_policy, env_maker, env_spaces
-from plasticagents.training.config import ExperimentConfig, RecurrentPPOConfig, to_dict
+from plasticagents.training.builders import (
+    build_policy,
+    env_maker,
+    env_spaces,
+    load_network,
+    policy_payload,
+)
+from plasticagents.training.config import ExperimentConfig, RecurrentPPOConfig
+from plasticagents.training.loop import Candidate, TrainerBase
 from plasticagents.training.rollout import EnvPool, NormalizedAgent, RunningNorm, rollout
-from plasticagents.training.run import RunDir
 
-__all__ = ["METRIC_COLUMNS", "RecurrentActorCritic", "collect_rollout", "train_recurrent_ppo"]
+__all__ = ["METRIC_COLUMNS", "RecurrentActorCritic", "Trainer", "collect_rollout", "load_model"]
 
 METRIC_COLUMNS = [
     "iteration",
@@ -223,168 +225,149 @@ def _vec_env(cfg: ExperimentConfig, n: int, seed: int, gamma: float):
     return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=gamma)
 
 
-def _policy_checkpoint(cfg, model, obs_norm, iteration, score, obs_dim, act_dim) -> dict:
-    names = [n for n, p in model.actor.named_parameters() if p.requires_grad]
-    return {
-        "kind": "policy",
-        "trainer": "recurrent_ppo",
-        "vector": parameters_to_vector(model.actor, names).detach().clone(),
-        "param_names": names,
-        "obs_norm": obs_norm.state_dict(),
-        "generation": iteration,
-        "score": score,
-        "config": to_dict(cfg),
-        "obs_dim": obs_dim,
-        "act_dim": act_dim,
-    }
-
-
 def _evaluate(model, obs_norm, pool, low, high, seed: int) -> float:
     agent = NormalizedAgent(Agent(model.actor, low, high), obs_norm)
     seeds = [int(s) for s in np.random.SeedSequence([seed, 10**6]).generate_state(len(pool))]
     return float(rollout(agent, pool, seeds).returns.mean())
 
 
-def train_recurrent_ppo(
-    cfg: ExperimentConfig,
-    run: RunDir,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] | None = None,
-    tensorboard: bool = True,
-) -> dict[str, Any]:
-    """Train, writing metrics and checkpoints into ``run``; returns the last checkpoint."""
-    from stable_baselines3.common.buffers import RolloutBuffer
+class Trainer(TrainerBase):
+    """Recurrent PPO in the trainer loop: each step collects ``n_envs x n_steps`` env steps
+    with the state carried across them and runs ``n_epochs`` of BPTT updates; the actor is
+    evaluated every ``eval_every`` iterations on held-out episodes (best candidate)."""
 
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    t = cfg.trainer
-    if not isinstance(t, RecurrentPPOConfig):
-        raise ValueError(f"train_recurrent_ppo needs trainer.kind 'recurrent_ppo', got {t.kind!r}")
-    for name in ("total_timesteps", "n_envs", "n_steps", "minibatch_envs", "n_epochs"):
-        if getattr(t, name) < 1:
-            raise ValueError(f"trainer.{name} must be >= 1, got {getattr(t, name)!r}")
-    torch.manual_seed(cfg.seed)
-    obs_dim, act_dim, low, high = env_spaces(cfg.env)
-    low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
-    model = RecurrentActorCritic(cfg, obs_dim, act_dim, t)
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, eps=1e-5)
-    obs_norm = RunningNorm(obs_dim)
-    venv = _vec_env(cfg, t.n_envs, cfg.seed, t.gamma)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    start, env_steps, wall0, best = 0, 0, 0.0, -math.inf
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        obs_norm = RunningNorm.from_state(resume["obs_norm"])
-        venv.ret_rms = resume["ret_rms"]
-        generator.set_state(resume["rng"])
-        start, env_steps = resume["iteration"] + 1, resume["env_steps"]
-        wall0, best = resume["wall_time"], resume["best"]
-        run.truncate_metrics("iteration", resume["iteration"])
-    rng = np.random.default_rng([cfg.seed, start])
-    per_iteration = t.n_envs * t.n_steps
-    iterations = -(-t.total_timesteps // per_iteration)
-    if start >= iterations:
-        log(f"[rppo] {run.path} already reached {env_steps:,d} of {t.total_timesteps:,d} steps")
-        return resume or {}
-    buffer = RolloutBuffer(
-        t.n_steps,
-        venv.observation_space,
-        venv.action_space,
-        device="cpu",
-        gae_lambda=t.gae_lambda,
-        gamma=t.gamma,
-        n_envs=t.n_envs,
-    )
-    first_obs = venv.reset()
-    if obs_norm.count == 0:
-        obs_norm.update(first_obs)
-    carry = {
-        "obs": first_obs,
-        "episode_start": np.ones(t.n_envs, dtype=bool),
-        "state": model.initial_state(t.n_envs),
+    name, unit = "rppo", "iteration"
+    columns: ClassVar[list[str]] = [
+        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
+    ]
+    log_keys: ClassVar[dict[str, str]] = {
+        "env_steps": "steps",
+        "mean_return": "return",
+        "approx_kl": "kl",
+        "std": "std",
+        "eval_return": "eval",
     }
-    eval_pool = EnvPool([env_maker(cfg.env)] * t.eval_episodes, threads=2)
-    logger = None
-    if tensorboard:
-        from stable_baselines3.common.logger import configure
 
-        logger = configure(str(run.path / "tb"), ["tensorboard"])
-    kind = cfg.agent.kind
-    if kind == "snn":
-        kind += f" ({'static' if cfg.agent.plasticity is None else cfg.agent.plasticity.rule})"
-    log(
-        f"[rppo] {cfg.name}: {cfg.env.id}, agent {kind}, "
-        f"{t.n_envs} envs x {t.n_steps} steps per iteration, iterations {start}..{iterations - 1}"
-        f" -> {run.path}"
-    )
-    clock = time.perf_counter()
-    state: dict[str, Any] = {}
-    try:
-        for it in range(start, iterations):
-            info = collect_rollout(
-                model, venv, buffer, carry, obs_norm, low, high, t.gamma, generator
-            )
-            stats = _update(model, optimizer, buffer, info, t, rng)
-            obs_norm.update(info["raw_obs"])  # frozen during the rollout and its update
-            env_steps += per_iteration
-            last = it == iterations - 1
-            eval_return = None
-            if t.eval_every and ((it + 1) % t.eval_every == 0 or last):
-                eval_return = _evaluate(model, obs_norm, eval_pool, low, high, cfg.seed)
-                if eval_return > best:
-                    best = eval_return
-                    run.save_checkpoint(
-                        "best",
-                        _policy_checkpoint(cfg, model, obs_norm, it, best, obs_dim, act_dim),
-                    )
-            row = {
-                "iteration": it,
-                "env_steps": env_steps,
-                "wall_time": wall0 + time.perf_counter() - clock,
-                "mean_return": float(np.mean(info["returns"])) if info["returns"] else None,
-                "policy_loss": stats["pg"],
-                "value_loss": stats["vf"],
-                "approx_kl": stats["kl"],
-                "clip_fraction": stats["clip"],
-                "std": float(model.log_std.detach().exp().mean()),
-                "spikes_per_step": info["spikes_per_step"],
-                "eval_return": eval_return,
-            }
-            run.append_metrics(row, METRIC_COLUMNS)
-            if logger is not None:
-                for key, value in row.items():
-                    if key != "iteration" and value is not None:
-                        logger.record(f"rppo/{key}", value)
-                logger.dump(env_steps)
-            ret = f"{row['mean_return']:9.1f}" if info["returns"] else "      n/a"
-            log(
-                f"[rppo] it {it:4d}  steps {env_steps:>9,d}  return {ret}  kl "
-                f"{stats['kl']:.4f}  std {row['std']:.3f}  "
-                + (f"eval {eval_return:9.1f}  " if eval_return is not None else "")
-                + f"{row['wall_time']:7.1f}s"
-            )
-            state = {
-                **_policy_checkpoint(cfg, model, obs_norm, it, None, obs_dim, act_dim),
-                "kind": "recurrent_ppo",
-                "iteration": it,
-                "env_steps": env_steps,
-                "wall_time": row["wall_time"],
-                "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "ret_rms": venv.ret_rms,
-                "rng": generator.get_state(),
-                "best": best,
-            }
-            if (it + 1 - start) % t.checkpoint_every == 0 or last:
-                run.save_checkpoint("latest", state)
-    finally:
-        venv.close()
-        eval_pool.close()
-        if logger is not None:
-            logger.close()
-    if state and best == -math.inf:
-        run.save_checkpoint(
-            "best",
-            _policy_checkpoint(cfg, model, obs_norm, state["iteration"], None, obs_dim, act_dim),
+    def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        from stable_baselines3.common.buffers import RolloutBuffer
+
+        t = self.t = cfg.trainer
+        self.cfg = cfg
+        torch.manual_seed(cfg.seed)
+        self.obs_dim, self.act_dim, low, high = env_spaces(cfg.env)
+        self.low, self.high = np.asarray(low, np.float32), np.asarray(high, np.float32)
+        self.model = RecurrentActorCritic(cfg, self.obs_dim, self.act_dim, t)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, eps=1e-5)
+        self.obs_norm = RunningNorm(self.obs_dim)
+        self.venv = _vec_env(cfg, t.n_envs, cfg.seed, t.gamma)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.per_iteration = t.n_envs * t.n_steps
+        self.total = -(-t.total_timesteps // self.per_iteration)
+        self.checkpoint_every = t.checkpoint_every
+        self.buffer = RolloutBuffer(
+            t.n_steps,
+            self.venv.observation_space,
+            self.venv.action_space,
+            device="cpu",
+            gae_lambda=t.gae_lambda,
+            gamma=t.gamma,
+            n_envs=t.n_envs,
         )
-    return state
+        self.eval_pool = EnvPool([env_maker(cfg.env)] * max(t.eval_episodes, 1), threads=2)
+        self.carry: dict[str, Any] | None = None
+        self.rng = np.random.default_rng([cfg.seed, 0])
+
+    def describe(self) -> str:
+        cfg, t = self.cfg, self.t
+        kind = cfg.agent.kind
+        if kind == "snn":
+            p = cfg.agent.plasticity
+            kind += f" ({'static' if p is None else p.rule})"
+        return (
+            f"{cfg.name}: {cfg.env.id}, agent {kind}, {t.n_envs} envs x {t.n_steps} steps per "
+            f"iteration, {t.total_timesteps:,d} steps"
+        )
+
+    def state(self) -> dict[str, Any]:
+        ret = self.venv.ret_rms
+        return {
+            "model": dict(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "obs_norm": self.obs_norm.state_dict(),
+            "ret_rms": {"mean": ret.mean, "var": ret.var, "count": float(ret.count)},
+            "rng": self.generator.get_state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.obs_norm = RunningNorm.from_state(state["obs_norm"])
+        ret = self.venv.ret_rms
+        ret.mean, ret.var = np.array(state["ret_rms"]["mean"]), np.array(state["ret_rms"]["var"])
+        ret.count = state["ret_rms"]["count"]
+        self.generator.set_state(state["rng"])
+
+    def _start(self, it: int) -> None:
+        first_obs = self.venv.reset()
+        if self.obs_norm.count == 0:
+            self.obs_norm.update(first_obs)
+        n = self.t.n_envs
+        self.carry = {
+            "obs": first_obs,
+            "episode_start": np.ones(n, dtype=bool),
+            "state": self.model.initial_state(n),
+        }
+        self.rng = np.random.default_rng([self.cfg.seed, it])
+
+    def step(self, it: int) -> dict[str, Any]:
+        t = self.t
+        if self.carry is None:
+            self._start(it)
+        info = collect_rollout(
+            self.model,
+            self.venv,
+            self.buffer,
+            self.carry,
+            self.obs_norm,
+            self.low,
+            self.high,
+            t.gamma,
+            self.generator,
+        )
+        stats = _update(self.model, self.optimizer, self.buffer, info, t, self.rng)
+        self.obs_norm.update(info["raw_obs"])  # frozen during the rollout and its update
+        evaluate = t.eval_every and ((it + 1) % t.eval_every == 0 or it == self.total - 1)
+        eval_return = None
+        if evaluate:
+            eval_return = _evaluate(
+                self.model, self.obs_norm, self.eval_pool, self.low, self.high, self.cfg.seed
+            )
+        return {
+            "env_steps": (it + 1) * self.per_iteration,
+            "mean_return": float(np.mean(info["returns"])) if info["returns"] else None,
+            "policy_loss": stats["pg"],
+            "value_loss": stats["vf"],
+            "approx_kl": stats["kl"],
+            "clip_fraction": stats["clip"],
+            "std": float(self.model.log_std.detach().exp().mean()),
+            "spikes_per_step": info["spikes_per_step"],
+            "eval_return": eval_return,
+        }
+
+    def select(self, it: int, row: dict[str, Any]) -> Candidate | None:
+        return None if row["eval_return"] is None else Candidate(row["eval_return"], self.policy())
+
+    def policy(self) -> dict[str, Any]:
+        return policy_payload(
+            self.model.actor,
+            obs_norm=self.obs_norm.state_dict(),
+            obs_dim=self.obs_dim,
+            act_dim=self.act_dim,
+        )
+
+    def close(self) -> None:
+        self.venv.close()
+        self.eval_pool.close()
+
+
+load_model = load_network  # the actor is the configured network, as ES trains it

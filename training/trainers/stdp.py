@@ -4,37 +4,40 @@
    sparsity, membrane time-constant distribution, E:I ratio) and ``trainer`` (STDP amplitudes,
    time constants and their heterogeneity ``stdp_spread``).
 2. Run the training inputs through it for ``trainer.epochs`` passes with STDP on (no labels);
-   ``checkpoints/latest.pt`` after every pass, so ``--resume`` loses at most one pass.
+   the ``latest`` checkpoint after every pass, so ``--resume`` loses at most one pass.
 3. Freeze it; fit a ridge-regression readout (scikit-learn ``RidgeClassifierCV``) on the
    standardised spike counts of ``trainer.bins`` time windows per neuron; test it.
 4. Measure the linear memory capacity and ``E = activity / MC``
    (:meth:`~plasticagents.reservoir.STDPReservoir.memory_capacity`).
 
-Writes ``result.json`` (test accuracy, spikes per sample, MC, activity, E).
+Writes ``result.json`` (test accuracy, spikes per sample, MC, activity, E) and the ``best``
+checkpoint: the reservoir with its readout (``evaluate`` re-tests it from there).
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from plasticagents.reservoir import STDPReservoir, STDPSpec, spike_features
-from plasticagents.training.classify import Encoder, load_data, membrane_time_constants
+from plasticagents.training.checkpoint import Checkpoint
+from plasticagents.training.classification import Encoder, load_data, membrane_time_constants
 from plasticagents.training.config import ClassificationConfig, StdpConfig, to_dict
+from plasticagents.training.loop import TrainerBase
 from plasticagents.training.run import RunDir
 
 __all__ = [
+    "ReservoirClassifier",
+    "Trainer",
     "build_reservoir",
+    "load_model",
     "reservoir_features",
     "reservoir_memory",
     "stdp_pass",
-    "train_stdp",
 ]
 
 METRIC_COLUMNS = ["epoch", "wall_time", "spikes_per_sample", "mean_weight"]
@@ -108,95 +111,123 @@ def reservoir_memory(res: STDPReservoir, t: StdpConfig, seed: int) -> dict[str, 
     return {"memory_capacity": mc, "activity": activity, "E": activity / mc if mc > 0 else None}
 
 
-def train_stdp(
-    cfg: ClassificationConfig,
-    run: RunDir,
-    resume: dict[str, Any] | None = None,
-    log: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    from sklearn.linear_model import RidgeClassifierCV
-    from sklearn.preprocessing import StandardScaler
+class Trainer(TrainerBase):
+    """Unsupervised STDP passes in the trainer loop (one pass per step); :meth:`finish` freezes
+    the reservoir, fits and tests the ridge readout, measures memory capacity and E, and saves
+    the reservoir with its readout as the ``best`` checkpoint."""
 
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    t = cfg.trainer
-    if not isinstance(t, StdpConfig):
-        raise ValueError(f"train_stdp needs trainer.kind 'stdp', got {t.kind!r}")
-    train, test = load_data(cfg.data, cfg.seed)
-    encoder = Encoder(cfg.data, train)
-    res = build_reservoir(cfg, encoder.n_in)
-    start, wall0 = 0, 0.0
-    if resume is not None:
-        res.load_state_dict(resume["model"])
-        start, wall0 = resume["epoch"] + 1, resume["wall_time"]
-        run.truncate_metrics("epoch", resume["epoch"])
-    hetero = cfg.model.tau_spread > 0 and cfg.model.tau_distribution != "constant"
-    log(
-        f"[stdp] {cfg.name}: {train.name} ({len(train)} train, {len(test)} test), reservoir "
-        f"{res.n} LIF ({'heterogeneous' if hetero else 'homogeneous'} tau, STDP spread "
-        f"{t.stdp_spread}), STDP passes {start}..{t.epochs - 1} -> {run.path}"
-    )
-    clock = time.perf_counter()
-    for epoch in range(start, t.epochs):
-        spikes = stdp_pass(res, train, encoder, t.batch_size, cfg.seed, epoch)
-        mean_w = float(res.rec.weight().abs().sum() / res.rec.connection_count())
-        row = {
-            "epoch": epoch,
-            "wall_time": wall0 + time.perf_counter() - clock,
-            "spikes_per_sample": spikes,
-            "mean_weight": mean_w,
-        }
-        run.append_metrics(row, METRIC_COLUMNS)
-        log(
-            f"[stdp] pass {epoch}  spikes/sample {row['spikes_per_sample']:.1f}  mean |w| "
-            f"{mean_w:.4f}  {row['wall_time']:.1f}s"
-        )
-        if (epoch + 1 - start) % t.checkpoint_every == 0 or epoch == t.epochs - 1:
-            run.save_checkpoint(
-                "latest",
-                {
-                    "kind": "reservoir",
-                    "trainer": "stdp",
-                    "epoch": epoch,
-                    "wall_time": row["wall_time"],
-                    "model": res.state_dict(),
-                    "config": to_dict(cfg),
-                },
-            )
-    x_train, y_train, _ = reservoir_features(res, train, encoder, t.bins, cfg.seed)
-    x_test, y_test, spikes_test = reservoir_features(res, test, encoder, t.bins, cfg.seed + 1)
-    scaler = StandardScaler().fit(x_train)
-    readout = RidgeClassifierCV(alphas=np.logspace(-2, 4, 13)).fit(
-        scaler.transform(x_train), y_train
-    )
-    accuracy = float(readout.score(scaler.transform(x_test), y_test))
-    memory = reservoir_memory(res, t, cfg.seed)
-    result = {
-        "name": cfg.name,
-        "seed": cfg.seed,
-        "dataset": train.name,
-        "test_accuracy": accuracy,
-        "train_accuracy": float(readout.score(scaler.transform(x_train), y_train)),
-        "spikes_per_sample": spikes_test,
-        "readout_alpha": float(readout.alpha_),
-        **memory,
+    name, unit = "stdp", "epoch"
+    columns: ClassVar[list[str]] = METRIC_COLUMNS[2:]
+    log_keys: ClassVar[dict[str, str]] = {
+        "spikes_per_sample": "spikes/sample",
+        "mean_weight": "mean |w|",
     }
-    run.save_checkpoint(
-        "best",
-        {
-            "kind": "reservoir",
-            "trainer": "stdp",
-            "epoch": t.epochs - 1,
-            "model": res.state_dict(),
-            "readout": {"coef": readout.coef_, "intercept": readout.intercept_},
+
+    def __init__(self, cfg: ClassificationConfig, log: Callable[[str], None]) -> None:
+        self.cfg, self.t, self.log = cfg, cfg.trainer, log
+        self.total, self.checkpoint_every = self.t.epochs, self.t.checkpoint_every
+        self.train, self.test = load_data(cfg.data, cfg.seed)
+        self.encoder = Encoder(cfg.data, self.train)
+        self.res = build_reservoir(cfg, self.encoder.n_in)
+
+    def describe(self) -> str:
+        m = self.cfg.model
+        hetero = m.tau_spread > 0 and m.tau_distribution != "constant"
+        return (
+            f"{self.cfg.name}: {self.train.name} ({len(self.train)} train, {len(self.test)} "
+            f"test), reservoir {self.res.n} LIF ({'heterogeneous' if hetero else 'homogeneous'} "
+            f"tau, STDP spread {self.t.stdp_spread}), {self.t.epochs} STDP passes"
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"model": dict(self.res.state_dict())}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.res.load_state_dict(state["model"])
+
+    def step(self, epoch: int) -> dict[str, Any]:
+        t = self.t
+        spikes = stdp_pass(self.res, self.train, self.encoder, t.batch_size, self.cfg.seed, epoch)
+        mean_w = float(self.res.rec.weight().abs().sum() / self.res.rec.connection_count())
+        return {"spikes_per_sample": spikes, "mean_weight": mean_w}
+
+    def policy(self) -> dict[str, Any]:
+        return {"model": dict(self.res.state_dict()), "n_in": self.encoder.n_in}
+
+    def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
+        from sklearn.linear_model import RidgeClassifierCV
+        from sklearn.preprocessing import StandardScaler
+
+        cfg, t, res = self.cfg, self.t, self.res
+        x_train, y_train, _ = reservoir_features(res, self.train, self.encoder, t.bins, cfg.seed)
+        x_test, y_test, spikes_test = reservoir_features(
+            res, self.test, self.encoder, t.bins, cfg.seed + 1
+        )
+        scaler = StandardScaler().fit(x_train)
+        readout = RidgeClassifierCV(alphas=np.logspace(-2, 4, 13)).fit(
+            scaler.transform(x_train), y_train
+        )
+        accuracy = float(readout.score(scaler.transform(x_test), y_test))
+        memory = reservoir_memory(res, t, cfg.seed)
+        result = {
+            "name": cfg.name,
+            "seed": cfg.seed,
+            "dataset": self.train.name,
+            "test_accuracy": accuracy,
+            "train_accuracy": float(readout.score(scaler.transform(x_train), y_train)),
+            "spikes_per_sample": spikes_test,
+            "readout_alpha": float(readout.alpha_),
+            **memory,
+        }
+        policy = {
+            **self.policy(),
+            "readout": {
+                "coef": readout.coef_,
+                "intercept": np.atleast_1d(readout.intercept_),
+                "classes": readout.classes_,
+            },
             "scaler": {"mean": scaler.mean_, "scale": scaler.scale_},
-            "config": to_dict(cfg),
-            "n_in": encoder.n_in,
-        },
-    )
-    (run.path / "result.json").write_text(json.dumps(result, indent=2))
-    e_text = f"{memory['E']:.4f}" if memory["E"] is not None else "inf"
-    log(
-        f"[stdp] test accuracy {accuracy:.4f}, spikes/sample {spikes_test:.1f}, memory capacity "
-        f"{memory['memory_capacity']:.2f}, activity {memory['activity']:.4f}, E {e_text}"
-    )
-    return result
+        }
+        run.save_checkpoint(
+            "best", Checkpoint("stdp", t.epochs - 1, to_dict(cfg), policy, accuracy)
+        )
+        (run.path / "result.json").write_text(json.dumps(result, indent=2))
+        e_text = f"{memory['E']:.4f}" if memory["E"] is not None else "inf"
+        self.log(
+            f"[stdp] test accuracy {accuracy:.4f}, spikes/sample {spikes_test:.1f}, memory "
+            f"capacity {memory['memory_capacity']:.2f}, activity {memory['activity']:.4f}, "
+            f"E {e_text}"
+        )
+        return result
+
+
+class ReservoirClassifier:
+    """A trained STDP reservoir with its ridge readout: ``predict(dataset, encoder, seed)``
+    classifies every sample of a data set from its binned spike counts."""
+
+    def __init__(self, res: STDPReservoir, policy: dict[str, Any], bins: int) -> None:
+        self.res, self.bins = res, bins
+        self.mean, self.scale = policy["scaler"]["mean"], policy["scaler"]["scale"]
+        self.coef = policy["readout"]["coef"]
+        self.intercept = policy["readout"]["intercept"]
+        self.classes = policy["readout"]["classes"]
+
+    def eval(self) -> ReservoirClassifier:
+        return self
+
+    def predict(self, dataset: Any, encoder: Encoder, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(predicted labels, true labels)``; same encoder seeds as training's test pass."""
+        x, y, _ = reservoir_features(self.res, dataset, encoder, self.bins, seed)
+        scores = ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+        if scores.shape[1] == 1:  # scikit-learn's binary ridge: one column, > 0 -> classes[1]
+            return self.classes[(scores[:, 0] > 0).astype(int)], y
+        return self.classes[scores.argmax(1)], y
+
+
+def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[Any, None]:
+    """The reservoir of an ``stdp`` checkpoint, with its readout when the run has finished."""
+    res = build_reservoir(cfg, policy["n_in"])
+    res.load_state_dict(policy["model"])
+    if "readout" not in policy:
+        raise ValueError("this stdp checkpoint holds no readout yet (the run has not finished)")
+    return ReservoirClassifier(res, policy, cfg.trainer.bins), None

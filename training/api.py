@@ -1,0 +1,171 @@
+"""The Python API behind every command: load a config, train, evaluate, stress-test, view.
+
+The command line (:mod:`~plasticagents.training.cli`) is one client of these functions; a
+training script of your own is another::
+
+    from plasticagents.training import evaluate, load_config, robustness, train, view
+
+    cfg = load_config("configs/experiments/quickstart.yaml", ["trainer.generations=5", "seed=1"])
+    result = train(cfg)                               # a fresh run directory under runs/
+    returns = evaluate(result.run, episodes=10)       # best checkpoint, seeded episodes
+    view(result.run, "cheetah.mp4", perturbations=[{"type": "cripple_leg", "leg": "bthigh"}])
+    robustness([result.run], "configs/robustness/halfcheetah.yaml", "robustness/")
+    train(resume=result.run, overrides=["trainer.generations=10"])   # train longer
+
+Every invalid config value is a :class:`~plasticagents.training.config.ConfigError` raised
+before a run directory exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plasticagents.training.config import ConfigError, from_dict, load_config, to_dict
+from plasticagents.training.loop import default_log, run_loop
+from plasticagents.training.registry import adapter, lookup
+from plasticagents.training.run import RunDir
+
+__all__ = ["TrainResult", "evaluate", "load_config", "robustness", "train", "view"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: the run directory and its summary numbers."""
+
+    run: Path
+    config: Any
+    best: float  # best selection score (nan: never scored)
+    step: int  # last finished generation / iteration / epoch
+    env_steps: int = 0
+    wall_time: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # the trainer's own result
+
+
+def _resolve(config: Any, overrides: Sequence[str]) -> Any:
+    if isinstance(config, str | Path):
+        return load_config(config, overrides)
+    if isinstance(config, dict):
+        return from_dict(config, overrides)
+    if config is None:
+        raise ConfigError("train needs a config (a YAML path, a dict or a config object)")
+    return from_dict(to_dict(config), overrides) if overrides else config
+
+
+def _resumed_config(run: RunDir, overrides: Sequence[str]) -> Any:
+    data = run.config_dict()
+    kind = (data.get("trainer") or {}).get("kind", "es")
+    longer = f"trainer.{lookup(kind).longer}"
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key != longer:
+            raise ConfigError(
+                f"--set {key} on --resume would change a running experiment; only {longer} "
+                "may be changed (to train longer)"
+            )
+    cfg = from_dict(data, overrides)
+    if overrides:
+        (run.path / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    return cfg
+
+
+def train(
+    config: Any = None,
+    overrides: Sequence[str] = (),
+    *,
+    resume: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    name: str | None = None,
+    run_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    tensorboard: bool = True,
+) -> TrainResult:
+    """Train the experiment ``config`` (a YAML path, a plain dict or a loaded config, with
+    ``--set``-style ``overrides``) into a fresh run directory ``runs_dir/<name>-<time>``.
+
+    ``resume=RUN`` continues that run from its ``latest`` checkpoint (``overrides`` may only
+    raise the trainer's length key, e.g. ``trainer.generations=400``). ``run_dir=PATH`` trains
+    at exactly ``PATH``, resuming what is there if it holds a run of the same config (sweeps).
+    """
+    log = log or default_log
+    if resume is not None:
+        run = RunDir.open(resume)
+        cfg = _resumed_config(run, overrides)
+    else:
+        cfg = _resolve(config, overrides)
+        if name:
+            cfg.name = name
+        run = None
+    trainer = adapter(cfg.trainer.kind).Trainer(cfg, log)  # builds and checks everything
+    try:
+        if run is None:
+            if run_dir is not None:
+                run = RunDir.at(run_dir, to_dict(cfg))
+            else:
+                run = RunDir.create(runs_dir, cfg.name, to_dict(cfg))
+        latest = run.load("latest") if run.has_checkpoint("latest") or _old(run) else None
+        if resume is not None and latest is None:
+            log(f"[train] {run.path} has no checkpoint yet; starting it from the beginning")
+    except BaseException:
+        trainer.close()
+        raise
+    summary = run_loop(trainer, cfg, run, latest, log, tensorboard)
+    return TrainResult(
+        run.path,
+        cfg,
+        float(summary.pop("best")),
+        int(summary.pop("step")),
+        int(summary.pop("env_steps", 0) or 0),
+        float(summary.pop("wall_time", 0.0) or 0.0),
+        summary,
+    )
+
+
+def _old(run: RunDir) -> bool:
+    """A run with a checkpoint in the old format: loading it raises the conversion message."""
+    return run.checkpoint_path("latest").with_suffix(".pt").is_file()
+
+
+def evaluate(
+    run: str | Path,
+    episodes: int = 10,
+    seed: int = 0,
+    which: str = "best",
+    env_id: str | None = None,
+    perturbations: list[dict[str, Any]] | None = None,
+    max_episode_steps: int | None = None,
+    threads: int = 2,
+) -> Any:
+    """A trained run on held-out data: for a policy, the returns ``[episodes]`` of seeded
+    episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``);
+    for a classifier, its test-set result dict (accuracy, spikes and SynOps per sample)."""
+    from plasticagents.training.evaluate import evaluate_classifier_run, evaluate_run
+
+    opened = RunDir.open(run)
+    kind = (opened.config_dict().get("trainer") or {}).get("kind", "es")
+    if lookup(kind).family == "classifier":
+        return evaluate_classifier_run(opened, which, seed)
+    return evaluate_run(
+        run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads
+    )
+
+
+def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, **kwargs: Any):
+    """Every run over a perturbation suite (CSV, ``report.md``, plots in ``out``); keyword
+    arguments as :func:`~plasticagents.training.robustness.run_robustness`. Returns the rows."""
+    from plasticagents.training.robustness import run_robustness
+
+    return run_robustness(runs, suite, out, **kwargs)
+
+
+def view(run: str | Path, out: str | Path, **kwargs: Any):
+    """Render one seeded episode of a run's policy to ``out`` (``.mp4`` / ``.gif``) with its
+    spike raster, modulation and weight change, and save the trajectory beside it; keyword
+    arguments as :func:`~plasticagents.training.viewer.view`. Returns ``(video, npz, rec)``."""
+    from plasticagents.training.viewer import view as _view
+
+    return _view(run, out, **kwargs)
