@@ -19,6 +19,10 @@ population each value -> ``fields`` Gaussian receptive fields with centres evenl
            ``[low, high]`` (width = spacing), ``[T, B, C fields]`` activations in [0, 1] fed as
            currents: a value becomes *which* input is active, not how strongly
 =========  =====================================================================================
+
+:data:`ENCODERS` is the one table of these names. The Gaussian receptive fields are one
+function, :func:`receptive_fields`; :class:`~plasticagents.networks.PopulationEncoder` applies it
+to observations at every network step.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from torch import Tensor
 
 __all__ = [
     "ENCODERS",
+    "check_fields",
     "current_encode",
     "delta_encode",
     "encode",
     "latency_encode",
     "population_encode",
     "rate_encode",
+    "receptive_fields",
     "scan_encode",
 ]
 
@@ -104,24 +110,42 @@ def current_encode(x: Tensor, steps: int | None = None) -> Tensor:
     return x.unsqueeze(0).expand(steps, *x.shape)
 
 
+def check_fields(fields: int, low: float, high: float, width: float = 1.0) -> None:
+    """Validate the arguments of :func:`receptive_fields` eagerly, naming the bad one."""
+    if not (isinstance(fields, int) and fields >= 2):
+        raise ValueError(f"population encoding needs fields >= 2, got {fields!r}")
+    if not high > low:
+        raise ValueError(f"population encoding needs high > low, got [{low!r}, {high!r}]")
+    if not width > 0:
+        raise ValueError(f"population encoding needs width > 0, got {width!r}")
+
+
+def receptive_fields(x: Tensor, fields: int, low: float, high: float, width: float = 1.0) -> Tensor:
+    """Gaussian receptive fields, ``x: [..., C] -> [..., C fields]`` in [0, 1]::
+
+        y_{c m} = exp(-(x_c - mu_m)² / (2 sigma²)),   mu_m = low + m (high - low) / (fields - 1),
+        sigma = width (high - low) / (fields - 1)
+
+    (``width = 1``: neighbouring fields cross at ``exp(-1/8) ≈ 0.88``). No validation and no
+    data-dependent branch, so it runs inside compiled graphs; see :func:`check_fields`.
+    """
+    centres = torch.linspace(low, high, fields, dtype=x.dtype, device=x.device)
+    sigma = width * (high - low) / (fields - 1)
+    return torch.exp(-0.5 * ((x.unsqueeze(-1) - centres) / sigma) ** 2).flatten(-2)
+
+
 def population_encode(x: Tensor, fields: int = 16, low: float = -2.5, high: float = 2.5) -> Tensor:
-    """Gaussian receptive fields: ``x: [..., C]`` -> ``[..., C fields]`` in [0, 1].
+    """Population code of ``x: [..., C]`` -> ``[..., C fields]`` in [0, 1]: validated
+    :func:`receptive_fields`.
 
     Example:
         >>> population_encode(torch.tensor([[0.0]]), fields=5, low=-1, high=1).round(decimals=2)
         tensor([[0.1400, 0.6100, 1.0000, 0.6100, 0.1400]])
     """
-    if not (isinstance(fields, int) and fields >= 2) or not high > low:
-        raise ValueError(
-            f"population encoding needs fields >= 2 and high > low, got {fields!r}, "
-            f"[{low!r}, {high!r}]"
-        )
+    check_fields(fields, low, high)
     if bool(torch.isnan(x).any()):
         raise ValueError("population input contains NaN")
-    centres = torch.linspace(low, high, fields, dtype=x.dtype, device=x.device)
-    width = (high - low) / (fields - 1)
-    act = torch.exp(-0.5 * ((x.unsqueeze(-1) - centres) / width) ** 2)
-    return act.flatten(-2)
+    return receptive_fields(x, fields, low, high)
 
 
 def scan_encode(x: Tensor, width: int, hold: int = 1) -> Tensor:

@@ -15,12 +15,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from plasticagents.encoding import check_fields, receptive_fields
 from plasticagents.neurons import ALIF, LI, LIF, ALIFState, LIFState, LIState, TimeConstants, decay
 from plasticagents.plasticity import Neuromodulator, Plasticity, PlasticitySpec, PlasticState
 from plasticagents.synapses import Synapses
 
 __all__ = [
-    "ENCODERS",
     "NEURONS",
     "DirectCurrentEncoder",
     "LayerState",
@@ -60,8 +60,9 @@ class PopulationEncoder(nn.Module):
     Shapes ``[..., D] -> [..., D*M]``.
 
     Neuron ``m`` of input ``d`` receives ``gain * exp(-(x_d - mu_m)^2 / (2 sigma^2))`` with centres
-    ``mu`` evenly spaced on ``[low, high]`` and ``sigma = width * (high - low) / (M - 1)``; inputs
-    are expected normalised (the default range covers ±3 standard deviations).
+    ``mu`` evenly spaced on ``[low, high]`` and ``sigma = width * (high - low) / (M - 1)``
+    (:func:`~plasticagents.encoding.receptive_fields`); inputs are expected normalised (the
+    default range covers ±3 standard deviations).
     """
 
     def __init__(
@@ -74,29 +75,23 @@ class PopulationEncoder(nn.Module):
         gain: float = 1.0,
     ) -> None:
         super().__init__()
-        if per_input < 2:
-            raise ValueError(f"population encoder needs per_input >= 2 neurons, got {per_input!r}")
-        if not high > low:
-            raise ValueError(f"population encoder range needs high > low, got [{low}, {high}]")
+        check_fields(per_input, low, high, width)
         self.n_in, self.per_input, self.n_out = n_in, per_input, n_in * per_input
-        self.register_buffer("centres", torch.linspace(low, high, per_input))
-        self.sigma = width * (high - low) / (per_input - 1)
-        self.gain = gain
+        self.low, self.high, self.width, self.gain = low, high, width, gain
 
     def forward(self, x: Tensor) -> Tensor:
-        d = x.unsqueeze(-1) - self.centres
-        y = self.gain * torch.exp(-0.5 * (d / self.sigma) ** 2)
-        return y.flatten(-2)
-
-
-ENCODERS = {"direct": DirectCurrentEncoder, "population": PopulationEncoder}
+        return self.gain * receptive_fields(x, self.per_input, self.low, self.high, self.width)
 
 
 def make_encoder(kind: str, n_in: int, **kwargs) -> nn.Module:
-    """Build an encoder by name: ``direct`` or ``population``."""
-    if kind not in ENCODERS:
-        raise ValueError(f"unknown encoder {kind!r}; valid choices: {sorted(ENCODERS)}")
-    return ENCODERS[kind](n_in, **kwargs)
+    """Build a network's input encoder by name: ``direct`` (:class:`DirectCurrentEncoder`) or
+    ``population`` (:class:`PopulationEncoder`, the population code of
+    :data:`plasticagents.encoding.ENCODERS` applied at every step)."""
+    if kind == "direct":
+        return DirectCurrentEncoder(n_in, **kwargs)
+    if kind == "population":
+        return PopulationEncoder(n_in, **kwargs)
+    raise ValueError(f"unknown encoder {kind!r}; valid choices: ['direct', 'population']")
 
 
 class LayerState(NamedTuple):
