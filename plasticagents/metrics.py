@@ -115,9 +115,19 @@ def memory_capacity(
     return float(r2.sum()), r2
 
 
-def energy_ratio(activity: float, capacity: float) -> float:
-    """HRSNN's ``E = activity / memory capacity`` (``inf`` when the capacity is 0)."""
-    return activity / capacity if capacity > 0 else math.inf
+def energy_ratio(activity: float, capacity: float) -> float | None:
+    """HRSNN's ``E = activity / MC``: spiking activity paid per unit of memory capacity.
+
+    Returns ``None`` when ``MC`` is not positive (or NaN): a network that remembers nothing has
+    no activity-per-memory ratio. ``None`` writes as ``null`` in JSON and as an empty CSV cell,
+    and reports skip it; ``inf`` would write the non-standard ``Infinity`` token that strict
+    JSON readers reject. An optimiser that needs a number maps ``None`` to ``inf`` itself.
+
+    Example:
+        >>> energy_ratio(2.0, 4.0), energy_ratio(2.0, 0.0)
+        (0.5, None)
+    """
+    return activity / capacity if capacity > 0 else None
 
 
 def van_rossum_distance(

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -64,4 +65,11 @@ def test_spike_counts_and_synaptic_operations():
     spikes[0, 0, 0] = spikes[1, 0, 2] = spikes[4, 1, 2] = 1
     assert spikes_per_sample(spikes) == 1.5
     assert synaptic_operations(spikes, torch.tensor([10.0, 0.0, 4.0])) == (10 + 4 + 4) / 2
-    assert energy_ratio(2.0, 4.0) == 0.5 and energy_ratio(1.0, 0.0) == math.inf
+    assert energy_ratio(2.0, 4.0) == 0.5
+
+
+@pytest.mark.parametrize("capacity", [0.0, -0.0, -1.0, float("nan")])
+def test_energy_ratio_without_memory_is_none_and_writes_as_json_null(capacity):
+    assert energy_ratio(1.0, capacity) is None
+    result = {"E": energy_ratio(1.0, capacity)}
+    assert json.loads(json.dumps(result, allow_nan=False)) == {"E": None}
