@@ -2,13 +2,13 @@ import subprocess
 import sys
 import time
 
-from plasticagents.cli import main
+from plasticagents.training.cli import main
 
 
 def test_help_is_fast_and_lists_only_working_commands():
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "plasticagents.cli", "--help"],
+        [sys.executable, "-m", "plasticagents.training.cli", "--help"],
         capture_output=True,
         text=True,
         check=True,
@@ -16,7 +16,7 @@ def test_help_is_fast_and_lists_only_working_commands():
     elapsed = time.perf_counter() - t0
     assert "info" in out
     assert elapsed < 5.0  # lazy imports: no torch at --help (torch alone takes seconds)
-    probe = "import plasticagents.cli, sys; print('torch' in sys.modules)"
+    probe = "import plasticagents.training.cli, sys; print('torch' in sys.modules)"
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout
     assert imported.strip() == "False"
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from plasticagents.cli import main
+from plasticagents.training.cli import main
 from plasticagents.training.plots import group_seed_evaluations
 from plasticagents.training.run import RunDir
 
