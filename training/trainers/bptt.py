@@ -33,7 +33,7 @@ from plasticagents.training.builders import (
 )
 from plasticagents.training.config import BPTTConfig, ExperimentConfig
 from plasticagents.training.loop import Candidate, TrainerBase
-from plasticagents.training.rollout import EnvPool, episode_seeds
+from plasticagents.training.rollout import EnvPool, episode_seeds, rollout
 from plasticagents.training.run import RunDir
 
 __all__ = [
@@ -109,6 +109,45 @@ def build_bptt_policy(cfg: ExperimentConfig, obs_dim: int, act_dim: int) -> Bina
     return BinaryPolicy(net, act_dim, sample, torch.Generator().manual_seed(cfg.seed))
 
 
+class _Learner:
+    """The stochastic (or ``greedy``) binary policy as a rollout agent that keeps the autograd
+    graph: each ``predict`` samples go / no-go and records the step's log-probability, entropy
+    and value for the actor-critic loss."""
+
+    population = False
+
+    def __init__(
+        self, policy: BinaryPolicy, t: BPTTConfig, generator: torch.Generator, greedy: bool
+    ) -> None:
+        self.policy, self.t, self.generator, self.greedy = policy, t, generator, greedy
+        self.logps: list[Tensor] = []
+        self.entropies: list[Tensor] = []
+        self.values: list[Tensor] = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        act_dim, explore = self.policy.act_dim, self.t.explore
+        out, state = self.policy.net(torch.as_tensor(obs, dtype=torch.float32), state)
+        logits, value = out[:, :act_dim], out[:, act_dim]
+        policy_dist = torch.distributions.Bernoulli(logits=logits)
+        # the behaviour policy mixes in uniform go / no-go with probability ``explore``; its
+        # log-probabilities are what the gradient uses, so the estimator stays on-policy
+        dist = (
+            torch.distributions.Bernoulli(probs=explore / 2 + (1 - explore) * policy_dist.probs)
+            if explore and not self.greedy
+            else policy_dist
+        )
+        if self.greedy:
+            sample = (logits > 0).to(logits.dtype)
+        else:
+            with torch.no_grad():
+                draw = torch.rand(logits.shape, generator=self.generator)
+                sample = (draw < dist.probs).to(logits.dtype)
+        self.logps.append(dist.log_prob(sample).sum(-1))
+        self.entropies.append(policy_dist.entropy().sum(-1))
+        self.values.append(value)
+        return (2.0 * sample - 1.0).detach().numpy(), state
+
+
 def episode_loss(
     policy: BinaryPolicy,
     pool: EnvPool,
@@ -118,62 +157,25 @@ def episode_loss(
     greedy: bool = False,
     entropy_coef: float | None = None,
 ) -> dict[str, Any]:
-    """Run one episode per pool slot with the stochastic (or ``greedy``) policy and build the
-    actor-critic loss over the whole episode, with the graph through every step kept.
-    ``entropy_coef`` overrides ``t.entropy_coef`` (the trainer anneals it)."""
-    net, act_dim = policy.net, policy.act_dim
-    n = len(pool)
-    obs, _ = pool.reset(seeds)
-    active = np.ones(n, dtype=bool)
-    state = None
-    logps, entropies, values, rewards, masks = [], [], [], [], []
-    returns = np.zeros(n)
-    lengths = np.zeros(n, dtype=np.int64)
-    spikes = torch.zeros(())
-    while active.any():
-        if not np.isfinite(obs[active]).all():
-            bad = int(np.flatnonzero(active & ~np.isfinite(obs).all(1))[0])
-            raise ValueError(f"slot {bad} produced a non-finite observation: {obs[bad]}")
-        x = torch.as_tensor(np.where(active[:, None], obs, 0.0), dtype=torch.float32)
-        out, state = net(x, state)
-        logits, value = out[:, :act_dim], out[:, act_dim]
-        policy_dist = torch.distributions.Bernoulli(logits=logits)
-        # the behaviour policy mixes in uniform go / no-go with probability ``explore``; its
-        # log-probabilities are what the gradient uses, so the estimator stays on-policy
-        dist = (
-            torch.distributions.Bernoulli(probs=t.explore / 2 + (1 - t.explore) * policy_dist.probs)
-            if t.explore and not greedy
-            else policy_dist
+    """Run one episode per pool slot through the rollout engine with the stochastic (or
+    ``greedy``) policy and build the actor-critic loss over the whole episode, with the graph
+    through every step kept. ``entropy_coef`` overrides ``t.entropy_coef`` (the trainer
+    anneals it)."""
+    learner = _Learner(policy, t, generator, greedy)
+    result = rollout(learner, pool, seeds, deterministic=greedy, record=("rewards", "active"))
+    if result.diverged.any():
+        bad = int(np.flatnonzero(result.diverged)[0])
+        raise ValueError(
+            f"slot {bad} produced a non-finite observation, reward or action at step "
+            f"{int(result.diverged_at[bad])}"
         )
-        if greedy:
-            sample = (logits > 0).to(logits.dtype)
-        else:
-            with torch.no_grad():
-                sample = (torch.rand(logits.shape, generator=generator) < dist.probs).to(
-                    logits.dtype
-                )
-        action = (2.0 * sample - 1.0).detach().numpy()
-        idx = np.flatnonzero(active)
-        results = pool.step(action, idx)
-        step_reward = np.zeros(n)
-        mask = torch.as_tensor(active, dtype=torch.float32)
-        for i, (o, r, terminated, truncated, _) in zip(idx, results, strict=True):
-            obs[i] = o
-            step_reward[i] = r
-            returns[i] += r
-            lengths[i] += 1
-            if terminated or truncated:
-                active[i] = False
-        logps.append(dist.log_prob(sample).sum(-1))
-        entropies.append(policy_dist.entropy().sum(-1))
-        values.append(value)
-        rewards.append(torch.as_tensor(step_reward, dtype=torch.float32))
-        masks.append(mask)
-        spikes = spikes + (state.spikes.sum(-1) * mask).sum().detach()
-    logp, entropy, value = torch.stack(logps), torch.stack(entropies), torch.stack(values)
-    reward, mask = torch.stack(rewards), torch.stack(masks)  # [T, n]
+    traj = result.trajectory
+    logp, entropy = torch.stack(learner.logps), torch.stack(learner.entropies)
+    value = torch.stack(learner.values)
+    reward = torch.as_tensor(np.stack(traj["rewards"]), dtype=torch.float32)  # [T, n]
+    mask = torch.as_tensor(np.stack(traj["active"]), dtype=torch.float32)
     target = torch.zeros_like(reward)
-    running = torch.zeros(n)
+    running = torch.zeros(len(pool))
     for k in range(len(reward) - 1, -1, -1):  # discounted return-to-go, zero past the end
         running = reward[k] + t.gamma * running * mask[k]
         target[k] = running
@@ -187,9 +189,9 @@ def episode_loss(
     return {
         "loss": loss,
         "entropy": float(entropy_mean.detach()),
-        "returns": returns,
-        "lengths": lengths,
-        "spikes_per_step": float(spikes) / max(int(lengths.sum()), 1),
+        "returns": result.returns,
+        "lengths": result.lengths,
+        "spikes_per_step": float(result.spikes.sum()) / max(int(result.lengths.sum()), 1),
     }
 
 

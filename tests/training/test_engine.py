@@ -1,0 +1,93 @@
+"""The training engine's seams: one registry, every config error before a run directory,
+the Python API that the CLI calls."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from plasticagents.training.cli import main
+from plasticagents.training.registry import TRAINERS, adapter
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "configs" / "smoke"
+
+
+@pytest.mark.parametrize("kind", sorted(TRAINERS))
+def test_every_trainer_kind_has_an_adapter_and_a_smoke_config(kind):
+    module = adapter(kind)
+    for method in ("describe", "step", "policy", "state", "load_state"):
+        assert callable(getattr(module.Trainer, method))
+    assert callable(module.load_model)
+    assert (SMOKE / f"{kind}.yaml").is_file()
+
+
+BAD = {
+    "es": ("trainer.popsize=0", "trainer.popsize: must be > 0"),
+    "bptt": ("trainer.batch=0", "trainer.batch: must be > 0"),
+    "ppo": ("trainer.n_envs=0", "trainer.n_envs: must be > 0"),
+    "recurrent_ppo": ("trainer.minibatch_envs=9", "trainer.minibatch_envs: must be <="),
+    "classify": ("trainer.epochs=0", "trainer.epochs: must be > 0"),
+    "stdp": ("trainer.a_plus=-1", "trainer.a_plus: must be > 0"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_an_invalid_value_fails_in_one_line_before_a_run_directory_exists(kind, tmp_path, capsys):
+    override, message = BAD[kind]
+    runs = tmp_path / "runs"
+    argv = ["train", str(SMOKE / f"{kind}.yaml"), "--set", override, "--runs-dir", str(runs)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not runs.exists()
+
+
+def test_an_unknown_env_fails_before_a_run_directory_exists(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    argv = [
+        "train",
+        str(SMOKE / "es.yaml"),
+        "--set",
+        "env.id=NoSuchEnv-v9",
+        "--runs-dir",
+        str(runs),
+    ]
+    assert main(argv) == 2
+    assert "NoSuchEnv" in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def test_the_plasticity_section_mirrors_the_core_spec():
+    from plasticagents.plasticity import PlasticitySpec
+    from plasticagents.training.config import PlasticityConfig
+
+    assert [f.name for f in dataclasses.fields(PlasticityConfig)] == [
+        f.name for f in dataclasses.fields(PlasticitySpec)
+    ]
+
+
+def test_the_api_trains_resumes_longer_and_evaluates(tmp_path):
+    from plasticagents.training import evaluate, load_config, train
+
+    cfg = load_config(SMOKE / "bptt.yaml", ["trainer.iterations=2", "trainer.eval_every=1"])
+    first = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False)
+    assert first.step == 1 and first.run.parent == tmp_path and first.env_steps > 0
+    longer = train(
+        resume=first.run, overrides=["trainer.iterations=3"], log=lambda m: None, tensorboard=False
+    )
+    assert longer.run == first.run and longer.step == 2
+    assert [int(r["iteration"]) for r in _rows(first.run)] == [0, 1, 2]
+    returns = evaluate(first.run, episodes=3)
+    assert returns.shape == (3,)
+    with pytest.raises(ValueError, match="only trainer.iterations may be changed"):
+        train(resume=first.run, overrides=["trainer.lr=1.0"], log=lambda m: None)
+
+
+def _rows(run: Path) -> list[dict]:
+    import csv
+
+    with open(run / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
