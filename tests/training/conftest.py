@@ -42,9 +42,8 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A tiny spiking run (modulated Hebbian, 16 neurons, 80-step episodes) trained 2 gens."""
-    from plasticagents.training.config import from_dict, to_dict
-    from plasticagents.training.es import train_es
-    from plasticagents.training.run import RunDir
+    from plasticagents.training.api import train
+    from plasticagents.training.config import from_dict
 
     cfg = from_dict(
         {
@@ -70,6 +69,4 @@ def trained(tmp_path_factory):
         }
     )
     root = tmp_path_factory.mktemp("runs")
-    run = RunDir.create(root, cfg.name, to_dict(cfg))
-    train_es(cfg, run, log=lambda msg: None, tensorboard=False)
-    return run.path
+    return train(cfg, runs_dir=root, log=lambda msg: None, tensorboard=False).run
