@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from plasticagents.metrics import energy_ratio
 from plasticagents.reservoir import STDPReservoir, STDPSpec, spike_features
 from plasticagents.training.checkpoint import Checkpoint
 from plasticagents.training.classification import Encoder, load_data, membrane_time_constants
@@ -108,7 +109,7 @@ def reservoir_memory(res: STDPReservoir, t: StdpConfig, seed: int) -> dict[str, 
         gain=t.mc_gain,
         generator=torch.Generator().manual_seed(seed + 12345),
     )
-    return {"memory_capacity": mc, "activity": activity, "E": activity / mc if mc > 0 else None}
+    return {"memory_capacity": mc, "activity": activity, "E": energy_ratio(activity, mc)}
 
 
 class Trainer(TrainerBase):
