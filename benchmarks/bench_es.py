@@ -3,7 +3,7 @@
 Three loops evaluate one ES generation (``--popsize`` individuals, ``--episodes`` episodes each,
 capped at ``--steps`` env steps) side by side in the same process, on the same machine:
 
-* ``ours``: :class:`plasticagents.training.trainers.es.PolicyProblem` with a plastic (Hebbian) SNN of
+* ``ours``: :class:`plasticagents.training.evolution.PolicyProblem` with a plastic (Hebbian) SNN of
   ``--hidden`` neurons; one batched population call per env step, physics over ``--threads``
   threads (``torch.compile`` on by default, compiled once before timing);
 * ``evotorch``: evotorch's own ``VecGymNE`` with an MLP policy (64 tanh units), observation
@@ -47,7 +47,7 @@ def bench_ours(args, lanes: int) -> float:
     from evotorch import SolutionBatch
 
     from plasticagents.training.config import from_dict
-    from plasticagents.training.trainers.es import PolicyProblem
+    from plasticagents.training.evolution import PolicyProblem
 
     cfg = from_dict(
         {

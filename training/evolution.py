@@ -1,0 +1,444 @@
+"""Evolution strategies (evotorch) for plastic spiking policies, batched over the population.
+
+:class:`PolicyProblem` is an evotorch ``Problem`` whose ``_evaluate_batch`` loads the whole
+batch of solutions into one :class:`~plasticagents.Population` and runs every individual's
+episodes through :func:`~plasticagents.training.rollout.rollout` in lockstep: one batched SNN
+call per environment step, physics over threads. With ``num_actors > 0`` evotorch splits each
+generation over Ray actors, each evaluating its piece the same way; observation statistics,
+step counts and divergence reports travel back through evotorch's sync hooks.
+
+:func:`make_searcher` builds the configured algorithm; :func:`searcher_state` /
+:func:`load_searcher_state` carry its numbers through a checkpoint. The trainer adapter that
+drives all this is :mod:`plasticagents.training.trainers.es`.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+from plasticagents.training.builders import (
+    build_policy,
+    env_maker,
+    env_spaces,
+    episode_perturbations,
+)
+from plasticagents.training.checkpoint import restore_attributes, snapshot_attributes
+from plasticagents.training.config import ConfigError, ESConfig, ExperimentConfig
+from plasticagents.training.rollout import (
+    EnvPool,
+    NormalizedAgent,
+    RandomAgent,
+    RolloutResult,
+    RunningNorm,
+    episode_seeds,
+    rollout,
+)
+
+__all__ = [
+    "PolicyProblem",
+    "evaluate_vector",
+    "load_searcher_state",
+    "make_searcher",
+    "searcher_center",
+    "searcher_state",
+    "searcher_stdev",
+]
+
+# Searcher attributes that are plumbing, not state (re-created by the constructor on resume).
+_SEARCHER_SKIP = {
+    "_problem",
+    "_population",
+    "_step",
+    "_before_step_hook",
+    "_after_step_hook",
+    "_log_hook",
+    "_end_of_run_hook",
+    "_first_step_datetime",
+    "_LazyReporter__getters",
+    "_LazyReporter__computed",
+}
+
+
+def _problem_base():
+    from evotorch import Problem
+
+    return Problem
+
+
+class PolicyProblem(_problem_base()):
+    """Maximise the mean episode return of a policy over ``trainer.episodes`` seeded episodes.
+
+    Each generation every individual meets the same episode seeds (common random numbers), so
+    rankings compare policies, not luck. Episode ``k`` runs under the ``k``-th entry of
+    ``env.train_distribution`` (if any).
+    """
+
+    def __init__(self, cfg: ExperimentConfig) -> None:
+        if not isinstance(cfg.trainer, ESConfig):
+            raise ConfigError(
+                f"trainer.kind must be 'es' for PolicyProblem, got {cfg.trainer.kind!r}"
+            )
+        from plasticagents.population import parameters_to_vector
+
+        self.cfg = cfg
+        self.obs_dim, self.act_dim, self.action_low, self.action_high = env_spaces(cfg.env)
+        self.template = build_policy(cfg.agent, self.obs_dim, self.act_dim, cfg.seed)
+        self.param_names = [n for n, p in self.template.named_parameters() if p.requires_grad]
+        self.center_init = parameters_to_vector(self.template, self.param_names)
+        self.generation = 0
+        self.obs_norm = RunningNorm(self.obs_dim) if cfg.trainer.obs_norm else None
+        self._obs_delta = RunningNorm(self.obs_dim)
+        self._steps = 0
+        self._diverged: list[str] = []
+        self._pools: dict[tuple[int, int], EnvPool] = {}
+        self._populations: dict[tuple[int, int], Any] = {}
+        self._lane_executor: ThreadPoolExecutor | None = None
+        t = cfg.trainer
+        super().__init__(
+            "max",
+            solution_length=len(self.center_init),
+            initial_bounds=(-1.0, 1.0),
+            dtype=torch.float32,
+            device="cpu",
+            num_actors=t.num_actors if t.num_actors > 0 else None,
+            seed=cfg.seed,
+            eval_data_length=2,  # spikes per step, diverged episodes
+            store_solution_stats=True,
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray actors get the problem pickled: they build their own envs and populations.
+        state = self.__dict__.copy()
+        state["_pools"], state["_populations"], state["_lane_executor"] = {}, {}, None
+        return state
+
+    def seed(self, value: int | None = None) -> None:
+        """Alias of ``manual_seed``: evotorch 0.6.1's Ray ``EvaluationActor`` calls
+        ``problem.seed(...)`` on problems with their own generator, a method ``Problem`` lacks."""
+        self.manual_seed(value)
+
+    # lazily built on whichever process evaluates (main or a Ray actor) -----------------------
+    def _pool(self, n: int, lane: int = 0, threads: int | None = None) -> EnvPool:
+        key = (lane, n)
+        if key not in self._pools:
+            episodes = self.cfg.trainer.episodes
+            makers = [
+                env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
+                for i in range(n)
+            ]
+            self._pools[key] = EnvPool(makers, threads=threads or self.cfg.trainer.threads)
+        return self._pools[key]
+
+    def _population(self, size: int, lane: int = 0):
+        from plasticagents.population import Population
+
+        key = (lane, size)
+        if key not in self._populations:
+            # functional_call swaps a module's parameters while it runs, so concurrent lanes
+            # each need their own copy of the template.
+            module = self.template if lane == 0 else copy.deepcopy(self.template)
+            self._populations[key] = Population(
+                module, size, names=self.param_names, compile=self.cfg.trainer.compile
+            )
+        return self._populations[key]
+
+    def _agent(self, policy: Any, seed: int) -> NormalizedAgent:
+        from plasticagents.agents import Agent
+
+        t = self.cfg.trainer
+        agent = Agent(
+            policy, self.action_low, self.action_high, noise_std=t.action_noise, seed=seed
+        )
+        return NormalizedAgent(agent, self.obs_norm)
+
+    def _rollout_lane(self, values: torch.Tensor, lane: int, threads: int) -> RolloutResult:
+        """Episodes of the individuals in ``values`` (one population call per env step)."""
+        t = self.cfg.trainer
+        n, episodes = values.shape[0], t.episodes
+        population = self._population(n, lane)
+        population.load_vectors(values)
+        seed = int(episode_seeds(self.cfg.seed + 7919 + lane, self.generation, 1)[0])
+        return rollout(
+            self._agent(population, seed),
+            self._pool(n * episodes, lane, threads),
+            episode_seeds(self.cfg.seed, self.generation, episodes) * n,
+            deterministic=t.action_noise == 0,
+            collect_obs=self.obs_norm is not None,
+            batch_shape=(n, episodes),
+        )
+
+    def _evaluate_batch(self, batch) -> None:
+        t = self.cfg.trainer
+        values = batch.values.detach().to(torch.float32).contiguous()
+        n, episodes = values.shape[0], t.episodes
+        lanes = min(t.lanes, n)
+        if lanes == 1:
+            result = self._rollout_lane(values, 0, t.threads)
+        else:
+            # Each lane runs its share of the population (network and physics) in its own
+            # thread: torch kernels and mj_step both release the GIL, so one lane's network
+            # step overlaps another lane's physics.
+            if self._lane_executor is None:
+                self._lane_executor = ThreadPoolExecutor(lanes)
+            pieces = [p for p in torch.tensor_split(values, lanes) if len(p)]
+            threads = max(1, t.threads // lanes)
+            futures = [
+                self._lane_executor.submit(self._rollout_lane, piece.contiguous(), k, threads)
+                for k, piece in enumerate(pieces)
+            ]
+            result = RolloutResult.concat([f.result() for f in futures])
+        for chunk in result.obs_seen:
+            self._obs_delta.update(chunk)
+        self._steps += result.env_steps
+        returns = result.returns - t.reward_shift * result.lengths
+        returns = returns.reshape(n, episodes)
+        diverged = result.diverged.reshape(n, episodes)
+        fitness = returns.mean(1)
+        bad = diverged.any(1) | ~np.isfinite(fitness)
+        if bad.any():
+            floor = float(fitness[~bad].min()) if (~bad).any() else -1e9
+            for i in np.flatnonzero(bad):
+                steps = result.diverged_at.reshape(n, episodes)[i]
+                self._diverged.append(
+                    f"generation {self.generation}: individual {i} of this batch diverged "
+                    f"(non-finite observation, reward or action at episode step(s) "
+                    f"{steps[steps >= 0].tolist()}); its fitness is set to the batch minimum "
+                    f"{floor:.4g}"
+                )
+            fitness = np.where(bad, floor, fitness)
+        spikes = result.spikes_per_step.reshape(n, episodes).mean(1)
+        evals = torch.as_tensor(
+            np.stack([fitness, spikes, diverged.sum(1)], axis=1), dtype=batch.values.dtype
+        )
+        batch.set_evals(evals[:, 0], evals[:, 1:])
+
+    # Ray synchronisation (evotorch hooks) ------------------------------------------------
+    def _make_sync_data_for_actors(self) -> Any:
+        return {
+            "generation": self.generation,
+            "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
+        }
+
+    def _use_sync_data_from_main(self, received: dict) -> None:
+        self.generation = received["generation"]
+        if received["obs_norm"] is not None:
+            self.obs_norm = RunningNorm.from_state(received["obs_norm"])
+
+    def _make_sync_data_for_main(self) -> Any:
+        data = {
+            "obs_delta": self._obs_delta.state_dict(),
+            "steps": self._steps,
+            "diverged": self._diverged,
+        }
+        self._obs_delta, self._steps, self._diverged = RunningNorm(self.obs_dim), 0, []
+        return data
+
+    def _use_sync_data_from_actors(self, received: list) -> None:
+        for data in received:
+            self._obs_delta.merge(RunningNorm.from_state(data["obs_delta"]))
+            self._steps += data["steps"]
+            self._diverged.extend(data["diverged"])
+
+    def warmup_obs_norm(self, steps: int) -> int:
+        """Seed the normaliser with ``steps`` random-action observations before generation 0.
+
+        Without it generation 0 would run on raw observations and generation 1 on normalised
+        ones, so the first update would follow a ranking of a different input scale.
+        """
+        if self.obs_norm is None or steps <= 0:
+            return 0
+        n = min(self.cfg.trainer.popsize, 16)
+        episodes = self.cfg.trainer.episodes
+        pool = EnvPool(
+            [
+                env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
+                for i in range(n)
+            ],
+            threads=self.cfg.trainer.threads,
+        )
+        seen = 0
+        try:
+            for k in range(max(1, -(-steps // (n * 100)))):
+                seeds = episode_seeds(self.cfg.seed + 104_729, k, n)
+                agent = RandomAgent(pool.action_space, seeds[0])
+                result = rollout(agent, pool, seeds, max_steps=100, collect_obs=True)
+                for chunk in result.obs_seen:
+                    self.obs_norm.update(chunk)
+                seen += result.env_steps
+                if seen >= steps:
+                    break
+        finally:
+            pool.close()
+        return seen
+
+    def end_generation(self) -> tuple[int, list[str]]:
+        """Fold this generation's observation statistics in; returns (env steps, divergences)."""
+        if self.obs_norm is not None:
+            self.obs_norm.merge(self._obs_delta)
+        self._obs_delta = RunningNorm(self.obs_dim)
+        steps, diverged = self._steps, self._diverged
+        self._steps, self._diverged = 0, []
+        return steps, diverged
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        if self._lane_executor is not None:
+            self._lane_executor.shutdown()
+            self._lane_executor = None
+        if self.actors is not None:
+            self.kill_actors()
+
+
+def evaluate_vector(
+    cfg: ExperimentConfig,
+    vector: torch.Tensor,
+    obs_norm: RunningNorm | None,
+    episodes: int,
+    seed: int,
+    env_cfg: Any = None,
+    threads: int = 1,
+    template: torch.nn.Module | None = None,
+) -> np.ndarray:
+    """Returns of ``episodes`` seeded episodes of one parameter vector (frozen normaliser).
+
+    Episode ``k`` runs under ``env.train_distribution[k mod K]`` (if any), as in training.
+    """
+    from plasticagents.agents import Agent
+    from plasticagents.population import vector_to_parameters
+
+    env_cfg = env_cfg or cfg.env
+    obs_dim, act_dim, low, high = env_spaces(env_cfg)
+    policy = (
+        copy.deepcopy(template)
+        if template is not None
+        else build_policy(cfg.agent, obs_dim, act_dim, cfg.seed)
+    )
+    names = [n for n, p in policy.named_parameters() if p.requires_grad]
+    vector_to_parameters(vector.to(torch.float32), policy, names)
+    agent = NormalizedAgent(Agent(policy, low, high), obs_norm)
+    pool = EnvPool(
+        [env_maker(env_cfg, episode_perturbations(env_cfg, k)) for k in range(episodes)],
+        threads=threads,
+    )
+    try:
+        seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
+        return rollout(agent, pool, seeds).returns
+    finally:
+        pool.close()
+
+
+def _full_covariance(algorithm: str, cfg: ESConfig) -> bool:
+    return algorithm == "xnes" or (algorithm == "cmaes" and not cfg.separable)
+
+
+def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
+    """The evotorch search algorithm ``cfg.algorithm`` names, started at ``center``."""
+    from evotorch.algorithms import CMAES, PGPE, SNES, XNES
+
+    dim = problem.solution_length
+    if _full_covariance(cfg.algorithm, cfg) and dim > 5000:
+        raise ConfigError(
+            f"trainer.algorithm: {cfg.algorithm!r} with a full covariance keeps a {dim}x{dim} "
+            f"matrix for this policy ({dim} parameters); use 'pgpe', 'snes' or "
+            "'cmaes' with separable: true"
+        )
+    if cfg.algorithm == "pgpe":
+        center_lr = 0.1 if cfg.center_lr is None else cfg.center_lr
+        optimizer = None if cfg.optimizer == "none" else cfg.optimizer
+        config = None
+        if cfg.optimizer == "clipup":  # ClipUp's rule of thumb: max speed = 2 x step size
+            config = {"max_speed": cfg.max_speed or 2.0 * center_lr}
+        return PGPE(
+            problem,
+            popsize=cfg.popsize,
+            center_learning_rate=center_lr,
+            stdev_learning_rate=0.1 if cfg.stdev_lr is None else cfg.stdev_lr,
+            stdev_init=cfg.stdev_init,
+            optimizer=optimizer,
+            optimizer_config=config,
+            ranking_method="centered",
+            center_init=center,
+            stdev_max_change=cfg.stdev_max_change,
+        )
+    if cfg.algorithm == "snes":
+        return SNES(
+            problem,
+            stdev_init=cfg.stdev_init,
+            popsize=cfg.popsize,
+            center_learning_rate=cfg.center_lr,
+            stdev_learning_rate=cfg.stdev_lr,
+            center_init=center,
+        )
+    if cfg.algorithm == "xnes":
+        return XNES(
+            problem,
+            stdev_init=cfg.stdev_init,
+            popsize=cfg.popsize,
+            center_learning_rate=cfg.center_lr,
+            stdev_learning_rate=cfg.stdev_lr,
+            center_init=center,
+        )
+    with warnings.catch_warnings():
+        # evotorch's CMAES builds its weights with torch.tensor(tensor) and hands a tensor to
+        # np.floor: harmless warnings about evotorch's internals, nothing a user can act on.
+        warnings.filterwarnings("ignore", "To copy construct from a tensor", UserWarning)
+        warnings.filterwarnings("ignore", "__array_wrap__ must accept", DeprecationWarning)
+        return CMAES(
+            problem,
+            stdev_init=cfg.stdev_init,
+            popsize=cfg.popsize,
+            center_init=center.detach().cpu().numpy(),
+            separable=cfg.separable,
+        )
+
+
+def searcher_center(searcher) -> torch.Tensor:
+    """The current search-distribution centre (what ES has learned)."""
+    if hasattr(searcher, "m"):  # CMA-ES
+        return searcher.m.detach().clone()
+    return searcher.status["center"].detach().clone()
+
+
+def searcher_stdev(searcher) -> float:
+    if hasattr(searcher, "sigma") and hasattr(searcher, "C"):  # CMA-ES: sigma * sqrt(diag C)
+        c = searcher.C if searcher.C.dim() == 1 else torch.diagonal(searcher.C)
+        return float((searcher.sigma * c.clamp_min(0).sqrt()).mean())
+    return float(searcher.status["stdev"].mean())
+
+
+def searcher_state(searcher) -> dict[str, Any]:
+    """The numbers that determine the searcher's next steps, as checkpointable plain data.
+
+    The structure (distribution and optimizer classes, the problem) is rebuilt from the config
+    by :func:`make_searcher`; :func:`load_searcher_state` writes these numbers back onto it.
+    """
+    state = snapshot_attributes(searcher, skip=_SEARCHER_SKIP)
+    # PGPE / SNES / XNES compute the next update from the last evaluated population.
+    pop = getattr(searcher, "_population", None)
+    if pop is not None:
+        state["_population"] = {
+            "values": pop.values.detach().clone(),
+            "evals": pop.evals.detach().clone(),
+        }
+    return state
+
+
+def load_searcher_state(searcher, state: dict[str, Any]) -> None:
+    from evotorch import SolutionBatch
+
+    state = dict(state)
+    pop = state.pop("_population", None)
+    restore_attributes(searcher, state)
+    if pop is not None:
+        batch = SolutionBatch(searcher.problem, popsize=len(pop["values"]), empty=True)
+        batch.set_values(pop["values"])
+        batch.set_evals(pop["evals"][:, 0], pop["evals"][:, 1:])
+        searcher._population = batch
