@@ -12,7 +12,10 @@ def test_readme_python_examples_run(capsys):
         namespace: dict = {}
         exec(compile(block, str(README), "exec"), namespace)
         namespaces.append(namespace)
-    assert namespaces[0]["actions"].shape == (64, 4, 6)
+    api, agent = namespaces[0], namespaces[1]
+    assert api["longer"].run == api["result"].run and api["longer"].step == 2
+    assert api["returns"].shape == (4,)
+    assert agent["actions"].shape == (64, 4, 6)
     assert "'CrippleLeg': {'active': False, 'onset': 300" in capsys.readouterr().out
 
 
