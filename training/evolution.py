@@ -368,17 +368,8 @@ def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
             center_init=center,
             stdev_max_change=cfg.stdev_max_change,
         )
-    if cfg.algorithm == "snes":
-        return SNES(
-            problem,
-            stdev_init=cfg.stdev_init,
-            popsize=cfg.popsize,
-            center_learning_rate=cfg.center_lr,
-            stdev_learning_rate=cfg.stdev_lr,
-            center_init=center,
-        )
-    if cfg.algorithm == "xnes":
-        return XNES(
+    if cfg.algorithm in ("snes", "xnes"):
+        return {"snes": SNES, "xnes": XNES}[cfg.algorithm](
             problem,
             stdev_init=cfg.stdev_init,
             popsize=cfg.popsize,
