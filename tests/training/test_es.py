@@ -6,18 +6,43 @@ import pytest
 import torch
 import yaml
 
+from plasticagents.training.api import train
 from plasticagents.training.config import ConfigError
-from plasticagents.training.es import PolicyProblem, make_searcher, train_es
 from plasticagents.training.evaluate import evaluate_run, load_policy
 from plasticagents.training.run import RunDir
+from plasticagents.training.trainers.es import PolicyProblem, make_searcher
 
 pytest.importorskip("evotorch")
 
 
-def _train(cfg, tmp_path, name="run", resume=None, run=None):
-    run = run or RunDir.create(tmp_path, name, {"placeholder": True})
-    state = train_es(cfg, run, resume=resume, log=lambda msg: None, tensorboard=False)
-    return run, state
+def _quiet(msg):
+    pass
+
+
+def _train(cfg, tmp_path, name="run", tensorboard=False, log=_quiet):
+    """Train ``cfg`` at ``tmp_path/name``; returns the run directory and the TrainResult."""
+    result = train(cfg, run_dir=tmp_path / name, log=log, tensorboard=tensorboard)
+    return RunDir.open(result.run), result
+
+
+def _assert_same_tensors(a, b, where="checkpoint"):
+    """Nested dicts / lists / tuples of tensors, arrays and plain values, equal exactly."""
+    if isinstance(a, torch.Tensor):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=where)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(b, a, err_msg=where)
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for key in a:
+            _assert_same_tensors(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same_tensors(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), where
+    else:
+        assert a == b, where
 
 
 def test_smoke_run_improves_fitness(tiny_config, tmp_path):
@@ -38,6 +63,10 @@ def test_same_seed_same_first_generation(tiny_config, tmp_path):
     assert other.read_metrics()[0]["mean_fitness"] != first[0]["mean_fitness"]
 
 
+def _without_wall_time(run):
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in run.read_metrics()]
+
+
 @pytest.mark.parametrize("algorithm", ["pgpe", "cmaes", "snes", "xnes"])
 def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm):
     trainer = {"algorithm": algorithm, "generations": 4, "eval_every": 2, "eval_episodes": 1}
@@ -47,25 +76,40 @@ def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm)
     killed, _ = _train(
         tiny_config(trainer={**trainer, "generations": 2}, agent=agent), tmp_path, "killed"
     )
-    latest = killed.load("latest")
-    assert latest["generation"] == 1
-    _, resumed = _train(
-        tiny_config(trainer=trainer, agent=agent), tmp_path, resume=latest, run=killed
+    assert killed.load("latest").step == 1
+    resumed = train(
+        resume=killed.path, overrides=["trainer.generations=4"], log=_quiet, tensorboard=False
     )
-    torch.testing.assert_close(resumed["center"], final["center"], rtol=0, atol=0)
-    assert resumed["env_steps"] == final["env_steps"]
-    a = [{k: v for k, v in r.items() if k != "wall_time"} for r in straight.read_metrics()]
-    b = [{k: v for k, v in r.items() if k != "wall_time"} for r in killed.read_metrics()]
-    assert a == b
+    assert resumed.run == killed.path and resumed.step == final.step == 3
+    assert resumed.env_steps == final.env_steps
+    a, b = straight.load("latest"), killed.load("latest")
+    assert a.step == b.step == 3 and a.env_steps == b.env_steps
+    _assert_same_tensors(a.policy, b.policy, "policy")  # the search centre, obs statistics
+    _assert_same_tensors(a.trainer_state, b.trainer_state, "trainer_state")
+    assert _without_wall_time(straight) == _without_wall_time(killed)
+
+
+class _Killed(Exception):
+    pass
 
 
 def test_resume_drops_metrics_rows_written_after_the_checkpoint(tiny_config, tmp_path):
-    cfg = tiny_config(trainer={"generations": 3})
-    run, _ = _train(cfg, tmp_path)
-    ckpt = run.load("latest")
-    ckpt["generation"] = 0  # pretend the process died right after generation 0's checkpoint
-    run.truncate_metrics("generation", ckpt["generation"])
-    assert [r["generation"] for r in run.read_metrics()] == ["0"]
+    cfg = tiny_config(trainer={"generations": 4, "checkpoint_every": 2})
+    straight, _ = _train(cfg, tmp_path, "straight")
+
+    def die_at_generation_2(msg):  # its metrics row is written, its checkpoint is not
+        if msg.startswith("[es] gen     2"):
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        _train(cfg, tmp_path, "killed", log=die_at_generation_2)
+    killed = RunDir.open(tmp_path / "killed")
+    assert killed.load("latest").step == 1
+    assert [r["generation"] for r in killed.read_metrics()] == ["0", "1", "2"]
+    # the same call again reopens the directory and resumes from generation 1's checkpoint
+    _train(cfg, tmp_path, "killed")
+    assert [r["generation"] for r in killed.read_metrics()] == ["0", "1", "2", "3"]
+    assert _without_wall_time(killed) == _without_wall_time(straight)
 
 
 def test_batched_fitness_equals_one_by_one(tiny_config):
@@ -133,30 +177,33 @@ def test_diverging_individual_is_reported_with_generation_and_index(tiny_config)
 
 def test_run_directory_contents(tiny_config, tmp_path):
     cfg = tiny_config(trainer={"generations": 2, "eval_every": 1, "eval_episodes": 2})
-    from plasticagents.training.config import to_dict
-
-    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
-    train_es(cfg, run, log=lambda msg: None)
+    result = train(cfg, runs_dir=tmp_path, log=_quiet)
+    run = RunDir.open(result.run)
+    assert run.path.parent == tmp_path and run.path.name.startswith(f"{cfg.name}-")
     assert yaml.safe_load((run.path / "config.yaml").read_text())["trainer"]["popsize"] == 8
     meta = json.loads((run.path / "meta.json").read_text())
     assert meta["versions"]["torch"] and meta["versions"]["evotorch"] and "git_revision" in meta
     with open(run.metrics_path) as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == [
-        "generation", "env_steps", "wall_time", "best_fitness", "mean_fitness",
+        "generation", "wall_time", "env_steps", "best_fitness", "mean_fitness",
         "median_fitness", "spikes_per_step", "stdev", "diverged", "eval_return",
     ]  # fmt: skip
     assert int(rows[1]["env_steps"]) > int(rows[0]["env_steps"]) > 0
     assert float(rows[0]["spikes_per_step"]) >= 0
     assert list((run.path / "tb").glob("events.out.tfevents.*"))
-    assert (run.checkpoints / "best.pt").is_file() and (run.checkpoints / "latest.pt").is_file()
-    assert not list(run.checkpoints.glob(".*tmp*"))  # atomic writes leave no temporaries
+    assert sorted(p.name for p in run.checkpoints.iterdir()) == [
+        "best.safetensors",
+        "latest.safetensors",
+    ]  # atomic writes leave no temporaries
     # The best checkpoint is the centre whose evaluation scored highest, and re-evaluating it
     # on the same episodes reproduces that score.
     best = run.load("best")
-    assert best["score"] == max(float(r["eval_return"]) for r in rows)
+    assert best.trainer == "es" and best.trainer_state is None
+    assert best.score == max(float(r["eval_return"]) for r in rows) == result.best
+    assert result.step == 1 and result.env_steps == int(rows[-1]["env_steps"])
     loaded = load_policy(run.path)
-    assert loaded.checkpoint["generation"] == best["generation"]
+    assert loaded.checkpoint.step == best.step
     returns = evaluate_run(run.path, episodes=3, seed=1)
     assert returns.shape == (3,) and np.isfinite(returns).all()
 
@@ -192,19 +239,18 @@ def test_bad_perturbation_in_the_distribution_fails_before_training(tiny_config)
 
 _RAY_SCRIPT = """
 import json, sys
-from plasticagents.training.config import from_dict
-from plasticagents.training.es import train_es
+from pathlib import Path
+from plasticagents.training.api import train
 from plasticagents.training.run import RunDir
 import ray
 
-root, config = sys.argv[1], json.loads(sys.argv[2])
+root, config = Path(sys.argv[1]), json.loads(sys.argv[2])
 rows = {}
 try:
     for name, actors in (("local", 0), ("ray", 2)):
         config["trainer"]["num_actors"] = actors
-        run = RunDir.create(root, name, config)
-        train_es(from_dict(config), run, log=lambda msg: None, tensorboard=False)
-        rows[name] = run.read_metrics()[0]
+        result = train(config, run_dir=root / name, log=lambda msg: None, tensorboard=False)
+        rows[name] = RunDir.open(result.run).read_metrics()[0]
 finally:
     ray.shutdown()
 print(json.dumps(rows))
