@@ -1,6 +1,8 @@
 import os
 
+import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -70,3 +72,29 @@ def trained(tmp_path_factory):
     )
     root = tmp_path_factory.mktemp("runs")
     return train(cfg, runs_dir=root, log=lambda msg: None, tensorboard=False).run
+
+
+def _same_tensors(a, b, where="checkpoint"):
+    """Nested dicts / lists / tuples of tensors, arrays and plain values, equal exactly."""
+    if isinstance(a, torch.Tensor):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=where)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(b, a, err_msg=where)
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for key in a:
+            _same_tensors(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same_tensors(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert isinstance(b, float) and np.isnan(b), where
+    else:
+        assert a == b, where
+
+
+@pytest.fixture
+def same_tensors():
+    """Asserts two checkpoint payloads (nested tensors, arrays, numbers) are exactly equal."""
+    return _same_tensors

@@ -25,26 +25,6 @@ def _train(cfg, tmp_path, name="run", tensorboard=False, log=_quiet):
     return RunDir.open(result.run), result
 
 
-def _assert_same_tensors(a, b, where="checkpoint"):
-    """Nested dicts / lists / tuples of tensors, arrays and plain values, equal exactly."""
-    if isinstance(a, torch.Tensor):
-        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=where)
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(b, a, err_msg=where)
-    elif isinstance(a, dict):
-        assert set(a) == set(b), where
-        for key in a:
-            _assert_same_tensors(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same_tensors(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and np.isnan(a):
-        assert isinstance(b, float) and np.isnan(b), where
-    else:
-        assert a == b, where
-
-
 def test_smoke_run_improves_fitness(tiny_config, tmp_path):
     cfg = tiny_config(trainer={"generations": 6, "popsize": 16})
     run, _ = _train(cfg, tmp_path)
@@ -68,7 +48,7 @@ def _without_wall_time(run):
 
 
 @pytest.mark.parametrize("algorithm", ["pgpe", "cmaes", "snes", "xnes"])
-def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm):
+def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm, same_tensors):
     trainer = {"algorithm": algorithm, "generations": 4, "eval_every": 2, "eval_episodes": 1}
     agent = {"hidden": 4, "plasticity": {"granularity": "scalar"}}  # small: xnes is full-cov
     straight, final = _train(tiny_config(trainer=trainer, agent=agent), tmp_path, "straight")
@@ -84,8 +64,8 @@ def test_resume_continues_with_identical_state(tiny_config, tmp_path, algorithm)
     assert resumed.env_steps == final.env_steps
     a, b = straight.load("latest"), killed.load("latest")
     assert a.step == b.step == 3 and a.env_steps == b.env_steps
-    _assert_same_tensors(a.policy, b.policy, "policy")  # the search centre, obs statistics
-    _assert_same_tensors(a.trainer_state, b.trainer_state, "trainer_state")
+    same_tensors(a.policy, b.policy, "policy")  # the search centre, obs statistics
+    same_tensors(a.trainer_state, b.trainer_state, "trainer_state")
     assert _without_wall_time(straight) == _without_wall_time(killed)
 
 
