@@ -35,7 +35,7 @@ import numpy as np
 from plasticagents.training.builders import env_maker
 from plasticagents.training.config import EnvConfig
 from plasticagents.training.evaluate import LoadedPolicy, load_policy
-from plasticagents.training.rollout import EnvPool, policy_probe, rollout
+from plasticagents.training.rollout import EnvPool, RolloutResult, policy_probe, rollout
 
 __all__ = [
     "COLUMNS",
@@ -193,15 +193,17 @@ def _agent_label(loaded: LoadedPolicy, used: set[str]) -> str:
     return label
 
 
-def _actual_onset(env: Any, label: str) -> int | None:
-    """The onset step the perturbation wrapper named ``label`` used in its last episode."""
-    from plasticagents.envs.perturbations import Perturbation
-
-    while env is not None:
-        if isinstance(env, Perturbation) and env.label == label:
-            return int(env._episode_onset)
-        env = getattr(env, "env", None)
-    return None
+def _onset(result: RolloutResult, slot: int, cond: Condition) -> int | None:
+    """The step from which ``cond``'s perturbation acted in ``slot``'s episode (0 for nominal):
+    where the rollout saw it start, or, for an episode that ended first, the onset its wrapper
+    reported as scheduled or drawn; ``None`` if no wrapper reported it."""
+    if cond.spec is None:
+        return 0
+    label = cond.spec.get("label", cond.spec.get("name", ""))
+    if label in result.onsets[slot]:
+        return result.onsets[slot][label]
+    report = result.reports[slot].get(label)
+    return None if report is None else int(report["onset"])
 
 
 def _progress_step(message: str, total: int, start: float, t: int, *_: Any) -> None:
@@ -253,15 +255,12 @@ def evaluate_agent(
                 if progress
                 else None,
             )
-            onsets = [
-                _actual_onset(env, c.spec.get("label", c.spec.get("name", ""))) if c.spec else 0
-                for env, (c, _) in zip(pool.envs, chunk, strict=True)
-            ]
         finally:
             pool.close()
         if progress:
             sys.stderr.write("\n")
         rewards = np.stack(result.trajectory["rewards"], axis=1)  # [n, T]
+        onsets = [_onset(result, i, cond) for i, (cond, _) in enumerate(chunk)]
         weight = result.final.get("weight_change", np.zeros(len(chunk)))
         for i, (cond, k) in enumerate(chunk):
             r = rewards[i, : result.lengths[i]]

@@ -1,9 +1,20 @@
-"""The one rollout loop: agents step batches of Gymnasium environments in lockstep.
+"""The one environment-stepping engine: agents step batches of Gymnasium environments in lockstep.
 
-ES fitness, evaluation, robustness runs, the viewer and the tests all call :func:`rollout`.
-Every environment slot runs exactly one episode from a seeded reset; the agent is called once
-per step for all slots at once (for a population agent, ``obs`` is laid out ``[P, E, obs_dim]``,
-slot ``p * E + e``). Slots whose episode has ended are no longer stepped.
+Two modes share one step function (``_step``: ``predict`` with ``episode_start``, the
+non-finite checks, spike counts and the bookkeeping of each step's ``info``):
+
+- :func:`rollout`: one episode per slot from a seeded reset; slots whose episode has ended
+  are no longer stepped. ES fitness, evaluation, robustness runs, the viewer and the tests.
+- :func:`collect`: exactly ``steps`` steps of every slot, resetting a slot when its episode
+  ends (SB3 ``DummyVecEnv`` semantics), continuing from the :class:`Carry` of the previous
+  call: on-policy training (recurrent PPO).
+
+The agent is called once per step for all slots at once (for a population agent, ``obs`` is
+laid out ``[P, E, obs_dim]``, slot ``p * E + e``) with ``episode_start`` flagging the slots
+whose episode begins at this step. Perturbation wrappers report
+``info["perturbation"][label] = {"active": ..., "onset": ...}`` at every reset and step; the
+engine turns these reports into each episode's onsets (``label -> step``), so nothing
+downstream reads a wrapper's attributes.
 
 Physics runs on ``threads`` Python threads: ``mujoco.mj_step`` releases the GIL, so two
 threads step two halves of the pool in parallel on a 2-core machine.
@@ -16,6 +27,9 @@ Example:
     >>> result = rollout(agent, pool, seeds=[0, 1, 2])
     >>> result.returns.shape, result.lengths.tolist()
     ((3,), [20, 20, 20])
+    >>> batch = collect(agent, pool, steps=30, seed=0)  # 30 steps per slot, autoreset at 20
+    >>> batch.rewards.shape, batch.episode_lengths.tolist(), batch.truncated[19].tolist()
+    ((30, 3), [20, 20, 20], [True, True, True])
     >>> pool.close()
 """
 
@@ -23,21 +37,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 __all__ = [
     "RECORD_FIELDS",
+    "Carry",
+    "Collected",
     "EnvPool",
     "NormalizedAgent",
     "RolloutResult",
     "RunningNorm",
+    "collect",
     "episode_seeds",
     "policy_probe",
     "rollout",
@@ -226,10 +244,19 @@ class EnvPool:
         parts = self._executor.map(lambda c: [fn(int(i)) for i in c], chunks)
         return [r for part in parts for r in part]
 
-    def reset(self, seeds: Sequence[int]) -> tuple[np.ndarray, list[dict]]:
-        if len(seeds) != len(self.envs):
-            raise ValueError(f"EnvPool.reset needs {len(self.envs)} seeds, got {len(seeds)}")
-        out = self._map(lambda i: self.envs[i].reset(seed=int(seeds[i])), range(len(self.envs)))
+    def reset(
+        self, seeds: Sequence[int | None], indices: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, list[dict]]:
+        """Reset the slots in ``indices`` (default: all) with their ``seeds`` (``None``: no
+        seed, the env's generator continues). Returns ``obs [len(indices), obs_dim]`` and the
+        reset infos."""
+        indices = range(len(self.envs)) if indices is None else indices
+        if len(seeds) != len(indices):
+            raise ValueError(f"EnvPool.reset needs {len(indices)} seeds, got {len(seeds)}")
+        seed_of = {
+            int(i): None if s is None else int(s) for i, s in zip(indices, seeds, strict=True)
+        }
+        out = self._map(lambda i: self.envs[i].reset(seed=seed_of[i]), list(seed_of))
         return np.stack([o for o, _ in out]), [info for _, info in out]
 
     def step(self, actions: np.ndarray, indices: Sequence[int]) -> list[tuple]:
@@ -244,6 +271,161 @@ class EnvPool:
 
 
 @dataclass
+class Carry:
+    """Each slot's episode in progress: what an engine step reads and advances, and what
+    :func:`collect` continues from. ``n`` slots.
+
+    ``onsets[i]`` maps a perturbation's label to the step ``t`` (0-based, counted from the
+    episode's reset) whose action was the first one taken under it: the wrappers report
+    ``active`` in the info of every step that ran under them, and in the reset info when
+    they act from step 0. A label is absent until its perturbation started.
+    """
+
+    obs: np.ndarray  # [n, obs_dim] float32: the observation the next step feeds the agent
+    state: Any  # the agent's state after its last predict (None before the first)
+    episode_start: np.ndarray  # [n] bool: the next step is the first of an episode
+    returns: np.ndarray  # [n] summed (finite) rewards of the episode so far
+    lengths: np.ndarray  # [n] int64: steps taken in the episode (the next step's index)
+    onsets: list[dict[str, int]]  # per slot: perturbation label -> first step under it
+    reports: list[dict[str, dict[str, Any]]]  # per slot: the latest info["perturbation"]
+
+    @classmethod
+    def reset(cls, pool: EnvPool, seeds: Sequence[int | None]) -> tuple[Carry, list[dict]]:
+        """Reset every slot of ``pool`` (slot ``i`` with ``seeds[i]``); the reset infos too."""
+        obs, infos = pool.reset(seeds)
+        n = len(pool)
+        carry = cls(
+            obs.astype(np.float32),
+            None,
+            np.ones(n, dtype=bool),
+            np.zeros(n),
+            np.zeros(n, dtype=np.int64),
+            [{} for _ in range(n)],
+            [{} for _ in range(n)],
+        )
+        for i, info in enumerate(infos):
+            carry._note(i, info)
+        return carry, infos
+
+    def copy(self) -> Carry:
+        """An independent copy (the agent state is shared: it is never updated in place)."""
+        return Carry(
+            self.obs.copy(),
+            self.state,
+            self.episode_start.copy(),
+            self.returns.copy(),
+            self.lengths.copy(),
+            [dict(o) for o in self.onsets],
+            list(self.reports),
+        )
+
+    def _begin(self, i: int, obs: np.ndarray, info: dict) -> None:
+        """Slot ``i`` was reset: a new episode starts from ``obs``."""
+        self.obs[i] = obs
+        self.returns[i], self.lengths[i] = 0.0, 0
+        self.onsets[i], self.reports[i] = {}, {}
+        self._note(i, info)
+
+    def _note(self, i: int, info: dict) -> None:
+        """Read slot ``i``'s perturbation report from the info of its step ``lengths[i]``."""
+        report = info.get("perturbation")
+        if report:
+            self.reports[i] = report
+            seen = self.onsets[i]
+            for label, entry in report.items():
+                if label not in seen and entry.get("active"):
+                    seen[label] = int(self.lengths[i])
+
+
+class _Step(NamedTuple):
+    """What one engine step did, per slot (``[n]`` arrays)."""
+
+    obs: np.ndarray  # [n, obs_dim] float32 fed to the agent (zeros for inactive slots)
+    actions: np.ndarray  # [n, act_dim] as the agent returned them
+    spikes: np.ndarray | None  # [n] hidden spike counts (None: the state has no spikes)
+    stepped: np.ndarray  # bool: the env was stepped (active, with a finite action)
+    rewards: np.ndarray  # 0 where not stepped or not finite
+    terminated: np.ndarray  # bool
+    truncated: np.ndarray  # bool
+    diverged: np.ndarray  # bool: non-finite action or reward at this step
+    bad_obs: np.ndarray  # bool: stepped, not terminated, the returned observation non-finite
+    infos: list[dict | None] | None  # step infos (None: not stepped), when asked
+
+
+def _step(
+    agent: Any,
+    pool: EnvPool,
+    carry: Carry,
+    active: np.ndarray,
+    batch_shape: tuple[int, ...],
+    deterministic: bool,
+    keep_infos: bool,
+) -> _Step:
+    """Advance the ``active`` slots of ``pool`` by one step, updating ``carry`` in place
+    (observation, agent state, return, length, onsets); ``carry.episode_start`` is the
+    caller's to set for the next step. The one stepping loop of the engine."""
+    n = len(pool)
+    feed = np.where(active[:, None], carry.obs, 0.0).astype(np.float32)
+    action, carry.state = agent.predict(
+        feed.reshape(*batch_shape, -1),
+        carry.state,
+        episode_start=carry.episode_start.reshape(batch_shape),
+        deterministic=deterministic,
+    )
+    action = np.array(action).reshape(n, -1)  # a copy: callers keep it per step
+    counts = _spike_counts(carry.state)
+    diverged = ~np.isfinite(action).all(axis=1) & active
+    stepped = active & ~diverged
+    idx = np.flatnonzero(stepped)
+    results = pool.step(action, idx)
+    rewards = np.zeros(n)
+    terminated = np.zeros(n, dtype=bool)
+    truncated = np.zeros(n, dtype=bool)
+    infos: list[dict | None] | None = [None] * n if keep_infos else None
+    obs, returns, lengths = carry.obs, carry.returns, carry.lengths
+    for i, (o, r, term, trunc, info) in zip(idx, results, strict=True):
+        obs[i] = o
+        if "perturbation" in info:
+            carry._note(i, info)
+        lengths[i] += 1
+        if term:
+            terminated[i] = True
+        if trunc:
+            truncated[i] = True
+        if infos is not None:
+            infos[i] = info
+        if not math.isfinite(r):
+            diverged[i] = True
+            continue
+        returns[i] += r
+        rewards[i] = r
+    bad_obs = np.zeros(n, dtype=bool)
+    bad_obs[idx] = ~np.isfinite(obs[idx]).all(axis=1)
+    bad_obs &= ~terminated  # a terminal observation is never used
+    return _Step(
+        feed, action, counts, stepped, rewards, terminated, truncated, diverged, bad_obs, infos
+    )
+
+
+def _spike_counts(state: Any) -> np.ndarray | None:
+    spikes = getattr(state, "spikes", None)
+    if spikes is None:
+        return None
+    return spikes.detach().sum(-1).reshape(-1).cpu().numpy().astype(np.float64)
+
+
+def _batch_shape(agent: Any, n: int, batch_shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    if batch_shape is None:
+        if getattr(agent, "population", False):
+            batch_shape = (agent.policy.size, n // agent.policy.size)
+        else:
+            batch_shape = (n,)
+    if int(np.prod(batch_shape)) != n:
+        raise ValueError(f"batch_shape {batch_shape} does not cover the {n} environment slots")
+    return tuple(batch_shape)
+
+
+@dataclass
 class RolloutResult:
     """What one lockstep rollout produced, one entry per environment slot."""
 
@@ -253,8 +435,14 @@ class RolloutResult:
     diverged: np.ndarray  # bool: a non-finite observation, reward or action ended the episode
     diverged_at: np.ndarray  # step at which it diverged (-1 if it did not)
     obs_seen: list[np.ndarray] = field(default_factory=list)  # raw observations (if collected)
-    trajectory: dict[str, list[np.ndarray]] | None = None
+    trajectory: dict[str, list[Any]] | None = None
     final: dict[str, np.ndarray] = field(default_factory=dict)  # probe values at the last step
+    # perturbation label -> the step whose action was the first one taken under it (see Carry)
+    onsets: list[dict[str, int]] = field(default_factory=list)
+    # each slot's last info["perturbation"] ({} without perturbation wrappers): what was
+    # scheduled or drawn, e.g. the onset of a perturbation the episode ended before
+    reports: list[dict[str, dict[str, Any]]] = field(default_factory=list)
+    reset_infos: list[dict] | None = None  # each slot's reset info (when infos are recorded)
 
     @classmethod
     def concat(cls, parts: Sequence[RolloutResult]) -> RolloutResult:
@@ -268,6 +456,8 @@ class RolloutResult:
             cat([p.diverged_at for p in parts]),
             [chunk for p in parts for chunk in p.obs_seen],
             None,
+            onsets=[o for p in parts for o in p.onsets],
+            reports=[r for p in parts for r in p.reports],
         )
 
     @property
@@ -277,13 +467,6 @@ class RolloutResult:
     @property
     def spikes_per_step(self) -> np.ndarray:
         return self.spikes / np.maximum(self.lengths, 1)
-
-
-def _spike_counts(state: Any) -> np.ndarray | None:
-    spikes = getattr(state, "spikes", None)
-    if spikes is None:
-        return None
-    return spikes.detach().sum(-1).reshape(-1).cpu().numpy().astype(np.float64)
 
 
 def rollout(
@@ -296,9 +479,16 @@ def rollout(
     record: bool | Sequence[str] = False,
     batch_shape: tuple[int, ...] | None = None,
     probe: Callable[[Any], dict[str, np.ndarray]] | None = None,
-    on_step: Callable[[int, EnvPool, np.ndarray], None] | None = None,
+    on_step: Callable[[int, EnvPool, np.ndarray], bool | None] | None = None,
 ) -> RolloutResult:
     """Run one episode in every slot of ``pool`` with ``agent``, all slots in lockstep.
+
+    The agent sees ``predict(obs [*batch_shape, obs_dim], state, episode_start
+    [*batch_shape], deterministic)``: ``state=None`` and ``episode_start`` all ``True`` at the
+    first step, ``episode_start`` all ``False`` afterwards (slots that have ended are fed
+    zeros and not stepped). An episode ends when its env terminates or truncates it, or when
+    it diverges: a non-finite action or reward at step ``t`` (``diverged_at = t``) or a
+    non-finite observation returned by step ``t`` (``diverged_at = t + 1``; 0 from reset).
 
     Args:
         agent: anything with the predict protocol (``Agent``, ``NormalizedAgent``).
@@ -306,9 +496,11 @@ def rollout(
         max_steps: stop every episode after this many steps (default: the envs' own limits).
         deterministic: passed to ``agent.predict``.
         collect_obs: keep the raw observations of active slots (for normaliser statistics).
-        record: keep per-step arrays in ``result.trajectory`` (lists over steps of ``[n, ...]``
+        record: keep per-step values in ``result.trajectory`` (lists over steps of ``[n, ...]``
             arrays): ``True`` for all of :data:`RECORD_FIELDS` and every probe value, or a
-            list of names among them. Each step's ``active`` mask says which slots were stepped.
+            list of names among them. Each step's ``active`` mask says which slots were
+            stepped. ``"infos"`` keeps each step's list of ``n`` infos (``None`` for a slot not
+            stepped) and the reset infos in ``result.reset_infos``.
         batch_shape: how slots map onto the agent's batch, e.g. ``(P, E)`` for a population
             agent (default: ``(len(pool),)``, or ``(P, len(pool) // P)`` for a population).
         probe: ``probe(state) -> {name: [n, ...] array}`` read from the agent's state after a
@@ -316,98 +508,274 @@ def rollout(
             at steps where episodes end; each slot's value at its last step is kept in
             ``result.final``.
         on_step: ``on_step(t, pool, stepped)`` after the pool stepped the slots ``stepped``
-            at step ``t`` (the viewer renders frames here).
+            at step ``t`` (the viewer renders frames here); a true return value stops the
+            rollout there, as ``max_steps`` would.
+
+    Returns:
+        :class:`RolloutResult`: ``returns``, ``lengths``, ``spikes``, ``diverged`` and
+        ``diverged_at`` ``[n]``, and per slot the perturbation ``onsets`` (see :class:`Carry`)
+        and the last perturbation ``reports``.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from plasticagents import Agent, MLPPolicy
+        >>> from plasticagents.envs import make_env
+        >>> leg = {"type": "cripple_leg", "leg": "bthigh", "onset": 5}
+        >>> pool = EnvPool([lambda: make_env("HalfCheetah-v5", [leg], max_episode_steps=10)])
+        >>> result = rollout(Agent(MLPPolicy(17, 6, hidden=(8,))), pool, seeds=[0])
+        >>> result.onsets, result.lengths.tolist()
+        ([{'CrippleLeg': 5}], [10])
+        >>> pool.close()
     """
     n = len(pool)
-    if batch_shape is None:
-        if getattr(agent, "population", False):
-            batch_shape = (agent.policy.size, n // agent.policy.size)
-        else:
-            batch_shape = (n,)
-    if int(np.prod(batch_shape)) != n:
-        raise ValueError(f"batch_shape {batch_shape} does not cover the {n} environment slots")
-    obs, _ = pool.reset(seeds)
-    obs = obs.astype(np.float32)
-    active = np.ones(n, dtype=bool)
-    returns = np.zeros(n)
-    lengths = np.zeros(n, dtype=np.int64)
-    spikes = np.zeros(n)
-    diverged = np.zeros(n, dtype=bool)
-    diverged_at = np.full(n, -1, dtype=np.int64)
-    obs_seen: list[np.ndarray] = []
+    batch_shape = _batch_shape(agent, n, batch_shape)
     fields, probe_fields, probe_all = _record_fields(record, probe is not None)
-    trajectory: dict[str, list[np.ndarray]] | None = {f: [] for f in fields} if fields else None
+    keep_infos = "infos" in fields
+    trajectory: dict[str, list[Any]] | None = {f: [] for f in fields} if fields else None
+    carry, reset_infos = Carry.reset(pool, seeds)
+    diverged = ~np.isfinite(carry.obs).all(axis=1)
+    diverged_at = np.where(diverged, 0, -1).astype(np.int64)
+    active = ~diverged
+    no_start = np.zeros(n, dtype=bool)
+    spikes = np.zeros(n)
+    obs_seen: list[np.ndarray] = []
     final: dict[str, np.ndarray] = {}
-    state = None
     t = 0
     while active.any() and (max_steps is None or t < max_steps):
-        bad_obs = ~np.isfinite(obs).all(axis=1) & active
-        if bad_obs.any():
-            diverged[bad_obs], diverged_at[bad_obs], active[bad_obs] = True, t, False
-            if not active.any():
-                break
-        safe_obs = np.where(active[:, None], obs, 0.0).astype(np.float32)
         if collect_obs:
-            obs_seen.append(obs[active].copy())
-        action, state = agent.predict(
-            safe_obs.reshape(*batch_shape, -1), state, deterministic=deterministic
-        )
-        action = np.asarray(action).reshape(n, -1)
-        counts = _spike_counts(state)
-        bad_action = ~np.isfinite(action).all(axis=1) & active
-        if bad_action.any():
-            diverged[bad_action], diverged_at[bad_action], active[bad_action] = True, t, False
-        idx = np.flatnonzero(active)
-        results = pool.step(action, idx)
-        if counts is not None:
-            spikes[idx] += counts[idx]
+            obs_seen.append(carry.obs[active].copy())
+        step = _step(agent, pool, carry, active, batch_shape, deterministic, keep_infos)
+        carry.episode_start = no_start
+        if step.spikes is not None:
+            spikes[step.stepped] += step.spikes[step.stepped]
+        late = step.bad_obs & ~step.diverged
+        diverged_at[step.diverged] = t
+        diverged_at[late] = t + 1
+        diverged |= step.diverged | late
+        done = step.terminated | step.truncated | step.diverged | late
+        ended = np.flatnonzero(step.stepped & done)
+        active &= ~done
         if trajectory is not None:
             step_values = {
-                "obs": safe_obs,
-                "actions": action,
-                "spikes": counts if counts is not None else np.zeros(n),
-                "active": active,
+                "obs": step.obs,
+                "actions": step.actions,
+                "rewards": step.rewards,
+                "spikes": step.spikes if step.spikes is not None else np.zeros(n),
+                "active": step.stepped,
+                "infos": step.infos,
             }
-            for key, value in step_values.items():
-                if key in trajectory:
-                    trajectory[key].append(value.copy())
-        rewards = np.zeros(n)
-        for i, (o, r, terminated, truncated, _) in zip(idx, results, strict=True):
-            obs[i] = o
-            lengths[i] += 1
-            if not np.isfinite(r):
-                diverged[i], diverged_at[i], active[i] = True, t, False
-                continue
-            returns[i] += r
-            rewards[i] = r
-            if terminated or truncated:
-                active[i] = False
-        if trajectory is not None and "rewards" in trajectory:
-            trajectory["rewards"].append(rewards)
-        ended = idx[~active[idx]]
+            for key in fields:
+                trajectory[key].append(step_values[key])
         if probe is not None and (probe_all or probe_fields or len(ended)):
             # read every step only where recorded; otherwise just where episodes end (``final``)
-            for key, value in probe(state).items():
+            for key, value in probe(carry.state).items():
                 value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
                 if key not in final:
                     final[key] = np.zeros_like(value, dtype=np.float64)
                 final[key][ended] = value[ended]
                 if probe_all or key in probe_fields:
                     trajectory.setdefault(key, []).append(value.copy())
-        if on_step is not None:
-            on_step(t, pool, idx)
         t += 1
+        if on_step is not None and on_step(t - 1, pool, np.flatnonzero(step.stepped)):
+            break
     cut = np.flatnonzero(active)  # episodes stopped by ``max_steps``: their last state
-    if probe is not None and state is not None and len(cut):
-        for key, value in probe(state).items():
+    if probe is not None and carry.state is not None and len(cut):
+        for key, value in probe(carry.state).items():
             value = np.asarray(value).reshape(n, *np.shape(value)[len(batch_shape) :])
             final.setdefault(key, np.zeros_like(value, dtype=np.float64))[cut] = value[cut]
     return RolloutResult(
-        returns, lengths, spikes, diverged, diverged_at, obs_seen, trajectory, final
+        carry.returns,
+        carry.lengths,
+        spikes,
+        diverged,
+        diverged_at,
+        obs_seen,
+        trajectory,
+        final,
+        onsets=carry.onsets,
+        reports=carry.reports,
+        reset_infos=reset_infos if keep_infos else None,
     )
 
 
-RECORD_FIELDS = ("obs", "actions", "rewards", "spikes", "active")
+@dataclass
+class Collected:
+    """``T`` steps of ``n`` slots from :func:`collect`, time-first.
+
+    An episode ends at step ``t`` in slot ``i`` where ``terminated[t, i] | truncated[t, i]``
+    (the two are exclusive here); the slot was then reset and ``episode_start[t + 1, i]`` (or
+    ``carry.episode_start[i]`` after the last step) is true. For value bootstrapping, a
+    truncated episode's last observation is ``final_obs[k]`` at ``final_index[k] = (t, i)``.
+    """
+
+    obs: np.ndarray  # [T, n, obs_dim] float32: the raw observations fed to the agent
+    actions: np.ndarray  # [T, n, act_dim]: as the agent returned them, the envs' inputs
+    rewards: np.ndarray  # [T, n] float64 env rewards (0 where non-finite: see diverged)
+    terminated: np.ndarray  # [T, n] bool: ended with nothing to bootstrap (env end or diverged)
+    truncated: np.ndarray  # [T, n] bool: cut (time limit) and not terminated: bootstrap
+    episode_start: np.ndarray  # [T, n] bool: obs[t] is the first observation of an episode
+    spikes: np.ndarray  # [T, n] hidden spike counts per step (0 for non-spiking agents)
+    diverged: np.ndarray  # [T, n] bool: a non-finite action, reward or observation ended it
+    final_obs: np.ndarray  # [K, obs_dim] float32: last observation of each truncated episode
+    final_index: np.ndarray  # [K, 2] int: its (step t, slot i)
+    episode_returns: np.ndarray  # [E]: episodes that ended in this call, in order of ending
+    episode_lengths: np.ndarray  # [E] (counting steps taken in earlier calls too)
+    episode_slots: np.ndarray  # [E] the slot each ran in
+    episode_onsets: list[dict[str, int]]  # [E] perturbation onsets (see Carry)
+    carry: Carry  # where the next call continues
+    infos: list[list[dict]] | None = None  # [T][n] step infos, when asked
+
+    @property
+    def dones(self) -> np.ndarray:
+        """``[T, n]`` bool: the episode ended at this step (the next one starts fresh)."""
+        return self.terminated | self.truncated
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.rewards.size)
+
+
+def collect(
+    agent: Any,
+    pool: EnvPool,
+    steps: int,
+    carry: Carry | None = None,
+    seed: int | None = None,
+    *,
+    deterministic: bool = False,
+    batch_shape: tuple[int, ...] | None = None,
+    infos: bool = False,
+) -> Collected:
+    """Step every slot of ``pool`` exactly ``steps`` times, resetting slots whose episode ends.
+
+    Stable-baselines3 ``DummyVecEnv`` semantics, so numbers match an SB3 loop over the same
+    envs: without ``carry``, slot ``i`` is first reset with seed ``seed + i`` (no seed for
+    ``seed=None``), as ``DummyVecEnv.seed(seed)`` then ``reset()`` does; every later reset
+    (after ``terminated or truncated``) passes no seed, so each env's generator continues. The
+    agent sees ``predict(obs, state, episode_start, deterministic)`` with ``episode_start``
+    true at each episode's first step; it may sample and keep its own per-step values
+    (log-probabilities, values): nothing here runs under ``torch.no_grad`` or detaches.
+
+    A non-finite action, reward or next observation ends the slot's episode as ``diverged``
+    (and ``terminated``: nothing to bootstrap; a non-finite action is not sent to the env);
+    the slot is reset like any other. A non-finite reset observation raises
+    ``FloatingPointError``.
+
+    Args:
+        agent: anything with the predict protocol.
+        pool: the ``n`` environments.
+        steps: steps ``T >= 1`` per slot.
+        carry: the previous call's ``result.carry`` (not modified), or ``None`` to reset.
+        seed: first-reset seed base (only without ``carry``).
+        deterministic: passed to ``agent.predict`` (default ``False``: training samples).
+        batch_shape: how slots map onto the agent's batch (as in :func:`rollout`).
+        infos: keep each step's infos in ``result.infos``.
+
+    Returns:
+        :class:`Collected`.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from plasticagents import Agent, MLPPolicy
+        >>> pool = EnvPool([lambda: gym.make("Pendulum-v1", max_episode_steps=5)] * 2)
+        >>> agent = Agent(MLPPolicy(3, 1, hidden=(8,)), action_low=-2.0, action_high=2.0)
+        >>> first = collect(agent, pool, steps=4, seed=0)
+        >>> second = collect(agent, pool, steps=4, carry=first.carry)
+        >>> second.obs.shape, second.episode_start[:, 0].tolist()
+        ((4, 2, 3), [False, True, False, False])
+        >>> second.final_index.tolist(), second.episode_lengths.tolist()
+        ([[0, 0], [0, 1]], [5, 5])
+        >>> pool.close()
+    """
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    n = len(pool)
+    batch_shape = _batch_shape(agent, n, batch_shape)
+    if carry is None:
+        carry, _ = Carry.reset(pool, [None if seed is None else seed + i for i in range(n)])
+        _check_reset(carry.obs, range(n))
+    else:
+        carry = carry.copy()
+    everyone = np.ones(n, dtype=bool)
+    per_step: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "obs",
+            "actions",
+            "rewards",
+            "terminated",
+            "truncated",
+            "episode_start",
+            "spikes",
+            "diverged",
+        )
+    }
+    final_obs: list[np.ndarray] = []
+    final_index: list[tuple[int, int]] = []
+    ep_returns: list[float] = []
+    ep_lengths: list[int] = []
+    ep_slots: list[int] = []
+    ep_onsets: list[dict[str, int]] = []
+    step_infos: list[list[dict]] | None = [] if infos else None
+    for t in range(steps):
+        per_step["episode_start"].append(carry.episode_start)
+        step = _step(agent, pool, carry, everyone, batch_shape, deterministic, infos)
+        diverged = step.diverged | step.bad_obs
+        terminated = step.terminated | diverged
+        truncated = step.truncated & ~terminated
+        done = terminated | truncated
+        for i in np.flatnonzero(truncated):
+            final_obs.append(carry.obs[i].copy())
+            final_index.append((t, int(i)))
+        ended = np.flatnonzero(done)
+        for i in ended:
+            ep_returns.append(float(carry.returns[i]))
+            ep_lengths.append(int(carry.lengths[i]))
+            ep_slots.append(int(i))
+            ep_onsets.append(carry.onsets[i])
+        if len(ended):
+            obs, reset_infos = pool.reset([None] * len(ended), ended)
+            _check_reset(obs, ended)
+            for i, o, info in zip(ended, obs, reset_infos, strict=True):
+                carry._begin(int(i), o, info)
+        carry.episode_start = done
+        values = {
+            "obs": step.obs,
+            "actions": step.actions,
+            "rewards": step.rewards,
+            "terminated": terminated,
+            "truncated": truncated,
+            "spikes": step.spikes if step.spikes is not None else np.zeros(n),
+            "diverged": diverged,
+        }
+        for key, value in values.items():
+            per_step[key].append(value)
+        if step_infos is not None:
+            step_infos.append([info if info is not None else {} for info in step.infos])
+    arrays = {k: np.stack(v) for k, v in per_step.items()}
+    obs_dim = carry.obs.shape[1]
+    return Collected(
+        **arrays,
+        final_obs=np.array(final_obs, dtype=np.float32).reshape(-1, obs_dim),
+        final_index=np.array(final_index, dtype=np.int64).reshape(-1, 2),
+        episode_returns=np.array(ep_returns),
+        episode_lengths=np.array(ep_lengths, dtype=np.int64),
+        episode_slots=np.array(ep_slots, dtype=np.int64),
+        episode_onsets=ep_onsets,
+        carry=carry,
+        infos=step_infos,
+    )
+
+
+def _check_reset(obs: np.ndarray, slots: Sequence[int]) -> None:
+    bad = [int(i) for i, o in zip(slots, obs, strict=True) if not np.isfinite(o).all()]
+    if bad:
+        raise FloatingPointError(
+            f"environment slot(s) {bad} returned a non-finite reset observation"
+        )
+
+
+RECORD_FIELDS = ("obs", "actions", "rewards", "spikes", "active", "infos")
 
 
 def _record_fields(

@@ -115,17 +115,6 @@ def _tracking_camera(env_id: str) -> dict[str, Any]:
     return {"camera_name": "track"} if accepts else {}
 
 
-def _active_perturbations(env: Any) -> dict[str, bool]:
-    from plasticagents.envs.perturbations import Perturbation
-
-    out = {}
-    while env is not None:
-        if isinstance(env, Perturbation):
-            out[env.label] = bool(env.active)
-        env = getattr(env, "env", None)
-    return out
-
-
 def record_episode(
     loaded: LoadedPolicy,
     env_id: str | None = None,
@@ -157,15 +146,11 @@ def record_episode(
     pool = EnvPool([env_maker(env_cfg)], threads=1)
     frames: list[np.ndarray] = []
     frame_steps: list[int] = []
-    onsets: dict[str, int] = {}
     cap = env_cfg.max_episode_steps or pool.envs[0].spec.max_episode_steps
     start = time.perf_counter()
 
     def on_step(t: int, pool: EnvPool, stepped: np.ndarray) -> None:
         env = pool.envs[0]
-        for label, active in _active_perturbations(env).items():
-            if active and label not in onsets:
-                onsets[label] = t
         if render and t % every == 0:
             try:
                 frames.append(np.asarray(env.render()).copy())
@@ -214,7 +199,7 @@ def record_episode(
         neuron_spikes=stacked("neuron_spikes", (0,)),
         modulation=stacked("modulation", (0,)),
         weight_change=stacked("weight_change", ()),
-        onsets=onsets,
+        onsets=dict(result.onsets[0]),
         frames=frames,
         frame_steps=frame_steps,
     )
@@ -411,17 +396,23 @@ def live(
     loaded = load_policy(run, which)
     env_cfg = loaded.env_config(env_id, list(perturbations or []))
     agent = loaded.agent(env_cfg)
-    env = env_maker(env_cfg)()
-    model, data = env.unwrapped.model, env.unwrapped.data
-    with mujoco.viewer.launch_passive(model, data) as handle:
-        for k in range(episodes):
-            obs, _ = env.reset(seed=seed + k)
-            state, done = None, False
-            while not done and handle.is_running():
-                tick = time.perf_counter()
-                action, state = agent.predict(obs[None].astype(np.float32), state)
-                obs, _, terminated, truncated, _ = env.step(action[0])
-                done = terminated or truncated
+    pool = EnvPool([env_maker(env_cfg)], threads=1)
+    base = pool.envs[0].unwrapped
+    try:
+        with mujoco.viewer.launch_passive(base.model, base.data) as handle:
+            shown = [time.perf_counter()]
+
+            def on_step(t: int, pool: EnvPool, stepped: np.ndarray) -> bool:
+                """Show the step, hold it until its simulated time has passed; stop when the
+                window closes."""
                 handle.sync()
-                time.sleep(max(0.0, env.unwrapped.dt - (time.perf_counter() - tick)))
-    env.close()
+                time.sleep(max(0.0, base.dt - (time.perf_counter() - shown[0])))
+                shown[0] = time.perf_counter()
+                return not handle.is_running()
+
+            for k in range(episodes):
+                if not handle.is_running():
+                    break
+                rollout(agent, pool, [seed + k], on_step=on_step)
+    finally:
+        pool.close()

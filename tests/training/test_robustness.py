@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from plasticagents.cli import main
+from plasticagents.training.cli import main
 from plasticagents.training.evaluate import evaluate_run
 from plasticagents.training.robustness import (
     conditions_of,
@@ -123,9 +123,32 @@ def test_an_onset_the_episode_never_reaches_leaves_its_onset_metrics_empty(train
     )
     late = [r for r in rows if r["condition"] == "late"]
     assert [r["length"] for r in late] == [80, 80]  # the run's 80-step cap, onset never reached
+    assert [r["onset"] for r in late] == [130, 130]  # as scheduled
     assert all(math.isnan(r["reward_after"]) and math.isnan(r["recovery_steps"]) for r in late)
     nominal = [r["return"] for r in rows if r["condition"] == "nominal"]
     assert [r["return"] for r in late] == pytest.approx(nominal, rel=1e-5)  # never perturbed
+
+
+def test_a_random_onset_is_the_one_each_episode_drew(trained, tmp_path):
+    from plasticagents.envs import make_env
+
+    spec = {"type": "cripple_leg", "leg": "bthigh", "onset_range": [15, 60]}
+    suite = tmp_path / "drawn.yaml"
+    suite.write_text(
+        "env: HalfCheetah-v5\nperturbations:\n"
+        "  - {name: drawn, type: cripple_leg, leg: bthigh, onset_range: [15, 60]}\n"
+    )
+    rows = run_robustness(
+        [trained], suite, tmp_path / "rob", episodes=3, threads=1, window=10, progress=False
+    )
+    drawn = [r for r in rows if r["condition"] == "drawn"]
+    for row in drawn:
+        env = make_env("HalfCheetah-v5", [spec])
+        _, info = env.reset(seed=row["seed"])
+        env.close()
+        assert row["onset"] == info["perturbation"]["CrippleLeg"]["onset"]
+        assert not math.isnan(row["reward_before"]) and not math.isnan(row["reward_after"])
+    assert len({row["onset"] for row in drawn}) > 1
 
 
 def test_robustness_refuses_to_overwrite_and_checks_its_inputs(trained, suite, tmp_path):

@@ -9,6 +9,7 @@ from plasticagents.training.rollout import (
     EnvPool,
     NormalizedAgent,
     RunningNorm,
+    collect,
     episode_seeds,
     rollout,
 )
@@ -138,3 +139,219 @@ def test_probe_values_are_kept_at_each_episodes_last_step():
             rollout(agent, plain, [0], record=["weight_change"])  # no probe to give it
     finally:
         plain.close()
+
+
+class _Spy:
+    """Zero actions; remembers the ``state`` and ``episode_start`` of every call."""
+
+    population = False
+    policy = None
+
+    def __init__(self, nan_at=None):
+        self.states, self.starts, self.nan_at = [], [], nan_at
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        self.states.append(state)
+        self.starts.append(np.array(episode_start))
+        action = np.zeros((len(obs), 1), np.float32)
+        if self.nan_at is not None and len(self.starts) - 1 == self.nan_at[0]:
+            action[self.nan_at[1]] = np.nan
+        return action, len(self.starts)
+
+
+def test_episode_start_reaches_the_agent_exactly_at_each_episodes_first_step():
+    pool = EnvPool([_pendulum(3), _pendulum(5)])
+    try:
+        spy = _Spy()
+        rollout(spy, pool, seeds=[0, 1])
+        assert spy.states[0] is None and spy.states[1:] == [1, 2, 3, 4]
+        assert np.array(spy.starts).tolist() == [[True, True]] + [[False, False]] * 4
+        spy = _Spy()
+        batch = collect(spy, pool, steps=7, seed=0)
+        starts = np.array(spy.starts)  # slot 0 restarts after 3 steps, slot 1 after 5
+        assert starts[:, 0].tolist() == [True, False, False, True, False, False, True]
+        assert starts[:, 1].tolist() == [True, False, False, False, False, True, False]
+        np.testing.assert_array_equal(batch.episode_start, starts)
+        np.testing.assert_array_equal(batch.carry.episode_start, [False, False])
+        again = collect(spy, pool, steps=2, carry=batch.carry)
+        assert spy.states[7] == 7  # the carried state, not a fresh one
+        assert again.episode_start[:, 0].tolist() == [False, False]
+        assert again.episode_start[:, 1].tolist() == [False, False]
+    finally:
+        pool.close()
+
+
+def test_collect_resets_the_agent_state_where_an_episode_starts(gen):
+    net = PlasticSNN(3, 1, hidden=8, generator=gen, gain=3.0)
+    agent = Agent(net, -2.0, 2.0)
+    pool = EnvPool([_pendulum(4)] * 2)
+    try:
+        batch = collect(agent, pool, steps=8, seed=3, deterministic=True)
+    finally:
+        pool.close()
+    assert batch.episode_start[4].all()
+
+    def replay(obs, state):
+        actions = []
+        for o in obs:
+            a, state = agent.predict(o, state, deterministic=True)
+            actions.append(a)
+        return np.stack(actions), state
+
+    first, state = replay(batch.obs[:4], None)
+    fresh, _ = replay(batch.obs[4:], None)
+    carried, _ = replay(batch.obs[4:], state)
+    np.testing.assert_allclose(batch.actions[:4], first, rtol=1e-5)
+    np.testing.assert_allclose(batch.actions[4:], fresh, rtol=1e-5)
+    assert np.abs(carried - fresh).max() > 1e-3  # the state matters: the reset is seen
+
+
+def _halfcheetah(*perturbations, steps=12):
+    from plasticagents.envs import make_env
+
+    return lambda: make_env("HalfCheetah-v5", list(perturbations), max_episode_steps=steps)
+
+
+MID = {"type": "cripple_leg", "leg": "bthigh", "onset": 5, "label": "mid"}
+DRAWN = {"type": "cripple_leg", "leg": "bthigh", "onset_range": [2, 9], "label": "drawn"}
+ALWAYS = {"type": "cripple_leg", "leg": "fthigh", "label": "always"}
+LATE = {"type": "scale_body_mass", "scale": 2.0, "onset": 50, "label": "late"}
+
+
+def _first_active(infos, slot, label, start=0, stop=None):
+    """Episode step of the first step info in ``infos[start:stop]`` reporting ``label``
+    active."""
+    for t, step in enumerate(infos[start:stop]):
+        info = step[slot]
+        if info is not None and info["perturbation"][label]["active"]:
+            return t
+    return None
+
+
+def test_rollout_onsets_are_the_first_steps_the_infos_report_active():
+    makers = [_halfcheetah(MID)] + [_halfcheetah(DRAWN)] * 3 + [_halfcheetah(ALWAYS, LATE)]
+    pool = EnvPool(makers)
+    agent = Agent(MLPPolicy(17, 6, hidden=(8,), generator=torch.Generator().manual_seed(0)))
+    try:
+        result = rollout(agent, pool, seeds=[0, 1, 2, 3, 4], record=["infos"])
+    finally:
+        pool.close()
+    infos = result.trajectory["infos"]
+    assert result.onsets[0] == {"mid": 5} == {"mid": _first_active(infos, 0, "mid")}
+    drawn = [result.onsets[i]["drawn"] for i in (1, 2, 3)]
+    assert len(set(drawn)) > 1 and all(2 <= t <= 9 for t in drawn)  # a draw per episode
+    for i, t in zip((1, 2, 3), drawn, strict=True):
+        assert t == result.reports[i]["drawn"]["onset"] == _first_active(infos, i, "drawn")
+    # active from the reset on: onset 0; scheduled after the episode's end: not started
+    assert result.reset_infos[4]["perturbation"]["always"]["active"]
+    assert result.onsets[4] == {"always": 0}
+    assert result.reports[4]["late"]["onset"] == 50 and not result.reports[4]["late"]["active"]
+    pool = EnvPool([_halfcheetah(ALWAYS, LATE)])
+    try:  # read from the reset info alone
+        assert rollout(agent, pool, seeds=[0], max_steps=0).onsets == [{"always": 0}]
+    finally:
+        pool.close()
+
+
+def test_collect_onsets_restart_with_every_episode():
+    pool = EnvPool([_halfcheetah(DRAWN, steps=10)] * 2)
+    agent = Agent(MLPPolicy(17, 6, hidden=(8,), generator=torch.Generator().manual_seed(0)))
+    try:
+        batch = collect(agent, pool, steps=30, seed=5, infos=True)
+    finally:
+        pool.close()
+    assert batch.episode_lengths.tolist() == [10] * 6
+    drawn = [o["drawn"] for o in batch.episode_onsets]
+    assert len(set(drawn)) > 1
+    for k, (slot, onset) in enumerate(zip(batch.episode_slots, drawn, strict=True)):
+        start = 10 * (k // 2)  # both slots end together every 10 steps
+        assert onset == _first_active(batch.infos, slot, "drawn", start, start + 10)
+
+
+class _Countdown(gym.Env):
+    """Ends (terminated) after a horizon drawn at reset from 2..5 steps; observes the steps
+    left and a seeded draw ``u``; rewards ``u + action``."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.left, self.u = int(self.np_random.integers(2, 6)), float(self.np_random.uniform())
+        return np.array([self.left, self.u]), {}
+
+    def step(self, action):
+        self.left -= 1
+        obs = np.array([self.left, self.u])
+        return obs, self.u + float(action[0]), self.left == 0, False, {}
+
+
+def _countdown():
+    return gym.wrappers.TimeLimit(_Countdown(), max_episode_steps=4)  # horizon 5: truncated
+
+
+@pytest.mark.parametrize("make", [_pendulum(4), _countdown], ids=["pendulum", "countdown"])
+def test_collect_steps_like_sb3_dummy_vec_env_across_calls(make):
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    n, seed = 3, 11
+    pool = EnvPool([make] * n)
+    space = pool.action_space
+    net = MLPPolicy(pool.observation_space.shape[0], 1, hidden=(8,))
+    agent = Agent(net, space.low, space.high, noise_std=0.5, seed=0)  # sampled actions
+    try:
+        first = collect(agent, pool, steps=6, seed=seed)
+        carried = first.carry.obs.copy()
+        second = collect(agent, pool, steps=7, carry=first.carry)
+    finally:
+        pool.close()
+    np.testing.assert_array_equal(first.carry.obs, carried)  # the caller's carry is kept
+    np.testing.assert_array_equal(second.episode_start[0], first.carry.episode_start)
+    parts = (first, second)
+    obs, actions, rewards, terminated, truncated, starts = (
+        np.concatenate([getattr(p, key) for p in parts])
+        for key in ("obs", "actions", "rewards", "terminated", "truncated", "episode_start")
+    )
+    finals = {(t, i): o for t, i, o in zip(*first.final_index.T, first.final_obs, strict=True)}
+    for (t, i), o in zip(second.final_index, second.final_obs, strict=True):
+        finals[(t + 6, i)] = o
+    assert len(finals) == truncated.sum() > 0
+    assert terminated.any() == (make is _countdown)
+
+    venv = DummyVecEnv([lambda: Monitor(make())] * n)
+    venv.seed(seed)
+    np.testing.assert_allclose(obs[0], venv.reset(), rtol=1e-6)
+    sb3_returns, sb3_lengths = [], []
+    for t in range(len(obs)):
+        sb3_obs, sb3_rewards, dones, infos = venv.step(actions[t])
+        np.testing.assert_allclose(rewards[t], sb3_rewards, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(terminated[t] | truncated[t], dones)
+        np.testing.assert_array_equal(truncated[t], [i["TimeLimit.truncated"] for i in infos])
+        for i in np.flatnonzero(truncated[t]):
+            np.testing.assert_allclose(finals[(t, i)], infos[i]["terminal_observation"], 1e-6)
+        sb3_returns += [i["episode"]["r"] for i in infos if "episode" in i]
+        sb3_lengths += [i["episode"]["l"] for i in infos if "episode" in i]
+        later = t + 1 < len(obs)
+        np.testing.assert_allclose(obs[t + 1] if later else second.carry.obs, sb3_obs, 1e-6)
+        np.testing.assert_array_equal(starts[t + 1] if later else second.carry.episode_start, dones)
+    venv.close()
+    returns = np.concatenate([p.episode_returns for p in parts])
+    np.testing.assert_allclose(returns, sb3_returns, atol=1e-5)  # Monitor rounds to 6 digits
+    assert np.concatenate([p.episode_lengths for p in parts]).tolist() == sb3_lengths
+
+
+def test_collect_ends_a_diverged_episode_and_resets_its_slot():
+    pool = EnvPool([_pendulum(10)] * 2)
+    try:
+        batch = collect(_Spy(nan_at=(2, 0)), pool, steps=5, seed=0)
+    finally:
+        pool.close()
+    assert batch.diverged[:, 0].tolist() == [False, False, True, False, False]
+    assert not batch.diverged[:, 1].any()
+    assert batch.terminated[2].tolist() == [True, False] and not batch.truncated.any()
+    assert batch.episode_start[3].tolist() == [True, False]
+    assert batch.rewards[2, 0] == 0 and batch.rewards[2, 1] != 0
+    # the non-finite action was not sent: the episode took 2 steps
+    assert (batch.episode_lengths.tolist(), batch.episode_slots.tolist()) == ([2], [0])
+    assert len(batch.final_obs) == 0 and batch.carry.lengths.tolist() == [2, 5]

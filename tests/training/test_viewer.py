@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from plasticagents.cli import main
+from plasticagents.training.cli import main
 from plasticagents.training.evaluate import load_policy
 from plasticagents.training.rollout import EnvPool, rollout
 from plasticagents.training.viewer import view
@@ -97,3 +97,47 @@ def test_view_command_and_its_errors(trained, tmp_path, capsys, monkeypatch):
     empty.mkdir()
     assert main(["view", str(empty), "--out", str(out)]) == 2
     assert "empty-run" in capsys.readouterr().err
+
+
+def test_live_steps_through_the_engine_until_the_window_closes(trained, monkeypatch):
+    import mujoco.viewer
+
+    from plasticagents.training import viewer
+
+    class Handle:  # MuJoCo's passive viewer, without a window: closed after `frames` syncs
+        def __init__(self, model, data, frames):
+            self.data, self.frames, self.times = data, frames, []
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def sync(self):
+            self.times.append(self.data.time)
+
+        def is_running(self):
+            return len(self.times) < self.frames
+
+    handles, sleeps = [], []
+    for frames in (100, 25):
+        monkeypatch.setattr(
+            mujoco.viewer,
+            "launch_passive",
+            lambda model, data, frames=frames: (
+                handles.append(Handle(model, data, frames)) or handles[-1]
+            ),
+        )
+        monkeypatch.setattr(viewer.time, "sleep", sleeps.append)
+        monkeypatch.setenv("DISPLAY", ":0")
+        viewer.live(trained, seed=2, episodes=3)
+    full, closed = (np.array(h.times) for h in handles)
+    # one frame per env step: an 80-step episode, then the next one from its reset, until the
+    # window closed (not 3 x 80 frames); the simulated time advances a step per frame
+    assert len(full) == 100 and len(closed) == 25
+    dt = np.diff(full[:80])
+    assert (dt > 0).all() and np.allclose(dt, dt[0])
+    assert full[80] < full[79]
+    np.testing.assert_array_equal(closed, full[:25])
+    assert all(0 <= s <= dt[0] for s in sleeps)  # real time: the rest of each step's dt
