@@ -383,7 +383,12 @@ def live(
     which: str = "best",
     episodes: int = 1,
 ) -> None:
-    """Run the policy in MuJoCo's interactive viewer in real time (needs a display)."""
+    """Run the policy in MuJoCo's interactive viewer in real time (needs a display).
+
+    Episodes ``seed, seed + 1, ...`` run through :func:`rollout` (deterministic actions, as in
+    the recorded video): each step is shown and held for the env's ``dt`` seconds, and closing
+    the window stops the run.
+    """
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
