@@ -281,7 +281,7 @@ class Carry:
     they act from step 0. A label is absent until its perturbation started.
     """
 
-    obs: np.ndarray  # [n, obs_dim] float32: the observation the next step feeds the agent
+    obs: np.ndarray  # [n, obs_dim]: the observation the next step feeds the agent
     state: Any  # the agent's state after its last predict (None before the first)
     episode_start: np.ndarray  # [n] bool: the next step is the first of an episode
     returns: np.ndarray  # [n] summed (finite) rewards of the episode so far
@@ -290,12 +290,15 @@ class Carry:
     reports: list[dict[str, dict[str, Any]]]  # per slot: the latest info["perturbation"]
 
     @classmethod
-    def reset(cls, pool: EnvPool, seeds: Sequence[int | None]) -> tuple[Carry, list[dict]]:
-        """Reset every slot of ``pool`` (slot ``i`` with ``seeds[i]``); the reset infos too."""
+    def reset(
+        cls, pool: EnvPool, seeds: Sequence[int | None], dtype: Any = np.float32
+    ) -> tuple[Carry, list[dict]]:
+        """Reset every slot of ``pool`` (slot ``i`` with ``seeds[i]``), keeping observations as
+        ``dtype``; the reset infos too."""
         obs, infos = pool.reset(seeds)
         n = len(pool)
         carry = cls(
-            obs.astype(np.float32),
+            obs.astype(dtype),
             None,
             np.ones(n, dtype=bool),
             np.zeros(n),
@@ -340,7 +343,7 @@ class Carry:
 class _Step(NamedTuple):
     """What one engine step did, per slot (``[n]`` arrays)."""
 
-    obs: np.ndarray  # [n, obs_dim] float32 fed to the agent (zeros for inactive slots)
+    obs: np.ndarray  # [n, obs_dim] fed to the agent (zeros for inactive slots)
     actions: np.ndarray  # [n, act_dim] as the agent returned them
     spikes: np.ndarray | None  # [n] hidden spike counts (None: the state has no spikes)
     stepped: np.ndarray  # bool: the env was stepped (active, with a finite action)
@@ -365,7 +368,7 @@ def _step(
     (observation, agent state, return, length, onsets); ``carry.episode_start`` is the
     caller's to set for the next step. The one stepping loop of the engine."""
     n = len(pool)
-    feed = np.where(active[:, None], carry.obs, 0.0).astype(np.float32)
+    feed = np.where(active[:, None], carry.obs, 0.0).astype(carry.obs.dtype, copy=False)
     action, carry.state = agent.predict(
         feed.reshape(*batch_shape, -1),
         carry.state,
@@ -608,7 +611,7 @@ class Collected:
     truncated episode's last observation is ``final_obs[k]`` at ``final_index[k] = (t, i)``.
     """
 
-    obs: np.ndarray  # [T, n, obs_dim] float32: the raw observations fed to the agent
+    obs: np.ndarray  # [T, n, obs_dim]: the observations fed to the agent, as the envs gave them
     actions: np.ndarray  # [T, n, act_dim]: as the agent returned them, the envs' inputs
     rewards: np.ndarray  # [T, n] float64 env rewards (0 where non-finite: see diverged)
     terminated: np.ndarray  # [T, n] bool: ended with nothing to bootstrap (env end or diverged)
@@ -616,7 +619,7 @@ class Collected:
     episode_start: np.ndarray  # [T, n] bool: obs[t] is the first observation of an episode
     spikes: np.ndarray  # [T, n] hidden spike counts per step (0 for non-spiking agents)
     diverged: np.ndarray  # [T, n] bool: a non-finite action, reward or observation ended it
-    final_obs: np.ndarray  # [K, obs_dim] float32: last observation of each truncated episode
+    final_obs: np.ndarray  # [K, obs_dim]: the last observation of each truncated episode
     final_index: np.ndarray  # [K, 2] int: its (step t, slot i)
     episode_returns: np.ndarray  # [E]: episodes that ended in this call, in order of ending
     episode_lengths: np.ndarray  # [E] (counting steps taken in earlier calls too)
@@ -651,9 +654,11 @@ def collect(
     Stable-baselines3 ``DummyVecEnv`` semantics, so numbers match an SB3 loop over the same
     envs: without ``carry``, slot ``i`` is first reset with seed ``seed + i`` (no seed for
     ``seed=None``), as ``DummyVecEnv.seed(seed)`` then ``reset()`` does; every later reset
-    (after ``terminated or truncated``) passes no seed, so each env's generator continues. The
-    agent sees ``predict(obs, state, episode_start, deterministic)`` with ``episode_start``
-    true at each episode's first step; it may sample and keep its own per-step values
+    (after ``terminated or truncated``) passes no seed, so each env's generator continues.
+    Observations keep the envs' dtype (float64 for MuJoCo), as ``DummyVecEnv`` keeps them; the
+    rewards are float64 (``DummyVecEnv`` rounds them to float32). The agent sees
+    ``predict(obs, state, episode_start, deterministic)`` with ``episode_start`` true at each
+    episode's first step; it may sample and keep its own per-step values
     (log-probabilities, values): nothing here runs under ``torch.no_grad`` or detaches.
 
     A non-finite action, reward or next observation ends the slot's episode as ``diverged``
@@ -692,7 +697,8 @@ def collect(
     n = len(pool)
     batch_shape = _batch_shape(agent, n, batch_shape)
     if carry is None:
-        carry, _ = Carry.reset(pool, [None if seed is None else seed + i for i in range(n)])
+        seeds = [None if seed is None else seed + i for i in range(n)]
+        carry, _ = Carry.reset(pool, seeds, pool.observation_space.dtype)
         _check_reset(carry.obs, range(n))
     else:
         carry = carry.copy()
@@ -756,7 +762,7 @@ def collect(
     obs_dim = carry.obs.shape[1]
     return Collected(
         **arrays,
-        final_obs=np.array(final_obs, dtype=np.float32).reshape(-1, obs_dim),
+        final_obs=np.array(final_obs, dtype=carry.obs.dtype).reshape(-1, obs_dim),
         final_index=np.array(final_index, dtype=np.int64).reshape(-1, 2),
         episode_returns=np.array(ep_returns),
         episode_lengths=np.array(ep_lengths, dtype=np.int64),

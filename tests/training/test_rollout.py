@@ -321,19 +321,19 @@ def test_collect_steps_like_sb3_dummy_vec_env_across_calls(make):
 
     venv = DummyVecEnv([lambda: Monitor(make())] * n)
     venv.seed(seed)
-    np.testing.assert_allclose(obs[0], venv.reset(), rtol=1e-6)
+    np.testing.assert_array_equal(obs[0], venv.reset())  # exactly: same dtype, same numbers
     sb3_returns, sb3_lengths = [], []
     for t in range(len(obs)):
         sb3_obs, sb3_rewards, dones, infos = venv.step(actions[t])
-        np.testing.assert_allclose(rewards[t], sb3_rewards, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(rewards[t].astype(np.float32), sb3_rewards)
         np.testing.assert_array_equal(terminated[t] | truncated[t], dones)
         np.testing.assert_array_equal(truncated[t], [i["TimeLimit.truncated"] for i in infos])
         for i in np.flatnonzero(truncated[t]):
-            np.testing.assert_allclose(finals[(t, i)], infos[i]["terminal_observation"], 1e-6)
+            np.testing.assert_array_equal(finals[(t, i)], infos[i]["terminal_observation"])
         sb3_returns += [i["episode"]["r"] for i in infos if "episode" in i]
         sb3_lengths += [i["episode"]["l"] for i in infos if "episode" in i]
         later = t + 1 < len(obs)
-        np.testing.assert_allclose(obs[t + 1] if later else second.carry.obs, sb3_obs, 1e-6)
+        np.testing.assert_array_equal(obs[t + 1] if later else second.carry.obs, sb3_obs)
         np.testing.assert_array_equal(starts[t + 1] if later else second.carry.episode_start, dones)
     venv.close()
     returns = np.concatenate([p.episode_returns for p in parts])
