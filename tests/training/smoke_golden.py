@@ -7,7 +7,9 @@
 Pinned from the code before ``training/`` was restructured (one engine, one loop). One number
 was changed on purpose since: PPO's ``eval_return`` now scores the policy *after* the
 iteration's update, through the project's rollout engine (it was SB3's ``evaluate_policy``
-before the update, so the best checkpoint held a policy one update older than its score's).
+before the update, so the best checkpoint held a policy one update older than its score's);
+recurrent PPO's ``mean_return`` is the exact mean of the finished episodes' returns (SB3's
+``Monitor`` rounded each to 6 decimals). Every other number is the old code's.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ sb3-contrib's RecurrentPPO only knows LSTM states; a plastic SNN's state is a ne
 membranes, traces and ``[I, N]`` fast weights per environment. This trainer keeps SB3's
 pieces where they fit, reading top to bottom like a CleanRL script:
 
-- SB3 ``DummyVecEnv`` + ``Monitor`` (auto-reset, episode returns) and ``VecNormalize`` for
-  rewards; SB3 ``RolloutBuffer`` for storage and GAE (``compute_returns_and_advantage``);
-  SB3's logger (TensorBoard).
+- The project's rollout engine (:func:`~plasticagents.training.rollout.collect`: fixed-horizon
+  collection with autoreset, DummyVecEnv's seeding) and SB3 ``VecNormalize``'s reward
+  scaling (:class:`~plasticagents.training.actor_critic.ReturnNorm`); SB3 ``RolloutBuffer``
+  for storage and GAE (``compute_returns_and_advantage``).
 - Rollout: ``n_envs`` environments step ``n_steps`` times; the policy state carries across
   steps and rows whose episode just began are reset (``reset_where`` with the initial state),
   exactly as the agent protocol does everywhere else. Time-limit truncations bootstrap
@@ -29,22 +30,27 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor, nn
 
 from plasticagents import Agent
-from plasticagents.state import map_state, reset_where
-from plasticagents.training.builders import (
-    build_policy,
-    env_maker,
-    env_spaces,
-    load_network,
-    policy_payload,
+from plasticagents.state import map_state
+from plasticagents.training.actor_critic import (
+    RecurrentActorCritic,
+    ReturnNorm,
+    ppo_update,
 )
-from plasticagents.training.config import ExperimentConfig, RecurrentPPOConfig
+from plasticagents.training.builders import env_maker, env_spaces, load_network, policy_payload
+from plasticagents.training.config import ExperimentConfig
 from plasticagents.training.loop import Candidate, TrainerBase
-from plasticagents.training.rollout import EnvPool, NormalizedAgent, RunningNorm, rollout
+from plasticagents.training.rollout import (
+    Carry,
+    EnvPool,
+    NormalizedAgent,
+    RunningNorm,
+    collect,
+    rollout,
+)
 
-__all__ = ["METRIC_COLUMNS", "RecurrentActorCritic", "Trainer", "collect_rollout", "load_model"]
+__all__ = ["METRIC_COLUMNS", "Trainer", "collect_rollout", "load_model"]
 
 METRIC_COLUMNS = [
     "iteration",
@@ -61,168 +67,82 @@ METRIC_COLUMNS = [
 ]
 
 
-class RecurrentActorCritic(nn.Module):
-    """The configured policy network as a Gaussian actor, plus an MLP critic on observations."""
+class _Actor:
+    """The Gaussian actor as a rollout agent: normalises observations with the frozen
+    ``obs_norm``, samples actions from ``generator`` and keeps each step's network input,
+    (unclamped) sample, log-probability and value for the update."""
 
-    def __init__(
-        self, cfg: ExperimentConfig, obs_dim: int, act_dim: int, t: RecurrentPPOConfig
-    ) -> None:
-        super().__init__()
-        self.actor = build_policy(cfg.agent, obs_dim, act_dim, cfg.seed, output="tanh")
-        self.log_std = nn.Parameter(torch.full((act_dim,), float(t.log_std_init)))
-        layers: list[nn.Module] = []
-        width = obs_dim
-        for h in t.critic_hidden:
-            layers += [nn.Linear(width, h), nn.Tanh()]
-            width = h
-        self.critic = nn.Sequential(*layers, nn.Linear(width, 1))
+    population = False
 
-    def initial_state(self, batch: int) -> Any:
-        return self.actor.initial_state(batch)
+    def __init__(self, model, obs_norm, low, high, generator: torch.Generator) -> None:
+        self.model, self.obs_norm, self.generator = model, obs_norm, generator
+        self.low, self.half_range = low, (high - low) / 2
+        self.inputs, self.samples, self.log_probs, self.values = [], [], [], []
 
-    def step(self, obs: Tensor, state: Any, episode_start: Tensor) -> tuple[Tensor, Any]:
-        """Mean action ``[B, A]`` for one step; rows flagged in ``episode_start`` restart."""
-        if bool(episode_start.any()):
-            fresh = self.actor.initial_state(obs.shape[0])
-            state = reset_where(state, episode_start, fresh)
-        return self.actor(obs, state)
-
-    def value(self, obs: Tensor) -> Tensor:
-        return self.critic(obs).squeeze(-1)
-
-    def distribution(self, mean: Tensor) -> torch.distributions.Normal:
-        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
-
-
-def _select(state: Any, rows: Tensor) -> Any:
-    return map_state(lambda leaf: leaf[rows], state)
-
-
-def _spikes(state: Any) -> float:
-    spikes = getattr(state, "spikes", None)
-    return float(spikes.sum(-1).mean()) if spikes is not None else 0.0
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        x = torch.as_tensor(self.obs_norm.normalize(obs), dtype=torch.float32)
+        if state is None:
+            state = self.model.initial_state(x.shape[0])
+        with torch.no_grad():
+            mean, state = self.model.step(x, state, torch.as_tensor(episode_start))
+            dist = self.model.distribution(mean)
+            action = mean + dist.stddev * torch.randn(mean.shape, generator=self.generator)
+            self.log_probs.append(dist.log_prob(action).sum(-1))
+            self.values.append(self.model.value(x))
+        self.inputs.append(x.numpy())
+        self.samples.append(action.numpy())
+        return self.low + (action.clamp(-1, 1).numpy() + 1.0) * self.half_range, state
 
 
 def collect_rollout(
     model: RecurrentActorCritic,
-    venv: Any,
+    pool: EnvPool,
     buffer: Any,
-    carry: dict[str, Any],
+    carry: Carry,
     obs_norm: RunningNorm,
+    reward_norm: ReturnNorm,
     low: np.ndarray,
     high: np.ndarray,
-    gamma: float,
     generator: torch.Generator,
 ) -> dict[str, Any]:
-    """Fill ``buffer`` with ``buffer.buffer_size`` steps of every env.
+    """Fill ``buffer`` with ``buffer.buffer_size`` steps of every env through the rollout
+    engine, continuing from ``carry`` (observations, policy state, episode starts).
 
-    ``carry`` holds what continues across rollouts: ``obs`` (raw), ``episode_start`` and the
-    policy ``state``. Returns the state at the rollout's start (for the update), finished
+    Returns the next carry, the state the rollout began with (for the update), finished
     episodes' returns and the raw observations seen (to update ``obs_norm`` afterwards).
     """
-    buffer.reset()
-    start_state = map_state(lambda x: x.detach().clone(), carry["state"])
-    start_flags = carry["episode_start"].copy()
-    returns, raw_obs, spikes = [], [], 0.0
-    state, obs, starts = carry["state"], carry["obs"], carry["episode_start"]
+    actor = _Actor(model, obs_norm, low, high, generator)
+    got = collect(actor, pool, buffer.buffer_size, carry)
+    start_state = carry.state if carry.state is not None else model.initial_state(len(pool))
+    rewards = got.rewards.astype(np.float32)  # what a DummyVecEnv hands VecNormalize
+    scaled = np.stack([reward_norm(rewards[t], got.dones[t]) for t in range(len(rewards))])
+    gamma = reward_norm.gamma
     with torch.no_grad():
-        for _ in range(buffer.buffer_size):
-            raw_obs.append(obs)
-            x = torch.as_tensor(obs_norm.normalize(obs), dtype=torch.float32)
-            mean, state = model.step(x, state, torch.as_tensor(starts))
-            spikes += _spikes(state)
-            dist = model.distribution(mean)
-            action = mean + dist.stddev * torch.randn(mean.shape, generator=generator)
-            log_prob = dist.log_prob(action).sum(-1)
-            value = model.value(x)
-            env_action = low + (action.clamp(-1, 1).numpy() + 1.0) * (high - low) / 2
-            new_obs, rewards, dones, infos = venv.step(env_action)
-            for k, info in enumerate(infos):
-                if "episode" in info:
-                    returns.append(float(info["episode"]["r"]))
-                if dones[k] and info.get("TimeLimit.truncated", False):
-                    # the episode was cut, not ended: bootstrap like SB3's PPO
-                    terminal = obs_norm.normalize(info["terminal_observation"][None])
-                    v = model.value(torch.as_tensor(terminal, dtype=torch.float32))
-                    rewards[k] += gamma * float(v[0])
-            buffer.add(x.numpy(), action.numpy(), rewards, starts, value, log_prob)
-            obs, starts = new_obs, dones.astype(bool)
-        last = model.value(torch.as_tensor(obs_norm.normalize(obs), dtype=torch.float32))
-        buffer.compute_returns_and_advantage(last_values=last, dones=starts)
-    carry.update(state=state, obs=obs, episode_start=starts)
-    return {
-        "start_state": start_state,
-        "start_flags": start_flags,
-        "returns": returns,
-        "raw_obs": np.concatenate(raw_obs),
-        "spikes_per_step": spikes / buffer.buffer_size,
-    }
-
-
-def sequence_log_probs(
-    model: RecurrentActorCritic,
-    obs: Tensor,
-    actions: Tensor,
-    starts: Tensor,
-    state: Any,
-) -> tuple[Tensor, Tensor]:
-    """Re-run the policy over ``obs: [T, B, obs_dim]`` from ``state`` with the episode-start
-    resets ``starts: [T, B]``; returns log-probabilities ``[T, B]`` of ``actions`` and the
-    entropy ``[T, B]``."""
-    means = []
-    for t in range(obs.shape[0]):
-        mean, state = model.step(obs[t], state, starts[t])
-        means.append(mean)
-    dist = model.distribution(torch.stack(means))
-    return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
-
-
-def _update(model, optimizer, buffer, rollout_info, t: RecurrentPPOConfig, rng) -> dict[str, float]:
-    obs = torch.as_tensor(buffer.observations, dtype=torch.float32)  # [T, E, obs]
-    actions = torch.as_tensor(buffer.actions, dtype=torch.float32)
-    starts = torch.as_tensor(buffer.episode_starts).bool()  # [T, E]
-    old_log_probs = torch.as_tensor(buffer.log_probs, dtype=torch.float32)
-    advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
-    returns = torch.as_tensor(buffer.returns, dtype=torch.float32)
-    stats: dict[str, list[float]] = {k: [] for k in ("pg", "vf", "kl", "clip")}
-    n_envs = obs.shape[1]
-    for _ in range(t.n_epochs):
-        order = torch.as_tensor(rng.permutation(n_envs))
-        for k in range(0, n_envs, t.minibatch_envs):
-            rows = order[k : k + t.minibatch_envs]
-            state = _select(rollout_info["start_state"], rows)
-            log_probs, entropy = sequence_log_probs(
-                model, obs[:, rows], actions[:, rows], starts[:, rows], state
+        for (t, i), final in zip(got.final_index, got.final_obs, strict=True):
+            # the episode was cut, not ended: bootstrap like SB3's PPO
+            terminal = torch.as_tensor(obs_norm.normalize(final[None]), dtype=torch.float32)
+            scaled[t, i] += gamma * float(model.value(terminal)[0])
+        buffer.reset()
+        for t in range(buffer.buffer_size):
+            buffer.add(
+                actor.inputs[t],
+                actor.samples[t],
+                scaled[t],
+                got.episode_start[t],
+                actor.values[t],
+                actor.log_probs[t],
             )
-            adv = advantages[:, rows]
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            ratio = torch.exp(log_probs - old_log_probs[:, rows])
-            pg_loss = -torch.min(
-                ratio * adv, ratio.clamp(1 - t.clip_range, 1 + t.clip_range) * adv
-            ).mean()
-            vf_loss = ((model.value(obs[:, rows]) - returns[:, rows]) ** 2).mean()
-            loss = pg_loss + t.vf_coef * vf_loss - t.ent_coef * entropy.mean()
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-            optimizer.step()
-            with torch.no_grad():
-                log_ratio = log_probs - old_log_probs[:, rows]
-                stats["kl"].append(float(((ratio - 1) - log_ratio).mean()))
-                stats["clip"].append(float(((ratio - 1).abs() > t.clip_range).float().mean()))
-            stats["pg"].append(float(pg_loss.detach()))
-            stats["vf"].append(float(vf_loss.detach()))
-    return {key: float(np.mean(v)) for key, v in stats.items()}
-
-
-def _vec_env(cfg: ExperimentConfig, n: int, seed: int, gamma: float):
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    maker = env_maker(cfg.env)
-    env = DummyVecEnv([lambda: Monitor(maker()) for _ in range(n)])
-    env.seed(seed)
-    return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=gamma)
+        x = torch.as_tensor(obs_norm.normalize(got.carry.obs), dtype=torch.float32)
+        buffer.compute_returns_and_advantage(
+            last_values=model.value(x), dones=got.carry.episode_start
+        )
+    return {
+        "carry": got.carry,
+        "start_state": map_state(lambda leaf: leaf.detach().clone(), start_state),
+        "returns": list(got.episode_returns),
+        "raw_obs": got.obs.reshape(-1, got.obs.shape[-1]),
+        "spikes_per_step": float(got.spikes.mean()),
+    }
 
 
 def _evaluate(model, obs_norm, pool, low, high, seed: int) -> float:
@@ -259,22 +179,23 @@ class Trainer(TrainerBase):
         self.model = RecurrentActorCritic(cfg, self.obs_dim, self.act_dim, t)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, eps=1e-5)
         self.obs_norm = RunningNorm(self.obs_dim)
-        self.venv = _vec_env(cfg, t.n_envs, cfg.seed, t.gamma)
+        self.pool = EnvPool([env_maker(cfg.env)] * t.n_envs, threads=2)
+        self.reward_norm = ReturnNorm(t.n_envs, t.gamma)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.per_iteration = t.n_envs * t.n_steps
         self.total = -(-t.total_timesteps // self.per_iteration)
         self.checkpoint_every = t.checkpoint_every
         self.buffer = RolloutBuffer(
             t.n_steps,
-            self.venv.observation_space,
-            self.venv.action_space,
+            self.pool.observation_space,
+            self.pool.action_space,
             device="cpu",
             gae_lambda=t.gae_lambda,
             gamma=t.gamma,
             n_envs=t.n_envs,
         )
         self.eval_pool = EnvPool([env_maker(cfg.env)] * max(t.eval_episodes, 1), threads=2)
-        self.carry: dict[str, Any] | None = None
+        self.carry: Carry | None = None
         self.rng = np.random.default_rng([cfg.seed, 0])
 
     def describe(self) -> str:
@@ -289,12 +210,11 @@ class Trainer(TrainerBase):
         )
 
     def state(self) -> dict[str, Any]:
-        ret = self.venv.ret_rms
         return {
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "obs_norm": self.obs_norm.state_dict(),
-            "ret_rms": {"mean": ret.mean, "var": ret.var, "count": float(ret.count)},
+            "ret_rms": self.reward_norm.state_dict(),
             "rng": self.generator.get_state(),
         }
 
@@ -302,21 +222,14 @@ class Trainer(TrainerBase):
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.obs_norm = RunningNorm.from_state(state["obs_norm"])
-        ret = self.venv.ret_rms
-        ret.mean, ret.var = np.array(state["ret_rms"]["mean"]), np.array(state["ret_rms"]["var"])
-        ret.count = state["ret_rms"]["count"]
+        self.reward_norm.load_state_dict(state["ret_rms"])
         self.generator.set_state(state["rng"])
 
     def _start(self, it: int) -> None:
-        first_obs = self.venv.reset()
+        seeds = [self.cfg.seed + i for i in range(self.t.n_envs)]  # DummyVecEnv.seed's scheme
+        self.carry, _ = Carry.reset(self.pool, seeds, dtype=self.pool.observation_space.dtype)
         if self.obs_norm.count == 0:
-            self.obs_norm.update(first_obs)
-        n = self.t.n_envs
-        self.carry = {
-            "obs": first_obs,
-            "episode_start": np.ones(n, dtype=bool),
-            "state": self.model.initial_state(n),
-        }
+            self.obs_norm.update(self.carry.obs)
         self.rng = np.random.default_rng([self.cfg.seed, it])
 
     def step(self, it: int) -> dict[str, Any]:
@@ -325,16 +238,17 @@ class Trainer(TrainerBase):
             self._start(it)
         info = collect_rollout(
             self.model,
-            self.venv,
+            self.pool,
             self.buffer,
             self.carry,
             self.obs_norm,
+            self.reward_norm,
             self.low,
             self.high,
-            t.gamma,
             self.generator,
         )
-        stats = _update(self.model, self.optimizer, self.buffer, info, t, self.rng)
+        self.carry = info["carry"]
+        stats = ppo_update(self.model, self.optimizer, self.buffer, info, t, self.rng)
         self.obs_norm.update(info["raw_obs"])  # frozen during the rollout and its update
         evaluate = t.eval_every and ((it + 1) % t.eval_every == 0 or it == self.total - 1)
         eval_return = None
@@ -366,7 +280,7 @@ class Trainer(TrainerBase):
         )
 
     def close(self) -> None:
-        self.venv.close()
+        self.pool.close()
         self.eval_pool.close()
 
 

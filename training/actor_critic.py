@@ -1,0 +1,149 @@
+"""The recurrent actor-critic that ``trainer.kind: recurrent_ppo`` trains, and its update.
+
+:class:`RecurrentActorCritic` puts the configured (plastic) SNN in front as a Gaussian actor
+and an MLP critic on the observation; :func:`sequence_log_probs` re-runs it over whole env
+sequences from a saved state (with the episode-start resets the rollout had), so
+:func:`ppo_update`'s clipped loss backpropagates through every simulation step and plastic
+update; :class:`ReturnNorm` is SB3 ``VecNormalize``'s reward scaling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from plasticagents.state import map_state, reset_where
+from plasticagents.training.builders import build_policy
+from plasticagents.training.config import ExperimentConfig, RecurrentPPOConfig
+
+__all__ = ["RecurrentActorCritic", "ReturnNorm", "ppo_update", "sequence_log_probs"]
+
+
+class RecurrentActorCritic(nn.Module):
+    """The configured policy network as a Gaussian actor, plus an MLP critic on observations."""
+
+    def __init__(
+        self, cfg: ExperimentConfig, obs_dim: int, act_dim: int, t: RecurrentPPOConfig
+    ) -> None:
+        super().__init__()
+        self.actor = build_policy(cfg.agent, obs_dim, act_dim, cfg.seed, output="tanh")
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(t.log_std_init)))
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for h in t.critic_hidden:
+            layers += [nn.Linear(width, h), nn.Tanh()]
+            width = h
+        self.critic = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def initial_state(self, batch: int) -> Any:
+        return self.actor.initial_state(batch)
+
+    def step(self, obs: Tensor, state: Any, episode_start: Tensor) -> tuple[Tensor, Any]:
+        """Mean action ``[B, A]`` for one step; rows flagged in ``episode_start`` restart."""
+        if bool(episode_start.any()):
+            fresh = self.actor.initial_state(obs.shape[0])
+            state = reset_where(state, episode_start, fresh)
+        return self.actor(obs, state)
+
+    def value(self, obs: Tensor) -> Tensor:
+        return self.critic(obs).squeeze(-1)
+
+    def distribution(self, mean: Tensor) -> torch.distributions.Normal:
+        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
+
+
+def _select(state: Any, rows: Tensor) -> Any:
+    return map_state(lambda leaf: leaf[rows], state)
+
+
+def _select(state: Any, rows: Tensor) -> Any:
+    return map_state(lambda leaf: leaf[rows], state)
+
+
+class ReturnNorm:
+    """SB3 ``VecNormalize``'s reward scaling: rewards divided by the running standard deviation
+    of the discounted return (reset where an episode ends), clipped to ``[-clip, clip]``."""
+
+    def __init__(self, n: int, gamma: float, clip: float = 10.0, eps: float = 1e-8) -> None:
+        from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+        self.rms, self.gamma, self.clip, self.eps = RunningMeanStd(shape=()), gamma, clip, eps
+        self.returns = np.zeros(n)
+
+    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        """Scale one step's ``rewards [n]`` (updating the statistics); ``dones [n]``."""
+        self.returns = self.returns * self.gamma + rewards
+        self.rms.update(self.returns)
+        scaled = np.clip(rewards / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)
+        self.returns[dones] = 0
+        return scaled
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.rms.mean, "var": self.rms.var, "count": float(self.rms.count)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rms.mean, self.rms.var = np.array(state["mean"]), np.array(state["var"])
+        self.rms.count = state["count"]
+
+
+def sequence_log_probs(
+    model: RecurrentActorCritic,
+    obs: Tensor,
+    actions: Tensor,
+    starts: Tensor,
+    state: Any,
+) -> tuple[Tensor, Tensor]:
+    """Re-run the policy over ``obs: [T, B, obs_dim]`` from ``state`` with the episode-start
+    resets ``starts: [T, B]``; returns log-probabilities ``[T, B]`` of ``actions`` and the
+    entropy ``[T, B]``."""
+    means = []
+    for t in range(obs.shape[0]):
+        mean, state = model.step(obs[t], state, starts[t])
+        means.append(mean)
+    dist = model.distribution(torch.stack(means))
+    return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
+
+
+def ppo_update(
+    model, optimizer, buffer, rollout_info, t: RecurrentPPOConfig, rng
+) -> dict[str, float]:
+    """``t.n_epochs`` of PPO's clipped loss over minibatches of whole env sequences, each
+    re-run from the state its rollout began with; returns the mean losses, KL, clip share."""
+    obs = torch.as_tensor(buffer.observations, dtype=torch.float32)  # [T, E, obs]
+    actions = torch.as_tensor(buffer.actions, dtype=torch.float32)
+    starts = torch.as_tensor(buffer.episode_starts).bool()  # [T, E]
+    old_log_probs = torch.as_tensor(buffer.log_probs, dtype=torch.float32)
+    advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
+    returns = torch.as_tensor(buffer.returns, dtype=torch.float32)
+    stats: dict[str, list[float]] = {k: [] for k in ("pg", "vf", "kl", "clip")}
+    n_envs = obs.shape[1]
+    for _ in range(t.n_epochs):
+        order = torch.as_tensor(rng.permutation(n_envs))
+        for k in range(0, n_envs, t.minibatch_envs):
+            rows = order[k : k + t.minibatch_envs]
+            state = _select(rollout_info["start_state"], rows)
+            log_probs, entropy = sequence_log_probs(
+                model, obs[:, rows], actions[:, rows], starts[:, rows], state
+            )
+            adv = advantages[:, rows]
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            ratio = torch.exp(log_probs - old_log_probs[:, rows])
+            pg_loss = -torch.min(
+                ratio * adv, ratio.clamp(1 - t.clip_range, 1 + t.clip_range) * adv
+            ).mean()
+            vf_loss = ((model.value(obs[:, rows]) - returns[:, rows]) ** 2).mean()
+            loss = pg_loss + t.vf_coef * vf_loss - t.ent_coef * entropy.mean()
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+            optimizer.step()
+            with torch.no_grad():
+                log_ratio = log_probs - old_log_probs[:, rows]
+                stats["kl"].append(float(((ratio - 1) - log_ratio).mean()))
+                stats["clip"].append(float(((ratio - 1).abs() > t.clip_range).float().mean()))
+            stats["pg"].append(float(pg_loss.detach()))
+            stats["vf"].append(float(vf_loss.detach()))
+    return {key: float(np.mean(v)) for key, v in stats.items()}
