@@ -143,7 +143,7 @@ def evaluate(
     """A trained run on held-out data: for a policy, the returns ``[episodes]`` of seeded
     episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``);
     for a classifier, its test-set result dict (accuracy, spikes and SynOps per sample)."""
-    from plasticagents.training.evaluate import evaluate_classifier_run, evaluate_run
+    from plasticagents.training.analysis.evaluate import evaluate_classifier_run, evaluate_run
 
     opened = RunDir.open(run)
     kind = (opened.config_dict().get("trainer") or {}).get("kind", "es")
@@ -156,8 +156,9 @@ def evaluate(
 
 def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, **kwargs: Any):
     """Every run over a perturbation suite (CSV, ``report.md``, plots in ``out``); keyword
-    arguments as :func:`~plasticagents.training.robustness.run_robustness`. Returns the rows."""
-    from plasticagents.training.robustness import run_robustness
+    arguments as :func:`~plasticagents.training.analysis.robustness.run_robustness`.
+    Returns the rows."""
+    from plasticagents.training.analysis.robustness import run_robustness
 
     return run_robustness(runs, suite, out, **kwargs)
 
@@ -165,7 +166,8 @@ def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, *
 def view(run: str | Path, out: str | Path, **kwargs: Any):
     """Render one seeded episode of a run's policy to ``out`` (``.mp4`` / ``.gif``) with its
     spike raster, modulation and weight change, and save the trajectory beside it; keyword
-    arguments as :func:`~plasticagents.training.viewer.view`. Returns ``(video, npz, rec)``."""
-    from plasticagents.training.viewer import view as _view
+    arguments as :func:`~plasticagents.training.analysis.viewer.view`. Returns
+    ``(video, npz, rec)``."""
+    from plasticagents.training.analysis.viewer import view as _view
 
     return _view(run, out, **kwargs)

@@ -42,7 +42,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.video:
         from pathlib import Path
 
-        from plasticagents.training.viewer import VIDEO_FORMATS
+        from plasticagents.training.analysis.viewer import VIDEO_FORMATS
 
         if Path(args.video).suffix.lower() not in VIDEO_FORMATS:  # fail before training, not after
             raise ValueError(
@@ -186,7 +186,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    from plasticagents.training import viewer
+    from plasticagents.training.analysis import viewer
 
     perturbations = _perturb_specs(args.perturb)
     if args.live:
@@ -217,7 +217,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from plasticagents.training.plots import plot_learning_curves
+    from plasticagents.training.analysis.plots import plot_learning_curves
 
     print(plot_learning_curves(args.runs, args.out, title=args.title or "", group=args.group))
     return 0
@@ -231,7 +231,7 @@ def _seed_list(text: str) -> list[int]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from plasticagents.training.sweep import run_sweep
+    from plasticagents.training.analysis.sweep import run_sweep
 
     run_sweep(
         args.config,
@@ -247,7 +247,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from plasticagents.training.sweep import compare_sweeps
+    from plasticagents.training.analysis.sweep import compare_sweeps
 
     md, png = compare_sweeps(args.sweeps, args.out, args.metric)
     print(f"comparison: {md}, {png}")
@@ -267,7 +267,7 @@ def _cmd_make_shd(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from plasticagents.training.bayesopt import tune
+    from plasticagents.training.analysis.bayesopt import tune
 
     tune(args.config, args.trials, args.out, args.set, seed=args.seed)
     print(f"best config: {args.out}/best.yaml (train it with plasticagents train)")

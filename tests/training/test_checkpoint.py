@@ -147,8 +147,8 @@ def test_conversion_reads_an_old_checkpoint_into_the_new_format(trained, tmp_pat
     loader and evaluates to the same returns as the policy it holds."""
     import shutil
 
+    from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
     from plasticagents.training.convert import convert_run
-    from plasticagents.training.evaluate import evaluate_run, load_policy
     from plasticagents.training.trainers.es import Trainer  # noqa: F401 (registry import)
 
     run = tmp_path / "old-run"

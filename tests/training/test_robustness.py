@@ -5,15 +5,15 @@ import re
 import numpy as np
 import pytest
 
-from plasticagents.training.cli import main
-from plasticagents.training.evaluate import evaluate_run
-from plasticagents.training.robustness import (
+from plasticagents.training.analysis.evaluate import evaluate_run
+from plasticagents.training.analysis.robustness import (
     conditions_of,
     mean_ci,
     onset_metrics,
     recovery_time,
     run_robustness,
 )
+from plasticagents.training.cli import main
 
 SUITE = """\
 env: HalfCheetah-v5

@@ -3,10 +3,10 @@ import re
 import numpy as np
 import pytest
 
+from plasticagents.training.analysis.evaluate import load_policy
+from plasticagents.training.analysis.viewer import view
 from plasticagents.training.cli import main
-from plasticagents.training.evaluate import load_policy
 from plasticagents.training.rollout import EnvPool, rollout
-from plasticagents.training.viewer import view
 
 pytest.importorskip("imageio")
 
@@ -102,7 +102,7 @@ def test_view_command_and_its_errors(trained, tmp_path, capsys, monkeypatch):
 def test_live_steps_through_the_engine_until_the_window_closes(trained, monkeypatch):
     import mujoco.viewer
 
-    from plasticagents.training import viewer
+    from plasticagents.training.analysis import viewer
 
     class Handle:  # MuJoCo's passive viewer, without a window: closed after `frames` syncs
         def __init__(self, model, data, frames):

@@ -156,7 +156,7 @@ class Trainer(TrainerBase):
         }
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
-        from plasticagents.training.plots import plot_learning_curves
+        from plasticagents.training.analysis.plots import plot_learning_curves
 
         if run.read_metrics():
             plot_learning_curves([run.path], run.path / "learning_curve.png", title=self.cfg.name)

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from plasticagents.training.analysis.evaluate import LoadedPolicy, load_policy
 from plasticagents.training.builders import env_maker
-from plasticagents.training.evaluate import LoadedPolicy, load_policy
 from plasticagents.training.rollout import EnvPool, policy_probe, rollout
 
 __all__ = [

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from plasticagents.training.analysis.evaluate import LoadedPolicy, load_policy
 from plasticagents.training.builders import env_maker
 from plasticagents.training.config import EnvConfig
-from plasticagents.training.evaluate import LoadedPolicy, load_policy
 from plasticagents.training.rollout import EnvPool, RolloutResult, policy_probe, rollout
 
 __all__ = [
@@ -324,7 +324,7 @@ def run_robustness(
     """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md`` and PNG plots
     into ``out``. Returns the CSV rows."""
     from plasticagents.envs import load_suite
-    from plasticagents.training.evaluate import check_compatible
+    from plasticagents.training.analysis.evaluate import check_compatible
 
     if not runs:
         raise ValueError("robustness needs at least one run directory")
@@ -373,7 +373,7 @@ def run_robustness(
         "max_episode_steps": configs[0].max_episode_steps,
     }
     write_report(rows, out / "report.md", info)
-    from plasticagents.training.plots import plot_onset_curves, plot_return_ratios
+    from plasticagents.training.analysis.plots import plot_onset_curves, plot_return_ratios
 
     plot_return_ratios(rows, out)
     if any(curves.values()):

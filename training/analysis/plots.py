@@ -153,7 +153,7 @@ def plot_return_ratios(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from plasticagents.training.robustness import mean_ci, summarise
+    from plasticagents.training.analysis.robustness import mean_ci, summarise
 
     agents, conditions, stats = summarise(rows, "return_ratio")
     swept = list(dict.fromkeys(r["perturbation"] for r in rows if r["param"]))

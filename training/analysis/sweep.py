@@ -81,7 +81,7 @@ def _result(cfg: Any, path: Path, eval_episodes: int, log: Callable[[str], None]
     trained = train(cfg, run_dir=path, log=log, tensorboard=False)
     if lookup(cfg.trainer.kind).family == "classifier":
         return trained.details
-    from plasticagents.training.evaluate import evaluate_run
+    from plasticagents.training.analysis.evaluate import evaluate_run
 
     returns = evaluate_run(path, episodes=eval_episodes, seed=EVAL_SEED, threads=1)
     result = {
@@ -204,7 +204,7 @@ def _groups(rows: list[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, list
 
 
 def _cell(values: list[Any]) -> str:
-    from plasticagents.training.robustness import mean_ci
+    from plasticagents.training.analysis.robustness import mean_ci
 
     mean, half, n = mean_ci([v for v in values if v is not None])
     if n == 0:
@@ -247,7 +247,7 @@ def _line(ax, xs: list, values: list[list], label: str) -> None:
     """Mean ± 95% CI of ``values[i]`` at ``xs[i]`` as one errorbar line."""
     import numpy as np
 
-    from plasticagents.training.robustness import mean_ci
+    from plasticagents.training.analysis.robustness import mean_ci
 
     stats = [mean_ci([v for v in vs if v is not None]) for vs in values]
     ax.errorbar(
