@@ -181,16 +181,12 @@ class BPTTConfig:
 
 
 @dataclass
-class PPOConfig:
-    """stable-baselines3 PPO; ``agent.kind: snn`` puts the SNN in front of SB3's heads as a
-    features extractor (stateless per env step), ``mlp`` is SB3's MLP PPO (tanh, ``mlp_hidden``).
-    Defaults follow SB3's MuJoCo settings; observations and rewards go through VecNormalize."""
+class _PPOShared:
+    """What both PPO trainers take (SB3's MuJoCo defaults); evaluation episodes are scored
+    every ``eval_every`` iterations (one iteration = ``n_envs x n_steps`` env steps)."""
 
-    kind: Literal["ppo"] = "ppo"
+    kind: str = ""  # each trainer narrows it; declared here so it stays the first key
     total_timesteps: int = 1_000_000
-    n_envs: int = 1
-    n_steps: int = 2048
-    batch_size: int = 64
     n_epochs: int = 10
     lr: float = 3e-4
     gamma: float = 0.99
@@ -198,6 +194,20 @@ class PPOConfig:
     clip_range: float = 0.2
     ent_coef: float = 0.0
     max_grad_norm: float = 0.5
+    eval_episodes: int = 5
+    checkpoint_every: int = 1
+
+
+@dataclass
+class PPOConfig(_PPOShared):
+    """stable-baselines3 PPO; ``agent.kind: snn`` puts the SNN in front of SB3's heads as a
+    features extractor (stateless per env step), ``mlp`` is SB3's MLP PPO (tanh, ``mlp_hidden``).
+    Defaults follow SB3's MuJoCo settings; observations and rewards go through VecNormalize."""
+
+    kind: Literal["ppo"] = "ppo"
+    n_envs: int = 1
+    n_steps: int = 2048
+    batch_size: int = 64
     features_dim: int = 64
     pi_arch: list[int] = field(default_factory=lambda: [64])
     vf_arch: list[int] = field(default_factory=lambda: [64, 64])
@@ -205,38 +215,26 @@ class PPOConfig:
     # is an MLP (vf_arch, tanh) on the normalised observation and only the actor spikes
     critic: Literal["shared", "mlp"] = "shared"
     eval_every: int = 10  # iterations (rollouts of n_envs x n_steps)
-    eval_episodes: int = 5
-    checkpoint_every: int = 1
 
 
 @dataclass
-class RecurrentPPOConfig:
+class RecurrentPPOConfig(_PPOShared):
     """PPO for recurrent and plastic policies: the SNN's state (membranes, traces, fast
     weights) carries across env steps within an episode and resets at episode starts; each
     update backpropagates through whole ``n_steps`` rollouts of ``minibatch_envs`` envs from
     the state the rollout began with. Actions are Gaussian around the policy's tanh output
     (learned, state-independent log std); the critic is a separate MLP on the observation.
-    Rewards are normalised by SB3's ``VecNormalize``, observations by the project's running
+    Rewards are scaled as SB3's ``VecNormalize`` does, observations by the project's running
     norm (frozen within a rollout, saved with the policy)."""
 
     kind: Literal["recurrent_ppo"] = "recurrent_ppo"
-    total_timesteps: int = 1_000_000
     n_envs: int = 8
     n_steps: int = 256
     minibatch_envs: int = 4
-    n_epochs: int = 10
-    lr: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.0
     vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
     log_std_init: float = -0.5
     critic_hidden: list[int] = field(default_factory=lambda: [64, 64])
     eval_every: int = 5
-    eval_episodes: int = 5
-    checkpoint_every: int = 1
 
 
 # ----------------------------------------------------------------------- classification

@@ -6,7 +6,7 @@ trainer is an adapter object with this shape (see ``trainers/``)::
     class Trainer:
         name = "es"                      # log prefix
         unit = "generation"              # the metrics column that counts steps
-        columns = [...]                  # metrics.csv columns after unit and wall_time
+        columns = [...]                  # metrics.csv columns (unit and wall_time go first)
         log_keys = {"best_fitness": "best", ...}   # row keys shown in the log line
         log_every = 1                    # log every k-th step (and every evaluated one)
         total: int                       # steps to run (generations, iterations, epochs)
@@ -131,7 +131,8 @@ def run_loop(
             trainer.close()
     writer = summary_writer(run, start) if tensorboard else None
     log(f"[{trainer.name}] {trainer.describe()} -> {run.path}")
-    columns = [trainer.unit, "wall_time", *trainer.columns]
+    columns = [trainer.unit, "wall_time"]
+    columns += [c for c in trainer.columns if c not in columns]
     clock = time.perf_counter()
     config = to_dict(cfg)
     step = start - 1

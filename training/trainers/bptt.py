@@ -220,9 +220,7 @@ class Trainer(TrainerBase):
     and an evaluated policy is the ``best`` candidate."""
 
     name, unit = "bptt", "iteration"
-    columns: ClassVar[list[str]] = [
-        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
-    ]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "env_steps": "steps",
         "mean_return": "return",

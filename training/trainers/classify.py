@@ -70,7 +70,7 @@ class Trainer(TrainerBase):
     candidate is every epoch scored on the validation split (the last epoch without one)."""
 
     name, unit = "classify", "epoch"
-    columns: ClassVar[list[str]] = METRIC_COLUMNS[2:]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "train_loss": "loss",
         "train_accuracy": "train",

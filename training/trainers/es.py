@@ -52,9 +52,7 @@ class Trainer(TrainerBase):
     is the ``best`` candidate; with ``eval_every: 0`` the generation's best individual is."""
 
     name, unit = "es", "generation"
-    columns: ClassVar[list[str]] = [
-        c for c in METRIC_COLUMNS if c not in ("generation", "wall_time")
-    ]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "env_steps": "steps",
         "best_fitness": "best",

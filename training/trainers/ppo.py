@@ -75,9 +75,7 @@ class Trainer(TrainerBase):
     ``best`` candidate."""
 
     name, unit = "ppo", "iteration"
-    columns: ClassVar[list[str]] = [
-        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
-    ]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "env_steps": "steps",
         "mean_return": "return",

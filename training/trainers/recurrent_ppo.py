@@ -157,9 +157,7 @@ class Trainer(TrainerBase):
     evaluated every ``eval_every`` iterations on held-out episodes (best candidate)."""
 
     name, unit = "rppo", "iteration"
-    columns: ClassVar[list[str]] = [
-        c for c in METRIC_COLUMNS if c not in ("iteration", "wall_time")
-    ]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "env_steps": "steps",
         "mean_return": "return",

@@ -118,7 +118,7 @@ class Trainer(TrainerBase):
     the reservoir with its readout as the ``best`` checkpoint."""
 
     name, unit = "stdp", "epoch"
-    columns: ClassVar[list[str]] = METRIC_COLUMNS[2:]
+    columns: ClassVar[list[str]] = METRIC_COLUMNS
     log_keys: ClassVar[dict[str, str]] = {
         "spikes_per_sample": "spikes/sample",
         "mean_weight": "mean |w|",
