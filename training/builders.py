@@ -25,6 +25,7 @@ __all__ = [
     "episode_perturbations",
     "load_network",
     "load_params",
+    "membrane_time_constants",
     "policy_payload",
     "trainable_names",
     "vector_params",
@@ -74,7 +75,7 @@ def build_policy(
         excitatory_fraction=cfg.excitatory_fraction,
         density=cfg.density,
         gain=cfg.gain,
-        tau_mem=cfg.tau_mem,
+        tau_mem=membrane_time_constants(cfg),
         tau_syn=cfg.tau_syn,
         tau_trace=cfg.tau_trace,
     )
@@ -183,3 +184,15 @@ def load_network(cfg: Any, policy: Mapping[str, Any]) -> tuple[nn.Module, None]:
     net = build_policy(cfg.agent, policy["obs_dim"], policy["act_dim"], cfg.seed)
     load_params(net, policy["params"], "policy")
     return net, None
+
+
+def membrane_time_constants(section: Any) -> Any:
+    """A config section's ``tau_mem`` as the neurons take it: a float when homogeneous
+    (``tau_distribution: constant`` or ``tau_spread: 0``), else a
+    :class:`~plasticagents.neurons.TimeConstants` distribution with that mean and coefficient
+    of variation, one value per neuron drawn from the network's seeded generator."""
+    from plasticagents.neurons import TimeConstants
+
+    if section.tau_distribution == "constant" or section.tau_spread == 0:
+        return section.tau_mem
+    return TimeConstants(section.tau_mem, section.tau_distribution, section.tau_spread)

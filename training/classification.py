@@ -26,7 +26,8 @@ from plasticagents.encoding import encode
 from plasticagents.metrics import spikes_per_sample, synaptic_operations, van_rossum_distance
 from plasticagents.neurons import TimeConstants
 from plasticagents.rewiring import Rewiring
-from plasticagents.training.config import ClassificationConfig, DataConfig, ModelConfig, from_dict
+from plasticagents.training.builders import membrane_time_constants
+from plasticagents.training.config import ClassificationConfig, DataConfig, from_dict
 from plasticagents.training.run import RunDir
 
 __all__ = [
@@ -91,13 +92,6 @@ class Encoder:
         if self.encoder is None:
             return x
         return encode(self.encoder, x, self.steps, self.threshold, generator, self.fields)
-
-
-def membrane_time_constants(m: ModelConfig) -> float | TimeConstants:
-    """``model.tau_mem`` as the neurons take it: a float when homogeneous, else a distribution."""
-    if m.tau_distribution == "constant" or m.tau_spread == 0:
-        return m.tau_mem
-    return TimeConstants(m.tau_mem, m.tau_distribution, m.tau_spread)
 
 
 def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> SpikingClassifier:

@@ -106,6 +106,10 @@ class AgentConfig:
     density: float = 1.0
     gain: float = 1.0
     tau_mem: float = 20e-3
+    # heterogeneous membrane time constants (HRSNN): one per neuron from this distribution,
+    # mean tau_mem, coefficient of variation tau_spread ("constant" or 0: homogeneous)
+    tau_distribution: Literal["constant", "gamma", "lognormal", "uniform"] = "constant"
+    tau_spread: float = 0.0
     tau_syn: float = 5e-3
     readout_tau_mem: float = 10e-3
     readout_tau_syn: float = 5e-3
@@ -614,6 +618,7 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         _positive(f"agent.{name}", getattr(a, name))
     if not 0 < a.density <= 1:
         raise ConfigError(f"agent.density: must be in (0, 1], got {a.density!r}")
+    _positive("agent.tau_spread", a.tau_spread, allow_zero=True)
     _within("agent.excitatory_fraction", a.excitatory_fraction, 0.0, 1.0)
     if any(h <= 0 for h in a.mlp_hidden):
         raise ConfigError(f"agent.mlp_hidden: sizes must be > 0, got {a.mlp_hidden}")

@@ -91,3 +91,17 @@ def _rows(run: Path) -> list[dict]:
 
     with open(run / "metrics.csv", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def test_rl_agents_take_heterogeneous_time_constants():
+    from plasticagents.training.builders import build_policy
+    from plasticagents.training.config import from_dict
+
+    def taus(**agent):
+        cfg = from_dict({"agent": {"hidden": 64, **agent}})
+        return build_policy(cfg.agent, 5, 2, seed=0).layer.neurons.tau_mem
+
+    hetero = taus(tau_distribution="gamma", tau_spread=0.5)
+    assert hetero.shape == (64,) and 0.3 < float(hetero.std() / hetero.mean()) < 0.7
+    assert float(hetero.mean()) == pytest.approx(20e-3, rel=0.2)
+    assert float(taus().std()) < 1e-6  # homogeneous (float32 rounding aside)

@@ -25,8 +25,9 @@ import torch
 
 from plasticagents.metrics import energy_ratio
 from plasticagents.reservoir import STDPReservoir, STDPSpec, spike_features
+from plasticagents.training.builders import membrane_time_constants
 from plasticagents.training.checkpoint import Checkpoint
-from plasticagents.training.classification import Encoder, load_data, membrane_time_constants
+from plasticagents.training.classification import Encoder, load_data
 from plasticagents.training.config import ClassificationConfig, StdpConfig, to_dict
 from plasticagents.training.loop import TrainerBase
 from plasticagents.training.run import RunDir
