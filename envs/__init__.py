@@ -1,5 +1,6 @@
-"""Environments that test whether an agent adapts: perturbable MuJoCo locomotion (Gymnasium v5)
-and temporal tasks that need within-episode learning. Importing this package registers the
+"""Environments that test whether an agent adapts: perturbable MuJoCo locomotion (Gymnasium v5),
+hidden-goal locomotion (target velocity or direction, redrawn mid-episode) and temporal tasks
+that need within-episode learning. Importing this package registers the
 ``plasticagents/...`` Gymnasium ids (``plasticagents list-envs`` prints them).
 
 This package depends on gymnasium and mujoco only, never on the SNN core. Importing it needs
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from plasticagents.envs.registration import NAMESPACE, perturbed_ids, register_all
+from plasticagents.envs.registration import NAMESPACE, goal_ids, perturbed_ids, register_all
 
 _EXPORTS = {
     "plasticagents.envs.factory": [
@@ -22,6 +23,14 @@ _EXPORTS = {
         "load_suite",
         "make_env",
         "wrap",
+    ],
+    "plasticagents.envs.goals": [
+        "GOAL_TASKS",
+        "HiddenGoal",
+        "PlanarDirection",
+        "RunningDirection",
+        "TargetVelocity",
+        "make_goal_env",
     ],
     "plasticagents.envs.perturbations": [
         "CrippleLeg",
@@ -44,6 +53,7 @@ _EXPORTS = {
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "GOAL_TASKS",
     "NAMESPACE",
     "PERTURBATIONS",
     "BanditReversal",
@@ -55,17 +65,23 @@ __all__ = [
     "ExternalPush",
     "GaussianNoiseAction",
     "GaussianNoiseObservation",
+    "HiddenGoal",
+    "PlanarDirection",
+    "RunningDirection",
     "ScaleBodyMass",
     "ScaleFriction",
     "ScaleGravity",
     "ScaleJointDamping",
     "StuckObservation",
+    "TargetVelocity",
     "WeakenActuator",
     "cue_reference_returns",
     "expand_entry",
+    "goal_ids",
     "leg_actuators",
     "load_suite",
     "make_env",
+    "make_goal_env",
     "perturbed_ids",
     "register_all",
     "wrap",
@@ -73,6 +89,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from plasticagents.envs.factory import PERTURBATIONS, expand_entry, load_suite, make_env, wrap
+    from plasticagents.envs.goals import (
+        GOAL_TASKS,
+        HiddenGoal,
+        PlanarDirection,
+        RunningDirection,
+        TargetVelocity,
+        make_goal_env,
+    )
     from plasticagents.envs.perturbations import (
         CrippleLeg,
         DelayAction,

@@ -1,14 +1,15 @@
-"""Gymnasium ids for the temporal tasks and for perturbed locomotion variants.
+"""Gymnasium ids for the temporal tasks, perturbed locomotion and hidden-goal locomotion.
 
-Perturbed ids are versioned (``-v0``) and never edited in place; each one's spec kwargs hold
-the full perturbation list, so ``env.spec`` describes exactly what an agent was tested on.
+Ids are versioned (``-v0``) and never edited in place. Each perturbed id's spec kwargs hold the
+full perturbation list, and each hidden-goal id's its task, schedule and view (see
+:mod:`plasticagents.envs.goals`), so ``env.spec`` describes exactly what an agent was tested on.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 
-__all__ = ["NAMESPACE", "perturbed_ids", "register_all"]
+__all__ = ["NAMESPACE", "goal_ids", "perturbed_ids", "register_all"]
 
 NAMESPACE = "plasticagents"
 LEGS = {
@@ -52,6 +53,27 @@ def perturbed_ids() -> dict[str, tuple[str, list[dict]]]:
     return ids
 
 
+# Hidden-goal tasks: (name, base id, task); each id also comes with the goal redrawn once
+# mid-episode ("Switch", at a step drawn from 300..700) and a privileged twin of both.
+_GOAL_TASKS = [
+    ("HalfCheetahVel", "HalfCheetah-v5", "velocity"),
+    ("HalfCheetahDir", "HalfCheetah-v5", "direction"),
+    ("AntDir", "Ant-v5", "angle"),
+]
+_GOAL_SWITCH_RANGE = [300, 700]
+
+
+def goal_ids() -> dict[str, dict]:
+    """Every hidden-goal id with its entry-point kwargs (``task``, ``base_id``, options)."""
+    ids: dict[str, dict] = {}
+    for name, base, task in _GOAL_TASKS:
+        for switch, schedule in [("", {}), ("Switch", {"switch_range": list(_GOAL_SWITCH_RANGE)})]:
+            for view, privileged in [("", {}), ("Privileged", {"privileged": True})]:
+                kwargs = {"task": task, "base_id": base, **schedule, **privileged}
+                ids[f"{NAMESPACE}/{name}{switch}{view}-v0"] = kwargs
+    return ids
+
+
 def register_all() -> None:
     """Register every id once (idempotent)."""
     if f"{NAMESPACE}/CueAssociation-v0" in gym.registry:
@@ -80,4 +102,11 @@ def register_all() -> None:
             "plasticagents.envs.factory:make_registered",
             kwargs={"base_id": base, "perturbations": perturbations},
             max_episode_steps=_STEPS[robot],
+        )
+    for env_id, kwargs in goal_ids().items():
+        gym.register(
+            env_id,
+            "plasticagents.envs.goals:make_goal_env",
+            kwargs=kwargs,
+            max_episode_steps=_STEPS[kwargs["base_id"].split("-")[0]],
         )
