@@ -172,7 +172,7 @@ def test_plastic_snn_learns_the_delayed_cue_task_that_the_static_one_cannot(tmp_
     BPTT for 300 iterations, beats chance clearly (1.03 when written, over 300 episodes: SE
     ~0.1); the same SNN with plasticity off, whose only memory is a few steps of membrane
     decay, stays near it (0.13)."""
-    from plasticagents.training.evaluate import evaluate_run
+    from plasticagents.training.analysis.evaluate import evaluate_run
 
     config = Path(__file__).resolve().parents[2] / "configs/experiments/cue_delay_plastic.yaml"
     scores = {}

@@ -6,11 +6,11 @@ import pytest
 import torch
 import yaml
 
+from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
 from plasticagents.training.api import train
 from plasticagents.training.config import ConfigError
-from plasticagents.training.evaluate import evaluate_run, load_policy
+from plasticagents.training.evolution import PolicyProblem, make_searcher
 from plasticagents.training.run import RunDir
-from plasticagents.training.trainers.es import PolicyProblem, make_searcher
 
 pytest.importorskip("evotorch")
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from plasticagents.training.analysis.plots import group_seed_evaluations
 from plasticagents.training.cli import main
-from plasticagents.training.plots import group_seed_evaluations
 from plasticagents.training.run import RunDir
 
 COLUMNS = ["iteration", "env_steps", "mean_return", "eval_return"]
