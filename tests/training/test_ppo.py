@@ -8,11 +8,12 @@ pytest.importorskip("stable_baselines3")
 
 from stable_baselines3.common.evaluation import evaluate_policy
 
-from plasticagents.cli import main
+from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
+from plasticagents.training.api import train
+from plasticagents.training.cli import main
 from plasticagents.training.config import load_config
-from plasticagents.training.evaluate import evaluate_run, load_policy
-from plasticagents.training.ppo import SpikingFeatures, train_ppo
 from plasticagents.training.run import RunDir
+from plasticagents.training.sb3 import SpikingFeatures
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "ppo.yaml"
 
@@ -20,12 +21,8 @@ SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "ppo.yaml"
 @pytest.fixture(scope="module")
 def ppo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("ppo")
-    from plasticagents.training.config import to_dict
-
-    cfg = load_config(SMOKE)
-    run = RunDir.create(root, "ppo", to_dict(cfg))
-    train_ppo(cfg, run, log=lambda m: None, tensorboard=False)
-    return run
+    result = train(SMOKE, run_dir=root / "ppo", log=lambda m: None, tensorboard=False)
+    return RunDir.open(result.run)
 
 
 def test_spiking_features_carry_gradients_into_the_snn():
@@ -57,7 +54,10 @@ def test_ppo_smoke_run_writes_a_run_and_its_policy_passes_evaluate_policy(ppo_ru
     # SB3's own evaluation, on the training statistics the checkpoint keeps
     env = DummyVecEnv([lambda: Monitor(gym.make("HalfCheetah-v5", max_episode_steps=64))])
     env = VecNormalize(env, training=False, norm_reward=False)
-    env.obs_rms = loaded.checkpoint["obs_rms"]
+    env.obs_rms = loaded.predictor.obs_rms  # rebuilt from the checkpoint's statistics
+    saved = loaded.checkpoint.policy["obs_rms"]
+    np.testing.assert_array_equal(env.obs_rms.mean, saved["mean"])
+    np.testing.assert_array_equal(env.obs_rms.var, saved["var"])
     mean, std = evaluate_policy(model, env, n_eval_episodes=2)
     assert np.isfinite(mean) and np.isfinite(std)
     returns = evaluate_run(ppo_run.path, episodes=2, threads=1)  # through our rollout loop
@@ -65,7 +65,7 @@ def test_ppo_smoke_run_writes_a_run_and_its_policy_passes_evaluate_policy(ppo_ru
 
 
 def test_ppo_spiking_rollouts_count_and_record_the_snn_spikes(ppo_run):
-    from plasticagents.training.viewer import record_episode
+    from plasticagents.training.analysis.viewer import record_episode
 
     loaded = load_policy(ppo_run.path)
     # (noisy sensors: the smoke policy's quiet deterministic gait barely drives 16 neurons)
@@ -75,8 +75,8 @@ def test_ppo_spiking_rollouts_count_and_record_the_snn_spikes(ppo_run):
     assert rec.neuron_spikes.sum() > 0 and rec.modulation.shape == (64, 0)
     # the viewer's counts are the ones SB3's own extractor produces on the same observations
     extractor = loaded.predictor.model.policy.features_extractor
-    obs = loaded.checkpoint["obs_rms"]
-    x = np.clip((rec.obs - obs.mean) / np.sqrt(obs.var + 1e-8), -10, 10).astype(np.float32)
+    obs = loaded.checkpoint.policy["obs_rms"]
+    x = np.clip((rec.obs - obs["mean"]) / np.sqrt(obs["var"] + 1e-8), -10, 10).astype(np.float32)
     with torch.no_grad():
         extractor(torch.as_tensor(x))
     np.testing.assert_array_equal(rec.neuron_spikes, extractor.last_state.spikes.numpy())
@@ -94,9 +94,10 @@ def test_ppo_resume_trains_longer(ppo_run, capsys):
 
 
 def test_mlp_critic_reads_the_observation_and_leaves_the_snn_to_the_actor(tmp_path):
-    from stable_baselines3 import PPO
-
-    from plasticagents.training.ppo import SpikingActorCriticPolicy, _vec_env, make_model
+    from plasticagents.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from plasticagents.training.config import to_dict
+    from plasticagents.training.sb3 import SpikingActorCriticPolicy, make_model
+    from plasticagents.training.trainers.ppo import _vec_env, load_model
 
     cfg = load_config(SMOKE, ["trainer.critic=mlp"])
     env = _vec_env(cfg, 1, 0)
@@ -112,18 +113,29 @@ def test_mlp_critic_reads_the_observation_and_leaves_the_snn_to_the_actor(tmp_pa
     _, log_prob, _ = policy.evaluate_actions(obs, torch.ones(6, 6))
     log_prob.sum().backward()  # the policy loss does
     assert policy.pi_features_extractor.net.layer.synapses.raw.grad.abs().sum() > 0
-    # SB3's save / load rebuilds the same policy
+    # a checkpoint of the policy (our format, no SB3 zip) rebuilds the same policy
     model = make_model(cfg, env)
-    model.save(tmp_path / "m.zip")
-    loaded = PPO.load(tmp_path / "m.zip", device="cpu")
-    assert isinstance(loaded.policy, SpikingActorCriticPolicy)
+    with torch.no_grad():  # a policy unlike the one a fresh make_model builds
+        for p in model.policy.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    rms = {"mean": np.full(17, 0.5), "var": np.full(17, 4.0), "count": 10.0}
+    payload = {"state_dict": dict(model.policy.state_dict()), "obs_rms": rms}
+    save_checkpoint(Checkpoint("ppo", 0, to_dict(cfg), payload), tmp_path / "best.safetensors")
+    policy, agent = load_model(cfg, load_checkpoint(tmp_path / "best.safetensors").policy)
+    assert isinstance(policy, SpikingActorCriticPolicy) and agent.model.policy is policy
     x = np.random.default_rng(0).normal(size=(3, 17)).astype(np.float32)
     np.testing.assert_allclose(
-        loaded.predict(x, deterministic=True)[0], model.predict(x, deterministic=True)[0]
+        agent.model.predict(x, deterministic=True)[0], model.predict(x, deterministic=True)[0]
     )
     np.testing.assert_allclose(
-        loaded.policy.predict_values(torch.as_tensor(x)).detach(),
+        policy.predict_values(torch.as_tensor(x)).detach(),
         model.policy.predict_values(torch.as_tensor(x)).detach(),
+    )
+    # the agent acts on observations normalised by the saved statistics
+    np.testing.assert_allclose(
+        agent.predict(0.5 + 2.0 * x, deterministic=True)[0],
+        model.predict(x, deterministic=True)[0],
+        atol=1e-5,
     )
 
 
