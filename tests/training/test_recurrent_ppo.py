@@ -5,19 +5,18 @@ import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
 
-from plasticagents.training.config import from_dict, load_config, to_dict
-from plasticagents.training.evaluate import evaluate_run, load_policy
-from plasticagents.training.recurrent_ppo import (
+from plasticagents.training.actor_critic import (
     RecurrentActorCritic,
-    collect_rollout,
+    ReturnNorm,
     sequence_log_probs,
-    train_recurrent_ppo,
 )
-from plasticagents.training.rollout import RunningNorm
+from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
+from plasticagents.training.api import train
+from plasticagents.training.config import ConfigError, from_dict, load_config
+from plasticagents.training.rollout import Carry, EnvPool, RunningNorm
 from plasticagents.training.run import RunDir
+from plasticagents.training.trainers.recurrent_ppo import collect_rollout
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "recurrent_ppo.yaml"
 
@@ -52,25 +51,36 @@ def _setup(lengths=(5, 7, 11)):
                 "gain": 3.0,
                 "plasticity": {"rule": "hebbian", "mode": "modulated", "alpha_init": 0.5},
             },
-            "trainer": {"kind": "recurrent_ppo", "n_envs": len(lengths), "n_steps": 24},
+            "trainer": {
+                "kind": "recurrent_ppo",
+                "n_envs": len(lengths),
+                "n_steps": 24,
+                "minibatch_envs": 1,
+            },
         }
     )
-    venv = DummyVecEnv([lambda n=n: Monitor(Countdown(n)) for n in lengths])
-    venv.seed(0)
+    pool = EnvPool([lambda n=n: Countdown(n) for n in lengths])
     model = RecurrentActorCritic(cfg, 3, 2, cfg.trainer)
-    buffer = RolloutBuffer(24, venv.observation_space, venv.action_space, n_envs=len(lengths))
-    obs = venv.reset()
+    buffer = RolloutBuffer(24, pool.observation_space, pool.action_space, n_envs=len(lengths))
+    carry, _ = Carry.reset(pool, list(range(len(lengths))))
+    carry.state = model.initial_state(len(lengths))
     norm = RunningNorm(3)
-    norm.update(obs)
-    carry = {
-        "obs": obs,
-        "episode_start": np.ones(len(lengths), bool),
-        "state": model.initial_state(len(lengths)),
-    }
+    norm.update(carry.obs)
     low, high = -np.ones(2, np.float32), np.ones(2, np.float32)
-    info = collect_rollout(
-        model, venv, buffer, carry, norm, low, high, 0.99, torch.Generator().manual_seed(0)
-    )
+    try:
+        info = collect_rollout(
+            model,
+            pool,
+            buffer,
+            carry,
+            norm,
+            ReturnNorm(len(lengths), 0.99),
+            low,
+            high,
+            torch.Generator().manual_seed(0),
+        )
+    finally:
+        pool.close()
     return model, buffer, info
 
 
@@ -117,33 +127,40 @@ def test_gradients_reach_the_plasticity_parameters_through_the_rollout():
         assert float(grads[name].abs().sum()) > 0, name
 
 
+def _quiet(msg):
+    pass
+
+
 def test_smoke_run_evaluates_and_resumes(tmp_path):
-    cfg = load_config(SMOKE)
-    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
-    state = train_recurrent_ppo(cfg, run, log=lambda m: None, tensorboard=False)
-    assert state["env_steps"] == 512 and len(run.read_metrics()) == 2
+    result = train(SMOKE, run_dir=tmp_path / "run", log=_quiet, tensorboard=False)
+    run = RunDir.open(result.run)
+    assert result.env_steps == 512 and len(run.read_metrics()) == 2
     loaded = load_policy(run.path)
     assert loaded.obs_norm is not None and loaded.policy.layer.plasticity is not None
     returns = evaluate_run(run.path, episodes=2)
     assert returns.shape == (2,) and np.isfinite(returns).all()
-    longer = load_config(SMOKE, ["trainer.total_timesteps=768"])
-    state = train_recurrent_ppo(
-        longer, run, resume=run.load("latest"), log=lambda m: None, tensorboard=False
+    longer = train(
+        resume=run.path,
+        overrides=["trainer.total_timesteps=768"],
+        log=_quiet,
+        tensorboard=False,
     )
-    assert state["env_steps"] == 768
+    assert longer.run == run.path and longer.env_steps == 768
+    assert run.load("latest").env_steps == 768
     assert [int(r["iteration"]) for r in run.read_metrics()] == [0, 1, 2]
 
 
 def test_bad_trainer_values_are_named(tmp_path):
-    cfg = load_config(SMOKE, ["trainer.minibatch_envs=0"])
-    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
-    with pytest.raises(ValueError, match="trainer.minibatch_envs must be >= 1"):
-        train_recurrent_ppo(cfg, run, log=lambda m: None)
+    with pytest.raises(ConfigError, match="trainer.minibatch_envs: must be > 0, got 0"):
+        load_config(SMOKE, ["trainer.minibatch_envs=0"])
+    runs = tmp_path / "runs"
+    with pytest.raises(ConfigError, match=r"trainer.minibatch_envs: must be <= trainer.n_envs"):
+        train(SMOKE, ["trainer.minibatch_envs=5"], runs_dir=runs, log=_quiet)
+    assert not runs.exists()  # refused before a run directory exists
 
 
 def test_stateless_mlp_policies_train_too(tmp_path):
     cfg = load_config(SMOKE, ["agent.kind=mlp", "trainer.total_timesteps=256"])
-    run = RunDir.create(tmp_path, cfg.name, to_dict(cfg))
-    state = train_recurrent_ppo(cfg, run, log=lambda m: None, tensorboard=False)
-    assert state["env_steps"] == 256
-    assert np.isfinite(evaluate_run(run.path, episodes=1)).all()
+    result = train(cfg, run_dir=tmp_path / "run", log=_quiet, tensorboard=False)
+    assert result.env_steps == 256
+    assert np.isfinite(evaluate_run(result.run, episodes=1)).all()
