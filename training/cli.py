@@ -1,4 +1,39 @@
-"""The ``plasticagents`` command line. Heavy modules are imported inside each command."""
+"""The ``plasticagents`` command line: a thin client of the Python API.
+
+Every command parses its flags, calls one function and prints what it returned; the work
+(and every check on a config value) happens in the function, so a script gets exactly what the
+command line does::
+
+    plasticagents train CONFIG [--set K=V]...   -> api.train(load_config(CONFIG, sets), ...)
+    plasticagents train --resume RUN [--set K=V] -> api.train(resume=RUN, overrides=sets)
+    plasticagents evaluate RUN                   -> api.evaluate(RUN, ...)  (returns or accuracy)
+    plasticagents robustness RUN... --suite S    -> api.robustness(RUNS, S, OUT, ...)
+    plasticagents view RUN --out FILE.mp4        -> analysis.viewer.view(RUN, FILE, ...)
+    plasticagents plot RUN...                    -> analysis.plots.plot_learning_curves(...)
+    plasticagents sweep CONFIG --over K=V1,V2    -> analysis.sweep.run_sweep(...)
+    plasticagents compare SWEEP...               -> analysis.sweep.compare_sweeps(...)
+    plasticagents tune CONFIG                    -> analysis.bayesopt.tune(...)
+    plasticagents convert RUN...                 -> convert.convert_run(RUN) per run
+    plasticagents make-shd OUT                   -> envs.datasets.synthetic_shd(...)
+    plasticagents info | list-envs               (versions, device; registered env ids)
+
+Heavy modules (torch, Gymnasium, SB3, evotorch, matplotlib) are imported inside each
+command, so ``plasticagents --help`` and argument errors return at once.
+
+:func:`main` returns the exit status instead of calling :func:`sys.exit`: ``0`` on success,
+``2`` for a usage problem the message explains (any :class:`ValueError`, which includes
+:class:`~plasticagents.training.config.ConfigError`, or :class:`OSError`: a missing file,
+not a run directory, no GL context for rendering), ``130`` when interrupted (Ctrl-C; a
+training run then resumes with ``--resume``). Set ``PLASTICAGENTS_DEBUG=1`` to get the
+traceback instead of the one-line message.
+
+Example:
+    >>> args = build_parser().parse_args(["train", "configs/smoke/es.yaml", "--set", "seed=3"])
+    >>> args.func.__name__, args.config, args.set, args.runs_dir
+    ('_cmd_train', 'configs/smoke/es.yaml', ['seed=3'], 'runs')
+    >>> main(["evaluate", "no/such/run"])  # one line on stderr says why
+    2
+"""
 
 from __future__ import annotations
 
@@ -10,6 +45,10 @@ __all__ = ["main"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    """Print the package, Python and torch versions and what ``device: auto`` resolves to here
+    (``cuda`` when torch sees a GPU, else ``cpu``): the first thing to paste into a bug
+    report.
+    """
     import platform
 
     import torch
@@ -23,6 +62,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_list_envs(args: argparse.Namespace) -> int:
+    """Print every Gymnasium id registered under the ``plasticagents/`` namespace with the base
+    env it wraps; ``--verbose`` adds its perturbation list (or, for an env without one, its
+    registration kwargs). Importing :mod:`plasticagents.envs` is what registers them.
+    """
     import gymnasium as gym
 
     from plasticagents.envs import NAMESPACE
@@ -35,6 +78,21 @@ def _cmd_list_envs(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """``train CONFIG`` / ``train --resume RUN``: :func:`~plasticagents.training.api.train`, then
+    print the run directory and what to run next.
+
+    The config is loaded (and every ``--set`` checked) before anything is built; ``--set``
+    with ``--resume`` may only raise the trainer's length key (the API enforces it). Checks
+    that would otherwise fail after hours of training run first: a ``--video`` suffix the
+    viewer cannot write, ``--video`` on a classifier. After training, a policy run is
+    evaluated on ``--evaluate N`` seeded episodes of its best checkpoint (``seed=0``) and
+    rendered to ``--video``; a classifier run has already written its test results
+    (``result.json``) and only the path is printed.
+
+    Raises:
+        ConfigError: ``CONFIG`` and ``--resume`` together, or neither; an invalid value.
+        ValueError: an unknown ``--video`` format.
+    """
     from plasticagents.training import api
     from plasticagents.training.config import ConfigError
     from plasticagents.training.registry import lookup
@@ -87,6 +145,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> int:
+    """Evaluate a policy run (:func:`~plasticagents.training.api.evaluate`, ``kwargs`` passed
+    on: ``env_id``, ``perturbations``, ``threads``) and print mean ± std, min and max of the
+    ``episodes`` returns of the ``which`` checkpoint. Returns exit status 0.
+    """
     from plasticagents.training.api import evaluate
 
     returns = evaluate(run, episodes=episodes, seed=seed, which=which, **kwargs)
@@ -99,6 +161,16 @@ def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> i
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """``evaluate RUN``: test a trained run on held-out data.
+
+    A policy run (``es``, ``bptt``, ``ppo``, ``recurrent_ppo``) plays ``--episodes`` seeded
+    episodes (``--seed`` seeds the resets; ``--env`` / ``--perturb`` swap the env or add
+    perturbations, which must keep the observation and action sizes). A classifier run
+    (``classify``, ``stdp``) is tested on its data set's test split and prints accuracy, plus
+    spikes and synaptic operations per sample where the model reports them (an STDP
+    reservoir's ridge readout reports accuracy only). Which family a run belongs to comes from
+    its config's ``trainer.kind`` through the registry.
+    """
     from plasticagents.training.api import evaluate
     from plasticagents.training.registry import lookup
     from plasticagents.training.run import RunDir
@@ -126,10 +198,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         env_id=args.env,
         perturbations=_perturb_specs(args.perturb),
         threads=args.threads,
+        ablation=args.ablation,
     )
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    """``convert RUN...``: rewrite each run's old pickle checkpoints in the safe format
+    (:func:`~plasticagents.training.convert.convert_run`), printing one line per checkpoint.
+    A run whose old file the restricted loader refuses stops the command with exit status 2
+    (:class:`~plasticagents.training.checkpoint.CheckpointError` is a ``ValueError``).
+    """
     from plasticagents.training.convert import convert_run
 
     for run in args.runs:
@@ -139,6 +217,15 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _perturb_specs(texts: list[str] | None) -> list[dict] | None:
+    """The ``--perturb`` flags as perturbation specs: each text is parsed as YAML and must be a
+    mapping, e.g. ``'{type: cripple_leg, leg: bthigh, onset: 300}'``. ``None`` when no flag
+    was given, which means "the run's own perturbations" downstream (an empty list would
+    mean "none at all"). Whether the type and its parameters exist is checked later, when the
+    env is built.
+
+    Raises:
+        ValueError: a text that is not YAML, or YAML that is not a mapping.
+    """
     if not texts:
         return None
     import yaml
@@ -158,6 +245,12 @@ def _perturb_specs(texts: list[str] | None) -> list[dict] | None:
 
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
+    """``robustness RUN... --suite S --out DIR``:
+    :func:`~plasticagents.training.api.robustness` over every run, then print the Markdown
+    report it wrote and the paths of its CSV and plots. Unset ``--episodes`` / ``--env`` /
+    ``--max-steps`` fall back to the suite's values, then to 10 episodes and each run's own
+    env and episode cap.
+    """
     from pathlib import Path
 
     from plasticagents.training.api import robustness
@@ -176,6 +269,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         window=args.window,
         fraction=args.fraction,
         overwrite=args.overwrite,
+        ablations=[a.strip() for a in (args.ablations or "").split(",") if a.strip()],
     )
     out = Path(args.out)
     print((out / "report.md").read_text())
@@ -186,6 +280,14 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    """``view RUN --out FILE``: render one seeded episode headless (``.mp4`` / ``.gif``, with the
+    spike raster, neuromodulation and weight-change panels) and save its trajectory ``.npz``
+    beside it, then print the episode's return, spikes per step and perturbation onsets.
+    ``--live`` opens MuJoCo's interactive viewer instead (needs a display; nothing is saved).
+
+    Raises:
+        ValueError: neither ``--out`` nor ``--live``.
+    """
     from plasticagents.training.analysis import viewer
 
     perturbations = _perturb_specs(args.perturb)
@@ -206,6 +308,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
         fps=args.fps,
+        ablation=args.ablation,
     )
     onsets = ", ".join(f"{k} at step {v}" for k, v in rec.onsets.items()) or "none"
     print(
@@ -217,6 +320,10 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    """``plot RUN... --out PNG``: learning curves of the runs
+    (:func:`~plasticagents.training.analysis.plots.plot_learning_curves`); ``--group`` merges
+    runs that differ only in seed and name into mean and min-max band. Prints the PNG path.
+    """
     from plasticagents.training.analysis.plots import plot_learning_curves
 
     print(plot_learning_curves(args.runs, args.out, title=args.title or "", group=args.group))
@@ -224,6 +331,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _seed_list(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]`` (empty items are skipped, so ``"0,1,"`` is fine).
+
+    Raises:
+        ValueError: an item that is not an integer.
+    """
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -231,6 +343,13 @@ def _seed_list(text: str) -> list[int]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    """``sweep CONFIG --over K=V1,V2... --seeds 0,1,2 --out DIR``: train the grid of overrides x
+    seeds (:func:`~plasticagents.training.analysis.sweep.run_sweep`, ``--jobs`` processes at
+    once) and print where ``sweep.csv``, ``report.md`` and ``sweep.png`` are. RL runs are
+    scored on ``--episodes`` held-out episodes of their best checkpoint. Re-running the same
+    command resumes: finished grid points are read back, unfinished ones resume from their
+    ``latest`` checkpoint.
+    """
     from plasticagents.training.analysis.sweep import run_sweep
 
     run_sweep(
@@ -247,6 +366,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    """``compare SWEEP... --out DIR``: finished sweeps sharing their first swept key side by side
+    (:func:`~plasticagents.training.analysis.sweep.compare_sweeps`); prints the Markdown table
+    and PNG paths.
+    """
     from plasticagents.training.analysis.sweep import compare_sweeps
 
     md, png = compare_sweeps(args.sweeps, args.out, args.metric)
@@ -255,6 +378,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_shd(args: argparse.Namespace) -> int:
+    """``make-shd OUT``: write a synthetic data set in the Heidelberg Digits HDF5 layout
+    (``--samples`` samples of ``--classes`` classes, seeded), for checking and timing the SHD
+    pipeline without downloading the real files.
+
+    Raises:
+        ValueError: ``--samples < 1`` or ``--classes`` outside ``[2, 20]`` (SHD has 20 classes).
+    """
     from plasticagents.envs.datasets import synthetic_shd
 
     if args.samples < 1 or not 2 <= args.classes <= 20:
@@ -267,6 +397,10 @@ def _cmd_make_shd(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    """``tune CONFIG --trials N --out DIR``: Bayesian optimisation of an STDP reservoir's
+    heterogeneity (:func:`~plasticagents.training.analysis.bayesopt.tune`); ``N`` more trials
+    are added to the study in ``DIR``, whose best config is written to ``DIR/best.yaml``.
+    """
     from plasticagents.training.analysis.bayesopt import tune
 
     tune(args.config, args.trials, args.out, args.set, seed=args.seed)
@@ -275,6 +409,9 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _add_perturb(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--perturb SPEC`` flag that ``evaluate`` and ``view`` share (parsed by
+    :func:`_perturb_specs`).
+    """
     parser.add_argument(
         "--perturb",
         action="append",
@@ -284,7 +421,20 @@ def _add_perturb(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ablation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ablation",
+        choices=["freeze-at-onset", "lesion", "reset-at-onset"],
+        help="run the plastic policy with its plasticity frozen at the onset, lesioned for the "
+        "whole episode, or reset at the onset",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; each subparser stores its handler as
+    ``args.func`` (``func(args) -> exit status``). Defaults live here, and only here, for the
+    command line; the API functions have their own (the same) defaults.
+    """
     parser = argparse.ArgumentParser(
         prog="plasticagents",
         description="Plastic spiking-neural-network agents: train, watch and stress-test them.",
@@ -338,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--env", help="evaluate on another env id (same observation/action sizes)")
     _add_perturb(ev)
     ev.add_argument("--threads", type=int, default=2, help="physics threads")
+    _add_ablation(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
     rob = sub.add_parser(
@@ -360,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fraction", type=float, default=0.8, help="recovery: share of the pre-onset reward"
     )
     rob.add_argument("--overwrite", action="store_true", help="replace an earlier output")
+    rob.add_argument(
+        "--ablations",
+        metavar="A,B",
+        help="also run each (plastic) agent ablated, beside it: "
+        "freeze-at-onset, lesion, reset-at-onset (comma-separated)",
+    )
     rob.set_defaults(func=_cmd_robustness)
 
     view = sub.add_parser(
@@ -380,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--height", type=int, default=352)
     view.add_argument("--fps", type=float, help="default: real time")
     view.add_argument("--live", action="store_true", help="MuJoCo's interactive viewer")
+    _add_ablation(view)
     view.set_defaults(func=_cmd_view)
 
     plot = sub.add_parser("plot", help="learning curves of one or more runs as a PNG")
@@ -466,6 +624,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command in ``argv`` (default: ``sys.argv[1:]``) and return its exit status (see
+    the module docstring for the codes); prints the help and returns 0 without a command.
+
+    Sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment already sets it, before torch is
+    imported by any command.
+    """
     # Physics threads and torch's OpenMP kernels alternate every env step; spinning OpenMP
     # workers would steal the cores MuJoCo needs (measured: ~25% slower ES generations).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

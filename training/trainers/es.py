@@ -4,6 +4,38 @@ One searcher step per generation over the batched population
 (:class:`~plasticagents.training.evolution.PolicyProblem`), periodic evaluation of the search
 centre on held-out seeds, exact resume (search distribution, optimizer, RNG, observation
 statistics). Everything else (metrics, checkpoints, best tracking) is the loop's.
+
+``metrics.csv`` columns, one row per generation:
+
+``generation``       index of the generation (0-based)
+``env_steps``        environment steps so far, all individuals and episodes, plus the
+                     observation-normaliser warm-up (evaluation episodes are not counted)
+``wall_time``        seconds since the run started (summed over resumed sessions)
+``best_fitness``     best individual's fitness: its mean return over ``trainer.episodes``
+                     episodes, less ``reward_shift`` per step survived
+``mean_fitness``     / ``median_fitness``: the same over the population
+``spikes_per_step``  hidden spikes per env step, population mean (0 for an MLP)
+``stdev``            mean standard deviation of the search distribution (CMA-ES:
+                     ``sigma * sqrt(diag C)``); a collapse towards 0 means the search stalled
+``diverged``         episodes this generation that produced a non-finite observation, reward
+                     or action (their individuals get the lowest healthy fitness of their
+                     evaluation batch)
+``eval_return``      mean return of the search centre on ``trainer.eval_episodes`` held-out
+                     episodes; empty in generations without an evaluation
+
+Checkpoints. ``policy`` (``best`` and ``latest``): ``params`` (name -> tensor, the trained
+parameters of the network the ``agent`` section builds), ``obs_norm`` (the observation
+normaliser's ``count`` / ``mean`` / ``m2`` / ``clip``, or ``None`` without ``obs_norm``),
+``obs_dim``, ``act_dim``. ``trainer_state`` (``latest`` only): ``searcher`` (the numbers of
+the evotorch searcher: centre, standard deviations or covariance, optimizer moments, and the
+last evaluated population from which PGPE / SNES / XNES compute their next step), ``rng``
+(the problem's torch generator), ``obs_norm``, ``env_steps``. Resume rebuilds the searcher
+from the config and writes these numbers back onto it, so a resumed run takes the same
+steps as an uninterrupted one.
+
+Example::
+
+    plasticagents train configs/smoke/es.yaml --set trainer.generations=5
 """
 
 from __future__ import annotations
@@ -62,6 +94,11 @@ class Trainer(TrainerBase):
     }
 
     def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        """Build the problem (envs are probed for their sizes, the template policy is built from
+        ``cfg.seed``) and the searcher, started at the template's parameters. Nothing is
+        evaluated yet. Raises :class:`~plasticagents.training.config.ConfigError` for a full
+        covariance too large to keep (see :func:`~plasticagents.training.evolution.make_searcher`).
+        """
         logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO drowns the progress
         self.cfg, self.t, self.log = cfg, cfg.trainer, log
         self.total, self.checkpoint_every = self.t.generations, self.t.checkpoint_every
@@ -70,6 +107,7 @@ class Trainer(TrainerBase):
         self.env_steps = 0
 
     def describe(self) -> str:
+        """The header line: env, agent (plastic or static), parameter count, algorithm, budget."""
         cfg, t = self.cfg, self.t
         kind = cfg.agent.kind
         if kind != "mlp":
@@ -81,9 +119,13 @@ class Trainer(TrainerBase):
         )
 
     def fresh(self) -> None:
+        """Warm the observation normaliser with random-action steps (``trainer.obs_norm_warmup``)
+        before generation 0; they count as env steps. A resumed run has its statistics already.
+        """
         self.env_steps = self.problem.warmup_obs_norm(self.t.obs_norm_warmup)
 
     def state(self) -> dict[str, Any]:
+        """Resume state: searcher numbers, the problem's RNG, normaliser, env steps (module doc)."""
         norm = self.problem.obs_norm
         return {
             "searcher": searcher_state(self.searcher),
@@ -93,6 +135,7 @@ class Trainer(TrainerBase):
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Write a :meth:`state` back onto the freshly built searcher and problem."""
         load_searcher_state(self.searcher, state["searcher"])
         self.problem.generator.set_state(state["rng"])
         if state["obs_norm"] is not None:
@@ -100,6 +143,14 @@ class Trainer(TrainerBase):
         self.env_steps = state["env_steps"]
 
     def step(self, gen: int) -> dict[str, Any]:
+        """One generation: the searcher samples the population, the problem evaluates it (one
+        batched rollout, see :class:`~plasticagents.training.evolution.PolicyProblem`) and the
+        searcher updates its distribution; then, at every ``eval_every``-th generation and the
+        last, the updated centre is evaluated on ``eval_episodes`` episodes seeded from
+        ``cfg.seed + 10_000 + gen``, seeds no training generation uses, with the normaliser
+        frozen and no action noise. Divergence reports are logged as warnings. Returns the
+        metrics row (columns in the module docstring).
+        """
         self.problem.generation = gen
         self.searcher.step()
         steps, diverged = self.problem.end_generation()
@@ -133,6 +184,12 @@ class Trainer(TrainerBase):
         return row
 
     def select(self, gen: int, row: dict[str, Any]) -> Candidate | None:
+        """The ``best`` candidate: the search centre scored by ``eval_return`` in evaluated
+        generations. Between evaluations nothing (a training fitness is not comparable with an
+        evaluation return). With ``eval_every: 0`` the generation's best individual, scored by
+        its training fitness: noisier (it is the maximum over the population of a few episodes
+        each), but the only score there is.
+        """
         if row["eval_return"] is not None:
             return Candidate(row["eval_return"], self._payload(searcher_center(self.searcher)))
         if self.t.eval_every:
@@ -142,9 +199,13 @@ class Trainer(TrainerBase):
         return Candidate(row["best_fitness"], self._payload(pop.values[i_best]))
 
     def policy(self) -> dict[str, Any]:
+        """The search centre as a policy payload: what ES has learned, and what ``latest`` holds."""
         return self._payload(searcher_center(self.searcher))
 
     def _payload(self, vector: torch.Tensor) -> dict[str, Any]:
+        """A flat parameter vector ``[D]`` as a policy payload: ``params`` cut to the template's
+        shapes, plus the current normaliser state and the observation / action sizes.
+        """
         p = self.problem
         return {
             "params": vector_params(vector.to(torch.float32), p.template, p.param_names),
@@ -154,6 +215,7 @@ class Trainer(TrainerBase):
         }
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
+        """Draw ``learning_curve.png`` into the run directory; report the env steps."""
         from plasticagents.training.analysis.plots import plot_learning_curves
 
         if run.read_metrics():
@@ -161,6 +223,7 @@ class Trainer(TrainerBase):
         return {"env_steps": self.env_steps}
 
     def close(self) -> None:
+        """Close the env pools, the lane threads and any Ray actors."""
         self.problem.close()
 
 
