@@ -66,6 +66,9 @@ _SEARCHER_SKIP = {
 
 
 def _problem_base():
+    """evotorch's ``Problem`` class, imported when this module is (the class statement below
+    needs its base at definition time; evotorch itself is only imported with this module).
+    """
     from evotorch import Problem
 
     return Problem
@@ -80,6 +83,16 @@ class PolicyProblem(_problem_base()):
     """
 
     def __init__(self, cfg: ExperimentConfig) -> None:
+        """Probe the env for its sizes and action bounds, build the template policy from
+        ``cfg.seed`` (its trainable parameters, in ``named_parameters`` order, are the solution
+        vector) and set up the evotorch problem: maximise, ``solution_length`` = number of
+        trained parameters, float32 on CPU, ``num_actors`` Ray actors (0: evaluate in this
+        process), two extra evaluation columns (spikes per step, diverged episodes). Env pools
+        and populations are built lazily, on whichever process evaluates.
+
+        Raises:
+            ConfigError: ``cfg.trainer`` is not an ES section.
+        """
         if not isinstance(cfg.trainer, ESConfig):
             raise ConfigError(
                 f"trainer.kind must be 'es' for PolicyProblem, got {cfg.trainer.kind!r}"
@@ -113,6 +126,7 @@ class PolicyProblem(_problem_base()):
         )
 
     def __getstate__(self) -> dict[str, Any]:
+        """Pickled state without the env pools, populations and lane threads (for Ray actors)."""
         # Ray actors get the problem pickled: they build their own envs and populations.
         state = self.__dict__.copy()
         state["_pools"], state["_populations"], state["_lane_executor"] = {}, {}, None
@@ -125,6 +139,10 @@ class PolicyProblem(_problem_base()):
 
     # lazily built on whichever process evaluates (main or a Ray actor) -----------------------
     def _pool(self, n: int, lane: int = 0, threads: int | None = None) -> EnvPool:
+        """The pool of ``n`` envs of ``lane`` (built once, kept): slot ``i`` carries the
+        perturbations of episode ``i mod trainer.episodes``, which matches the individual-major
+        layout ``slot = individual * episodes + episode`` of :meth:`_rollout_lane`.
+        """
         key = (lane, n)
         if key not in self._pools:
             episodes = self.cfg.trainer.episodes
@@ -136,6 +154,9 @@ class PolicyProblem(_problem_base()):
         return self._pools[key]
 
     def _population(self, size: int, lane: int = 0):
+        """The batched :class:`~plasticagents.Population` of ``size`` individuals for ``lane``
+        (built once per size and lane; the last Ray piece or lane may be smaller).
+        """
         from plasticagents.population import Population
 
         key = (lane, size)
@@ -149,6 +170,9 @@ class PolicyProblem(_problem_base()):
         return self._populations[key]
 
     def _agent(self, policy: Any, seed: int) -> NormalizedAgent:
+        """``policy`` as an agent scaled to the action bounds, with ``trainer.action_noise``
+        (Gaussian, seeded by ``seed``), behind the current (frozen) normaliser.
+        """
         from plasticagents.agents import Agent
 
         t = self.cfg.trainer
@@ -158,7 +182,15 @@ class PolicyProblem(_problem_base()):
         return NormalizedAgent(agent, self.obs_norm)
 
     def _rollout_lane(self, values: torch.Tensor, lane: int, threads: int) -> RolloutResult:
-        """Episodes of the individuals in ``values`` (one population call per env step)."""
+        """Episodes of the individuals in ``values: [n, D]``, ``trainer.episodes`` each, in
+        lockstep: one batched population call per env step for all ``n * episodes`` slots
+        (laid out ``[n, episodes]``, individual-major).
+
+        Every individual meets the generation's episode seeds
+        (:func:`~plasticagents.training.rollout.episode_seeds` of ``(cfg.seed, generation)``);
+        the action-noise seed differs per lane so lanes do not share noise. Raw observations
+        are collected when the normaliser is on.
+        """
         t = self.cfg.trainer
         n, episodes = values.shape[0], t.episodes
         population = self._population(n, lane)
@@ -174,6 +206,16 @@ class PolicyProblem(_problem_base()):
         )
 
     def _evaluate_batch(self, batch) -> None:
+        """evotorch's hook: evaluate every solution of ``batch`` (values ``[n, D]``) and set its
+        evals ``[n, 3]``: fitness, spikes per step, diverged episodes.
+
+        The batch is split over ``trainer.lanes`` threads (each with its own population copy and
+        env pool); observations seen are kept in a delta that :meth:`end_generation` folds into
+        the normaliser, so every individual of a generation sees the same statistics. An
+        individual with a diverged episode or a non-finite fitness gets the lowest healthy
+        fitness of the batch (``-1e9`` if none is healthy) and a report line for the log: it is
+        ranked last while the fitness statistics and the searcher's update stay finite.
+        """
         t = self.cfg.trainer
         values = batch.values.detach().to(torch.float32).contiguous()
         n, episodes = values.shape[0], t.episodes
@@ -220,17 +262,24 @@ class PolicyProblem(_problem_base()):
 
     # Ray synchronisation (evotorch hooks) ------------------------------------------------
     def _make_sync_data_for_actors(self) -> Any:
+        """What each Ray actor needs before a generation: the generation index (the episode seeds
+        derive from it) and the normaliser.
+        """
         return {
             "generation": self.generation,
             "obs_norm": self.obs_norm.state_dict() if self.obs_norm is not None else None,
         }
 
     def _use_sync_data_from_main(self, received: dict) -> None:
+        """The actor side of :meth:`_make_sync_data_for_actors`."""
         self.generation = received["generation"]
         if received["obs_norm"] is not None:
             self.obs_norm = RunningNorm.from_state(received["obs_norm"])
 
     def _make_sync_data_for_main(self) -> Any:
+        """An actor's report after its piece: observation-statistics delta, env steps, divergence
+        lines; reset here so nothing is reported twice.
+        """
         data = {
             "obs_delta": self._obs_delta.state_dict(),
             "steps": self._steps,
@@ -240,6 +289,7 @@ class PolicyProblem(_problem_base()):
         return data
 
     def _use_sync_data_from_actors(self, received: list) -> None:
+        """Merge the actors' reports into this process's delta, step count and divergence list."""
         for data in received:
             self._obs_delta.merge(RunningNorm.from_state(data["obs_delta"]))
             self._steps += data["steps"]
@@ -287,6 +337,7 @@ class PolicyProblem(_problem_base()):
         return steps, diverged
 
     def close(self) -> None:
+        """Close the env pools and lane threads and stop the Ray actors (if any)."""
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
@@ -307,9 +358,23 @@ def evaluate_vector(
     threads: int = 1,
     template: torch.nn.Module | None = None,
 ) -> np.ndarray:
-    """Returns of ``episodes`` seeded episodes of one parameter vector (frozen normaliser).
+    """Returns ``[episodes]`` of seeded episodes of one parameter vector (frozen normaliser).
 
-    Episode ``k`` runs under ``env.train_distribution[k mod K]`` (if any), as in training.
+    The trainer's held-out evaluation of the search centre. Episode ``k`` runs under
+    ``env.train_distribution[k mod K]`` (if any), as in training, and is reset with the
+    ``k``-th seed that ``SeedSequence(seed)`` generates; actions are deterministic (no
+    ``action_noise``).
+
+    Args:
+        cfg: the experiment config (``agent`` builds the network unless ``template`` is given).
+        vector: the flat parameters ``[D]``, in the template's ``named_parameters`` order.
+        obs_norm: the normaliser to apply, unchanged by the episodes (``None``: raw
+            observations).
+        episodes: number of episodes, run in parallel, one env each.
+        seed: seeds the episode resets.
+        env_cfg: another env section to evaluate on (default ``cfg.env``).
+        threads: physics threads.
+        template: a network of the right architecture to copy instead of rebuilding one.
     """
     from plasticagents.agents import Agent
     from plasticagents.population import vector_to_parameters
@@ -336,11 +401,24 @@ def evaluate_vector(
 
 
 def _full_covariance(algorithm: str, cfg: ESConfig) -> bool:
+    """Whether the algorithm keeps a ``D x D`` covariance (XNES; CMA-ES unless separable)."""
     return algorithm == "xnes" or (algorithm == "cmaes" and not cfg.separable)
 
 
 def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
-    """The evotorch search algorithm ``cfg.algorithm`` names, started at ``center``."""
+    """The evotorch search algorithm ``cfg.algorithm`` names, started at ``center: [D]``.
+
+    ``pgpe``: PGPE with centred ranking, ``center_lr`` / ``stdev_lr`` defaulting to 0.1, the
+    ``optimizer`` on the centre (``none``: plain gradient steps) and ClipUp's rule of thumb
+    ``max_speed = 2 * center_lr`` unless set; ``stdev_max_change`` bounds the relative change
+    of each standard deviation per step. ``snes`` / ``xnes``: natural evolution strategies with
+    evotorch's default learning rates unless set. ``cmaes``: CMA-ES, diagonal when
+    ``separable``. ``popsize`` and ``stdev_init`` apply to all.
+
+    Raises:
+        ConfigError: ``xnes``, or ``cmaes`` with ``separable: false``, for a policy of more
+            than 5000 parameters (a ``D x D`` covariance matrix to keep and update).
+    """
     from evotorch.algorithms import CMAES, PGPE, SNES, XNES
 
     dim = problem.solution_length
@@ -392,13 +470,18 @@ def make_searcher(problem: PolicyProblem, cfg: ESConfig, center: torch.Tensor):
 
 
 def searcher_center(searcher) -> torch.Tensor:
-    """The current search-distribution centre (what ES has learned)."""
+    """The current search-distribution centre ``[D]`` (what ES has learned), a copy: CMA-ES
+    keeps it as ``m``, the others in ``status["center"]``."""
     if hasattr(searcher, "m"):  # CMA-ES
         return searcher.m.detach().clone()
     return searcher.status["center"].detach().clone()
 
 
 def searcher_stdev(searcher) -> float:
+    """The search distribution's mean standard deviation over parameters (the ``stdev``
+    metric): PGPE / SNES / XNES report it directly; for CMA-ES it is
+    ``mean(sigma * sqrt(diag C))``.
+    """
     if hasattr(searcher, "sigma") and hasattr(searcher, "C"):  # CMA-ES: sigma * sqrt(diag C)
         c = searcher.C if searcher.C.dim() == 1 else torch.diagonal(searcher.C)
         return float((searcher.sigma * c.clamp_min(0).sqrt()).mean())
@@ -423,6 +506,13 @@ def searcher_state(searcher) -> dict[str, Any]:
 
 
 def load_searcher_state(searcher, state: dict[str, Any]) -> None:
+    """Write a :func:`searcher_state` back onto a searcher that :func:`make_searcher` built from
+    the same config, including the last evaluated population (values and evals) that PGPE /
+    SNES / XNES compute their next update from.
+
+    Raises:
+        CheckpointError: the state names a part the searcher lacks (the config changed).
+    """
     from evotorch import SolutionBatch
 
     state = dict(state)
