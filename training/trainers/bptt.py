@@ -10,6 +10,42 @@ Backpropamine, Schmidgall et al. 2021's SpikePropamine).
 The policy is binary per action dimension (see :class:`~plasticagents.training.config.
 BPTTConfig`), which is what the temporal tasks read (go / no-go, left / right arm).
 
+The loss, per iteration over ``B`` episodes with active-step mask ``m[t, b]`` and
+``S = sum(m)``::
+
+    G[t]  = r[t] + gamma * m[t] * G[t + 1]            (return-to-go, no bootstrap)
+    A[t]  = stopgrad(G[t] - V[t])                     (critic baseline, not normalised)
+    loss  = -sum(m * log pi(a | h) * A) / S
+            + value_coef * sum(m * (G - V) ** 2) / S
+            - beta * sum(m * H[pi]) / S
+
+``log pi`` is the behaviour policy's log-probability (it mixes in uniform go / no-go with
+probability ``explore``), so the estimator stays on-policy; ``H`` is the entropy of the
+network's own Bernoulli policy, summed over action dimensions; ``beta`` follows
+:func:`entropy_schedule`. One Adam step follows, with the gradient norm clipped to
+``grad_clip``.
+
+``metrics.csv`` columns, one row per iteration:
+
+``iteration``        index of the iteration (0-based)
+``env_steps``        environment steps of the training episodes so far (evaluation excluded)
+``wall_time``        seconds since the run started (summed over resumed sessions)
+``mean_return``      mean return of this iteration's ``batch`` training episodes (behaviour
+                     policy: sampled actions, with ``explore``)
+``loss``             the loss above, before the update
+``entropy``          mean per-step entropy of the policy (nats, summed over action dims)
+``grad_norm``        the gradient's total norm before clipping
+``spikes_per_step``  hidden spikes per env step, over the batch
+``eval_return``      mean return on ``eval_episodes`` held-out episodes, every ``eval_every``
+                     iterations and at the last; empty otherwise
+
+Checkpoints. ``policy``: ``params`` (the trained parameters of the SNN with ``act_dim + 1``
+linear readouts), ``obs_dim``, ``act_dim`` (the env's action size; no observation
+normaliser: BPTT reads raw observations). ``trainer_state``: ``model`` (the SNN's full
+state dict, buffers included), ``optimizer`` (Adam's moments), ``rng`` (the action-sampling
+generator), ``env_steps``. Episode seeds derive from ``(seed, iteration)``, so a resumed
+run repeats exactly what an uninterrupted one would have done.
+
 Example::
 
     plasticagents train configs/experiments/cue_plastic_modulated.yaml
@@ -73,15 +109,21 @@ class BinaryPolicy(nn.Module):
         sample: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
+        """Wrap ``net`` (``act_dim + 1`` linear readouts: logits, then the value); ``generator``
+        seeds the ``sample=True`` draws (default: seeded with 0 so evaluation repeats)."""
         super().__init__()
         self.net, self.act_dim, self.sample = net, act_dim, sample
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.n_in, self.n_out = net.n_in, act_dim
 
     def initial_state(self, batch: int | tuple[int, ...]) -> Any:
+        """The network's fresh state for ``batch`` rows (membranes, traces, fast weights)."""
         return self.net.initial_state(batch)
 
     def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """One step: ``x: [B, obs_dim]`` -> actions ``[B, act_dim]`` in ``{-1, +1}`` (the dtype of
+        the readouts; the value readout is dropped) and the next state.
+        """
         out, state = self.net(x, state)
         logits = out[..., : self.act_dim]
         if self.sample:
@@ -91,14 +133,21 @@ class BinaryPolicy(nn.Module):
         return torch.where(go, 1.0, -1.0).to(out.dtype), state
 
     def weight_change(self, state: Any) -> Tensor:
+        """The plastic weight change in ``state`` (what the viewer plots), from the network."""
         return self.net.weight_change(state)
 
     def modulation(self, state: Any) -> Tensor | None:
+        """The neuromodulator's output in ``state`` (``None`` without modulated plasticity)."""
         return self.net.modulation(state)
 
 
 def build_bptt_policy(cfg: ExperimentConfig, obs_dim: int, act_dim: int) -> BinaryPolicy:
-    """The policy a BPTT run trains: the configured SNN with ``act_dim + 1`` linear readouts."""
+    """The policy a BPTT run trains: the configured SNN with ``act_dim + 1`` linear readouts,
+    built from ``cfg.seed``; it samples its actions when ``trainer.eval_sample`` is set.
+
+    Raises:
+        ValueError: ``agent.kind`` is not ``snn`` (an MLP has no linear readouts here).
+    """
     if cfg.agent.kind != "snn":
         raise ValueError(
             f"trainer.kind 'bptt' trains spiking networks; agent.kind {cfg.agent.kind!r} is not "
@@ -119,12 +168,19 @@ class _Learner:
     def __init__(
         self, policy: BinaryPolicy, t: BPTTConfig, generator: torch.Generator, greedy: bool
     ) -> None:
+        """``generator`` draws the actions; ``greedy`` acts on the sign of the logits."""
         self.policy, self.t, self.generator, self.greedy = policy, t, generator, greedy
         self.logps: list[Tensor] = []
         self.entropies: list[Tensor] = []
         self.values: list[Tensor] = []
 
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Act on ``obs: [n, obs_dim]`` with the graph kept (no ``no_grad``): returns actions
+        ``[n, act_dim]`` in ``{-1, +1}`` and the next state, and appends this step's
+        log-probability ``[n]`` (of the behaviour policy), entropy ``[n]`` (of the network's own
+        policy) and value ``[n]``. ``episode_start`` is not read: every slot's episode starts
+        with the rollout, from the ``None`` state.
+        """
         act_dim, explore = self.policy.act_dim, self.t.explore
         out, state = self.policy.net(torch.as_tensor(obs, dtype=torch.float32), state)
         logits, value = out[:, :act_dim], out[:, act_dim]
@@ -160,7 +216,20 @@ def episode_loss(
     """Run one episode per pool slot through the rollout engine with the stochastic (or
     ``greedy``) policy and build the actor-critic loss over the whole episode, with the graph
     through every step kept. ``entropy_coef`` overrides ``t.entropy_coef`` (the trainer
-    anneals it)."""
+    anneals it).
+
+    Slot ``i`` is reset with ``seeds[i]``; ``generator`` draws the actions. Memory grows with
+    ``len(pool) x episode length``: the graph of every simulation step is alive until
+    ``loss.backward()``.
+
+    Returns:
+        ``loss`` (scalar tensor with the graph; see the module docstring), ``entropy`` (float,
+        mean per active step), ``returns`` and ``lengths`` (``[n]`` arrays), and
+        ``spikes_per_step`` (hidden spikes per env step over all slots).
+
+    Raises:
+        ValueError: a slot produced a non-finite observation, reward or action.
+    """
     learner = _Learner(policy, t, generator, greedy)
     result = rollout(learner, pool, seeds, deterministic=greedy, record=("rewards", "active"))
     if result.diverged.any():
@@ -207,6 +276,13 @@ def entropy_schedule(t: BPTTConfig, iteration: int) -> float:
 
 
 def _evaluate(policy: BinaryPolicy, pool: EnvPool, seed: int, t: BPTTConfig) -> float:
+    """Mean return of one episode per slot of ``pool`` without gradients: greedy (sign of the
+    logits) unless ``t.eval_sample``, then sampled as in training (``explore`` mixed in)
+    from a generator seeded with ``seed``. The reset seeds derive from ``(seed, 10**6)``:
+    the same held-out episodes at every evaluation, distinct from the training seeds (which
+    derive from ``(seed, iteration, k)``), so evaluations along a run compare policies, not
+    episodes.
+    """
     seeds = [int(s) for s in np.random.SeedSequence([seed, 10**6]).generate_state(len(pool))]
     with torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
@@ -231,6 +307,13 @@ class Trainer(TrainerBase):
     log_every = 10
 
     def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        """Build the binary SNN policy, Adam over the network's parameters, the sampling
+        generator (``cfg.seed``) and two env pools: ``batch`` training envs and
+        ``eval_episodes`` evaluation envs (one physics thread each).
+
+        Raises:
+            ValueError: ``agent.kind`` is not ``snn``.
+        """
         self.cfg, self.t = cfg, cfg.trainer
         self.total, self.checkpoint_every = self.t.iterations, self.t.checkpoint_every
         torch.manual_seed(cfg.seed)
@@ -243,6 +326,7 @@ class Trainer(TrainerBase):
         self.env_steps = 0
 
     def describe(self) -> str:
+        """The header line: env, network size and plasticity rule / mode, budget."""
         cfg, t = self.cfg, self.t
         p = cfg.agent.plasticity
         plastic = "static" if p is None else f"{p.rule}/{p.mode}"
@@ -253,6 +337,7 @@ class Trainer(TrainerBase):
         )
 
     def state(self) -> dict[str, Any]:
+        """Resume state: model, Adam, sampling RNG, env steps (see the module docstring)."""
         return {
             "model": dict(self.policy_net.net.state_dict()),
             "optimizer": self.optimizer.state_dict(),
@@ -261,12 +346,21 @@ class Trainer(TrainerBase):
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state` onto the freshly built model, optimizer and generator."""
         self.policy_net.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["rng"])
         self.env_steps = state["env_steps"]
 
     def step(self, it: int) -> dict[str, Any]:
+        """One iteration: ``batch`` episodes seeded from ``(cfg.seed, it)``, the loss (module
+        docstring) with the entropy bonus of :func:`entropy_schedule`, one clipped Adam step, and
+        an evaluation of the updated policy when due. Returns the metrics row.
+
+        Raises:
+            ValueError: a non-finite loss (the message suggests a lower ``trainer.lr`` or
+                ``grad_clip``) or a diverged episode (from :func:`episode_loss`).
+        """
         cfg, t, net = self.cfg, self.t, self.policy_net.net
         seeds = episode_seeds(cfg.seed, it, t.batch)
         result = episode_loss(
@@ -301,17 +395,23 @@ class Trainer(TrainerBase):
         }
 
     def select(self, it: int, row: dict[str, Any]) -> Candidate | None:
+        """The updated policy, scored by ``eval_return``, in evaluated iterations only: the
+        training return is earned with exploration and is not comparable.
+        """
         if row["eval_return"] is None:
             return None
         return Candidate(row["eval_return"], self.policy())
 
     def policy(self) -> dict[str, Any]:
+        """The policy payload: the SNN's trained parameters and the env's sizes."""
         return policy_payload(self.policy_net.net, obs_dim=self.obs_dim, act_dim=self.act_dim)
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
+        """Report the env steps (BPTT writes nothing beyond the loop's files)."""
         return {"env_steps": self.env_steps}
 
     def close(self) -> None:
+        """Close both env pools."""
         self.pool.close()
         self.eval_pool.close()
 
