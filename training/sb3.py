@@ -52,6 +52,13 @@ class SpikingFeatures(BaseFeaturesExtractor):
     def __init__(
         self, observation_space: gym.spaces.Box, features_dim: int, agent: dict, seed: int
     ) -> None:
+        """Build the SNN from the ``agent`` dict (validated like the config's own section) with
+        ``features_dim`` linear readouts, from ``seed``: the same weights on every rebuild, which
+        is what lets a checkpoint's state dict load into a model rebuilt from the config.
+
+        Raises:
+            ConfigError: an invalid ``agent`` section.
+        """
         super().__init__(observation_space, features_dim)
         from plasticagents.training.config import AgentConfig, _build
 
@@ -62,6 +69,11 @@ class SpikingFeatures(BaseFeaturesExtractor):
         self.last_state: Any = None  # the SNN state of the last call without autograd (acting)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``obs: [B, *obs_shape]`` (normalised by ``VecNormalize``) -> readout features
+        ``[B, features_dim]``: ``steps_per_input`` simulation steps from a fresh state. Records
+        ``last_spikes`` (mean hidden spikes per observation) and, when acting without autograd,
+        ``last_state``.
+        """
         features, state = self.net(obs.flatten(1), None)
         self.last_spikes = float(state.spikes.sum(-1).mean().detach())
         # kept for rollout's spike counts and probes when acting (SB3's predict runs under
@@ -77,6 +89,9 @@ class _SplitExtractor(nn.Module):
     def __init__(
         self, pi_in: int, vf_in: int, pi_arch: list[int], vf_arch: list[int], activation: type
     ) -> None:
+        """Actor MLP ``pi_in -> pi_arch`` and critic MLP ``vf_in -> vf_arch`` (hidden layers only;
+        SB3 adds the action and value heads on ``latent_dim_pi`` / ``latent_dim_vf``).
+        """
         super().__init__()
         # SB3's own MLP builder (output_dim -1: hidden layers only, like its MlpExtractor)
         self.policy_net = nn.Sequential(*create_mlp(pi_in, -1, list(pi_arch), activation))
@@ -85,12 +100,20 @@ class _SplitExtractor(nn.Module):
         self.latent_dim_vf = vf_arch[-1] if vf_arch else vf_in
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Refused: one features tensor cannot feed inputs of two sizes. SB3 calls it only with a
+        shared extractor, which :class:`SpikingActorCriticPolicy` never has.
+
+        Raises:
+            RuntimeError: always.
+        """
         raise RuntimeError("_SplitExtractor takes actor and critic features separately")
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        """``[B, pi_in]`` -> the actor's latent ``[B, latent_dim_pi]``."""
         return self.policy_net(features)
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        """``[B, vf_in]`` -> the critic's latent ``[B, latent_dim_vf]``."""
         return self.value_net(features)
 
 
@@ -101,16 +124,25 @@ class SpikingActorCriticPolicy(ActorCriticPolicy):
     ``predict``, ``evaluate_actions``, saving) is SB3's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """SB3's constructor arguments, with ``share_features_extractor`` forced off (the critic
+        must not read the spiking features).
+        """
         kwargs["share_features_extractor"] = False
         super().__init__(*args, **kwargs)
 
     def make_features_extractor(self) -> BaseFeaturesExtractor:
+        """The first call (the actor's) builds the configured :class:`SpikingFeatures`; the second
+        (the critic's) a plain ``FlattenExtractor`` of the observation.
+        """
         # SB3 asks for the actor's extractor first, then (not shared) the critic's
         if getattr(self, "features_extractor", None) is None:
             return super().make_features_extractor()
         return FlattenExtractor(self.observation_space)
 
     def _build_mlp_extractor(self) -> None:
+        """Replace SB3's ``MlpExtractor`` (one input size) with a :class:`_SplitExtractor` whose
+        actor reads ``features_dim`` features and whose critic reads the flat observation.
+        """
         arch = self.net_arch if isinstance(self.net_arch, dict) else {}
         self.mlp_extractor = _SplitExtractor(
             self.features_dim,
@@ -132,13 +164,24 @@ class SB3Agent:
     population = False
 
     def __init__(self, model: Any, obs_rms: Any | None, clip_obs: float = 10.0) -> None:
+        """``model``: an SB3 model (its ``predict`` and ``policy``); ``obs_rms``: a
+        ``RunningMeanStd`` of the training observations (``None``: raw observations);
+        ``clip_obs``: ``VecNormalize``'s default clip of normalised observations.
+        """
         self.model, self.obs_rms, self.clip_obs = model, obs_rms, clip_obs
         self.policy = model.policy
 
     def initial_state(self, batch: int) -> None:
+        """``None``: SB3's policy keeps nothing between steps."""
         return None
 
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """``obs: [n, obs_dim]`` -> ``(actions [n, act_dim], SNN state of this step or None)``.
+
+        Normalises as ``VecNormalize`` does, ``clip((obs - mean) / sqrt(var + 1e-8), +-clip_obs)``,
+        then calls SB3's ``predict`` (actions clipped to the action box; ``deterministic``: the
+        Gaussian mean). ``state`` and ``episode_start`` are ignored.
+        """
         obs = np.asarray(obs, dtype=np.float32)
         if self.obs_rms is not None:
             obs = np.clip(
