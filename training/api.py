@@ -139,10 +139,12 @@ def evaluate(
     perturbations: list[dict[str, Any]] | None = None,
     max_episode_steps: int | None = None,
     threads: int = 2,
+    ablation: str | None = None,
 ) -> Any:
     """A trained run on held-out data: for a policy, the returns ``[episodes]`` of seeded
-    episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``);
-    for a classifier, its test-set result dict (accuracy, spikes and SynOps per sample)."""
+    episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``;
+    ``ablation`` as in :mod:`plasticagents.ablation`); for a classifier, its test-set result
+    dict (accuracy, spikes and SynOps per sample)."""
     from plasticagents.training.analysis.evaluate import evaluate_classifier_run, evaluate_run
 
     opened = RunDir.open(run)
@@ -150,7 +152,7 @@ def evaluate(
     if lookup(kind).family == "classifier":
         return evaluate_classifier_run(opened, which, seed)
     return evaluate_run(
-        run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads
+        run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
     )
 
 

@@ -288,6 +288,7 @@ class Carry:
     lengths: np.ndarray  # [n] int64: steps taken in the episode (the next step's index)
     onsets: list[dict[str, int]]  # per slot: perturbation label -> first step under it
     reports: list[dict[str, dict[str, Any]]]  # per slot: the latest info["perturbation"]
+    fresh: np.ndarray | None = None  # [n] bool: an onset reported since the agent last acted
 
     @classmethod
     def reset(
@@ -305,6 +306,7 @@ class Carry:
             np.zeros(n, dtype=np.int64),
             [{} for _ in range(n)],
             [{} for _ in range(n)],
+            np.zeros(n, dtype=bool),
         )
         for i, info in enumerate(infos):
             carry._note(i, info)
@@ -320,6 +322,7 @@ class Carry:
             self.lengths.copy(),
             [dict(o) for o in self.onsets],
             list(self.reports),
+            None if self.fresh is None else self.fresh.copy(),
         )
 
     def _begin(self, i: int, obs: np.ndarray, info: dict) -> None:
@@ -327,17 +330,30 @@ class Carry:
         self.obs[i] = obs
         self.returns[i], self.lengths[i] = 0.0, 0
         self.onsets[i], self.reports[i] = {}, {}
+        if self.fresh is not None:
+            self.fresh[i] = False
         self._note(i, info)
 
     def _note(self, i: int, info: dict) -> None:
-        """Read slot ``i``'s perturbation report from the info of its step ``lengths[i]``."""
+        """Read slot ``i``'s perturbation report (and a hidden-goal task's switch, under the
+        label ``"task"``: its first switch) from the info of its step ``lengths[i]``."""
         report = info.get("perturbation")
+        seen = self.onsets[i]
         if report:
             self.reports[i] = report
-            seen = self.onsets[i]
             for label, entry in report.items():
                 if label not in seen and entry.get("active"):
                     seen[label] = int(self.lengths[i])
+                    self._fresh(i)
+        task = info.get("task")
+        if task and task.get("switched") and "task" not in seen:
+            seen["task"] = int(self.lengths[i])
+            self._fresh(i)
+
+    def _fresh(self, i: int) -> None:
+        if self.fresh is None:
+            self.fresh = np.zeros(len(self.obs), dtype=bool)
+        self.fresh[i] = True
 
 
 class _Step(NamedTuple):
@@ -369,6 +385,9 @@ def _step(
     caller's to set for the next step. The one stepping loop of the engine."""
     n = len(pool)
     feed = np.where(active[:, None], carry.obs, 0.0).astype(carry.obs.dtype, copy=False)
+    if carry.fresh is not None and hasattr(agent, "observe_onsets"):
+        agent.observe_onsets(carry.fresh.reshape(batch_shape).copy())  # e.g. AblatedAgent
+        carry.fresh[:] = False
     action, carry.state = agent.predict(
         feed.reshape(*batch_shape, -1),
         carry.state,
@@ -388,7 +407,7 @@ def _step(
     obs, returns, lengths = carry.obs, carry.returns, carry.lengths
     for i, (o, r, term, trunc, info) in zip(idx, results, strict=True):
         obs[i] = o
-        if "perturbation" in info:
+        if "perturbation" in info or "task" in info:
             carry._note(i, info)
         lengths[i] += 1
         if term:

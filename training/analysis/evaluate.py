@@ -63,15 +63,27 @@ class LoadedPolicy:
             max_episode_steps=max_episode_steps or base.max_episode_steps,
         )
 
-    def agent(self, env_cfg: EnvConfig | None = None, device: str = "cpu") -> NormalizedAgent:
-        """The predict-protocol agent for ``env_cfg`` (default: the training env)."""
+    def agent(
+        self, env_cfg: EnvConfig | None = None, device: str = "cpu", ablation: str | None = None
+    ) -> Any:
+        """The predict-protocol agent for ``env_cfg`` (default: the training env), with its
+        plasticity ablated as ``ablation`` says (one of
+        :data:`plasticagents.ablation.ABLATIONS`; a clear error for a non-plastic policy)."""
+        from plasticagents.ablation import AblatedAgent
         from plasticagents.agents import Agent
 
         obs_dim, act_dim, low, high = env_spaces(env_cfg or self.config.env)
         check_compatible(self, obs_dim, act_dim, (env_cfg or self.config.env).id)
         if self.predictor is not None:
-            return self.predictor
-        return NormalizedAgent(Agent(self.policy, low, high, device=device), self.obs_norm)
+            agent = self.predictor
+        else:
+            agent = NormalizedAgent(Agent(self.policy, low, high, device=device), self.obs_norm)
+        if ablation is None:
+            return agent
+        try:
+            return AblatedAgent(agent, ablation)
+        except ValueError as err:
+            raise ValueError(f"{self.run.path}: {err}") from None
 
 
 def check_compatible(loaded: LoadedPolicy, obs_dim: int, act_dim: int, env_id: str) -> None:
@@ -131,17 +143,20 @@ def evaluate_run(
     perturbations: list[dict[str, Any]] | None = None,
     max_episode_steps: int | None = None,
     threads: int = 2,
+    ablation: str | None = None,
 ) -> np.ndarray:
     """Returns of ``episodes`` seeded episodes of a run's policy (observation norm frozen).
 
     By default the env is the training env with its fixed perturbations; ``env_id`` /
-    ``perturbations`` / ``max_episode_steps`` override them.
+    ``perturbations`` / ``max_episode_steps`` override them. ``ablation`` runs the plastic
+    policy with its plasticity frozen at an onset, lesioned or reset at an onset
+    (:mod:`plasticagents.ablation`), on the same seeds.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
     loaded = load_policy(run_path, which)
     env_cfg = loaded.env_config(env_id, perturbations, max_episode_steps)
-    agent = loaded.agent(env_cfg)
+    agent = loaded.agent(env_cfg, ablation=ablation)
     pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads)
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]

@@ -228,11 +228,13 @@ def evaluate_agent(
     window: int = 50,
     fraction: float = 0.8,
     progress: bool = True,
+    ablation: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """One agent over every condition x seed: CSV rows and the mean per-step reward around
     each mid-episode onset (``{condition: [6 * window] array}``, steps ``-2 window .. 4 window``
-    relative to the onset; NaN where no episode covers a step)."""
-    agent = loaded.agent(env_cfg)
+    relative to the onset; NaN where no episode covers a step). ``ablation`` runs the agent
+    with its plasticity ablated (:mod:`plasticagents.ablation`) on the same seeds."""
+    agent = loaded.agent(env_cfg, ablation=ablation)
     slots = [(c, k) for c in conditions for k in range(len(seeds))]
     rows: list[dict[str, Any]] = []
     around: dict[str, list[np.ndarray]] = {}
@@ -320,9 +322,17 @@ def run_robustness(
     fraction: float = 0.8,
     overwrite: bool = False,
     progress: bool = True,
+    ablations: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md`` and PNG plots
-    into ``out``. Returns the CSV rows."""
+    into ``out``. Returns the CSV rows.
+
+    ``ablations`` (names from :data:`plasticagents.ablation.ABLATIONS`) adds, for every run, one
+    more agent per ablation, labelled ``"<agent> [<ablation>]"``, on the same episode seeds
+    as the intact agent, beside it in the CSV, the report and the plots; every run must then
+    be plastic (an ablation of a static or MLP policy is an error before anything runs).
+    """
+    from plasticagents.ablation import ABLATIONS
     from plasticagents.envs import load_suite
     from plasticagents.training.analysis.evaluate import check_compatible
 
@@ -339,6 +349,9 @@ def run_robustness(
         raise FileExistsError(
             f"{str(out)!r} already holds a robustness run; choose another --out or pass --overwrite"
         )
+    unknown = [a for a in ablations if a not in ABLATIONS]
+    if unknown:
+        raise ValueError(f"unknown ablation {unknown[0]!r}; valid choices: {list(ABLATIONS)}")
     loaded_runs = [load_policy(r, which) for r in runs]
     env_id = env_id or suite["env"]
     max_steps = max_episode_steps or suite["max_episode_steps"]
@@ -348,6 +361,8 @@ def run_robustness(
     for lp, cfg in zip(loaded_runs, configs, strict=True):
         obs_dim, act_dim, _, _ = env_spaces(cfg)
         check_compatible(lp, obs_dim, act_dim, cfg.id)
+        for ablation in ablations:
+            lp.agent(cfg, ablation=ablation)  # a non-plastic run fails here, before any episode
     conditions = conditions_of(suite)
     seeds = episode_seed_list(seed, episodes)
     out.mkdir(parents=True, exist_ok=True)
@@ -356,11 +371,23 @@ def run_robustness(
     used: set[str] = set()
     for lp, cfg in zip(loaded_runs, configs, strict=True):
         label = _agent_label(lp, used)
-        agent_rows, agent_curves = evaluate_agent(
-            lp, label, conditions, seeds, cfg, threads, batch, window, fraction, progress
-        )
-        rows += agent_rows
-        curves[label] = agent_curves
+        for ablation in (None, *ablations):
+            name = label if ablation is None else f"{label} [{ablation}]"
+            agent_rows, agent_curves = evaluate_agent(
+                lp,
+                name,
+                conditions,
+                seeds,
+                cfg,
+                threads,
+                batch,
+                window,
+                fraction,
+                progress,
+                ablation,
+            )
+            rows += agent_rows
+            curves[name] = agent_curves
     write_csv(rows, out / "robustness.csv")
     info = {
         "suite": str(suite_path),
@@ -371,6 +398,7 @@ def run_robustness(
         "fraction": fraction,
         "env": configs[0].id,
         "max_episode_steps": configs[0].max_episode_steps,
+        "ablations": list(ablations),
     }
     write_report(rows, out / "report.md", info)
     from plasticagents.training.analysis.plots import plot_onset_curves, plot_return_ratios
@@ -479,6 +507,18 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
         f"`{info['checkpoint']}` checkpoints, observation normalisation frozen. "
         "Cells: mean ± 95% confidence half-width (Student t) over episodes; bold: best agent.",
         "",
+        *(
+            [
+                "Ablated agents (`<agent> [<ablation>]`) are the same policy on the same seeds "
+                "with its plasticity changed from the step after the env reports an onset: "
+                "`freeze-at-onset` holds the fast weights at their onset values, `lesion` keeps "
+                "them at their initial values all episode, `reset-at-onset` puts every plastic "
+                "variable back to its initial value once.",
+                "",
+            ]
+            if info.get("ablations")
+            else []
+        ),
         "| agent | run | nominal return |",
         "| --- | --- | --- |",
     ]

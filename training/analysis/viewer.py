@@ -126,14 +126,16 @@ def record_episode(
     height: int = 352,
     every: int = 1,
     progress: bool = True,
+    ablation: str | None = None,
 ) -> Recording:
-    """Roll out one seeded episode of ``loaded`` and keep what the viewer shows."""
+    """Roll out one seeded episode of ``loaded`` (its plasticity ablated as ``ablation``
+    says, if given) and keep what the viewer shows."""
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every!r}")
     if width < 16 or height < 16:
         raise ValueError(f"frame size must be at least 16x16, got {width}x{height}")
     env_cfg = loaded.env_config(env_id, list(perturbations or []), max_steps)
-    agent = loaded.agent(env_cfg)
+    agent = loaded.agent(env_cfg, ablation=ablation)
     if render:
         _ensure_offscreen_backend()
         env_cfg.kwargs = {
@@ -356,8 +358,10 @@ def view(
     height: int = 352,
     fps: float | None = None,
     progress: bool = True,
+    ablation: str | None = None,
 ) -> tuple[Path, Path, Recording]:
-    """Record, compose and write ``out`` (video) and ``out`` with ``.npz`` (trajectory)."""
+    """Record, compose and write ``out`` (video) and ``out`` with ``.npz`` (trajectory);
+    ``ablation`` renders the plastic policy with its plasticity ablated."""
     out = Path(out)
     if out.suffix.lower() not in VIDEO_FORMATS:
         raise ValueError(
@@ -365,7 +369,17 @@ def view(
         )
     loaded = load_policy(run, which)
     rec = record_episode(
-        loaded, env_id, perturbations, seed, max_steps, True, width, height, every, progress
+        loaded,
+        env_id,
+        perturbations,
+        seed,
+        max_steps,
+        True,
+        width,
+        height,
+        every,
+        progress,
+        ablation,
     )
     frames = compose_frames(rec)
     if fps is None:  # real time where the env says how long a step is
