@@ -21,6 +21,35 @@ pieces where they fit, reading top to bottom like a CleanRL script:
 The policy mean is the SNN's tanh output in [-1, 1] (scaled to the action bounds like every
 agent here); its best checkpoint has the same format as the ES trainer's, so ``evaluate``,
 ``robustness`` and ``view`` run it unchanged.
+
+``metrics.csv`` columns, one row per iteration (one rollout and its update):
+
+``iteration``        index of the iteration (0-based)
+``env_steps``        ``(iteration + 1) * n_envs * n_steps`` training env steps
+``wall_time``        seconds since the run started (summed over resumed sessions)
+``mean_return``      mean raw return of the episodes that ended during this rollout
+                     (sampled actions); empty when none ended
+``policy_loss``      PPO's clipped surrogate loss, mean over the update's minibatches
+``value_loss``       the critic's squared error against the GAE returns (scaled rewards)
+``approx_kl``        ``mean((ratio - 1) - log ratio)``, an estimate of KL(old || new)
+``clip_fraction``    share of steps whose probability ratio left ``1 +- clip_range``
+``std``              mean standard deviation of the Gaussian actor, in the [-1, 1] units of
+                     the tanh output
+``spikes_per_step``  hidden spikes per env step, mean over the rollout's steps and envs
+``eval_return``      mean return of the deterministic actor (its mean action) on
+                     ``eval_episodes`` held-out episodes, every ``eval_every`` iterations
+                     and at the last; empty otherwise
+
+Checkpoints. ``policy``: ``params`` (the actor network's trained parameters; ``log_std``
+and the critic are left out, as acting deterministically needs neither), ``obs_norm``,
+``obs_dim``, ``act_dim``: the ES format. ``trainer_state``: ``model`` (the whole
+actor-critic: actor, ``log_std``, critic), ``optimizer`` (Adam), ``obs_norm``, ``ret_rms``
+(the reward-scaling statistics), ``rng`` (the action-sampling generator). Not saved: the
+envs' episodes in progress with the policy state carried into them, the per-env discounted
+returns of the reward scaling, and the minibatch-order generator; a resumed run therefore
+starts fresh episodes (reset with the run's first seeds) and reseeds the minibatch order
+from ``(seed, iteration)``: it continues training, but does not repeat an uninterrupted
+run step for step.
 """
 
 from __future__ import annotations
@@ -75,11 +104,18 @@ class _Actor:
     population = False
 
     def __init__(self, model, obs_norm, low, high, generator: torch.Generator) -> None:
+        """``low`` / ``high``: the action bounds that the clamped samples in [-1, 1] map onto."""
         self.model, self.obs_norm, self.generator = model, obs_norm, generator
         self.low, self.half_range = low, (high - low) / 2
         self.inputs, self.samples, self.log_probs, self.values = [], [], [], []
 
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """One step for all envs: ``obs: [n, obs_dim]`` -> env actions ``[n, act_dim]`` and the
+        next state, without gradients. Rows flagged in ``episode_start`` restart from the
+        initial state; the action is ``mean + std * N(0, 1)`` from ``generator``, stored
+        unclamped (the log-probability is of that sample) and clamped to [-1, 1] only for the
+        env. ``deterministic`` is ignored: this actor always samples.
+        """
         x = torch.as_tensor(self.obs_norm.normalize(obs), dtype=torch.float32)
         if state is None:
             state = self.model.initial_state(x.shape[0])
@@ -108,8 +144,18 @@ def collect_rollout(
     """Fill ``buffer`` with ``buffer.buffer_size`` steps of every env through the rollout
     engine, continuing from ``carry`` (observations, policy state, episode starts).
 
-    Returns the next carry, the state the rollout began with (for the update), finished
-    episodes' returns and the raw observations seen (to update ``obs_norm`` afterwards).
+    Each step's reward is scaled by ``reward_norm`` (which updates its statistics) as
+    ``VecNormalize`` would; where an episode was truncated (time limit), ``gamma * V(s_T)`` of
+    its final observation is added to that scaled reward, as SB3's PPO bootstraps. The buffer
+    then holds, per step ``[n_steps, n_envs]``: the normalised inputs, the unclamped action
+    samples, scaled rewards, episode starts, values and log-probabilities, and GAE advantages
+    and returns computed with the value of the observation the next rollout starts from.
+
+    Returns:
+        ``carry`` (where the next rollout continues), ``start_state`` (the policy state the
+        rollout began with, detached: the update re-runs from it), ``returns`` (raw returns of
+        the episodes that ended), ``raw_obs`` (``[n_steps * n_envs, obs_dim]`` un-normalised,
+        to update ``obs_norm`` afterwards) and ``spikes_per_step``.
     """
     actor = _Actor(model, obs_norm, low, high, generator)
     got = collect(actor, pool, buffer.buffer_size, carry)
@@ -146,6 +192,11 @@ def collect_rollout(
 
 
 def _evaluate(model, obs_norm, pool, low, high, seed: int) -> float:
+    """Mean return of the actor's mean action (no sampling) on one episode per slot of
+    ``pool``, observations through the frozen ``obs_norm``. The reset seeds derive from
+    ``(seed, 10**6)``: the same held-out episodes at every evaluation, distinct from the
+    training envs' seeds.
+    """
     agent = NormalizedAgent(Agent(model.actor, low, high), obs_norm)
     seeds = [int(s) for s in np.random.SeedSequence([seed, 10**6]).generate_state(len(pool))]
     return float(rollout(agent, pool, seeds).returns.mean())
@@ -167,6 +218,12 @@ class Trainer(TrainerBase):
     }
 
     def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
+        """Build the actor-critic from ``cfg.seed``, Adam (``eps=1e-5``, as SB3's PPO), the
+        observation normaliser, ``n_envs`` training envs (two physics threads), the reward
+        scaling, the action-sampling generator, SB3's ``RolloutBuffer`` (``gamma``,
+        ``gae_lambda``) and ``eval_episodes`` evaluation envs. The envs are first reset by
+        :meth:`step`, not here.
+        """
         from stable_baselines3.common.buffers import RolloutBuffer
 
         t = self.t = cfg.trainer
@@ -197,6 +254,7 @@ class Trainer(TrainerBase):
         self.rng = np.random.default_rng([cfg.seed, 0])
 
     def describe(self) -> str:
+        """The header line: env, agent and plasticity rule, envs x steps per iteration, budget."""
         cfg, t = self.cfg, self.t
         kind = cfg.agent.kind
         if kind == "snn":
@@ -208,6 +266,9 @@ class Trainer(TrainerBase):
         )
 
     def state(self) -> dict[str, Any]:
+        """Resume state: model, Adam, normaliser, reward scaling, sampling RNG (module
+        docstring).
+        """
         return {
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
@@ -217,6 +278,7 @@ class Trainer(TrainerBase):
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state` onto the freshly built model, optimizer and statistics."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.obs_norm = RunningNorm.from_state(state["obs_norm"])
@@ -224,6 +286,10 @@ class Trainer(TrainerBase):
         self.generator.set_state(state["rng"])
 
     def _start(self, it: int) -> None:
+        """Reset the training envs with seeds ``seed + i`` (``DummyVecEnv.seed``'s scheme), give an
+        empty normaliser the reset observations (so the first rollout is not on raw inputs), and
+        seed the minibatch order from ``(seed, it)``. Called on the first step of a session.
+        """
         seeds = [self.cfg.seed + i for i in range(self.t.n_envs)]  # DummyVecEnv.seed's scheme
         self.carry, _ = Carry.reset(self.pool, seeds, dtype=self.pool.observation_space.dtype)
         if self.obs_norm.count == 0:
@@ -231,6 +297,13 @@ class Trainer(TrainerBase):
         self.rng = np.random.default_rng([self.cfg.seed, it])
 
     def step(self, it: int) -> dict[str, Any]:
+        """One iteration: collect ``n_steps`` of every env with the state carried on from the last
+        rollout, run :func:`~plasticagents.training.actor_critic.ppo_update`, then fold the
+        rollout's raw observations into the normaliser. The normaliser changes only here, after
+        the update, so a rollout's inputs, truncation bootstraps and last values all share one
+        normalisation. Evaluates the updated actor (with the updated normaliser) when due.
+        Returns the metrics row.
+        """
         t = self.t
         if self.carry is None:
             self._start(it)
@@ -267,9 +340,11 @@ class Trainer(TrainerBase):
         }
 
     def select(self, it: int, row: dict[str, Any]) -> Candidate | None:
+        """The updated actor, scored by ``eval_return``, in evaluated iterations only."""
         return None if row["eval_return"] is None else Candidate(row["eval_return"], self.policy())
 
     def policy(self) -> dict[str, Any]:
+        """The actor as an ES-format payload: parameters, normaliser state, env sizes."""
         return policy_payload(
             self.model.actor,
             obs_norm=self.obs_norm.state_dict(),
@@ -278,6 +353,7 @@ class Trainer(TrainerBase):
         )
 
     def close(self) -> None:
+        """Close the training and evaluation pools."""
         self.pool.close()
         self.eval_pool.close()
 
