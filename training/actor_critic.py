@@ -28,6 +28,12 @@ class RecurrentActorCritic(nn.Module):
     def __init__(
         self, cfg: ExperimentConfig, obs_dim: int, act_dim: int, t: RecurrentPPOConfig
     ) -> None:
+        """``actor``: the network the ``agent`` section builds (tanh outputs, from
+        ``cfg.seed``), the part a checkpoint's ``policy`` keeps; ``log_std: [act_dim]``,
+        state-independent, from ``t.log_std_init``; ``critic``: a tanh MLP
+        ``obs_dim -> t.critic_hidden -> 1`` on the normalised observation, not on the SNN's
+        state, so the values of a whole ``[T, B]`` sequence are one batched call.
+        """
         super().__init__()
         self.actor = build_policy(cfg.agent, obs_dim, act_dim, cfg.seed, output="tanh")
         self.log_std = nn.Parameter(torch.full((act_dim,), float(t.log_std_init)))
@@ -39,6 +45,7 @@ class RecurrentActorCritic(nn.Module):
         self.critic = nn.Sequential(*layers, nn.Linear(width, 1))
 
     def initial_state(self, batch: int) -> Any:
+        """The actor's fresh state for ``batch`` envs (the critic has none)."""
         return self.actor.initial_state(batch)
 
     def step(self, obs: Tensor, state: Any, episode_start: Tensor) -> tuple[Tensor, Any]:
@@ -49,9 +56,12 @@ class RecurrentActorCritic(nn.Module):
         return self.actor(obs, state)
 
     def value(self, obs: Tensor) -> Tensor:
+        """``obs: [..., obs_dim]`` (normalised) -> state values ``[...]``."""
         return self.critic(obs).squeeze(-1)
 
     def distribution(self, mean: Tensor) -> torch.distributions.Normal:
+        """The Gaussian policy ``N(mean, exp(log_std))``, independent per action dimension;
+        ``mean: [..., A]``."""
         return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
 
 
@@ -60,6 +70,8 @@ def _select(state: Any, rows: Tensor) -> Any:
 
 
 def _select(state: Any, rows: Tensor) -> Any:
+    """The rows ``rows`` (env indices) of every tensor in a policy state: a minibatch's start
+    state."""
     return map_state(lambda leaf: leaf[rows], state)
 
 
@@ -68,13 +80,19 @@ class ReturnNorm:
     of the discounted return (reset where an episode ends), clipped to ``[-clip, clip]``."""
 
     def __init__(self, n: int, gamma: float, clip: float = 10.0, eps: float = 1e-8) -> None:
+        """``n`` envs, discount ``gamma``; ``clip`` and ``eps`` as ``VecNormalize``'s defaults."""
         from stable_baselines3.common.running_mean_std import RunningMeanStd
 
         self.rms, self.gamma, self.clip, self.eps = RunningMeanStd(shape=()), gamma, clip, eps
         self.returns = np.zeros(n)
 
     def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
-        """Scale one step's ``rewards [n]`` (updating the statistics); ``dones [n]``."""
+        """Scale one step's ``rewards [n]`` (updating the statistics); ``dones [n]`` bool.
+
+        ``R <- gamma * R + r`` per env, the running variance of ``R`` is updated, the result is
+        ``clip(r / sqrt(var + eps), -clip, clip)``, and ``R`` restarts at 0 where ``dones``.
+        Rewards are divided, not centred, so their sign is kept.
+        """
         self.returns = self.returns * self.gamma + rewards
         self.rms.update(self.returns)
         scaled = np.clip(rewards / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)
@@ -82,9 +100,12 @@ class ReturnNorm:
         return scaled
 
     def state_dict(self) -> dict[str, Any]:
+        """The return statistics (``mean``, ``var``, ``count``) for a checkpoint; the per-env
+        running returns are not kept (a resumed run starts fresh episodes)."""
         return {"mean": self.rms.mean, "var": self.rms.var, "count": float(self.rms.count)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s statistics."""
         self.rms.mean, self.rms.var = np.array(state["mean"]), np.array(state["var"])
         self.rms.count = state["count"]
 
@@ -111,7 +132,36 @@ def ppo_update(
     model, optimizer, buffer, rollout_info, t: RecurrentPPOConfig, rng
 ) -> dict[str, float]:
     """``t.n_epochs`` of PPO's clipped loss over minibatches of whole env sequences, each
-    re-run from the state its rollout began with; returns the mean losses, KL, clip share."""
+    re-run from the state its rollout began with; returns the mean losses, KL, clip share.
+
+    Each epoch shuffles the ``n_envs`` sequences (``rng``: a NumPy generator) into minibatches
+    of ``t.minibatch_envs`` envs x all ``n_steps`` steps; a minibatch re-runs the actor through
+    :func:`sequence_log_probs` from ``rollout_info["start_state"]`` and takes one optimizer
+    step on::
+
+        ratio = exp(log pi_new(a) - log pi_old(a))
+        A     = (A - mean(A)) / (std(A) + 1e-8)          (per minibatch)
+        loss  = -mean(min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A))
+                + vf_coef * mean((V(obs) - returns) ** 2) - ent_coef * mean(entropy)
+
+    with the gradient norm clipped to ``t.max_grad_norm`` (the value loss is not clipped).
+
+    Args:
+        model: the :class:`RecurrentActorCritic` being trained.
+        optimizer: its optimizer.
+        buffer: SB3's ``RolloutBuffer`` after ``compute_returns_and_advantage``: observations
+            ``[T, E, obs_dim]`` (normalised), actions, episode starts, old log-probabilities,
+            advantages and returns ``[T, E]``.
+        rollout_info: :func:`~plasticagents.training.trainers.recurrent_ppo.collect_rollout`'s
+            result (its ``start_state``).
+        t: the trainer section.
+        rng: draws the minibatch order.
+
+    Returns:
+        ``pg`` (policy loss), ``vf`` (value loss), ``kl`` (``mean((ratio - 1) - log ratio)``,
+        before each step), ``clip`` (share of ratios outside ``1 +- clip_range``): means over
+        all minibatches of all epochs.
+    """
     obs = torch.as_tensor(buffer.observations, dtype=torch.float32)  # [T, E, obs]
     actions = torch.as_tensor(buffer.actions, dtype=torch.float32)
     starts = torch.as_tensor(buffer.episode_starts).bool()  # [T, E]
