@@ -12,6 +12,28 @@ At the end the best checkpoint is tested clean and under each noise level, and t
 writes ``result.json`` (accuracy, spikes and synaptic operations per sample, epoch time, peak
 memory) and ``noise.csv``.
 
+``metrics.csv`` columns, one row per epoch:
+
+``epoch``              index of the epoch (0-based)
+``wall_time``          seconds since the run started (summed over resumed sessions)
+``epoch_time``         seconds of this epoch's training pass (and batch-norm recalibration);
+                       evaluation excluded
+``train_loss``         mean loss over the epoch's training samples, as the weights changed
+``train_accuracy``     accuracy on those batches during training (dropout on)
+``val_accuracy``       accuracy on the validation split (held out of the training set with
+                       ``trainer.validation_fraction``); empty without one
+``test_accuracy``      accuracy on the test set, for watching only: it never selects
+``spikes_per_sample``  hidden spikes per training sample, summed over layers
+``rewired``            connections DEEP R / RigL moved this epoch (0 without rewiring)
+``sigma``              width of the learned delays' DCLS kernel at the epoch's last batch
+                       (in steps); empty without learned delays
+
+Checkpoints. ``policy``: ``model`` (the classifier's whole state dict: weights, delay
+positions, batch-norm statistics, the rewiring's connection-sign buffers), ``n_in`` (encoded
+input channels) and ``n_classes``. ``trainer_state``: ``model`` and ``optimizer`` (Adam's
+moments). The batch order, the encoder's noise and the validation split derive from the
+seed (and the epoch), so a resumed run ends where an uninterrupted one does.
+
 Example::
 
     plasticagents train configs/classification/digits.yaml
@@ -81,6 +103,12 @@ class Trainer(TrainerBase):
     }
 
     def __init__(self, cfg: ClassificationConfig, log: Callable[[str], None]) -> None:
+        """Load the data, build the encoder and the classifier (from ``cfg.seed``), the rewiring
+        (``model.rewiring``) and Adam with two parameter groups: weights at ``trainer.lr``, delay
+        positions at ``lr * delay_lr_scale`` (positions are measured in time steps, so they
+        need far larger steps than weights). The validation split is a seeded permutation of
+        the training set.
+        """
         self.cfg, self.t, self.log = cfg, cfg.trainer, log
         self.total, self.checkpoint_every = self.t.epochs, self.t.checkpoint_every
         torch.manual_seed(cfg.seed)
@@ -100,6 +128,7 @@ class Trainer(TrainerBase):
         self.epoch_times: list[float] = []
 
     def describe(self) -> str:
+        """The header line: data set and split sizes, input channels, architecture, budget."""
         cfg, m = self.cfg, self.cfg.model
         n_params = sum(p.numel() for p in self.model.parameters())
         return (
@@ -111,13 +140,26 @@ class Trainer(TrainerBase):
         )
 
     def state(self) -> dict[str, Any]:
+        """Resume state: the model's state dict and Adam's."""
         return {"model": dict(self.model.state_dict()), "optimizer": self.optimizer.state_dict()}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state` onto the freshly built model and optimizer."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
     def step(self, epoch: int) -> dict[str, Any]:
+        """One epoch: shuffled minibatches (order from ``(seed, epoch)``), each encoded with seeded
+        noise, surrogate-gradient BPTT through all ``T`` input steps, gradient clipping, an Adam
+        step, delay positions clamped to their range and (with rewiring) one DEEP R / RigL step;
+        learned delays follow the DCLS width schedule over the whole run's batches. Then the
+        batch-norm statistics are re-measured
+        (:func:`~plasticagents.training.classification.recalibrate_batch_norm`), and the model is
+        tested on the validation split (if any) and the test set. Returns the metrics row.
+
+        Raises:
+            ValueError: a non-finite loss (the message suggests a lower ``trainer.lr``).
+        """
         cfg, t, model = self.cfg, self.t, self.model
         model.train()
         clock = time.perf_counter()
@@ -176,9 +218,14 @@ class Trainer(TrainerBase):
         }
 
     def select(self, epoch: int, row: dict[str, Any]) -> Candidate:
+        """Every epoch is a candidate scored by ``val_accuracy``; without a validation split the
+        score is ``None``, which always replaces the best, so ``best`` is the last epoch. The test
+        accuracy never selects, so the final test report is not biased by selection.
+        """
         return Candidate(row["val_accuracy"], self.policy())
 
     def policy(self) -> dict[str, Any]:
+        """The policy payload: the model's state dict with the input and class counts."""
         return {
             "model": dict(self.model.state_dict()),
             "n_in": self.encoder.n_in,
@@ -187,7 +234,19 @@ class Trainer(TrainerBase):
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
         """Test the best checkpoint clean and under every noise level; write ``result.json``
-        and ``noise.csv``."""
+        and ``noise.csv``; return the ``result.json`` dict.
+
+        ``noise.csv``: one row per condition, ``noise`` (``none`` / ``input`` / ``weight``),
+        ``level`` (input: std of the Gaussian added to the features, or the probability of
+        an extra spike per bin for spike data; weight: relative std of the per-synapse
+        scaling), then :func:`~plasticagents.training.classification.evaluate_classifier`'s
+        ``accuracy``, ``loss``, spikes and SynOps per sample, and for input noise
+        ``van_rossum`` (hidden spike trains clean vs noisy, ``trainer.vr_tau``).
+        ``result.json``: name, seed, data set, the clean test accuracy, loss, spikes and
+        SynOps per sample, connection and parameter counts, epochs, the median epoch time
+        (of this session's epochs; ``None`` when resumed after the last one), the process's
+        peak resident memory (MB) and the noise rows.
+        """
         cfg, t = self.cfg, self.t
         model = classifier_from_policy(cfg, run.load("best").policy)
         clean = evaluate_classifier(model, self.test, self.encoder, seed=cfg.seed)
@@ -242,4 +301,7 @@ class Trainer(TrainerBase):
 
 
 def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[nn.Module, None]:
+    """The classifier of a ``classify`` checkpoint in eval mode (no predictor: callers test it
+    with :func:`~plasticagents.training.classification.evaluate_classifier`).
+    """
     return classifier_from_policy(cfg, policy), None
