@@ -1,12 +1,20 @@
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from plasticagents.training.config import CLASSIFY_TRAINERS, TRAINERS, ConfigError
-from plasticagents.training.dispatch import TRAIN_FUNCTIONS, train
-from plasticagents.training.sweep import compare_sweeps, run_sweep
+from plasticagents.training.analysis.sweep import compare_sweeps, run_sweep
+from plasticagents.training.api import train
+from plasticagents.training.config import (
+    ClassificationConfig,
+    ConfigError,
+    ExperimentConfig,
+    from_dict,
+)
+from plasticagents.training.loop import TrainerBase
+from plasticagents.training.registry import TRAINERS, adapter, kinds
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "bptt.yaml"
 
@@ -15,10 +23,19 @@ def _rows(path):
     return list(csv.DictReader(path.read_text().splitlines()))
 
 
-def test_every_trainer_kind_has_a_train_function():
-    assert set(TRAIN_FUNCTIONS) == set(TRAINERS) | set(CLASSIFY_TRAINERS)
-    for module, name in TRAIN_FUNCTIONS.values():
-        assert callable(getattr(__import__(module, fromlist=[name]), name))
+def test_every_trainer_kind_has_an_adapter_and_a_schema():
+    assert set(kinds("policy")) | set(kinds("classifier")) == set(TRAINERS)
+    assert not set(kinds("policy")) & set(kinds("classifier"))
+    experiment = {"policy": ExperimentConfig, "classifier": ClassificationConfig}
+    for kind, entry in TRAINERS.items():
+        assert entry.kind == kind and entry.family in experiment
+        module = adapter(kind)
+        assert issubclass(module.Trainer, TrainerBase) and callable(module.load_model)
+        fields = {f.name: f for f in dataclasses.fields(entry.config)}
+        assert fields["kind"].default == kind
+        assert entry.longer in fields  # the key --resume may raise
+        cfg = from_dict({"trainer": {"kind": kind}})  # the loader picks the schema by kind
+        assert type(cfg) is experiment[entry.family] and type(cfg.trainer) is entry.config
 
 
 def test_rl_sweep_scores_runs_on_held_out_episodes_and_parallel_equals_serial(tmp_path):
@@ -35,8 +52,8 @@ def test_rl_sweep_scores_runs_on_held_out_episodes_and_parallel_equals_serial(tm
     result = json.loads((tmp_path / "serial/runs/mode=plain-s0/result.json").read_text())
     assert result["eval_episodes"] == 12 and -6 <= result["eval_return"] <= 6  # 6 trials
     # the score is a direct re-evaluation of the best checkpoint on the sweep's seeds
-    from plasticagents.training.evaluate import evaluate_run
-    from plasticagents.training.sweep import EVAL_SEED
+    from plasticagents.training.analysis.evaluate import evaluate_run
+    from plasticagents.training.analysis.sweep import EVAL_SEED
 
     again = evaluate_run(tmp_path / "serial/runs/mode=plain-s0", episodes=12, seed=EVAL_SEED)
     assert float(again.mean()) == pytest.approx(result["eval_return"])
@@ -54,8 +71,15 @@ def test_sweep_and_train_reject_bad_values(tmp_path):
         class trainer:
             kind = "annealing"
 
-    with pytest.raises(ConfigError, match="unknown trainer.kind 'annealing'; valid choices"):
-        train(Cfg(), None)
+    runs = tmp_path / "runs"
+    choices = r"trainer.kind: invalid value 'annealing'; valid choices: \['es', 'bptt'"
+    with pytest.raises(ConfigError, match=choices):
+        train(Cfg(), runs_dir=runs)  # a config object of the caller's own making
+    with pytest.raises(ConfigError, match=choices):
+        train({"trainer": {"kind": "annealing"}}, runs_dir=runs)
+    with pytest.raises(ConfigError, match="train needs a config"):
+        train(runs_dir=runs)
+    assert not runs.exists()
 
 
 def _write_sweep(path, key, rows):
@@ -65,7 +89,7 @@ def _write_sweep(path, key, rows):
 
 
 def test_compare_puts_sweeps_side_by_side(tmp_path, capsys):
-    from plasticagents.cli import main
+    from plasticagents.training.cli import main
 
     _write_sweep(tmp_path / "plastic", "noise", [(1.0, 0, 4), (0, 0, 8), (0, 1, 6), (1.0, 1, 2)])
     _write_sweep(tmp_path / "static", "noise", [(0, 0, 0.5), (1.0, 0, -0.5)])
