@@ -3,7 +3,15 @@ from pathlib import Path
 import pytest
 
 from plasticagents.envs import load_suite
-from plasticagents.training.config import ConfigError, ESConfig, from_dict, load_config
+from plasticagents.training.config import (
+    ClassificationConfig,
+    ConfigError,
+    ESConfig,
+    ExperimentConfig,
+    from_dict,
+    load_config,
+)
+from plasticagents.training.registry import kinds
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent.name != "robustness")
@@ -12,10 +20,16 @@ EXPERIMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent.name != "rob
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_experiment_config_loads(path):
     cfg = load_config(path)
-    if path.parent.name == "classification":
-        assert cfg.name and cfg.data.source and cfg.trainer.kind in ("classify", "stdp")
+    if isinstance(cfg, ClassificationConfig):
+        assert cfg.name and cfg.data.source and cfg.trainer.kind in kinds("classifier")
     else:
-        assert cfg.name and cfg.env.id
+        assert isinstance(cfg, ExperimentConfig)
+        assert cfg.name and cfg.env.id and cfg.trainer.kind in kinds("policy")
+
+
+def test_every_trainer_kind_has_a_smoke_config():
+    smoke = {load_config(p).trainer.kind for p in (CONFIGS / "smoke").glob("*.yaml")}
+    assert smoke == set(kinds("policy")) | set(kinds("classifier"))
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "robustness").glob("*.yaml")), ids=str)
@@ -68,6 +82,24 @@ def test_null_plasticity_is_the_static_snn():
             r"\['es', 'bptt', 'ppo', 'recurrent_ppo', 'classify', 'stdp'\]",
         ),
         ({"env": []}, [], r"env: expected a mapping"),
+        # trainer ranges are checked at load time, before a run directory exists
+        ({"trainer": {"kind": "bptt"}}, ["trainer.batch=0"], r"trainer.batch: must be > 0"),
+        (
+            {"trainer": {"kind": "bptt"}},
+            ["trainer.explore=1.5"],
+            r"trainer.explore: must be in \[0, 1\), got 1.5",
+        ),
+        ({"trainer": {"kind": "ppo"}}, ["trainer.n_envs=0"], r"trainer.n_envs: must be > 0"),
+        (
+            {"trainer": {"kind": "recurrent_ppo", "n_envs": 2}},
+            ["trainer.minibatch_envs=3"],
+            r"trainer.minibatch_envs: must be <= trainer.n_envs \(2\), got 3",
+        ),
+        (
+            {"trainer": {"kind": "classify"}},
+            ["trainer.validation_fraction=1.0"],
+            r"trainer.validation_fraction: must be in \[0, 1\)",
+        ),
         ({}, ["popsize"], r"--set expects KEY=VALUE"),
         ({"trainer": {"popsize": 4}}, ["trainer.popsize.x=1"], r"trainer.popsize is not a mapping"),
         (
