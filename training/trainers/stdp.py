@@ -12,6 +12,27 @@
 
 Writes ``result.json`` (test accuracy, spikes per sample, MC, activity, E) and the ``best``
 checkpoint: the reservoir with its readout (``evaluate`` re-tests it from there).
+
+Why the readout is fitted once, after the passes: STDP keeps changing the reservoir's
+weights, so a readout fitted to the spike code of an earlier pass would read a code that no
+longer exists; and the passes never see labels, so the labels enter only here, once the
+reservoir is frozen. A ridge fit with its regularisation chosen by cross-validation
+(``alphas`` ``1e-2 .. 1e4``) is closed-form and cheap next to the passes.
+
+``metrics.csv`` columns, one row per STDP pass:
+
+``epoch``              index of the pass (0-based)
+``wall_time``          seconds since the run started (summed over resumed sessions)
+``spikes_per_sample``  reservoir spikes per training sample during the pass (STDP on)
+``mean_weight``        mean ``|w|`` over the existing recurrent connections after the pass
+
+Checkpoints. ``latest`` (every ``checkpoint_every`` passes) holds ``policy`` = ``model``
+(the reservoir's state dict) and ``n_in``, and ``trainer_state`` = ``model``: the readout is
+not part of it, a resumed run fits it again after its last pass. ``best`` is written by
+:meth:`Trainer.finish`: ``model``, ``n_in``, ``readout`` (``coef [C, F]``, or ``[1, F]`` for
+two classes, ``intercept``, ``classes``), ``scaler`` (``mean``, ``scale [F]``), with
+``F = bins x neurons`` and the test accuracy as its score (recorded, never used to select:
+there is nothing to select between).
 """
 
 from __future__ import annotations
@@ -46,6 +67,13 @@ METRIC_COLUMNS = ["epoch", "wall_time", "spikes_per_sample", "mean_weight"]
 
 
 def build_reservoir(cfg: ClassificationConfig, n_in: int) -> STDPReservoir:
+    """The reservoir the config describes, from ``cfg.seed``: ``model.hidden[0]`` LIF neurons
+    (membrane time constants from ``model.tau_mem`` / ``tau_distribution`` / ``tau_spread``),
+    input density ``trainer.density_in`` and gain ``gain_in``, recurrent density
+    ``1 - model.sparsity`` and gain ``model.gain``, ``model.excitatory_fraction`` excitatory,
+    and the STDP rule of the ``trainer`` section (amplitudes, time constants in seconds, the
+    per-synapse heterogeneity ``stdp_spread``, weight bound ``w_max``).
+    """
     m, t = cfg.model, cfg.trainer
     tau_mem = membrane_time_constants(m)
     stdp = STDPSpec(
@@ -103,6 +131,12 @@ def stdp_pass(
 
 
 def reservoir_memory(res: STDPReservoir, t: StdpConfig, seed: int) -> dict[str, float]:
+    """``{memory_capacity, activity, E}`` of the (frozen) reservoir on a seeded i.i.d. drive
+    ``u ~ U(-1, 1)``: ``trainer.mc_steps`` values, each held ``mc_hold`` simulation steps,
+    recalled at delays up to ``mc_max_delay`` values, input gain ``mc_gain``; ``activity`` is
+    spikes per neuron per held value and ``E = activity / memory_capacity`` (``None`` when
+    the capacity is not positive). The drive's seed is ``seed + 12345``, apart from the data's
+    encoder seeds."""
     mc, activity, _ = res.memory_capacity(
         steps=t.mc_steps,
         hold=t.mc_hold,
@@ -126,6 +160,7 @@ class Trainer(TrainerBase):
     }
 
     def __init__(self, cfg: ClassificationConfig, log: Callable[[str], None]) -> None:
+        """Load the data, build the encoder and the reservoir (from ``cfg.seed``)."""
         self.cfg, self.t, self.log = cfg, cfg.trainer, log
         self.total, self.checkpoint_every = self.t.epochs, self.t.checkpoint_every
         self.train, self.test = load_data(cfg.data, cfg.seed)
@@ -133,6 +168,7 @@ class Trainer(TrainerBase):
         self.res = build_reservoir(cfg, self.encoder.n_in)
 
     def describe(self) -> str:
+        """The header line: data set sizes, reservoir size and heterogeneity, number of passes."""
         m = self.cfg.model
         hetero = m.tau_spread > 0 and m.tau_distribution != "constant"
         return (
@@ -142,21 +178,38 @@ class Trainer(TrainerBase):
         )
 
     def state(self) -> dict[str, Any]:
+        """Resume state: the reservoir's state dict (all STDP has learned)."""
         return {"model": dict(self.res.state_dict())}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state` onto the freshly built reservoir."""
         self.res.load_state_dict(state["model"])
 
     def step(self, epoch: int) -> dict[str, Any]:
+        """One unsupervised STDP pass over the training set (:func:`stdp_pass`); returns the
+        metrics row.
+        """
         t = self.t
         spikes = stdp_pass(self.res, self.train, self.encoder, t.batch_size, self.cfg.seed, epoch)
         mean_w = float(self.res.rec.weight().abs().sum() / self.res.rec.connection_count())
         return {"spikes_per_sample": spikes, "mean_weight": mean_w}
 
     def policy(self) -> dict[str, Any]:
+        """The reservoir without a readout (the ``latest`` payload; see the module docstring)."""
         return {"model": dict(self.res.state_dict()), "n_in": self.encoder.n_in}
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
+        """Freeze the reservoir and fit, test and save its readout (the module docstring says why
+        only now).
+
+        Features are the spike counts in ``trainer.bins`` windows per neuron
+        (:func:`reservoir_features`, STDP off; encoder seeds from ``seed`` for the training set,
+        ``seed + 1`` for the test set), standardised on the training set; the readout is
+        scikit-learn's ``RidgeClassifierCV``. Writes the ``best`` checkpoint (overwriting the
+        readout-less one the loop saved) and ``result.json``: name, seed, data set, test and train
+        accuracy, test spikes per sample, the chosen ``readout_alpha``, ``memory_capacity``,
+        ``activity`` and ``E``. Returns that dict.
+        """
         from sklearn.linear_model import RidgeClassifierCV
         from sklearn.preprocessing import StandardScaler
 
@@ -208,6 +261,7 @@ class ReservoirClassifier:
     classifies every sample of a data set from its binned spike counts."""
 
     def __init__(self, res: STDPReservoir, policy: dict[str, Any], bins: int) -> None:
+        """``policy``: a finished ``stdp`` checkpoint's payload (its ``readout`` and ``scaler``)."""
         self.res, self.bins = res, bins
         self.mean, self.scale = policy["scaler"]["mean"], policy["scaler"]["scale"]
         self.coef = policy["readout"]["coef"]
@@ -215,6 +269,8 @@ class ReservoirClassifier:
         self.classes = policy["readout"]["classes"]
 
     def eval(self) -> ReservoirClassifier:
+        """Itself: there is no training mode to leave (``nn.Module``'s ``eval``, so callers can
+        treat it like a model)."""
         return self
 
     def predict(self, dataset: Any, encoder: Encoder, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +283,13 @@ class ReservoirClassifier:
 
 
 def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[Any, None]:
-    """The reservoir of an ``stdp`` checkpoint, with its readout when the run has finished."""
+    """The reservoir of an ``stdp`` checkpoint with its readout, as a
+    :class:`ReservoirClassifier` (no predictor: it classifies whole data sets, not env steps).
+
+    Raises:
+        ValueError: the checkpoint holds no readout (a ``latest`` checkpoint, or the ``best``
+            of a run that has not finished).
+    """
     res = build_reservoir(cfg, policy["n_in"])
     res.load_state_dict(policy["model"])
     if "readout" not in policy:
