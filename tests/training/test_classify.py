@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from plasticagents.cli import main
 from plasticagents.envs.datasets import synthetic_shd
-from plasticagents.training.classify import load_classifier, train_classify
+from plasticagents.training.api import evaluate, train
+from plasticagents.training.classification import load_classifier
+from plasticagents.training.cli import main
 from plasticagents.training.config import ConfigError, from_dict
-from plasticagents.training.hrsnn import train_stdp
 from plasticagents.training.run import RunDir
-
-QUIET = dict(log=lambda msg: None)
 
 
 def _digits(*overrides: str):
@@ -24,16 +22,16 @@ def _digits(*overrides: str):
     return from_dict(base, list(overrides))
 
 
-def _run(tmp_path, cfg, name="run"):
-    from plasticagents.training.config import to_dict
-
-    return RunDir.at(tmp_path / name, to_dict(cfg))
+def _train(tmp_path, cfg, name="run"):
+    """Train ``cfg`` at ``tmp_path/name``; returns the run directory and the trainer's result
+    (what ``result.json`` holds)."""
+    result = train(cfg, run_dir=tmp_path / name, log=lambda msg: None, tensorboard=False)
+    return RunDir.open(result.run), result.details
 
 
 def test_digits_training_learns_and_writes_its_results(tmp_path):
     cfg = _digits("trainer.input_noise=[0.3]", "trainer.weight_noise=[0.5]")
-    run = _run(tmp_path, cfg)
-    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, result = _train(tmp_path, cfg)
     assert result["test_accuracy"] > 0.6  # chance is 0.1
     assert result["spikes_per_sample"] > 0 and result["synops_per_sample"] > 0
     assert json.loads((run.path / "result.json").read_text())["test_accuracy"] == pytest.approx(
@@ -50,8 +48,7 @@ def test_digits_training_learns_and_writes_its_results(tmp_path):
 
 def test_dale_signs_hold_after_training(tmp_path):
     cfg = _digits("model.dale=true", "model.excitatory_fraction=0.5", "trainer.epochs=2")
-    run = _run(tmp_path, cfg)
-    train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, _ = _train(tmp_path, cfg)
     _, model = load_classifier(run.path)
     for syn in (model.layers[0].recurrent, model.readout_synapses):
         w = syn.weight().detach()
@@ -61,19 +58,21 @@ def test_dale_signs_hold_after_training(tmp_path):
         assert (w[sign > 0] > 0).any() and (w[sign < 0] < 0).any()
 
 
-def test_a_killed_run_resumes_to_the_same_result(tmp_path):
-    straight = _digits("trainer.epochs=2")
-    run_a = _run(tmp_path, straight, "a")
-    train_classify(straight, run_a, tensorboard=False, **QUIET)
-    first = _digits("trainer.epochs=1")
-    run_b = _run(tmp_path, first, "b")
-    train_classify(first, run_b, tensorboard=False, **QUIET)
+def test_a_killed_run_resumes_to_the_same_result(tmp_path, same_tensors):
+    run_a, result_a = _train(tmp_path, _digits("trainer.epochs=2"), "a")
+    run_b, _ = _train(tmp_path, _digits("trainer.epochs=1"), "b")
     # "killed" after epoch 0: resume from latest with the longer budget
-    train_classify(straight, run_b, resume=run_b.load("latest"), tensorboard=False, **QUIET)
-    a, b = run_a.load("latest")["model"], run_b.load("latest")["model"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key])
+    assert run_b.load("latest").step == 0
+    resumed = train(
+        resume=run_b.path, overrides=["trainer.epochs=2"], log=lambda m: None, tensorboard=False
+    )
+    a, b = run_a.load("latest"), run_b.load("latest")
+    assert a.step == b.step == 1
+    same_tensors(a.trainer_state, b.trainer_state, "trainer_state")  # model and Adam state
+    same_tensors(a.policy, b.policy, "policy")
+    same_tensors(run_a.load("best").policy, run_b.load("best").policy, "best policy")
     assert [int(r["epoch"]) for r in run_b.read_metrics()] == [0, 1]
+    assert resumed.details["test_accuracy"] == result_a["test_accuracy"]
 
 
 def test_learned_delays_with_sparse_rewiring_keep_the_connection_count(tmp_path):
@@ -97,8 +96,7 @@ def test_learned_delays_with_sparse_rewiring_keep_the_connection_count(tmp_path)
             "trainer": {"kind": "classify", "epochs": 8, "batch_size": 16, "lr": 0.05},
         }
     )
-    run = _run(tmp_path, cfg)
-    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, result = _train(tmp_path, cfg)
     _, model = load_classifier(run.path)
     sparse = [s for s in model.synapse_modules() if s.mask is not None]
     assert len(sparse) == 1  # hidden -> hidden; input and readout synapses stay dense
@@ -135,8 +133,7 @@ def test_shd_files_train_end_to_end(tmp_path):
             "trainer": {"kind": "classify", "epochs": 3, "batch_size": 16, "lr": 0.01},
         }
     )
-    run = _run(tmp_path, cfg)
-    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, result = _train(tmp_path, cfg)
     assert result["test_accuracy"] > 0.4  # 4 classes: chance 0.25
     # Evaluation (batch-norm running statistics, rounded delays) keeps the network as active
     # as training did: a stale running variance once silenced it.
@@ -164,13 +161,15 @@ def test_stdp_reservoir_run_reports_memory_capacity_and_energy(tmp_path):
             },
         }
     )
-    run = _run(tmp_path, cfg)
-    result = train_stdp(cfg, run, **QUIET)
+    run, result = _train(tmp_path, cfg)
     assert result["test_accuracy"] > 0.6  # two classes
     assert result["memory_capacity"] > 0 and result["E"] == pytest.approx(
         result["activity"] / result["memory_capacity"]
     )
-    assert run.load("best")["kind"] == "reservoir"
+    best = run.load("best")
+    assert best.trainer == "stdp" and {"model", "readout", "scaler"} <= set(best.policy)
+    # the saved reservoir and readout re-test to the accuracy the run reported
+    assert evaluate(run.path)["accuracy"] == pytest.approx(result["test_accuracy"])
 
 
 def test_stdp_changes_only_excitatory_recurrent_weights():
@@ -270,8 +269,7 @@ def test_cli_tune_searches_and_writes_a_trainable_config(tmp_path):
 
 def test_cli_evaluate_tests_a_classification_run(tmp_path, capsys):
     cfg = _digits("trainer.epochs=1")
-    run = _run(tmp_path, cfg)
-    result = train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, result = _train(tmp_path, cfg)
     assert main(["evaluate", str(run.path)]) == 0
     assert f"test accuracy {result['test_accuracy']:.4f}" in capsys.readouterr().out
     np.testing.assert_array_less(0, result["median_epoch_time"])
@@ -289,10 +287,9 @@ def test_cli_make_shd_writes_a_loadable_file(tmp_path, capsys):
 
 def test_batch_norm_statistics_match_the_drive_at_evaluation(tmp_path):
     cfg = _digits("model.batchnorm=true", "model.gain=0.1", "trainer.epochs=1")
-    run = _run(tmp_path, cfg)
-    train_classify(cfg, run, tensorboard=False, **QUIET)
+    run, _ = _train(tmp_path, cfg)
     cfg, model = load_classifier(run.path, "latest")
-    from plasticagents.training.classify import Encoder, load_data
+    from plasticagents.training.classification import Encoder, load_data
 
     train, _ = load_data(cfg.data)
     encoder = Encoder(cfg.data, train)
