@@ -45,7 +45,15 @@ __all__ = [
 
 
 def load_data(data: DataConfig, seed: int = 0) -> tuple[Any, Any]:
-    """``(train, test)`` datasets from :mod:`plasticagents.envs.datasets`."""
+    """``(train, test)`` datasets from :mod:`plasticagents.envs.datasets`.
+
+    ``digits``: scikit-learn's 8x8 digits (static ``[B, 64]`` in [0, 1]), a stratified split
+    of ``data.test_fraction``; ``ucr``: the UCR/UEA archive's own train / test split of
+    ``data.dataset`` (series); ``shd``: the Heidelberg Digits files at ``data.train_path`` /
+    ``data.test_path``, binned at ``data.dt`` seconds up to ``data.max_time`` over the first
+    ``data.channels`` channels (spikes). ``seed`` is not used: every source's split is fixed
+    (the digits split with seed 0), so runs of different seeds test on the same samples.
+    """
     from plasticagents.envs import datasets
 
     if data.source == "digits":
@@ -65,9 +73,18 @@ class Encoder:
     Noise (std ``noise``) is Gaussian on the features before encoding (pixels in [0, 1] are
     clipped back; series are z-scored); on spike data it adds Bernoulli(``noise``) spikes
     per bin and channel.
+
+    ``data.encoder: auto`` picks by the data's kind: ``rate`` for static features
+    (Bernoulli spikes over ``data.steps`` steps), ``current`` for series (the values as input
+    current), none for spike data (the bins are the input). ``n_in`` is what the network
+    receives per step: the channel count, times 2 for ``delta`` (on / off spikes), times
+    ``data.fields`` for ``population``, and the image's row width for ``scan`` (one row per
+    step).
     """
 
     def __init__(self, data: DataConfig, dataset: Any) -> None:
+        """Fix the encoder for ``dataset`` (its ``kind`` and ``n_channels``) from the ``data``
+        section; no data is read."""
         self.kind = dataset.kind
         auto = {"static": "rate", "series": "current", "spikes": None}[dataset.kind]
         self.encoder = auto if data.encoder == "auto" else data.encoder
@@ -81,6 +98,9 @@ class Encoder:
     def __call__(
         self, x: np.ndarray, generator: torch.Generator | None = None, noise: float = 0.0
     ) -> Tensor:
+        """``x`` as ``dataset.batch`` returns it (``[B, F]`` static, ``[T, B, C]`` series or spikes)
+        -> input ``[T, B, n_in]`` float32. ``generator`` draws the noise and the rate encoder's
+        spikes, so a seeded generator gives the same input twice."""
         x = torch.as_tensor(x, dtype=torch.float32)
         if noise > 0:
             if self.kind == "spikes":
@@ -95,6 +115,11 @@ class Encoder:
 
 
 def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> SpikingClassifier:
+    """The :class:`~plasticagents.classifier.SpikingClassifier` the ``model`` section describes,
+    from ``cfg.seed`` (the same initial network for the same config): ``n_in`` input channels
+    per step, ``n_classes`` readout neurons, ``density = 1 - model.sparsity``, membrane time
+    constants drawn per neuron when ``tau_distribution`` / ``tau_spread`` ask for it, and with
+    ``inhibitory_tau_spread`` a separate gamma spread for the inhibitory neurons (same mean)."""
     m = cfg.model
     generator = torch.Generator().manual_seed(cfg.seed)
     tau_mem = membrane_time_constants(m)
@@ -131,6 +156,8 @@ def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> Sp
 
 
 def batches(n: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Index arrays of ``size`` (the last may be smaller) covering ``0 .. n - 1``: shuffled by
+    ``rng``, in order for ``rng=None`` (evaluation)."""
     order = rng.permutation(n) if rng is not None else np.arange(n)
     return [order[i : i + size] for i in range(0, n, size)]
 
@@ -179,7 +206,19 @@ def evaluate_classifier(
     """Accuracy, loss, spikes and synaptic operations per sample over ``dataset`` (or its
     ``indices``). With ``input_noise`` and ``vr_tau``, also the Van Rossum distance between the
     hidden spike trains of the clean and the noisy input (RMS over neurons, mean over samples);
-    both see the same encoder randomness."""
+    both see the same encoder randomness.
+
+    The model is put in eval mode (rounded delays, no dropout, batch-norm running statistics)
+    and left there. Batches run in order; batch ``k``'s encoder draws come from a generator
+    seeded ``seed * 100_003 + k``, so the same call gives the same numbers.
+
+    Returns:
+        ``accuracy`` (fraction correct), ``loss`` (mean cross-entropy of the readout as
+        ``model.readout_mode`` reads it), ``spikes_per_sample`` (hidden spikes, all layers),
+        ``synops_per_sample`` (each spike counted once per outgoing connection), and
+        ``van_rossum`` (with ``input_noise > 0`` and ``vr_tau``: per sample, the RMS over
+        hidden neurons of their distances, layers weighted equally; mean over samples).
+    """
     model.eval()
     mode = model.readout_mode
     idx = np.arange(len(dataset)) if indices is None else np.asarray(indices)
@@ -228,7 +267,14 @@ def with_weight_noise(model: SpikingClassifier, std: float, seed: int) -> Spikin
 
 
 def load_classifier(run: str | RunDir, which: str = "best") -> tuple[Any, SpikingClassifier]:
-    """``(config, model)`` of a classification run's checkpoint, in eval mode."""
+    """``(config, model)`` of a ``classify`` run's ``which`` checkpoint (``best`` or
+    ``latest``), the model in eval mode.
+
+    Raises:
+        FileNotFoundError: ``run`` is not a run directory or has no such checkpoint.
+        ValueError: the run was trained by another trainer kind (an ``stdp`` reservoir has
+            no :class:`SpikingClassifier`; load it through its adapter's ``load_model``).
+    """
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     ckpt = run.load(which)
     if ckpt.trainer != "classify":
