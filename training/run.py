@@ -5,12 +5,25 @@ Layout::
     runs/<name>-<YYYYmmdd-HHMMSS>[-k]/
         config.yaml        resolved config (after --set overrides)
         meta.json          package versions, git revision, command line, host, start time
-        metrics.csv        one row per generation / iteration
+        metrics.csv        one row per generation / iteration / epoch
         tb/                TensorBoard events
         checkpoints/latest.safetensors, checkpoints/best.safetensors
                            (written atomically; see :mod:`~plasticagents.training.checkpoint`)
 
-A new run never reuses an existing directory; ``--resume RUN`` reopens one.
+A new run never reuses an existing directory; ``--resume RUN`` reopens one. Trainers add
+their own reports beside these (``learning_curve.png`` for ES, ``result.json`` and
+``noise.csv`` for the classifiers).
+
+Example:
+    >>> import tempfile
+    >>> run = RunDir.create(tempfile.mkdtemp(), "demo", {"name": "demo", "seed": 0})
+    >>> run.path.name.startswith("demo-"), sorted(p.name for p in run.path.iterdir())
+    (True, ['config.yaml', 'meta.json'])
+    >>> run.append_metrics({"epoch": 0, "loss": 0.5, "note": None}, ["epoch", "loss", "note"])
+    >>> run.append_metrics({"epoch": 1, "loss": 0.25}, ["epoch", "loss", "note"])
+    >>> run.truncate_metrics("epoch", 0)  # as a resume from epoch 0's checkpoint does
+    >>> run.read_metrics()
+    [{'epoch': '0', 'loss': '0.5', 'note': ''}]
 """
 
 from __future__ import annotations
@@ -38,6 +51,9 @@ _PACKAGES = ("plasticagents", "torch", "numpy", "gymnasium", "mujoco", "evotorch
 
 
 def package_versions() -> dict[str, str | None]:
+    """``{package: version}`` of Python and of the packages a run's numbers depend on
+    (plasticagents, torch, numpy, Gymnasium, MuJoCo, evotorch, Ray); ``None`` for one that is
+    not installed. Recorded in ``meta.json`` so a result can be traced to its software."""
     from importlib import metadata
 
     versions: dict[str, str | None] = {"python": platform.python_version()}
@@ -50,6 +66,8 @@ def package_versions() -> dict[str, str | None]:
 
 
 def _git_revision() -> str | None:
+    """The source tree's commit, with ``-dirty`` when tracked files have uncommitted changes;
+    ``None`` outside a git checkout (an installed wheel) or without git."""
     root = Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(
@@ -73,18 +91,26 @@ class RunDir:
     """A run directory: create a fresh one (:meth:`create`) or reopen one (:meth:`open`)."""
 
     def __init__(self, path: Path) -> None:
+        """Wrap an existing directory without checking it; use :meth:`create`, :meth:`at` or
+        :meth:`open` instead."""
         self.path = Path(path)
 
     @property
     def checkpoints(self) -> Path:
+        """``<run>/checkpoints``, where ``best`` and ``latest`` live."""
         return self.path / "checkpoints"
 
     @property
     def metrics_path(self) -> Path:
+        """``<run>/metrics.csv``: one row per finished step, columns fixed by the trainer."""
         return self.path / "metrics.csv"
 
     @classmethod
     def create(cls, root: str | Path, name: str, config: dict[str, Any]) -> RunDir:
+        """A fresh run directory ``root/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``, ...
+        appended when that exists) holding ``config.yaml`` (``config``, the resolved config as
+        plain data) and ``meta.json``. Never reuses a directory, even when two runs start in
+        the same second."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -116,6 +142,8 @@ class RunDir:
 
     @classmethod
     def _initialise(cls, path: Path, config: dict[str, Any]) -> RunDir:
+        """Write ``config.yaml`` and ``meta.json`` (package versions, git revision, command line,
+        host, start time, CPU count, torch threads) into ``path``."""
         run = cls(path)
         (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         meta = {
@@ -132,6 +160,11 @@ class RunDir:
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory (resume, evaluate, view, convert).
+
+        Raises:
+            FileNotFoundError: ``path`` holds no ``config.yaml``.
+        """
         path = Path(path)
         if not (path / "config.yaml").is_file():
             raise FileNotFoundError(
@@ -141,6 +174,8 @@ class RunDir:
         return cls(path)
 
     def config_dict(self) -> dict[str, Any]:
+        """The run's ``config.yaml`` as plain data (load it with
+        :func:`~plasticagents.training.config.from_dict` to validate it)."""
         return yaml.safe_load((self.path / "config.yaml").read_text())
 
     def checkpoint_path(self, which: str = "best") -> Path:
@@ -150,13 +185,23 @@ class RunDir:
         return self.checkpoints / f"{which}{SUFFIX}"
 
     def has_checkpoint(self, which: str) -> bool:
+        """Whether the ``best`` / ``latest`` checkpoint exists in the safe format (an old ``.pt``
+        does not count)."""
         return self.checkpoint_path(which).is_file()
 
     def save_checkpoint(self, which: str, checkpoint: Checkpoint) -> None:
+        """Write ``checkpoint`` as ``best`` or ``latest``, atomically (a crash leaves the previous
+        file intact)."""
         save_checkpoint(checkpoint, self.checkpoint_path(which))
 
     def load(self, which: str = "best") -> Checkpoint:
-        """The ``which`` checkpoint; a one-line error if there is none or it cannot be used."""
+        """The ``which`` checkpoint (``best`` or ``latest``).
+
+        Raises:
+            FileNotFoundError: there is no such checkpoint yet (the message lists what there is).
+            CheckpointError: the file is corrupt, foreign, or in the old pickle format (the
+                message says how to convert it).
+        """
         path = self.checkpoint_path(which)
         if not path.is_file() and not path.with_suffix(".pt").is_file():
             have = sorted(p.name for p in self.checkpoints.glob("*") if p.is_file())
@@ -168,6 +213,9 @@ class RunDir:
 
     # metrics -----------------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any], columns: Sequence[str]) -> None:
+        """Append ``row`` to ``metrics.csv`` in ``columns`` order (header written with the first
+        row; ``None`` becomes an empty cell; keys outside ``columns`` are dropped) and flush, so
+        a killed run keeps every finished step's row."""
         new = not self.metrics_path.exists()
         with open(self.metrics_path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(columns))
@@ -177,6 +225,8 @@ class RunDir:
             fh.flush()
 
     def read_metrics(self) -> list[dict[str, str]]:
+        """``metrics.csv`` as a list of rows of strings (empty cells as ``""``); ``[]`` before the
+        first step."""
         if not self.metrics_path.exists():
             return []
         with open(self.metrics_path, newline="") as fh:
