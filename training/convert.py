@@ -37,6 +37,10 @@ __all__ = ["convert_run", "read_old_checkpoint"]
 
 
 def _allowed_globals() -> list[Any]:
+    """The classes the weights-only unpickler may rebuild besides tensors and plain containers:
+    NumPy arrays, dtypes and scalars (under both NumPy 1 and 2 module paths), SB3's
+    ``RunningMeanStd`` and evotorch's search distributions and optimizers, each only if its
+    package is installed: the data-holding classes old checkpoints held, and nothing else."""
     allowed: list[Any] = [np.ndarray, np.dtype, type(np.dtype("float64")), type(np.dtype("int64"))]
     allowed += [type(np.dtype(t)) for t in ("float32", "bool", "uint8", "int32", "uint32")]
     for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
@@ -66,7 +70,12 @@ def _allowed_globals() -> list[Any]:
 
 
 def read_old_checkpoint(path: str | Path) -> dict[str, Any]:
-    """An old ``.pt`` checkpoint read by the weights-only unpickler (never plain pickle)."""
+    """An old ``.pt`` checkpoint read by the weights-only unpickler (never plain pickle).
+
+    Raises:
+        CheckpointError: the loader refused the file; the message quotes the global it would
+            have needed (or the first line of the error).
+    """
     try:
         with torch.serialization.safe_globals(_allowed_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -95,6 +104,10 @@ def _plain(value: Any) -> Any:
 
 
 def _network_policy(cfg: Any, vector: torch.Tensor, names: list[str], old: dict) -> dict:
+    """An old flat parameter vector as today's ``policy`` payload (the ES format): the vector cut
+    to the shapes of the network the config builds (for BPTT, the SNN inside the binary
+    policy), plus the old normaliser state and the sizes (from the old file, or by probing
+    the env when it lacks them)."""
     from plasticagents.training.builders import build_policy, env_spaces
 
     obs_dim, act_dim = old.get("obs_dim"), old.get("act_dim")
@@ -115,6 +128,15 @@ def _network_policy(cfg: Any, vector: torch.Tensor, names: list[str], old: dict)
 
 
 def _convert_best(old: dict, run: RunDir) -> Checkpoint:
+    """An old ``best.pt`` record as a :class:`Checkpoint` of its ``config``'s trainer kind, with
+    the old score and step. PPO's weights come from the SB3 zip the old record names (only its
+    ``policy.pth`` member, read weights-only); an stdp readout without ``classes`` gets
+    ``0 .. C - 1`` from its coefficient rows.
+
+    Raises:
+        KeyError: a field this conversion needs is missing (the caller reports the run as
+            not converted).
+    """
     cfg = from_dict(old["config"])
     kind = cfg.trainer.kind
     step = int(old.get("generation", old.get("epoch", old.get("iteration", 0))) or 0)
@@ -139,6 +161,8 @@ def _convert_best(old: dict, run: RunDir) -> Checkpoint:
 
 
 def _zip_tensors(path: Path, member: str) -> dict[str, torch.Tensor]:
+    """The state dict in ``member`` of the zip at ``path`` (an SB3 model file), read with the
+    weights-only loader; nothing else in the archive (SB3's pickled ``data``) is touched."""
     with zipfile.ZipFile(path) as archive, archive.open(member) as fh:
         import io
 
@@ -146,6 +170,17 @@ def _zip_tensors(path: Path, member: str) -> dict[str, torch.Tensor]:
 
 
 def _convert_latest(old: dict) -> Checkpoint:
+    """An old ``latest.pt`` record as a resumable :class:`Checkpoint`: its ``trainer_state`` in
+    the shape today's adapter's ``load_state`` reads (ES: searcher attributes, RNG,
+    normaliser, env steps; BPTT / recurrent PPO: model, optimizer, RNG and their statistics;
+    classify: model and optimizer; stdp: the reservoir). A non-finite old best score becomes
+    ``None``.
+
+    Raises:
+        CheckpointError: a trainer kind without a conversion (``ppo``: its run stays
+            evaluable from ``best`` but cannot be resumed).
+        KeyError: a field this conversion needs is missing.
+    """
     cfg = from_dict(old["config"])
     kind = old.get("kind") if old.get("kind") != "classifier" else "classify"
     kind = {"reservoir": "stdp"}.get(kind, kind)
@@ -190,7 +225,20 @@ def _convert_latest(old: dict) -> Checkpoint:
 
 
 def convert_run(path: str | Path) -> list[str]:
-    """Convert one run directory's old checkpoints; returns one line per checkpoint."""
+    """Convert one run directory's old checkpoints; returns one line per checkpoint.
+
+    For ``best`` and ``latest`` in turn: skipped if there is no old ``.pt`` or it is already
+    converted; otherwise read with the restricted loader, rewritten as
+    ``checkpoints/<which>.safetensors``, and the old file renamed ``<which>.pt.old`` (kept,
+    not deleted). A ``latest`` that cannot be mapped onto today's trainer state is left
+    alone and reported: the run is then evaluable but not resumable. Running it twice is
+    harmless.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a run directory.
+        CheckpointError: the restricted loader refused an old file (it needs a class outside
+            the allowlist, or is corrupt); nothing of that run after it is converted.
+    """
     run = RunDir.open(path)
     lines = []
     for which in ("best", "latest"):
