@@ -32,6 +32,7 @@ _EXPORTS = {
         "TargetVelocity",
         "make_goal_env",
     ],
+    "plasticagents.envs.inputs": ["INPUTS", "PreviousActionReward"],
     "plasticagents.envs.perturbations": [
         "CrippleLeg",
         "DelayAction",
@@ -54,6 +55,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "GOAL_TASKS",
+    "INPUTS",
     "NAMESPACE",
     "PERTURBATIONS",
     "BanditReversal",
@@ -67,6 +69,7 @@ __all__ = [
     "GaussianNoiseObservation",
     "HiddenGoal",
     "PlanarDirection",
+    "PreviousActionReward",
     "RunningDirection",
     "ScaleBodyMass",
     "ScaleFriction",

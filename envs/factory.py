@@ -82,11 +82,22 @@ def wrap(env: gym.Env, perturbations: Sequence[Mapping[str, Any]] = ()) -> gym.E
 
 
 def make_env(
-    env_id: str, perturbations: Sequence[Mapping[str, Any]] = (), **env_kwargs: Any
+    env_id: str,
+    perturbations: Sequence[Mapping[str, Any]] = (),
+    inputs: Sequence[str] = (),
+    **env_kwargs: Any,
 ) -> gym.Env:
-    """``gym.make(env_id, **env_kwargs)`` with ``perturbations`` applied (see module docstring)."""
+    """``gym.make(env_id, **env_kwargs)`` with ``perturbations`` applied (see module docstring)
+    and, outermost, the learner ``inputs`` (``"action"``, ``"reward"``: the previous action and
+    reward appended to the observation, :class:`~plasticagents.envs.inputs.PreviousActionReward`),
+    so no observation perturbation touches them."""
     _check_id(env_id)
-    return wrap(gym.make(env_id, **env_kwargs), perturbations)
+    env = wrap(gym.make(env_id, **env_kwargs), perturbations)
+    if inputs:
+        from plasticagents.envs.inputs import PreviousActionReward
+
+        env = PreviousActionReward(env, inputs)
+    return env
 
 
 def make_registered(

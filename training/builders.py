@@ -91,21 +91,25 @@ def episode_perturbations(cfg: EnvConfig, episode: int) -> list[dict[str, Any]]:
     return [*cfg.perturbations, *extra]
 
 
-def _make(env_id: str, perturbations: Sequence[Mapping[str, Any]], kwargs: dict) -> gym.Env:
+def _make(
+    env_id: str, perturbations: Sequence[Mapping[str, Any]], inputs: list[str], kwargs: dict
+) -> gym.Env:
     from plasticagents.envs import make_env
 
-    return make_env(env_id, perturbations, **kwargs)
+    return make_env(env_id, perturbations, inputs, **kwargs)
 
 
 def env_maker(
     cfg: EnvConfig, perturbations: Sequence[Mapping[str, Any]] | None = None
 ) -> Callable[[], gym.Env]:
-    """A picklable zero-argument constructor of the configured env (plus ``perturbations``)."""
+    """A picklable zero-argument constructor of the configured env: ``env.id`` with its gym
+    kwargs and episode cap, ``perturbations`` (default: the section's fixed ones) and, outermost,
+    the learner ``env.inputs``."""
     kwargs = dict(cfg.kwargs)
     if cfg.max_episode_steps is not None:
         kwargs["max_episode_steps"] = cfg.max_episode_steps
     specs = list(cfg.perturbations) if perturbations is None else list(perturbations)
-    return functools.partial(_make, cfg.id, specs, kwargs)
+    return functools.partial(_make, cfg.id, specs, list(cfg.inputs), kwargs)
 
 
 def env_spaces(cfg: EnvConfig) -> tuple[int, int, Any, Any]:

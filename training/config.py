@@ -61,10 +61,12 @@ class ConfigError(ValueError):
 class EnvConfig:
     """The environment every episode runs in.
 
-    ``perturbations`` apply to every episode; ``train_distribution`` is a list of perturbation
-    lists (e.g. one crippled leg each): evaluation episode ``k`` of every individual runs under
-    entry ``k mod len(train_distribution)`` on top of ``perturbations``, so all individuals are
-    ranked on the same morphologies (Najarro & Risi's protocol).
+    ``inputs`` appends the learner inputs to the observation (the previous action and/or
+    reward, :class:`~plasticagents.envs.inputs.PreviousActionReward`), outermost, after every
+    perturbation. ``perturbations`` apply to every episode; ``train_distribution`` is a list of
+    perturbation lists (e.g. one crippled leg each): evaluation episode ``k`` of every
+    individual runs under entry ``k mod len(train_distribution)`` on top of ``perturbations``,
+    so all individuals are ranked on the same morphologies (Najarro & Risi's protocol).
     """
 
     id: str = "HalfCheetah-v5"
@@ -72,6 +74,9 @@ class EnvConfig:
     max_episode_steps: int | None = None
     perturbations: list[dict[str, Any]] = field(default_factory=list)
     train_distribution: list[list[dict[str, Any]]] = field(default_factory=list)
+    # learner inputs appended to every observation (RL², Backpropamine): the previous action
+    # (scaled to [-1, 1]) and/or reward; every agent, trainer, evaluation and view sees them
+    inputs: list[Literal["action", "reward"]] = field(default_factory=list)
 
 
 @dataclass
@@ -630,6 +635,8 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         except ValueError as err:
             raise ConfigError(f"agent.plasticity: {err}") from None
     _positive("env.max_episode_steps", cfg.env.max_episode_steps)
+    if len(set(cfg.env.inputs)) != len(cfg.env.inputs):
+        raise ConfigError(f"env.inputs: each input at most once, got {cfg.env.inputs}")
 
 
 def _check_classification(cfg: ClassificationConfig) -> None:
