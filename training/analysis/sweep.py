@@ -1,11 +1,13 @@
-"""Sweeps: one classification config over a grid of overrides x seeds -> CSV, report, plots.
+"""Sweeps: one config over a grid of overrides x seeds -> CSV, report, plots.
 
 ``plasticagents sweep CONFIG --over model.excitatory_fraction=1.0,0.8,0.5,0.2 --seeds 0,1,2
 --out DIR`` trains every combination (``--over`` may repeat: the grid is their product) in
 ``DIR/runs/<key=value,...>-s<seed>`` and writes:
 
-- ``DIR/sweep.csv``: one row per run (the swept values, seed, test accuracy, spikes and
-  synaptic operations per sample, memory capacity and E for STDP runs, epoch time);
+- ``DIR/sweep.csv``: one row per run (the swept values, seed, run directory, then what the
+  run reported: for classifiers test accuracy, spikes and synaptic operations per sample,
+  memory capacity and E for STDP runs, median epoch time; for RL runs ``eval_return``, the
+  best checkpoint's mean return on held-out episodes);
 - ``DIR/noise.csv``: one row per run x noise condition (``trainer.input_noise`` /
   ``weight_noise``: accuracy and Van Rossum distance);
 - ``DIR/report.md``: mean ± 95% CI over seeds per grid point;
@@ -17,6 +19,19 @@ static baseline swept over the same noise levels.
 
 Run directories are named by their grid point, so re-running the same command after an
 interruption reuses finished runs and resumes unfinished ones from their last checkpoint.
+
+Any trainer kind works. A classification run's scores are its own ``result.json``; an RL run
+is scored after training by :func:`~plasticagents.training.analysis.evaluate.evaluate_run`
+on ``eval_episodes`` episodes seeded from :data:`EVAL_SEED`, which no trainer uses, and that
+score is written to the run's ``result.json`` so a re-run reads it back.
+
+Example::
+
+    from plasticagents.training.analysis.sweep import compare_sweeps, run_sweep
+
+    rows = run_sweep("configs/classification/digits.yaml", ["model.sparsity=0,0.5,0.9"],
+                     seeds=[0, 1, 2], out="sweeps/sparsity", jobs=3)
+    compare_sweeps(["sweeps/sparsity", "sweeps/sparsity-rewired"], "sweeps/compare")
 """
 
 from __future__ import annotations
@@ -49,7 +64,15 @@ SUMMARY = (
 
 
 def parse_over(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
-    """``["a.b=1,2", ...]`` -> ``[("a.b", [1, 2]), ...]`` (values parsed as YAML scalars)."""
+    """``["a.b=1,2", ...]`` -> ``[("a.b", [1, 2]), ...]`` (values parsed as YAML scalars).
+
+    Raises:
+        ConfigError: an item without ``=``, a key or values.
+
+    Example:
+        >>> parse_over(["model.sparsity=0,0.75", "model.delays=none,learned"])
+        [('model.sparsity', [0, 0.75]), ('model.delays', ['none', 'learned'])]
+    """
     grid = []
     for item in items:
         key, sep, values = item.partition("=")
@@ -62,6 +85,10 @@ def parse_over(items: Sequence[str]) -> list[tuple[str, list[Any]]]:
 
 
 def _label(point: dict[str, Any]) -> str:
+    """A grid point as a directory-name label: ``{"model.sparsity": 0.5, "trainer.lr": 0.01}``
+    -> ``"sparsity=0.5,lr=0.01"``; ``"base"`` for an empty grid. Only the last key component
+    is kept, so two swept keys that end alike would share labels (and :meth:`RunDir.at`
+    refuses the second config in the first's directory)."""
     return ",".join(f"{k.split('.')[-1]}={v}" for k, v in point.items()) or "base"
 
 
@@ -121,7 +148,27 @@ def run_sweep(
     eval_episodes: int = 200,
 ) -> list[dict[str, Any]]:
     """Train the grid (``jobs`` runs at a time, each in its own process when ``jobs`` > 1)
-    and write the outputs above; returns the ``sweep.csv`` rows."""
+    and write the outputs above; returns the ``sweep.csv`` rows.
+
+    Args:
+        config: the base experiment or classification YAML.
+        over: ``KEY=V1,V2,...`` items (:func:`parse_over`); the grid is their product.
+        seeds: each grid point is trained once per seed (``seed=`` override).
+        out: output directory; runs go to ``out/runs/<label>-s<seed>``.
+        overrides: ``--set``-style overrides applied to every run before the grid's.
+        log: progress sink (default: stderr).
+        jobs: runs trained at once; with ``jobs > 1`` each runs in a fresh (spawned) process
+            with one torch thread, so ``jobs`` runs share the cores without oversubscribing
+            them.
+        eval_episodes: held-out episodes scoring each RL run's best checkpoint.
+
+    Every grid point's config is loaded, and so validated, before any training starts.
+
+    Raises:
+        ConfigError: a malformed ``over`` item, no seeds, ``jobs`` or ``eval_episodes`` < 1,
+            or an invalid value at any grid point.
+        ValueError: a run directory that holds a run of another config.
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     grid = parse_over(over)
     if not seeds:
@@ -187,6 +234,8 @@ def run_sweep(
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` with the union of their keys as columns, in first-seen order (rows of
+    different trainers may report different keys; a missing one is an empty cell)."""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -197,6 +246,8 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _groups(rows: list[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, list[dict]]:
+    """``rows`` grouped by their values of ``keys`` (insertion order kept): the seeds of each
+    grid point. With no ``keys``, one group of all rows."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
@@ -204,6 +255,8 @@ def _groups(rows: list[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, list
 
 
 def _cell(values: list[Any]) -> str:
+    """A report cell: ``mean ± half-width`` of the 95% Student-t interval over the non-missing
+    values (the mean alone for one value, ``–`` for none)."""
     from plasticagents.training.analysis.robustness import mean_ci
 
     mean, half, n = mean_ci([v for v in values if v is not None])
@@ -213,6 +266,9 @@ def _cell(values: list[Any]) -> str:
 
 
 def _write_report(path, rows, noise_rows, keys, config) -> None:
+    """``report.md``: one table row per grid point, one column per swept key and per summary
+    metric any run reported, cells as :func:`_cell`; with noise rows, a second table of
+    accuracy and Van Rossum distance per grid point, noise kind and level."""
     metrics = [m for m in SUMMARY if any(r.get(m) is not None for r in rows)]
     seeds = sorted({r["seed"] for r in rows})
     lines = [
@@ -261,6 +317,11 @@ def _line(ax, xs: list, values: list[list], label: str) -> None:
 
 
 def _plot(out: Path, rows, noise_rows, keys) -> None:
+    """``sweep.png``: one panel per metric present (``eval_return``, ``test_accuracy``,
+    ``spikes_per_sample``, ``E``) against the first swept key, one line per combination of the
+    other keys, mean ± 95% CI over seeds. ``noise.png`` (with noise rows): accuracy against
+    noise level per noise kind (the clean level included) and, for input noise, the Van
+    Rossum distance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -380,10 +441,12 @@ def compare_sweeps(
 
 
 def _float(value: str) -> float | None:
+    """A CSV cell as a number; ``None`` for an empty cell (a metric that run did not report)."""
     return float(value) if value not in ("", None) else None
 
 
 def _sort_key(value: str) -> tuple:
+    """Numbers before text, numbers by value: ``("0.5", "10", "2")`` sorts as 0.5, 2, 10."""
     try:
         return (0, float(value), value)
     except ValueError:
