@@ -49,6 +49,9 @@ def reservoir_energy(cfg: Any) -> dict[str, float]:
 
 
 def _set(values: dict[str, float]) -> list[str]:
+    """A trial's values as ``--set`` overrides (``repr`` keeps every digit); a positive
+    ``model.tau_spread`` also selects ``model.tau_distribution=gamma``, since a spread means
+    nothing for the ``constant`` distribution."""
     sets = [f"{k}={v!r}" for k, v in values.items()]
     if values.get("model.tau_spread", 0) > 0:
         sets.append("model.tau_distribution=gamma")
@@ -63,7 +66,24 @@ def tune(
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``trials`` more trials of the study in ``out``; returns the best trial's values."""
+    """Run ``trials`` more trials of the study in ``out``; returns the best trial's values.
+
+    Args:
+        config: a ``trainer.kind: stdp`` config YAML.
+        trials: trials to add (a re-run adds to the trials already in ``out/study.db``).
+        out: output directory (created).
+        overrides: ``--set``-style overrides applied before each trial's values.
+        seed: seeds the TPE sampler (offset by the number of trials already finished, so a
+            re-run does not propose the same points again).
+        log: progress sink, one line per trial (default: stderr).
+
+    Returns:
+        ``{"E": best E, "model.tau_mem": ..., "model.tau_spread": ...,
+        "trainer.stdp_spread": ...}`` over all trials of the study.
+
+    Raises:
+        ConfigError: the config is not an ``stdp`` config, or ``trials < 1``.
+    """
     import optuna
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -87,6 +107,9 @@ def tune(
     )
 
     def objective(trial: optuna.Trial) -> float:
+        """One trial: sample the :data:`SEARCH_SPACE`, build the config, measure it
+        (:func:`reservoir_energy`), keep MC, activity and E as the trial's user attributes, and
+        return E (``inf`` for a reservoir without memory capacity, so TPE learns to avoid it)."""
         values = {
             name: trial.suggest_float(name, low, high, log=logscale)
             for name, (low, high, logscale) in SEARCH_SPACE.items()
@@ -123,6 +146,9 @@ def tune(
 
 
 def _finished(out: Path, study: Any = None) -> list[dict[str, Any]]:
+    """The finished trials as ``trials.csv`` rows: ``trial``, the sampled values, MC, activity
+    and ``E``. Without ``study``, the rows of an earlier ``trials.csv`` (strings; ``[]`` if
+    none): :func:`tune` counts them to give each re-run a different sampler seed."""
     if study is None:
         if not (out / "trials.csv").is_file():
             return []
@@ -137,6 +163,8 @@ def _finished(out: Path, study: Any = None) -> list[dict[str, Any]]:
 
 
 def _plot(out: Path, rows: list[dict[str, Any]]) -> None:
+    """``search.png``: E per trial with the best so far (log scale), and the trials in the plane
+    of membrane-tau spread x STDP spread coloured by ``log10 E``."""
     import matplotlib
 
     matplotlib.use("Agg")
