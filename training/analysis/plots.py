@@ -1,4 +1,15 @@
-"""Plots of training runs (matplotlib, written as PNG; headless-safe)."""
+"""Plots of training runs (matplotlib, written as PNG; headless-safe).
+
+- :func:`plot_learning_curves`: runs' ``metrics.csv`` against env steps (``plasticagents
+  plot``; the ES trainer also draws its own ``learning_curve.png`` when it finishes);
+- :func:`group_seed_evaluations`: the seeds of one experiment merged, for mean / band plots;
+- :func:`plot_return_ratios` and :func:`plot_onset_curves`: the figures of a robustness
+  report (:mod:`~plasticagents.training.analysis.robustness`).
+
+Each plotting function selects matplotlib's non-interactive ``Agg`` backend before drawing
+(so it works without a display, in CI and on clusters), writes one PNG and closes its
+figure; it returns the path written (PNG unless a path's suffix names another format).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +38,16 @@ def plot_learning_curves(
     ``group=True`` merges runs whose configs differ only in seed and name (the seeds of one
     experiment; the label is their names' common prefix): their
     evaluation returns are drawn as the mean over seeds with a min-max band, at the env-step
-    counts all of them reached."""
+    counts all of them reached.
+
+    Runs without any metrics row yet are skipped. The image format follows ``out``'s suffix.
+    Returns ``out``.
+
+    Raises:
+        FileNotFoundError: a path that is not a run directory.
+        ValueError: none of the runs has a metrics row yet, or (``group=True``) the seeds of a
+            group share no evaluated env-step count.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,10 +84,16 @@ def plot_learning_curves(
 
 
 def _evaluations(rows: list[dict[str, str]]) -> dict[int, float]:
+    """``{env_steps: eval_return}`` of the metrics rows that have an evaluation (the column is
+    empty in the others)."""
     return {int(r["env_steps"]): float(r["eval_return"]) for r in rows if r.get("eval_return")}
 
 
 def _plot_run(ax: Any, color: str, label: str, rows: list[dict[str, str]]) -> None:
+    """One run's curves on ``ax`` in ``color`` against env steps (millions): ES rows (with
+    ``mean_fitness``) draw the population mean and, thin, the best individual; other
+    trainers' rows draw the training episodes' mean return; evaluations, where there are
+    any, are dashed with markers."""
     steps = [int(r["env_steps"]) / 1e6 for r in rows]
     if "mean_fitness" in rows[0]:  # ES: the population, and its best individual
         ax.plot(
@@ -101,7 +127,26 @@ def group_seed_evaluations(
     """Group runs, given as ``(config, metrics rows)``, whose configs differ only in ``seed``
     and ``name`` (the seeds of one experiment), labelled by their names' common prefix (less a
     trailing ``-s`` / ``-seed``). Per group: the env-step counts every member evaluated at, and
-    the evaluation returns there, one row per member."""
+    the evaluation returns there, one row per member.
+
+    Raises:
+        ValueError: a group whose members share no evaluated env-step count.
+
+    Example:
+        >>> def rows(*points):
+        ...     return [{"env_steps": str(s), "eval_return": str(r)} for s, r in points]
+        >>> loaded = [
+        ...     ({"name": "cheetah-s0", "seed": 0, "lr": 0.1}, rows((100, 1.0), (200, 2.0))),
+        ...     ({"name": "cheetah-s1", "seed": 1, "lr": 0.1}, rows((100, 3.0), (200, 4.0))),
+        ...     ({"name": "cheetah-big", "seed": 0, "lr": 0.5}, rows((100, 9.0))),
+        ... ]
+        >>> groups = group_seed_evaluations(loaded)
+        >>> sorted(groups)
+        ['cheetah', 'cheetah-big']
+        >>> steps, values = groups["cheetah"]
+        >>> steps.tolist(), values.tolist()
+        ([100, 200], [[1.0, 2.0], [3.0, 4.0]])
+    """
     import json
     import os
     import re
@@ -130,6 +175,8 @@ def group_seed_evaluations(
 
 
 def _plot_grouped(ax: Any, loaded: list[tuple[dict[str, Any], list[dict[str, str]]]]) -> None:
+    """One line per group of :func:`group_seed_evaluations`: mean evaluation return over seeds,
+    with the min-max band of the seeds shaded."""
     for i, (label, (steps, values)) in enumerate(group_seed_evaluations(loaded).items()):
         xs, n = steps / 1e6, len(values)
         ax.plot(
@@ -139,6 +186,7 @@ def _plot_grouped(ax: Any, loaded: list[tuple[dict[str, Any], list[dict[str, str
 
 
 def _float(value: Any) -> float:
+    """A CSV cell as a float, ``nan`` for an empty or missing one."""
     try:
         return float(value)
     except (TypeError, ValueError):
