@@ -1,9 +1,21 @@
 """Load a trained run's policy and evaluate it on seeded episodes.
 
+:func:`load_policy` rebuilds any policy run's model from its config and checkpoint (ES,
+BPTT, PPO, recurrent PPO alike, through the trainer registry) into a :class:`LoadedPolicy`,
+the one object that evaluation, robustness suites and the viewer run; :func:`evaluate_run`
+plays seeded episodes with it (``plasticagents evaluate``); :func:`evaluate_classifier_run`
+is the classifiers' counterpart on their test split.
+
+Evaluation episodes are reset with the seeds ``SeedSequence(seed)`` generates, whatever the
+run, so the same ``seed`` gives every run the same episodes: the condition for comparing
+runs.
+
 Example (after ``plasticagents train``)::
 
     policy = load_policy("runs/halfcheetah-...")          # best checkpoint
     returns = evaluate_run("runs/halfcheetah-...", episodes=10, seed=0)
+    crippled = evaluate_run("runs/halfcheetah-...", perturbations=[
+        {"type": "cripple_leg", "leg": "bthigh"}])       # same seeds, one leg disabled
 """
 
 from __future__ import annotations
@@ -34,7 +46,14 @@ __all__ = [
 
 @dataclass
 class LoadedPolicy:
-    """A trained policy with everything needed to run it as it was trained."""
+    """A trained policy with everything needed to run it as it was trained.
+
+    ``config``: the run's validated config; ``policy``: the rebuilt network in eval mode (for
+    PPO, SB3's policy module); ``obs_norm``: the observation normaliser it was trained with
+    (``None`` for BPTT, PPO and runs without one); ``checkpoint``: the loaded checkpoint;
+    ``run``: its run directory; ``predictor``: for PPO, the SB3 agent that normalises and acts
+    itself.
+    """
 
     config: ExperimentConfig
     policy: nn.Module
@@ -87,6 +106,13 @@ class LoadedPolicy:
 
 
 def check_compatible(loaded: LoadedPolicy, obs_dim: int, act_dim: int, env_id: str) -> None:
+    """Check that an env of ``obs_dim`` observations and ``act_dim`` actions fits the policy
+    (its checkpoint's sizes), before any episode runs: another env id or a perturbation may
+    change the spaces.
+
+    Raises:
+        ValueError: the sizes differ (the message names both envs and their sizes).
+    """
     policy = loaded.checkpoint.policy
     trained = (policy["obs_dim"], policy["act_dim"])
     if trained != (obs_dim, act_dim):
@@ -102,6 +128,12 @@ def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
 
     The checkpoint's trainer kind names (through the registry) the adapter whose
     ``load_model`` rebuilds the network; nothing in the file is executed.
+
+    Raises:
+        FileNotFoundError: not a run directory, or no ``which`` checkpoint yet.
+        CheckpointError: an unusable checkpoint (corrupt, or in the old pickle format).
+        ValueError: a classification run, or parameters that do not fit the network its
+            config builds (for PPO, torch's ``RuntimeError`` from ``load_state_dict``).
     """
     run = RunDir.open(run_path)
     ckpt = run.load(which)
@@ -120,7 +152,17 @@ def load_policy(run_path: str | Path, which: str = "best") -> LoadedPolicy:
 def evaluate_classifier_run(run: RunDir, which: str = "best", seed: int = 0) -> dict[str, Any]:
     """Test a classification run's ``which`` checkpoint on its data set's test split:
     ``accuracy`` and ``samples`` (plus spikes / SynOps per sample and loss for BPTT
-    classifiers; an STDP reservoir is re-tested through its saved ridge readout)."""
+    classifiers; an STDP reservoir is re-tested through its saved ridge readout).
+
+    ``seed`` seeds the encoder's randomness (rate-coded spikes) of a ``classify`` model; an
+    STDP reservoir always uses the encoder seeds of its training-time test pass
+    (``cfg.seed + 1``), so it reproduces ``result.json``'s accuracy.
+
+    Raises:
+        FileNotFoundError: no ``which`` checkpoint.
+        ValueError: an ``stdp`` checkpoint without a readout (``latest``, or an unfinished
+            run).
+    """
     from plasticagents.training.classification import Encoder, evaluate_classifier, load_data
 
     ckpt = run.load(which)
@@ -151,6 +193,17 @@ def evaluate_run(
     ``perturbations`` / ``max_episode_steps`` override them. ``ablation`` runs the plastic
     policy with its plasticity frozen at an onset, lesioned or reset at an onset
     (:mod:`plasticagents.ablation`), on the same seeds.
+
+    The ``episodes`` episodes run in lockstep, one env each (physics on ``threads``
+    threads), with deterministic actions (no exploration noise; PPO's Gaussian mean; a BPTT
+    policy trained with ``eval_sample`` still samples, from its seeded generator). The
+    run's ``train_distribution`` is not applied: evaluation is on the nominal env unless
+    ``perturbations`` say otherwise. Returns ``[episodes]`` float64 returns.
+
+    Raises:
+        ValueError: ``episodes < 1``; an env whose observation or action size differs from
+            the policy's (:func:`check_compatible`); an unknown ``ablation``, or one of a
+            non-plastic policy. See also :func:`load_policy`.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
