@@ -169,7 +169,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     (``classify``, ``stdp``) is tested on its data set's test split and prints accuracy, plus
     spikes and synaptic operations per sample where the model reports them (an STDP
     reservoir's ridge readout reports accuracy only). Which family a run belongs to comes from
-    its config's ``trainer.kind`` through the registry.
+    its config's ``trainer.kind`` through the registry. ``--ablation`` (policies only)
+    evaluates the plastic policy with its plasticity ablated.
     """
     from plasticagents.training.api import evaluate
     from plasticagents.training.registry import lookup
@@ -249,7 +250,8 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     :func:`~plasticagents.training.api.robustness` over every run, then print the Markdown
     report it wrote and the paths of its CSV and plots. Unset ``--episodes`` / ``--env`` /
     ``--max-steps`` fall back to the suite's values, then to 10 episodes and each run's own
-    env and episode cap.
+    env and episode cap. ``--ablations A,B`` adds each run's ablated variants as agents of
+    their own, beside the intact one on the same seeds.
     """
     from pathlib import Path
 
@@ -283,7 +285,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
     """``view RUN --out FILE``: render one seeded episode headless (``.mp4`` / ``.gif``, with the
     spike raster, neuromodulation and weight-change panels) and save its trajectory ``.npz``
     beside it, then print the episode's return, spikes per step and perturbation onsets.
-    ``--live`` opens MuJoCo's interactive viewer instead (needs a display; nothing is saved).
+    ``--live`` opens MuJoCo's interactive viewer instead (needs a display; nothing is saved;
+    ``--ablation`` is ignored there).
 
     Raises:
         ValueError: neither ``--out`` nor ``--live``.
@@ -422,6 +425,11 @@ def _add_perturb(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_ablation(parser: argparse.ArgumentParser) -> None:
+    """The ``--ablation NAME`` flag that ``evaluate`` and ``view`` share: run the plastic
+    policy with its fast weights frozen at the onset (of a perturbation or a goal switch),
+    held at their initial values the whole episode, or reset at the onset
+    (:mod:`plasticagents.ablation`), on the same seeds as the intact policy. A non-plastic
+    policy is refused with a one-line error."""
     parser.add_argument(
         "--ablation",
         choices=["freeze-at-onset", "lesion", "reset-at-onset"],
@@ -432,9 +440,8 @@ def _add_ablation(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand; each subparser stores its handler as
-    ``args.func`` (``func(args) -> exit status``). Defaults live here, and only here, for the
-    command line; the API functions have their own (the same) defaults.
-    """
+    ``args.func`` (``func(args) -> exit status``). The command line's defaults are set here
+    (the API functions declare their own)."""
     parser = argparse.ArgumentParser(
         prog="plasticagents",
         description="Plastic spiking-neural-network agents: train, watch and stress-test them.",
