@@ -195,7 +195,19 @@ class SB3Agent:
 
 
 def make_model(cfg: ExperimentConfig, env: Any) -> Any:
-    """The SB3 PPO model the config describes, on the vectorized ``env``."""
+    """The SB3 PPO model the config describes, on the vectorized ``env``.
+
+    ``agent.kind: snn``: a :class:`SpikingFeatures` extractor with ``trainer.features_dim``
+    readouts, then actor MLP ``trainer.pi_arch`` and critic MLP ``trainer.vf_arch``, the
+    critic reading the same extractor (``critic: shared``) or the observation
+    (``critic: mlp``, :class:`SpikingActorCriticPolicy`). ``agent.kind: mlp``: SB3's
+    ``MlpPolicy`` with tanh hidden layers ``agent.mlp_hidden`` for the actor and
+    ``trainer.vf_arch`` for the critic. Seeded with ``cfg.seed``, on CPU, silent; PPO's
+    hyper-parameters are the ``trainer`` section's.
+
+    Raises:
+        ValueError: ``trainer.critic`` is neither ``shared`` nor ``mlp``.
+    """
     t: PPOConfig = cfg.trainer
     policy_kwargs: dict[str, Any] = {"net_arch": {"pi": list(t.pi_arch), "vf": list(t.vf_arch)}}
     policy: Any = "MlpPolicy"
