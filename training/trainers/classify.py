@@ -32,7 +32,9 @@ Checkpoints. ``policy``: ``model`` (the classifier's whole state dict: weights, 
 positions, batch-norm statistics, the rewiring's connection-sign buffers), ``n_in`` (encoded
 input channels) and ``n_classes``. ``trainer_state``: ``model`` and ``optimizer`` (Adam's
 moments). The batch order, the encoder's noise and the validation split derive from the
-seed (and the epoch), so a resumed run ends where an uninterrupted one does.
+seed (and the epoch), so a resumed run ends where an uninterrupted one does; the exception
+is ``model.dropout > 0``, whose masks come from torch's global generator, reseeded from
+``seed`` (not restored) when a session starts.
 
 Example::
 
