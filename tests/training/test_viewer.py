@@ -141,3 +141,54 @@ def test_live_steps_through_the_engine_until_the_window_closes(trained, monkeypa
     assert full[80] < full[79]
     np.testing.assert_array_equal(closed, full[:25])
     assert all(0 <= s <= dt[0] for s in sleeps)  # real time: the rest of each step's dt
+
+
+def test_the_floor_is_drawn_far_beyond_gymnasiums_40_m_and_physics_is_unchanged():
+    import gymnasium as gym
+
+    from plasticagents.training.analysis.viewer import extend_floor
+
+    def rewards(extend):
+        env = gym.make("HalfCheetah-v5", max_episode_steps=30)
+        env.reset(seed=3)
+        if extend:
+            extend_floor(env.unwrapped)
+        actions = np.random.default_rng(0).uniform(-1, 1, size=(30, 6))
+        out = [env.step(a)[1] for a in actions]
+        return np.array(out), env.unwrapped.model
+
+    plain, _ = rewards(False)
+    extended, model = rewards(True)
+    np.testing.assert_array_equal(plain, extended)
+    assert model.geom_size[0][:2].tolist() == [2000.0, 2000.0]
+    assert model.mat_texrepeat[model.geom_matid[0]].tolist() == [3000.0, 3000.0]  # same checkers
+
+
+def test_a_goal_switch_is_recorded_marked_and_shown(trained):
+    from plasticagents.training.analysis.evaluate import load_policy
+    from plasticagents.training.analysis.viewer import compose_frames, record_episode
+
+    loaded = load_policy(trained)
+    rec = record_episode(
+        loaded,
+        env_id="plasticagents/HalfCheetahVel-v0",
+        max_steps=12,
+        render=False,
+        progress=False,
+    )
+    assert rec.switches == [] and set(rec.goals[0]) == {"velocity"}
+    rec = record_episode(
+        loaded,
+        env_id="plasticagents/HalfCheetahVelSwitch-v0",
+        seed=2,  # this seed's episode switches its goal at step 315
+        max_steps=330,
+        render=False,
+        progress=False,
+    )
+    (switch,) = rec.switches
+    assert switch == 315 and rec.onsets["task"] == switch
+    assert rec.goals[switch] != rec.goals[switch - 1] and rec.goals[0] == rec.goals[switch - 1]
+    rec.frames = [np.zeros((64, 64, 3), np.uint8)] * 2
+    rec.frame_steps = [switch - 60, switch + 1]
+    before, after = compose_frames(rec)
+    assert not np.array_equal(before[:40, :64], after[:40, :64])  # the goal line changed colour

@@ -61,6 +61,8 @@ class Recording:
     modulation: np.ndarray  # [T, K] neuromodulatory signals (K=0 without a modulator)
     weight_change: np.ndarray  # [T] ||alpha * hebb|| after step t
     onsets: dict[str, int] = field(default_factory=dict)  # perturbation label -> first step
+    goals: list[dict[str, Any]] = field(default_factory=list)  # [T] hidden-goal task's goal
+    switches: list[int] = field(default_factory=list)  # steps at which the goal switched
     frames: list[np.ndarray] = field(default_factory=list)
     frame_steps: list[int] = field(default_factory=list)  # the step each frame shows
 
@@ -81,11 +83,37 @@ class Recording:
             onset_labels=np.array(list(self.onsets), dtype=str),
             onset_steps=np.array(list(self.onsets.values()), dtype=np.int64),
             frame_steps=np.array(self.frame_steps, dtype=np.int64),
+            goal_switches=np.array(self.switches, dtype=np.int64),
             env_id=np.array(self.env_id),
             seed=np.array(self.seed),
             dt=np.array(self.dt),
         )
         return path
+
+
+def extend_floor(env: Any, half_size: float = 2000.0) -> None:
+    """Draw the floor ``half_size`` metres in every direction (same checker size).
+
+    Gymnasium's HalfCheetah draws a 40 m floor, which a running gait leaves within a few hundred
+    steps (the robot then runs through a grey void). A MuJoCo plane collides as an infinite
+    plane whatever its size, so only the drawing changes: the plane's drawn half-size and its
+    material's texture repeat grow by the same factor. Envs without a MuJoCo model are left
+    as they are.
+    """
+    model = getattr(env, "model", None)
+    if model is None:
+        return
+    import mujoco
+
+    for g in range(model.ngeom):
+        size = model.geom_size[g]
+        if model.geom_type[g] != mujoco.mjtGeom.mjGEOM_PLANE or not 0 < size[0] < half_size:
+            continue
+        factor = half_size / size[0]
+        size[:2] *= factor
+        mat = model.geom_matid[g]
+        if mat >= 0 and not model.mat_texuniform[mat]:
+            model.mat_texrepeat[mat] *= factor
 
 
 def _ensure_offscreen_backend() -> None:
@@ -146,6 +174,8 @@ def record_episode(
             "height": int(height),
         }
     pool = EnvPool([env_maker(env_cfg)], threads=1)
+    if render:
+        extend_floor(pool.envs[0].unwrapped)
     frames: list[np.ndarray] = []
     frame_steps: list[int] = []
     cap = env_cfg.max_episode_steps or pool.envs[0].spec.max_episode_steps
@@ -173,7 +203,15 @@ def record_episode(
             agent,
             pool,
             [seed],
-            record=("obs", "actions", "rewards", "neuron_spikes", "modulation", "weight_change"),
+            record=(
+                "obs",
+                "actions",
+                "rewards",
+                "infos",
+                "neuron_spikes",
+                "modulation",
+                "weight_change",
+            ),
             probe=policy_probe(loaded.policy, neurons=True),
             on_step=on_step,
         )
@@ -190,6 +228,10 @@ def record_episode(
             return np.zeros((length, *empty_shape))
         return np.stack(traj[key])[:length, 0]
 
+    # a hidden-goal task reports its goal at every step (info["task"]); other envs nothing
+    tasks = [(step[0] or {}).get("task") or {} for step in traj["infos"][:length]]
+    goals = [{k: v for k, v in t.items() if k not in ("switched", "last_switch")} for t in tasks]
+
     return Recording(
         env_id=env_cfg.id,
         seed=seed,
@@ -202,6 +244,8 @@ def record_episode(
         modulation=stacked("modulation", (0,)),
         weight_change=stacked("weight_change", ()),
         onsets=dict(result.onsets[0]),
+        goals=goals,
+        switches=[t for t, info in enumerate(tasks) if info.get("switched")],
         frames=frames,
         frame_steps=frame_steps,
     )
@@ -260,6 +304,8 @@ def _panels(rec: Recording, width: int, height: int) -> tuple[np.ndarray, list, 
         ax.set_xlim(-0.5, max(rec.steps, 1) - 0.5)
         for t in rec.onsets.values():
             ax.axvline(t, color="C1", ls="--", lw=0.8)
+        for t in rec.switches:
+            ax.axvline(t, color="C4", ls=":", lw=0.9)
     fig.subplots_adjust(left=0.13, right=0.98, top=0.95, bottom=0.08, hspace=0.12)
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
@@ -286,10 +332,14 @@ def compose_frames(rec: Recording, panel_width: int | None = None) -> list[np.nd
     for frame, t in zip(rec.frames, rec.frame_steps, strict=True):
         robot = Image.fromarray(frame)
         draw = ImageDraw.Draw(robot)
-        started = [label for label, t0 in rec.onsets.items() if t >= t0]
+        started = [label for label, t0 in rec.onsets.items() if t >= t0 and label != "task"]
         lines = [(f"step {t}  return {returns[t]:.0f}", (255, 255, 255))]
         if started:
             lines.append(("perturbed: " + ", ".join(started), (255, 120, 60)))
+        if rec.goals and rec.goals[t]:
+            goal = ", ".join(f"{k} {v:.2f}" for k, v in rec.goals[t].items())
+            switched = any(0 <= t - s < 50 for s in rec.switches)  # highlight a fresh switch
+            lines.append((f"goal: {goal}", (120, 200, 255) if not switched else (255, 220, 0)))
         for k, (text, color) in enumerate(lines):
             y = 4 + 14 * k
             draw.rectangle(draw.textbbox((6, y), text), fill=(0, 0, 0))
