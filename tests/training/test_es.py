@@ -74,7 +74,9 @@ class _Killed(Exception):
 
 
 def test_resume_drops_metrics_rows_written_after_the_checkpoint(tiny_config, tmp_path):
-    cfg = tiny_config(trainer={"generations": 4, "checkpoint_every": 2})
+    cfg = tiny_config(
+        env={"max_episode_steps": 30}, trainer={"generations": 4, "checkpoint_every": 2}
+    )
     straight, _ = _train(cfg, tmp_path, "straight")
 
     def die_at_generation_2(msg):  # its metrics row is written, its checkpoint is not
