@@ -66,10 +66,6 @@ class RecurrentActorCritic(nn.Module):
 
 
 def _select(state: Any, rows: Tensor) -> Any:
-    return map_state(lambda leaf: leaf[rows], state)
-
-
-def _select(state: Any, rows: Tensor) -> Any:
     """The rows ``rows`` (env indices) of every tensor in a policy state: a minibatch's start
     state."""
     return map_state(lambda leaf: leaf[rows], state)

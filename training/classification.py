@@ -170,7 +170,7 @@ def recalibrate_batch_norm(
     encoder: Encoder,
     batch_size: int,
     seed: int,
-    batches: int = 8,
+    n_batches: int = 8,
 ) -> None:
     """Batch-norm statistics for evaluation, measured on training batches with the final
     weights of the epoch and the evaluation-time network (rounded delays, no dropout).
@@ -186,7 +186,7 @@ def recalibrate_batch_norm(
         norm.reset_running_stats()
         norm.train()
     rng = np.random.default_rng([seed, 7])
-    for k, batch in enumerate(batches(len(indices), batch_size, rng)[:batches]):
+    for k, batch in enumerate(batches(len(indices), batch_size, rng)[:n_batches]):
         x_np, _ = dataset.batch(indices[batch])
         model(encoder(x_np, torch.Generator().manual_seed(seed * 31 + k)))
     model.eval()

@@ -295,7 +295,9 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
     perturbations = _perturb_specs(args.perturb)
     if args.live:
-        viewer.live(args.run, args.env, perturbations, args.seed, args.checkpoint)
+        viewer.live(
+            args.run, args.env, perturbations, args.seed, args.checkpoint, ablation=args.ablation
+        )
         return 0
     if not args.out:
         raise ValueError("view needs --out FILE.mp4|FILE.gif (or --live with a display)")
@@ -647,6 +649,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # `plasticagents list-envs | head`: an OSError, but not a failure
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError) as err:
         # Config errors, bad run directories, incompatible envs, missing GL or files: the
         # message says what to fix.
@@ -661,9 +666,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except BrokenPipeError:  # `plasticagents list-envs | head`
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":

@@ -246,6 +246,32 @@ class RecurrentPPOConfig(_PPOShared):
     eval_every: int = 5
 
 
+@dataclass
+class LSTMPPOConfig(_PPOShared):
+    """The LSTM baseline: sb3-contrib's ``RecurrentPPO`` with its ``MlpLstmPolicy`` (RL²
+    when ``env.inputs`` appends the previous action and reward). The ``agent`` section is not
+    used: the policy is an LSTM (``lstm_hidden_size`` x ``n_lstm_layers``) whose output feeds
+    the actor MLP ``pi_arch`` (tanh); its state carries across env steps and resets at
+    episode starts. ``critic_lstm``: ``separate`` (the critic has an LSTM of its own,
+    sb3-contrib's default), ``shared`` (the value head reads the actor's LSTM, detached) or
+    ``none`` (the critic is an MLP on the observation). Defaults are sb3-contrib's (``n_steps``
+    128, ``batch_size`` 128, an LSTM of 256, ``log_std_init`` 0) with 8 envs; observations and
+    rewards go through VecNormalize, as rl-zoo's MuJoCo settings do."""
+
+    kind: Literal["lstm_ppo"] = "lstm_ppo"
+    n_envs: int = 8
+    n_steps: int = 128
+    batch_size: int = 128
+    vf_coef: float = 0.5
+    lstm_hidden_size: int = 256
+    n_lstm_layers: int = 1
+    critic_lstm: Literal["separate", "shared", "none"] = "separate"
+    pi_arch: list[int] = field(default_factory=lambda: [64, 64])
+    vf_arch: list[int] = field(default_factory=lambda: [64, 64])
+    log_std_init: float = 0.0
+    eval_every: int = 20  # iterations (rollouts of n_envs x n_steps): PPO's 20,480 steps
+
+
 # ----------------------------------------------------------------------- classification
 @dataclass
 class DataConfig:
@@ -568,6 +594,15 @@ def _check_trainer(t: Any) -> None:
         BPTTConfig: ("iterations", "batch", "eval_episodes"),
         PPOConfig: ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"),
         RecurrentPPOConfig: ("total_timesteps", "n_envs", "n_steps", "minibatch_envs", "n_epochs"),
+        LSTMPPOConfig: (
+            "total_timesteps",
+            "n_envs",
+            "n_steps",
+            "batch_size",
+            "n_epochs",
+            "lstm_hidden_size",
+            "n_lstm_layers",
+        ),
     }[type(t)]
     for name in (*counts, "checkpoint_every"):
         _positive(f"trainer.{name}", getattr(t, name))
@@ -600,6 +635,17 @@ def _check_trainer(t: Any) -> None:
             f"trainer.minibatch_envs: must be <= trainer.n_envs ({t.n_envs}), "
             f"got {t.minibatch_envs}"
         )
+    if isinstance(t, LSTMPPOConfig):
+        _positive("trainer.vf_coef", t.vf_coef, allow_zero=True)
+        for name in ("pi_arch", "vf_arch"):
+            if any(h <= 0 for h in getattr(t, name)):
+                raise ConfigError(f"trainer.{name}: sizes must be > 0, got {getattr(t, name)}")
+        # advantages are normalised per minibatch: one sample has no standard deviation
+        if not 2 <= t.batch_size <= t.n_envs * t.n_steps:
+            raise ConfigError(
+                f"trainer.batch_size: must be in [2, n_envs * n_steps = "
+                f"{t.n_envs * t.n_steps}], got {t.batch_size}"
+            )
 
 
 def _check_ranges(cfg: ExperimentConfig) -> None:

@@ -155,7 +155,8 @@ def _convert_best(old: dict, run: RunDir) -> Checkpoint:
         policy = {"model": old["model"], "n_in": old["n_in"], "scaler": old["scaler"]}
         readout = dict(old["readout"])
         readout["intercept"] = np.atleast_1d(readout["intercept"])
-        readout.setdefault("classes", np.arange(readout["coef"].shape[0]))
+        # scikit-learn's binary ridge keeps one coefficient row for two classes
+        readout.setdefault("classes", np.arange(max(2, np.atleast_2d(readout["coef"]).shape[0])))
         policy["readout"] = readout
     return Checkpoint(kind, step, old["config"], _plain(policy), old.get("score"))
 

@@ -446,8 +446,10 @@ def live(
     seed: int = 0,
     which: str = "best",
     episodes: int = 1,
+    ablation: str | None = None,
 ) -> None:
-    """Run the policy in MuJoCo's interactive viewer in real time (needs a display).
+    """Run the policy (its plasticity ablated as ``ablation`` says, if given) in MuJoCo's
+    interactive viewer in real time (needs a display).
 
     Episodes ``seed, seed + 1, ...`` run through :func:`rollout` (deterministic actions, as in
     the recorded video): each step is shown and held for the env's ``dt`` seconds, and closing
@@ -464,7 +466,7 @@ def live(
 
     loaded = load_policy(run, which)
     env_cfg = loaded.env_config(env_id, list(perturbations or []))
-    agent = loaded.agent(env_cfg)
+    agent = loaded.agent(env_cfg, ablation=ablation)
     pool = EnvPool([env_maker(env_cfg)], threads=1)
     base = pool.envs[0].unwrapped
     try:

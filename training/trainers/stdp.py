@@ -264,7 +264,7 @@ class ReservoirClassifier:
         """``policy``: a finished ``stdp`` checkpoint's payload (its ``readout`` and ``scaler``)."""
         self.res, self.bins = res, bins
         self.mean, self.scale = policy["scaler"]["mean"], policy["scaler"]["scale"]
-        self.coef = policy["readout"]["coef"]
+        self.coef = np.atleast_2d(policy["readout"]["coef"])  # binary: one row
         self.intercept = policy["readout"]["intercept"]
         self.classes = policy["readout"]["classes"]
 
