@@ -78,7 +78,8 @@ class AblatedAgent:
         if plastic_state(agent.initial_state(1)) is None:
             raise ValueError(
                 f"ablation {mode!r} needs a plastic agent; this agent's network has no fast "
-                "weights (a static SNN, an MLP or an SB3 policy)"
+                "weights (a static SNN, an MLP, an SB3 policy, or an LSTM, whose memory is "
+                "its activations)"
             )
         if getattr(agent, "population", False):
             raise ValueError("ablations act on one policy's episodes, not on an ES population")

@@ -53,6 +53,7 @@ TRAINERS: dict[str, TrainerKind] = {
             "recurrent_ppo",
             "total_timesteps",
         ),
+        TrainerKind("lstm_ppo", _config.LSTMPPOConfig, "policy", "lstm_ppo", "total_timesteps"),
         TrainerKind("classify", _config.ClassifyConfig, "classifier", "classify", "epochs"),
         TrainerKind("stdp", _config.StdpConfig, "classifier", "stdp", "epochs"),
     )

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from plasticagents.training.config import (
     from_dict,
     load_config,
 )
-from plasticagents.training.registry import kinds
+from plasticagents.training.registry import TRAINERS, kinds
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.parent.name != "robustness")
@@ -29,7 +30,8 @@ def test_every_experiment_config_loads(path):
 
 def test_every_trainer_kind_has_a_smoke_config():
     smoke = {load_config(p).trainer.kind for p in (CONFIGS / "smoke").glob("*.yaml")}
-    assert smoke == set(kinds("policy")) | set(kinds("classifier"))
+    assert smoke == set(kinds("policy")) | set(kinds("classifier")) == set(TRAINERS)
+    assert {"es", "bptt", "ppo", "recurrent_ppo", "classify", "stdp"} <= smoke
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "robustness").glob("*.yaml")), ids=str)
@@ -78,8 +80,8 @@ def test_null_plasticity_is_the_static_snn():
         (
             {"trainer": {"kind": "sac"}},
             [],
-            r"trainer.kind: invalid value 'sac'; valid choices: "
-            r"\['es', 'bptt', 'ppo', 'recurrent_ppo', 'classify', 'stdp'\]",
+            # every registered kind: es, bptt, ppo, recurrent_ppo, ..., classify, stdp
+            r"trainer.kind: invalid value 'sac'; valid choices: " + re.escape(str(list(TRAINERS))),
         ),
         ({"env": []}, [], r"env: expected a mapping"),
         # trainer ranges are checked at load time, before a run directory exists

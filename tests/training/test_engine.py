@@ -29,6 +29,7 @@ BAD = {
     "bptt": ("trainer.batch=0", "trainer.batch: must be > 0"),
     "ppo": ("trainer.n_envs=0", "trainer.n_envs: must be > 0"),
     "recurrent_ppo": ("trainer.minibatch_envs=9", "trainer.minibatch_envs: must be <="),
+    "lstm_ppo": ("trainer.batch_size=1", "trainer.batch_size: must be in [2,"),
     "classify": ("trainer.epochs=0", "trainer.epochs: must be > 0"),
     "stdp": ("trainer.a_plus=-1", "trainer.a_plus: must be > 0"),
 }
