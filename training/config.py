@@ -38,6 +38,7 @@ __all__ = [
     "ESConfig",
     "EnvConfig",
     "ExperimentConfig",
+    "LSTMPPOConfig",
     "ModelConfig",
     "PPOConfig",
     "PlasticityConfig",
@@ -396,7 +397,7 @@ class ExperimentConfig:
     device: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
-    trainer: ESConfig | BPTTConfig | PPOConfig | RecurrentPPOConfig = field(
+    trainer: ESConfig | BPTTConfig | PPOConfig | RecurrentPPOConfig | LSTMPPOConfig = field(
         default_factory=ESConfig
     )
 
@@ -589,12 +590,12 @@ def _within(where: str, value: float, low: float, high: float, open_low: bool = 
 
 def _check_trainer(t: Any) -> None:
     """Ranges of every trainer section (all checked here, before a run directory exists)."""
-    counts = {
-        ESConfig: ("generations", "popsize", "episodes", "threads", "lanes"),
-        BPTTConfig: ("iterations", "batch", "eval_episodes"),
-        PPOConfig: ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"),
-        RecurrentPPOConfig: ("total_timesteps", "n_envs", "n_steps", "minibatch_envs", "n_epochs"),
-        LSTMPPOConfig: (
+    counts = {  # by kind, not class: a module imported twice (doctests) has two classes
+        "es": ("generations", "popsize", "episodes", "threads", "lanes"),
+        "bptt": ("iterations", "batch", "eval_episodes"),
+        "ppo": ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"),
+        "recurrent_ppo": ("total_timesteps", "n_envs", "n_steps", "minibatch_envs", "n_epochs"),
+        "lstm_ppo": (
             "total_timesteps",
             "n_envs",
             "n_steps",
@@ -603,12 +604,12 @@ def _check_trainer(t: Any) -> None:
             "lstm_hidden_size",
             "n_lstm_layers",
         ),
-    }[type(t)]
+    }[t.kind]
     for name in (*counts, "checkpoint_every"):
         _positive(f"trainer.{name}", getattr(t, name))
     for name in ("eval_every", "eval_episodes"):
         _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
-    if isinstance(t, ESConfig):
+    if t.kind == "es":
         for name in ("stdev_init", "center_lr", "max_speed"):
             _positive(f"trainer.{name}", getattr(t, name))
         for name in ("stdev_lr", "action_noise", "num_actors", "obs_norm_warmup"):
@@ -621,7 +622,7 @@ def _check_trainer(t: Any) -> None:
         return
     _positive("trainer.lr", t.lr)
     _within("trainer.gamma", t.gamma, 0.0, 1.0)
-    if isinstance(t, BPTTConfig):
+    if t.kind == "bptt":
         _positive("trainer.grad_clip", t.grad_clip)
         if not 0 <= t.explore < 1:
             raise ConfigError(f"trainer.explore: must be in [0, 1), got {t.explore!r}")
@@ -630,12 +631,12 @@ def _check_trainer(t: Any) -> None:
     _within("trainer.gae_lambda", t.gae_lambda, 0.0, 1.0)
     for name in ("clip_range", "max_grad_norm"):
         _positive(f"trainer.{name}", getattr(t, name))
-    if isinstance(t, RecurrentPPOConfig) and t.minibatch_envs > t.n_envs:
+    if t.kind == "recurrent_ppo" and t.minibatch_envs > t.n_envs:
         raise ConfigError(
             f"trainer.minibatch_envs: must be <= trainer.n_envs ({t.n_envs}), "
             f"got {t.minibatch_envs}"
         )
-    if isinstance(t, LSTMPPOConfig):
+    if t.kind == "lstm_ppo":
         _positive("trainer.vf_coef", t.vf_coef, allow_zero=True)
         for name in ("pi_arch", "vf_arch"):
             if any(h <= 0 for h in getattr(t, name)):
@@ -651,7 +652,7 @@ def _check_trainer(t: Any) -> None:
 def _check_ranges(cfg: ExperimentConfig) -> None:
     t, a = cfg.trainer, cfg.agent
     _check_trainer(t)
-    if isinstance(t, BPTTConfig) and a.kind != "snn":
+    if t.kind == "bptt" and a.kind != "snn":
         raise ConfigError(
             f"agent.kind: trainer.kind 'bptt' trains spiking networks, got {a.kind!r} "
             "(valid: ['snn'])"
@@ -740,7 +741,7 @@ def _check_classification(cfg: ClassificationConfig) -> None:
     positive("model.max_delay", m.max_delay, allow_zero=m.delays == "none")
     for name in ("epochs", "batch_size", "lr", "checkpoint_every"):
         positive(f"trainer.{name}", getattr(t, name))
-    if isinstance(t, ClassifyConfig):
+    if t.kind == "classify":
         if not 0 <= t.validation_fraction < 1:
             raise ConfigError(
                 f"trainer.validation_fraction: must be in [0, 1), got {t.validation_fraction!r}"
