@@ -14,7 +14,7 @@ The functions users' scripts call (the ``plasticagents`` command line is one cli
 
 Modules: ``config`` (schema), ``registry`` (trainer kinds), ``loop`` (the trainer loop),
 ``checkpoint`` (the safe format), ``rollout`` (the environment-stepping engine), ``trainers/``
-(es, bptt, ppo, recurrent_ppo, classify, stdp adapters), ``classification`` (data, encoders,
+(es, bptt, ppo, recurrent_ppo, lstm_ppo, classify, stdp adapters), ``classification`` (data, encoders,
 testing), ``evaluate`` / ``robustness`` / ``viewer`` / ``sweep`` / ``bayesopt`` / ``plots``
 (analysis) and ``cli``. Heavy dependencies load on first use.
 """
