@@ -14,9 +14,9 @@ The functions users' scripts call (the ``plasticagents`` command line is one cli
 
 Modules: ``config`` (schema), ``registry`` (trainer kinds), ``loop`` (the trainer loop),
 ``checkpoint`` (the safe format), ``rollout`` (the environment-stepping engine), ``trainers/``
-(es, bptt, ppo, recurrent_ppo, lstm_ppo, classify, stdp adapters), ``classification`` (data, encoders,
-testing), ``evaluate`` / ``robustness`` / ``viewer`` / ``sweep`` / ``bayesopt`` / ``plots``
-(analysis) and ``cli``. Heavy dependencies load on first use.
+(es, bptt, ppo, recurrent_ppo, lstm_ppo, classify, stdp adapters), ``classification``
+(data, encoders, testing), ``analysis/`` (``evaluate``, ``robustness``, ``viewer``, ``sweep``,
+``bayesopt``, ``plots``) and ``cli``. Heavy dependencies load on first use.
 """
 
 from __future__ import annotations
