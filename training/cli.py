@@ -166,10 +166,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     A policy run (``es``, ``bptt``, ``ppo``, ``recurrent_ppo``, ``lstm_ppo``) plays
     ``--episodes`` seeded episodes (``--seed`` seeds the resets; ``--env`` / ``--perturb``
     swap the env or add perturbations, which must keep the observation and action sizes). A
-    classifier run (``classify``, ``stdp``) is tested on its data set's test split and prints accuracy, plus
-    spikes and synaptic operations per sample where the model reports them (an STDP
-    reservoir's ridge readout reports accuracy only). Which family a run belongs to comes from
-    its config's ``trainer.kind`` through the registry. ``--ablation`` (policies only)
+    classifier run (``classify``, ``stdp``) is tested on its data set's test split and prints
+    accuracy, plus spikes and synaptic operations per sample where the model reports them (an
+    STDP reservoir's ridge readout reports accuracy only). Which family a run belongs to comes
+    from its config's ``trainer.kind`` through the registry. ``--ablation`` (policies only)
     evaluates the plastic policy with its plasticity ablated.
     """
     from plasticagents.training.api import evaluate
