@@ -39,7 +39,13 @@ from torch import nn
 from plasticagents.training.builders import build_policy
 from plasticagents.training.config import ExperimentConfig, PPOConfig, to_dict
 
-__all__ = ["SB3Agent", "SpikingActorCriticPolicy", "SpikingFeatures", "make_model"]
+__all__ = [
+    "SB3Agent",
+    "SpikingActorCriticPolicy",
+    "SpikingFeatures",
+    "make_model",
+    "sb3_hyperparameters",
+]
 
 
 class SpikingFeatures(BaseFeaturesExtractor):
@@ -229,20 +235,26 @@ def make_model(cfg: ExperimentConfig, env: Any) -> Any:
     else:
         policy_kwargs["net_arch"] = {"pi": list(cfg.agent.mlp_hidden), "vf": list(t.vf_arch)}
         policy_kwargs["activation_fn"] = nn.Tanh
-    return PPO(
-        policy,
-        env,
-        learning_rate=t.lr,
-        n_steps=t.n_steps,
-        batch_size=t.batch_size,
-        n_epochs=t.n_epochs,
-        gamma=t.gamma,
-        gae_lambda=t.gae_lambda,
-        clip_range=t.clip_range,
-        ent_coef=t.ent_coef,
-        max_grad_norm=t.max_grad_norm,
-        policy_kwargs=policy_kwargs,
-        seed=cfg.seed,
-        device="cpu",
-        verbose=0,
-    )
+    return PPO(policy, env, policy_kwargs=policy_kwargs, **sb3_hyperparameters(cfg))
+
+
+def sb3_hyperparameters(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The keyword arguments SB3's ``PPO`` and sb3-contrib's ``RecurrentPPO`` take from the
+    shared PPO section (``trainer.lr``, ``n_steps``, ``batch_size``, ``n_epochs``, ``gamma``,
+    ``gae_lambda``, ``clip_range``, ``ent_coef``, ``max_grad_norm``), seeded with ``cfg.seed``,
+    on the CPU, quiet."""
+    t = cfg.trainer
+    return {
+        "learning_rate": t.lr,
+        "n_steps": t.n_steps,
+        "batch_size": t.batch_size,
+        "n_epochs": t.n_epochs,
+        "gamma": t.gamma,
+        "gae_lambda": t.gae_lambda,
+        "clip_range": t.clip_range,
+        "ent_coef": t.ent_coef,
+        "max_grad_norm": t.max_grad_norm,
+        "seed": cfg.seed,
+        "device": "cpu",
+        "verbose": 0,
+    }

@@ -44,18 +44,15 @@ Example (an LSTM on HalfCheetah that sees its last action and reward)::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 from sb3_contrib import RecurrentPPO
-from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
-from plasticagents.training.builders import env_maker, env_spaces
 from plasticagents.training.config import ExperimentConfig, LSTMPPOConfig
-from plasticagents.training.loop import TrainerBase
-from plasticagents.training.rollout import EnvPool, RunningNorm, rollout
+from plasticagents.training.rollout import RunningNorm
+from plasticagents.training.sb3 import sb3_hyperparameters
 from plasticagents.training.trainers import ppo as _ppo
 
 __all__ = ["METRIC_COLUMNS", "LSTMAgent", "Trainer", "load_model", "make_model"]
@@ -98,20 +95,9 @@ def make_model(cfg: ExperimentConfig, env: Any) -> RecurrentPPO:
     return RecurrentPPO(
         "MlpLstmPolicy",
         env,
-        learning_rate=t.lr,
-        n_steps=t.n_steps,
-        batch_size=t.batch_size,
-        n_epochs=t.n_epochs,
-        gamma=t.gamma,
-        gae_lambda=t.gae_lambda,
-        clip_range=t.clip_range,
-        ent_coef=t.ent_coef,
         vf_coef=t.vf_coef,
-        max_grad_norm=t.max_grad_norm,
         policy_kwargs=policy_kwargs,
-        seed=cfg.seed,
-        device="cpu",
-        verbose=0,
+        **sb3_hyperparameters(cfg),
     )
 
 
@@ -151,10 +137,10 @@ class LSTMAgent:
         return self.model.predict(obs, state, episode_start, deterministic)
 
 
-class Trainer(TrainerBase):
-    """RecurrentPPO in the trainer loop: each step is one ``learn`` call of ``n_envs x
-    n_steps`` env steps (one rollout, one update); the updated policy is evaluated on held-out
-    episodes every ``eval_every`` iterations and is then the ``best`` candidate."""
+class Trainer(_ppo.Trainer):
+    """RecurrentPPO in the trainer loop: PPO's adapter (one ``learn`` call of ``n_envs x
+    n_steps`` env steps per iteration, evaluation after the update, the same checkpoint payload
+    and resume state) with sb3-contrib's LSTM model and its :class:`LSTMAgent`."""
 
     name, unit = "lstm", "iteration"
     columns: ClassVar[list[str]] = METRIC_COLUMNS
@@ -164,24 +150,8 @@ class Trainer(TrainerBase):
         "approx_kl": "kl",
         "eval_return": "eval",
     }
-
-    def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
-        """Build the normalised vector env, the model (:func:`make_model`) and, with
-        ``eval_every`` and ``eval_episodes`` both set, a pool of ``eval_episodes`` envs."""
-        t = self.t = cfg.trainer
-        self.cfg = cfg
-        self.obs_dim, self.act_dim, _, _ = env_spaces(cfg.env)
-        self.env = VecNormalize(_ppo._vec_env(cfg, t.n_envs, cfg.seed), gamma=t.gamma)
-        self.model = make_model(cfg, self.env)
-        self.per_iteration = t.n_steps * t.n_envs
-        self.total = -(-t.total_timesteps // self.per_iteration)
-        self.checkpoint_every = t.checkpoint_every
-        self.fresh_start = False
-        self.eval_pool = (
-            EnvPool([env_maker(cfg.env)] * t.eval_episodes, threads=2)
-            if t.eval_every and t.eval_episodes
-            else None
-        )
+    build_model = staticmethod(make_model)
+    agent_class = LSTMAgent
 
     def describe(self) -> str:
         """The header line: env, LSTM size, learner inputs, envs x steps, budget."""
@@ -192,16 +162,6 @@ class Trainer(TrainerBase):
             f"inputs: {inputs}), {t.n_envs} envs x {t.n_steps} steps per iteration, "
             f"{t.total_timesteps:,d} steps"
         )
-
-    # The same model attributes as PPO's adapter (``model``, ``env``, ``eval_pool``, ...), so
-    # resume, TensorBoard, best selection and the payload are PPO's code, not a copy of it.
-    fresh = _ppo.Trainer.fresh
-    bind = _ppo.Trainer.bind
-    state = _ppo.Trainer.state
-    load_state = _ppo.Trainer.load_state
-    select = _ppo.Trainer.select
-    policy = _ppo.Trainer.policy
-    close = _ppo.Trainer.close
 
     def step(self, it: int) -> dict[str, Any]:
         """One iteration: ``learn`` exactly one rollout and its update (episodes and LSTM
@@ -220,15 +180,6 @@ class Trainer(TrainerBase):
             **{column: float(logged[key]) for column, key in _LOGGED.items()},
             "eval_return": self._evaluate() if evaluate and self.eval_pool else None,
         }
-
-    def _evaluate(self) -> float:
-        """Mean return of the current policy on one episode per evaluation env, deterministic,
-        LSTM states from zero, through the rollout engine with frozen observation statistics.
-        The reset seeds derive from ``(seed, 10**6)``: the same held-out episodes each time."""
-        agent = LSTMAgent(self.model, self.env.obs_rms)
-        sequence = np.random.SeedSequence([self.cfg.seed, 10**6])
-        seeds = [int(s) for s in sequence.generate_state(len(self.eval_pool))]
-        return float(rollout(agent, self.eval_pool, seeds).returns.mean())
 
 
 def load_model(cfg: ExperimentConfig, policy: dict[str, Any]) -> tuple[nn.Module, LSTMAgent]:

@@ -119,6 +119,8 @@ class Trainer(TrainerBase):
         "mean_return": "return",
         "eval_return": "eval",
     }
+    build_model = staticmethod(make_model)  # (cfg, vec env) -> the SB3 model (subclasses swap)
+    agent_class = SB3Agent  # (model, obs_rms) -> the predict-protocol agent that evaluates it
 
     def __init__(self, cfg: ExperimentConfig, log: Callable[[str], None]) -> None:
         """Build the normalised vector env, the SB3 PPO model (:func:`~plasticagents.training.sb3.
@@ -132,7 +134,7 @@ class Trainer(TrainerBase):
         self.cfg = cfg
         self.obs_dim, self.act_dim, _, _ = env_spaces(cfg.env)
         self.env = VecNormalize(_vec_env(cfg, t.n_envs, cfg.seed), gamma=t.gamma)
-        self.model = make_model(cfg, self.env)
+        self.model = self.build_model(cfg, self.env)
         self.per_iteration = t.n_steps * t.n_envs
         self.total = -(-t.total_timesteps // self.per_iteration)
         self.checkpoint_every = t.checkpoint_every
@@ -221,7 +223,7 @@ class Trainer(TrainerBase):
         ``(seed, 10**6)``: the same held-out episodes at every evaluation, so successive
         ``eval_return`` values compare policies, not episodes.
         """
-        agent = SB3Agent(self.model, self.env.obs_rms)
+        agent = self.agent_class(self.model, self.env.obs_rms)
         seeds = [
             int(s)
             for s in np.random.SeedSequence([self.cfg.seed, 10**6]).generate_state(
