@@ -182,3 +182,33 @@ def test_robustness_command(trained, suite, tmp_path, capsys):
     assert "5 episodes ->" in printed
     assert main(argv) == 2  # exists: one error line, no traceback
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_a_goal_switch_is_an_onset_of_the_nominal_condition(trained, tmp_path):
+    """On a hidden-goal task the adaptation metrics align on the first goal switch."""
+    import yaml
+
+    suite = tmp_path / "goal.yaml"
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "env": "plasticagents/HalfCheetahVelSwitch-v0",
+                "episodes": 2,
+                "max_episode_steps": 420,
+                "perturbations": [
+                    {"name": "leg", "type": "cripple_leg", "leg": "bthigh", "onsets": [100]}
+                ],
+            }
+        )
+    )
+    # seed 11: the two episodes switch their goals at steps 367 and 317
+    rows = run_robustness([trained], suite, tmp_path / "out", seed=11, threads=1, progress=False)
+    nominal = [r for r in rows if r["condition"] == "nominal"]
+    assert [(r["event"], r["onset"]) for r in nominal] == [
+        ("goal switch", 367),
+        ("goal switch", 317),
+    ]
+    assert all(r["reward_after"] == r["reward_after"] for r in nominal)  # measured (not NaN)
+    leg = [r for r in rows if r["condition"] == "leg@100"]
+    assert all(r["event"] == "perturbation" and r["onset"] == 100 for r in leg)
+    assert "goal switches" in (tmp_path / "out" / "report.md").read_text()

@@ -60,6 +60,7 @@ COLUMNS = [
     "param",
     "value",
     "onset",
+    "event",
     "episode",
     "seed",
     "return",
@@ -287,9 +288,18 @@ def evaluate_agent(
                 "recovery_steps": math.nan,
                 "diverged": bool(result.diverged[i]),
             }
-            if cond.mid_episode and onsets[i] is not None:
-                row.update(onset_metrics(r, onsets[i], window, fraction))
-                t0, before, after = onsets[i], 2 * window, 4 * window
+            # the event the onset metrics align on: the condition's mid-episode perturbation,
+            # else a hidden-goal task's first goal switch (info["task"]), else none
+            switch = result.onsets[i].get("task")
+            t0 = onsets[i] if cond.mid_episode else switch
+            row["event"] = (
+                "perturbation" if cond.mid_episode else "goal switch" if switch is not None else ""
+            )
+            if not cond.mid_episode and switch is not None:
+                row["onset"] = switch
+            if t0 is not None and row["event"]:
+                row.update(onset_metrics(r, t0, window, fraction))
+                before, after = 2 * window, 4 * window
                 curve = np.full(before + after, np.nan)
                 lo, hi = max(0, t0 - before), min(len(r), t0 + after)
                 if hi > lo:  # an episode that ended 2 windows before its onset adds nothing
@@ -534,8 +544,10 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
     if onset_rows:
         lines += [
             "",
-            f"## Mid-episode onsets (window {info['window']} steps)",
+            f"## Mid-episode onsets and goal switches (window {info['window']} steps)",
             "",
+            "The onset is a mid-episode perturbation's, or, in a condition without one on a "
+            "hidden-goal task, the episode's first goal switch. "
             f"Recovery time: steps after the onset until the {info['window']}-step moving "
             f"average of the reward regains {info['fraction']:.0%} of its pre-onset level "
             "(over the episodes that recovered; the count says how many did). Lower is better.",
