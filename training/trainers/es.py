@@ -66,8 +66,8 @@ __all__ = ["METRIC_COLUMNS", "Trainer", "load_model"]
 
 METRIC_COLUMNS = [
     "generation",
-    "env_steps",
     "wall_time",
+    "env_steps",
     "best_fitness",
     "mean_fitness",
     "median_fitness",

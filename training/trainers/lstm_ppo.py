@@ -59,8 +59,8 @@ __all__ = ["METRIC_COLUMNS", "LSTMAgent", "Trainer", "load_model", "make_model"]
 
 METRIC_COLUMNS = [
     "iteration",
-    "env_steps",
     "wall_time",
+    "env_steps",
     "mean_return",
     "policy_loss",
     "value_loss",

@@ -54,8 +54,8 @@ __all__ = ["METRIC_COLUMNS", "Trainer", "load_model"]
 
 METRIC_COLUMNS = [
     "iteration",
-    "env_steps",
     "wall_time",
+    "env_steps",
     "mean_return",
     "spikes_per_step",
     "eval_return",

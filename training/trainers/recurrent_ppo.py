@@ -83,8 +83,8 @@ __all__ = ["METRIC_COLUMNS", "Trainer", "collect_rollout", "load_model"]
 
 METRIC_COLUMNS = [
     "iteration",
-    "env_steps",
     "wall_time",
+    "env_steps",
     "mean_return",
     "policy_loss",
     "value_loss",
