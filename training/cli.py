@@ -272,6 +272,8 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         fraction=args.fraction,
         overwrite=args.overwrite,
         ablations=[a.strip() for a in (args.ablations or "").split(",") if a.strip()],
+        oracle=args.oracle,
+        oracle_env=args.oracle_env,
     )
     out = Path(args.out)
     print((out / "report.md").read_text())
@@ -520,6 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--fraction", type=float, default=0.8, help="recovery: share of the pre-onset reward"
     )
     rob.add_argument("--overwrite", action="store_true", help="replace an earlier output")
+    rob.add_argument(
+        "--oracle",
+        metavar="RUN",
+        help="a run trained on the privileged (goal-observing) env: its reward after each onset "
+        "is the level adaptation time is measured against",
+    )
+    rob.add_argument(
+        "--oracle-env", help="the oracle's env id (default: the suite env's Privileged variant)"
+    )
     rob.add_argument(
         "--ablations",
         metavar="A,B",

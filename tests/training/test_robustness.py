@@ -212,3 +212,76 @@ def test_a_goal_switch_is_an_onset_of_the_nominal_condition(trained, tmp_path):
     leg = [r for r in rows if r["condition"] == "leg@100"]
     assert all(r["event"] == "perturbation" and r["onset"] == 100 for r in leg)
     assert "goal switches" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_time_to_level_on_a_synthetic_trace():
+    from plasticagents.training.analysis.robustness import time_to_level
+
+    r = np.r_[np.ones(100), np.zeros(30), np.full(100, 2.0)]  # drop at 100, back at 130
+    assert time_to_level(r, 100, 2.0, window=10, fraction=0.8) == 28  # 8 of 10 steps at 2
+    assert time_to_level(r, 100, 1.0, window=10, fraction=0.8) == 24  # 4 of 10 steps at 2
+    assert math.isnan(time_to_level(r, 100, 5.0, window=10))  # never there
+    assert math.isnan(time_to_level(r, 225, 1.0, window=10))  # too short after the onset
+
+
+def test_adaptation_time_is_measured_against_the_privileged_oracle(trained, tmp_path):
+    import yaml
+
+    from plasticagents.training import load_config, train
+
+    oracle = train(
+        load_config(
+            "configs/smoke/es.yaml",
+            [
+                "name=oracle",
+                "env.id=plasticagents/HalfCheetahVelSwitchPrivileged-v0",
+                "trainer.generations=1",
+            ],
+        ),
+        runs_dir=tmp_path,
+        log=lambda m: None,
+        tensorboard=False,
+    ).run
+    suite = tmp_path / "goal.yaml"
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "env": "plasticagents/HalfCheetahVelSwitch-v0",
+                "episodes": 2,
+                "max_episode_steps": 420,
+                "perturbations": [],
+            }
+        )
+    )
+    rows = run_robustness(
+        [trained], suite, tmp_path / "out", seed=11, threads=1, progress=False, oracle=oracle
+    )
+    by = {(r["agent"], r["episode"]): r for r in rows}
+    assert {a for a, _ in by} == {"oracle (oracle)", "tiny-plastic"}
+    for k in range(2):
+        o, a = by[("oracle (oracle)", k)], by[("tiny-plastic", k)]
+        assert o["onset"] == a["onset"] and o["event"] == "goal switch"  # same switch
+        level = o["reward_rest"]
+        expected = time_to_level_of(a, level, tmp_path)
+        assert a["adaptation_steps"] == expected or (
+            math.isnan(expected) and math.isnan(a["adaptation_steps"])
+        )
+    assert "Adaptation time against the oracle" in (tmp_path / "out" / "report.md").read_text()
+
+
+def time_to_level_of(row, level, tmp_path):
+    """Recompute one row's adaptation time from a fresh rollout of the same episode."""
+    from plasticagents.training.analysis.evaluate import load_policy
+    from plasticagents.training.analysis.robustness import time_to_level
+    from plasticagents.training.builders import env_maker
+    from plasticagents.training.rollout import EnvPool, rollout
+
+    loaded = load_policy(row["run"])
+    cfg = loaded.env_config(row["env"], [], 420)
+    pool = EnvPool([env_maker(cfg)])
+    try:
+        result = rollout(loaded.agent(cfg), pool, [row["seed"]], record=("rewards",))
+    finally:
+        pool.close()
+    rewards = np.stack(result.trajectory["rewards"])[:, 0]
+    return time_to_level(rewards, row["onset"], level, window=50, fraction=0.8)

@@ -47,6 +47,7 @@ __all__ = [
     "read_csv",
     "recovery_time",
     "run_robustness",
+    "time_to_level",
     "write_report",
 ]
 
@@ -71,7 +72,9 @@ COLUMNS = [
     "weight_change",
     "reward_before",
     "reward_after",
+    "reward_rest",
     "recovery_steps",
+    "adaptation_steps",
     "diverged",
 ]
 
@@ -136,20 +139,32 @@ def recovery_time(
     pre-onset level.
 
     The pre-onset level ``pre`` is the mean reward of the ``window`` steps before ``onset``
-    (``rewards[t]`` is the reward of step ``t``; the perturbation acts from step ``onset``). The
-    target is ``pre - (1 - fraction) * |pre|`` (``fraction * pre`` for a positive level). The
-    recovery time is the smallest ``k >= 0`` whose forward window ``rewards[onset + k : onset + k
-    + window]`` averages at least the target: 0 when the perturbation never pulled the average
-    below it. ``nan`` when it never recovers within the episode, or when the episode is too
-    short to measure (fewer than ``window`` steps on either side).
+    (``rewards[t]`` is the reward of step ``t``; the perturbation acts from step ``onset``);
+    the recovery time is :func:`time_to_level` of ``pre``. ``nan`` when the episode is too
+    short to measure (fewer than ``window`` steps on either side) or it never recovers.
     """
     rewards = np.asarray(rewards, dtype=np.float64)
-    if not (window >= 1 and 0.0 < fraction <= 1.0):
-        raise ValueError(f"need window >= 1 and 0 < fraction <= 1, got {window!r}, {fraction!r}")
+    _check_window(window, fraction)
     if onset < window or len(rewards) < onset + window:
         return math.nan
-    pre = rewards[onset - window : onset].mean()
-    target = pre - (1.0 - fraction) * abs(pre)
+    return time_to_level(rewards, onset, rewards[onset - window : onset].mean(), window, fraction)
+
+
+def time_to_level(
+    rewards: np.ndarray, onset: int, level: float, window: int = 50, fraction: float = 0.8
+) -> float:
+    """Steps after ``onset`` until the forward ``window``-step mean reward reaches ``fraction``
+    of ``level``: the smallest ``k >= 0`` with ``mean(rewards[onset + k : onset + k + window])
+    >= level - (1 - fraction) |level|`` (``fraction * level`` for a positive level). With the
+    agent's own pre-onset level it is the recovery time; with the privileged oracle's level
+    after the onset it is the adaptation time. ``nan`` if it never gets there within the
+    episode or fewer than ``window`` steps follow the onset.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    _check_window(window, fraction)
+    if not math.isfinite(level) or len(rewards) < onset + window:
+        return math.nan
+    target = level - (1.0 - fraction) * abs(level)
     after = rewards[onset:]
     csum = np.concatenate([[0.0], np.cumsum(after)])
     means = (csum[window:] - csum[:-window]) / window  # means[k] = mean(after[k : k + window])
@@ -157,16 +172,25 @@ def recovery_time(
     return float(hits[0]) if len(hits) else math.nan
 
 
+def _check_window(window: int, fraction: float) -> None:
+    if not (window >= 1 and 0.0 < fraction <= 1.0):
+        raise ValueError(f"need window >= 1 and 0 < fraction <= 1, got {window!r}, {fraction!r}")
+
+
 def onset_metrics(
     rewards: np.ndarray, onset: int, window: int = 50, fraction: float = 0.8
 ) -> dict[str, float]:
-    """Mean reward of the ``window`` steps before / after ``onset`` and the recovery time."""
+    """Mean reward of the ``window`` steps before / after ``onset``, over the rest of the
+    episode from ``onset`` (``reward_rest``: the level an agent sustains after the change),
+    and the recovery time."""
     rewards = np.asarray(rewards, dtype=np.float64)
     before = rewards[max(0, onset - window) : onset]
     after = rewards[onset : onset + window]
+    rest = rewards[onset:]
     return {
         "reward_before": float(before.mean()) if len(before) else math.nan,
         "reward_after": float(after.mean()) if len(after) else math.nan,
+        "reward_rest": float(rest.mean()) if len(rest) else math.nan,
         "recovery_steps": recovery_time(rewards, onset, window, fraction),
     }
 
@@ -230,11 +254,14 @@ def evaluate_agent(
     fraction: float = 0.8,
     progress: bool = True,
     ablation: str | None = None,
+    reference: dict[tuple[str, int], float] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """One agent over every condition x seed: CSV rows and the mean per-step reward around
     each mid-episode onset (``{condition: [6 * window] array}``, steps ``-2 window .. 4 window``
     relative to the onset; NaN where no episode covers a step). ``ablation`` runs the agent
-    with its plasticity ablated (:mod:`plasticagents.ablation`) on the same seeds."""
+    with its plasticity ablated (:mod:`plasticagents.ablation`) on the same seeds.
+    ``reference[(condition, episode)]`` (the oracle's ``reward_rest``) adds each onset row's
+    adaptation time: :func:`time_to_level` of that level."""
     agent = loaded.agent(env_cfg, ablation=ablation)
     slots = [(c, k) for c in conditions for k in range(len(seeds))]
     rows: list[dict[str, Any]] = []
@@ -285,7 +312,9 @@ def evaluate_agent(
                 "weight_change": float(weight[i]),
                 "reward_before": math.nan,
                 "reward_after": math.nan,
+                "reward_rest": math.nan,
                 "recovery_steps": math.nan,
+                "adaptation_steps": math.nan,
                 "diverged": bool(result.diverged[i]),
             }
             # the event the onset metrics align on: the condition's mid-episode perturbation,
@@ -299,6 +328,9 @@ def evaluate_agent(
                 row["onset"] = switch
             if t0 is not None and row["event"]:
                 row.update(onset_metrics(r, t0, window, fraction))
+                level = (reference or {}).get((cond.name, k))
+                if level is not None:  # the privileged oracle's level after the same onset
+                    row["adaptation_steps"] = time_to_level(r, t0, level, window, fraction)
                 before, after = 2 * window, 4 * window
                 curve = np.full(before + after, np.nan)
                 lo, hi = max(0, t0 - before), min(len(r), t0 + after)
@@ -333,6 +365,8 @@ def run_robustness(
     overwrite: bool = False,
     progress: bool = True,
     ablations: Sequence[str] = (),
+    oracle: str | Path | None = None,
+    oracle_env: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md`` and PNG plots
     into ``out``. Returns the CSV rows.
@@ -341,6 +375,13 @@ def run_robustness(
     more agent per ablation, labelled ``"<agent> [<ablation>]"``, on the same episode seeds
     as the intact agent, beside it in the CSV, the report and the plots; every run must then
     be plastic (an ablation of a static or MLP policy is an error before anything runs).
+
+    ``oracle`` is a run trained on the privileged variant of the suite's env (the goal in its
+    observation; ``oracle_env``, default: the env id with ``Privileged`` before its version).
+    It runs first, on the same seeds (so the same goals, switches and onsets), and its mean
+    reward after each onset (``reward_rest``) is the level every other agent's adaptation time
+    is measured against (``adaptation_steps``: steps until the agent's moving average reaches
+    ``fraction`` of it). Its own rows sit in the CSV and report as ``<name> (oracle)``.
     """
     from plasticagents.ablation import ABLATIONS
     from plasticagents.envs import load_suite
@@ -375,10 +416,23 @@ def run_robustness(
             lp.agent(cfg, ablation=ablation)  # a non-plastic run fails here, before any episode
     conditions = conditions_of(suite)
     seeds = episode_seed_list(seed, episodes)
-    out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     curves: dict[str, dict[str, np.ndarray]] = {}
     used: set[str] = set()
+    reference = None
+    if oracle is not None:
+        lp = load_policy(oracle, which)
+        cfg = lp.env_config(oracle_env or _privileged(configs[0].id), [], max_steps)
+        obs_dim, act_dim, _, _ = env_spaces(cfg)
+        check_compatible(lp, obs_dim, act_dim, cfg.id)
+        name = f"{_agent_label(lp, used)} (oracle)"
+        out.mkdir(parents=True, exist_ok=True)
+        oracle_rows, curves[name] = evaluate_agent(
+            lp, name, conditions, seeds, cfg, threads, batch, window, fraction, progress
+        )
+        rows += oracle_rows
+        reference = {(r["condition"], r["episode"]): r["reward_rest"] for r in oracle_rows}
+    out.mkdir(parents=True, exist_ok=True)
     for lp, cfg in zip(loaded_runs, configs, strict=True):
         label = _agent_label(lp, used)
         for ablation in (None, *ablations):
@@ -395,6 +449,7 @@ def run_robustness(
                 fraction,
                 progress,
                 ablation,
+                reference,
             )
             rows += agent_rows
             curves[name] = agent_curves
@@ -409,6 +464,7 @@ def run_robustness(
         "env": configs[0].id,
         "max_episode_steps": configs[0].max_episode_steps,
         "ablations": list(ablations),
+        "oracle": str(oracle) if oracle is not None else None,
     }
     write_report(rows, out / "report.md", info)
     from plasticagents.training.analysis.plots import plot_onset_curves, plot_return_ratios
@@ -417,6 +473,23 @@ def run_robustness(
     if any(curves.values()):
         plot_onset_curves(curves, window, out / "reward_around_onset.png")
     return rows
+
+
+def _privileged(env_id: str) -> str:
+    """The privileged (goal-observing) variant of a hidden-goal id: ``...Privileged-vN``."""
+    import re
+
+    import gymnasium as gym
+
+    import plasticagents.envs  # noqa: F401 (registers the ids)
+
+    name = re.sub(r"-v(\d+)$", r"Privileged-v\1", env_id)
+    if "Privileged" in env_id or name not in gym.registry:
+        raise ValueError(
+            f"no privileged variant of {env_id!r} is registered ({name!r}); name the oracle's "
+            "env with --oracle-env"
+        )
+    return name
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
@@ -441,7 +514,9 @@ _NUMERIC = (
     "weight_change",
     "reward_before",
     "reward_after",
+    "reward_rest",
     "recovery_steps",
+    "adaptation_steps",
 )
 
 
@@ -502,6 +577,23 @@ def _table(
         if best is not None:
             text[best] = f"**{text[best]}**"
         lines.append(f"| {cond} | " + " | ".join(text) + " |")
+    return lines
+
+
+def _time_table(rows: Sequence[dict[str, Any]], key: str, reached: str) -> list[str]:
+    """A per-condition x agent table of ``key`` (steps): mean ± 95% CI over the episodes that
+    got a value, and how many of the onset episodes did."""
+    agents, conds, stats = summarise(rows, key)
+    totals: dict[tuple[str, str], int] = {}
+    for r in rows:
+        totals[(r["condition"], r["agent"])] = totals.get((r["condition"], r["agent"]), 0) + 1
+    lines = ["| condition | " + " | ".join(agents) + " |", "| --- |" + " --- |" * len(agents)]
+    for cond in conds:
+        cells = []
+        for a in agents:
+            m, h, n = stats.get((cond, a), (math.nan, math.nan, 0))
+            cells.append(f"{_cell(m, h, 0)} ({n}/{totals.get((cond, a), 0)} {reached})")
+        lines.append(f"| {cond} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -568,20 +660,18 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
             ]
             lines.append(f"| {cond} | " + " | ".join(cells) + " |")
         lines += ["", "### Recovery time (steps)", ""]
-        agents_, conds, stats = summarise(onset_rows, "recovery_steps")
-        totals: dict[tuple[str, str], int] = {}
-        for r in onset_rows:
-            totals[(r["condition"], r["agent"])] = totals.get((r["condition"], r["agent"]), 0) + 1
-        lines += [
-            "| condition | " + " | ".join(agents_) + " |",
-            "| --- |" + " --- |" * len(agents_),
-        ]
-        for cond in conds:
-            cells = []
-            for a in agents_:
-                m, h, n = stats.get((cond, a), (math.nan, math.nan, 0))
-                cells.append(f"{_cell(m, h, 0)} ({n}/{totals.get((cond, a), 0)} recovered)")
-            lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+        lines += _time_table(onset_rows, "recovery_steps", "recovered")
+        if info.get("oracle"):
+            lines += [
+                "",
+                "### Adaptation time against the oracle (steps)",
+                "",
+                f"Steps after the onset until the {info['window']}-step moving average of the "
+                f"reward reaches {info['fraction']:.0%} of the privileged oracle's mean reward "
+                "after the same onset in the same episode (seed, goal and switch step shared).",
+                "",
+            ]
+            lines += _time_table(onset_rows, "adaptation_steps", "got there")
     lines += ["", "## Spikes per step (hidden layer, all simulation steps of an env step)", ""]
     lines += _table(rows, "spikes_per_step", 1, None)
     lines += ["", "## Plastic weight change at episode end, ||alpha * hebb|| (0: static)", ""]
