@@ -671,7 +671,8 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
                 "after the same onset in the same episode (seed, goal and switch step shared).",
                 "",
             ]
-            lines += _time_table(onset_rows, "adaptation_steps", "got there")
+            others = [r for r in onset_rows if not r["agent"].endswith("(oracle)")]
+            lines += _time_table(others, "adaptation_steps", "got there")
     lines += ["", "## Spikes per step (hidden layer, all simulation steps of an env step)", ""]
     lines += _table(rows, "spikes_per_step", 1, None)
     lines += ["", "## Plastic weight change at episode end, ||alpha * hebb|| (0: static)", ""]
