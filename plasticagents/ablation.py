@@ -98,8 +98,15 @@ class AblatedAgent:
         self._pending = np.asarray(onsets, dtype=bool)
 
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
-        if state is None:  # new episodes from scratch: nothing is frozen
+        if state is None:  # new episodes from scratch: nothing is frozen yet
             self._frozen = self._is_frozen = None
+            pending = self._pending
+            if self.mode == "freeze-at-onset" and pending is not None and pending.any():
+                # an onset reported by the reset itself (active from step 0): hold the
+                # initial values from the first step on
+                rows = torch.as_tensor(pending.reshape(-1).copy())
+                self._frozen = plastic_state(self.agent.initial_state(len(rows)))
+                self._is_frozen = rows
         else:
             state = self._ablate(state, episode_start)
         self._pending = None

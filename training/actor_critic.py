@@ -18,8 +18,15 @@ from torch import Tensor, nn
 from plasticagents.state import map_state, reset_where
 from plasticagents.training.builders import build_policy
 from plasticagents.training.config import ExperimentConfig, RecurrentPPOConfig
+from plasticagents.training.rollout import Carry, EnvPool, RunningNorm, collect
 
-__all__ = ["RecurrentActorCritic", "ReturnNorm", "ppo_update", "sequence_log_probs"]
+__all__ = [
+    "RecurrentActorCritic",
+    "ReturnNorm",
+    "collect_rollout",
+    "ppo_update",
+    "sequence_log_probs",
+]
 
 
 class RecurrentActorCritic(nn.Module):
@@ -193,3 +200,98 @@ def ppo_update(
             stats["pg"].append(float(pg_loss.detach()))
             stats["vf"].append(float(vf_loss.detach()))
     return {key: float(np.mean(v)) for key, v in stats.items()}
+
+
+class _Actor:
+    """The Gaussian actor as a rollout agent: normalises observations with the frozen
+    ``obs_norm``, samples actions from ``generator`` and keeps each step's network input,
+    (unclamped) sample, log-probability and value for the update."""
+
+    population = False
+
+    def __init__(self, model, obs_norm, low, high, generator: torch.Generator) -> None:
+        """``low`` / ``high``: the action bounds that the clamped samples in [-1, 1] map onto."""
+        self.model, self.obs_norm, self.generator = model, obs_norm, generator
+        self.low, self.half_range = low, (high - low) / 2
+        self.inputs, self.samples, self.log_probs, self.values = [], [], [], []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """One step for all envs: ``obs: [n, obs_dim]`` -> env actions ``[n, act_dim]`` and the
+        next state, without gradients. Rows flagged in ``episode_start`` restart from the
+        initial state; the action is ``mean + std * N(0, 1)`` from ``generator``, stored
+        unclamped (the log-probability is of that sample) and clamped to [-1, 1] only for the
+        env. ``deterministic`` is ignored: this actor always samples.
+        """
+        x = torch.as_tensor(self.obs_norm.normalize(obs), dtype=torch.float32)
+        if state is None:
+            state = self.model.initial_state(x.shape[0])
+        with torch.no_grad():
+            mean, state = self.model.step(x, state, torch.as_tensor(episode_start))
+            dist = self.model.distribution(mean)
+            action = mean + dist.stddev * torch.randn(mean.shape, generator=self.generator)
+            self.log_probs.append(dist.log_prob(action).sum(-1))
+            self.values.append(self.model.value(x))
+        self.inputs.append(x.numpy())
+        self.samples.append(action.numpy())
+        return self.low + (action.clamp(-1, 1).numpy() + 1.0) * self.half_range, state
+
+
+def collect_rollout(
+    model: RecurrentActorCritic,
+    pool: EnvPool,
+    buffer: Any,
+    carry: Carry,
+    obs_norm: RunningNorm,
+    reward_norm: ReturnNorm,
+    low: np.ndarray,
+    high: np.ndarray,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    """Fill ``buffer`` with ``buffer.buffer_size`` steps of every env through the rollout
+    engine, continuing from ``carry`` (observations, policy state, episode starts).
+
+    Each step's reward is scaled by ``reward_norm`` (which updates its statistics) as
+    ``VecNormalize`` would; where an episode was truncated (time limit), ``gamma * V(s_T)`` of
+    its final observation is added to that scaled reward, as SB3's PPO bootstraps. The buffer
+    then holds, per step ``[n_steps, n_envs]``: the normalised inputs, the unclamped action
+    samples, scaled rewards, episode starts, values and log-probabilities, and GAE advantages
+    and returns computed with the value of the observation the next rollout starts from.
+
+    Returns:
+        ``carry`` (where the next rollout continues), ``start_state`` (the policy state the
+        rollout began with, detached: the update re-runs from it), ``returns`` (raw returns of
+        the episodes that ended), ``raw_obs`` (``[n_steps * n_envs, obs_dim]`` un-normalised,
+        to update ``obs_norm`` afterwards) and ``spikes_per_step``.
+    """
+    actor = _Actor(model, obs_norm, low, high, generator)
+    got = collect(actor, pool, buffer.buffer_size, carry)
+    start_state = carry.state if carry.state is not None else model.initial_state(len(pool))
+    rewards = got.rewards.astype(np.float32)  # what a DummyVecEnv hands VecNormalize
+    scaled = np.stack([reward_norm(rewards[t], got.dones[t]) for t in range(len(rewards))])
+    gamma = reward_norm.gamma
+    with torch.no_grad():
+        for (t, i), final in zip(got.final_index, got.final_obs, strict=True):
+            # the episode was cut, not ended: bootstrap like SB3's PPO
+            terminal = torch.as_tensor(obs_norm.normalize(final[None]), dtype=torch.float32)
+            scaled[t, i] += gamma * float(model.value(terminal)[0])
+        buffer.reset()
+        for t in range(buffer.buffer_size):
+            buffer.add(
+                actor.inputs[t],
+                actor.samples[t],
+                scaled[t],
+                got.episode_start[t],
+                actor.values[t],
+                actor.log_probs[t],
+            )
+        x = torch.as_tensor(obs_norm.normalize(got.carry.obs), dtype=torch.float32)
+        buffer.compute_returns_and_advantage(
+            last_values=model.value(x), dones=got.carry.episode_start
+        )
+    return {
+        "carry": got.carry,
+        "start_state": map_state(lambda leaf: leaf.detach().clone(), start_state),
+        "returns": list(got.episode_returns),
+        "raw_obs": got.obs.reshape(-1, got.obs.shape[-1]),
+        "spikes_per_step": float(got.spikes.mean()),
+    }

@@ -108,8 +108,15 @@ def train(
             else:
                 run = RunDir.create(runs_dir, cfg.name, to_dict(cfg))
         latest = run.load("latest") if run.has_checkpoint("latest") or _old(run) else None
-        if resume is not None and latest is None:
+        if latest is None and run.has_checkpoint("best"):
+            raise ValueError(
+                f"{run.path} has a best checkpoint but no latest one, so it cannot be resumed "
+                "(evaluate it, or train a new run)"
+            )
+        if latest is None and run.read_metrics():
+            # killed before its first checkpoint: nothing to continue from; start clean
             log(f"[train] {run.path} has no checkpoint yet; starting it from the beginning")
+            run.truncate_metrics(trainer.unit, -1)
     except BaseException:
         trainer.close()
         raise

@@ -609,6 +609,11 @@ def _check_trainer(t: Any) -> None:
         _positive(f"trainer.{name}", getattr(t, name))
     for name in ("eval_every", "eval_episodes"):
         _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
+    if t.kind in ("es", "recurrent_ppo") and t.eval_every and t.eval_episodes < 1:
+        raise ConfigError(
+            f"trainer.eval_episodes: must be >= 1 when trainer.eval_every is set "
+            f"({t.eval_every}), got {t.eval_episodes} (eval_every: 0 turns evaluation off)"
+        )
     if t.kind == "es":
         for name in ("stdev_init", "center_lr", "max_speed"):
             _positive(f"trainer.{name}", getattr(t, name))

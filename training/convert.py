@@ -114,7 +114,7 @@ def _network_policy(cfg: Any, vector: torch.Tensor, names: list[str], old: dict)
     if obs_dim is None or act_dim is None:
         obs_dim, act_dim, _, _ = env_spaces(cfg.env)
     if old.get("trainer") == "bptt" or cfg.trainer.kind == "bptt":
-        from plasticagents.training.trainers.bptt import build_bptt_policy
+        from plasticagents.training.binary_policy import build_bptt_policy
 
         template = build_bptt_policy(cfg, obs_dim, act_dim).net
     else:

@@ -116,6 +116,10 @@ def run_loop(
             raise ValueError(f"{run.path}: the checkpoint to resume from holds no trainer state")
         trainer.load_state(resume.trainer_state)
         start, wall0, best = resume.step + 1, resume.wall_time, resume.best
+        if run.has_checkpoint("best"):  # saved after the latest one, it may score higher
+            kept = run.load("best").score
+            if kept is not None and (best is None or kept > best):
+                best = kept
         progress = dict(resume.progress)
         run.truncate_metrics(trainer.unit, resume.step)
     else:

@@ -217,6 +217,14 @@ class RunDir:
         row; ``None`` becomes an empty cell; keys outside ``columns`` are dropped) and flush, so
         a killed run keeps every finished step's row."""
         new = not self.metrics_path.exists()
+        if not new:  # keep the file's own column order (a run written by an older version)
+            with open(self.metrics_path, newline="") as fh:
+                header = next(csv.reader(fh), [])
+            if header and sorted(header) != sorted(columns):
+                raise ValueError(
+                    f"{self.metrics_path} has columns {header}; this trainer writes {list(columns)}"
+                )
+            columns = header or list(columns)
         with open(self.metrics_path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(columns))
             if new:

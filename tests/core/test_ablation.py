@@ -88,3 +88,16 @@ def test_an_ablation_of_a_static_network_is_a_clear_error(mode):
         AblatedAgent(Agent(static), mode)
     with pytest.raises(ValueError, match="unknown ablation 'frozen'; valid choices"):
         AblatedAgent(Agent(_net()), "frozen")
+
+
+def test_freeze_at_an_onset_reported_by_the_reset_holds_the_initial_values():
+    agent = AblatedAgent(Agent(_net()), "freeze-at-onset")
+    initial = plastic_state(_net().initial_state(2)).hebb
+    agent.observe_onsets(np.array([True, False]))  # active from step 0 (the reset info)
+    state = None
+    obs = np.random.default_rng(1).normal(size=(6, 2, 3)).astype(np.float32) * 3
+    for t in range(6):
+        _, state = agent.predict(obs[t], state, episode_start=np.array([t == 0, t == 0]))
+        hebb = plastic_state(state).hebb
+        assert torch.equal(hebb[0], initial[0])
+    assert not torch.equal(hebb[1], initial[1])  # the other slot learns

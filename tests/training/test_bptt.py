@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from plasticagents.training.api import train
+from plasticagents.training.binary_policy import build_bptt_policy, episode_loss
 from plasticagents.training.builders import env_maker
 from plasticagents.training.cli import main
 from plasticagents.training.config import ConfigError, load_config
 from plasticagents.training.rollout import EnvPool
 from plasticagents.training.run import RunDir
-from plasticagents.training.trainers.bptt import build_bptt_policy, episode_loss
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "bptt.yaml"
 
@@ -106,7 +106,7 @@ def test_bptt_rejects_what_it_cannot_train(tmp_path):
 
 
 def test_sampling_policy_goes_with_probability_sigmoid_logit():
-    from plasticagents.training.trainers.bptt import BinaryPolicy
+    from plasticagents.training.binary_policy import BinaryPolicy
 
     class Fixed(torch.nn.Module):  # logit log(3) -> p(go) = 0.75; the value readout is unused
         n_in = 2
@@ -133,7 +133,7 @@ def test_sampling_policy_goes_with_probability_sigmoid_logit():
 
 
 def test_explore_mixes_uniform_actions_into_the_behaviour_policy():
-    from plasticagents.training.trainers.bptt import entropy_schedule
+    from plasticagents.training.binary_policy import entropy_schedule
 
     class NoGo(torch.nn.Module):  # the policy itself never goes: logit -20
         def __init__(self, inner):

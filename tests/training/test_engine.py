@@ -106,3 +106,55 @@ def test_rl_agents_take_heterogeneous_time_constants():
     assert hetero.shape == (64,) and 0.3 < float(hetero.std() / hetero.mean()) < 0.7
     assert float(hetero.mean()) == pytest.approx(20e-3, rel=0.2)
     assert float(taus().std()) < 1e-6  # homogeneous (float32 rounding aside)
+
+
+def test_a_run_without_a_latest_checkpoint_restarts_clean_or_is_refused(tmp_path):
+    from plasticagents.training import train
+
+    quiet = {"log": lambda m: None, "tensorboard": False}
+    first = train(SMOKE / "bptt.yaml", ["trainer.iterations=2"], runs_dir=tmp_path, **quiet).run
+    (first / "checkpoints" / "latest.safetensors").unlink()
+    with pytest.raises(ValueError, match="has a best checkpoint but no latest one"):
+        train(resume=first, **quiet)
+    (first / "checkpoints" / "best.safetensors").unlink()  # killed before any checkpoint
+    again = train(resume=first, **quiet)
+    assert [r["iteration"] for r in _rows(again.run)] == ["0", "1"]  # no duplicated rows
+
+
+def test_metrics_rows_follow_the_header_of_an_older_file(tmp_path):
+    from plasticagents.training.run import RunDir
+
+    run = RunDir.create(tmp_path, "old", {"name": "old"})
+    run.metrics_path.write_text("generation,env_steps,wall_time\n0,100,1.5\n")
+    run.append_metrics(
+        {"generation": 1, "env_steps": 200, "wall_time": 3.0},
+        ["generation", "wall_time", "env_steps"],
+    )
+    assert _rows(run.path)[1] == {"generation": "1", "env_steps": "200", "wall_time": "3.0"}
+    with pytest.raises(ValueError, match="has columns"):
+        run.append_metrics({"generation": 2}, ["generation", "loss"])
+
+
+def test_evaluation_without_episodes_is_refused_at_load():
+    from plasticagents.training.config import ConfigError, load_config
+
+    for kind in ("es", "recurrent_ppo"):
+        with pytest.raises(ConfigError, match="trainer.eval_episodes: must be >= 1 when"):
+            load_config(SMOKE / f"{kind}.yaml", ["trainer.eval_episodes=0"])
+        load_config(SMOKE / f"{kind}.yaml", ["trainer.eval_episodes=0", "trainer.eval_every=0"])
+
+
+def test_resume_keeps_the_best_score_of_the_best_checkpoint(tmp_path):
+    """The best checkpoint can be newer (and better) than the latest one's record of it."""
+    from plasticagents.training import train
+    from plasticagents.training.checkpoint import load_checkpoint, save_checkpoint
+
+    quiet = {"log": lambda m: None, "tensorboard": False}
+    over = ["trainer.generations=3", "trainer.eval_every=1"]
+    run = train(SMOKE / "es.yaml", over, runs_dir=tmp_path, **quiet).run
+    latest = load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    latest.progress["best"] = -1e9  # as if saved before the best was found
+    save_checkpoint(latest, run / "checkpoints" / "latest.safetensors")
+    train(resume=run, overrides=["trainer.generations=6"], **quiet)
+    best = load_checkpoint(run / "checkpoints" / "best.safetensors").score
+    assert best == max(float(r["eval_return"]) for r in _rows(run))

@@ -9,6 +9,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from plasticagents.training.actor_critic import (
     RecurrentActorCritic,
     ReturnNorm,
+    collect_rollout,
     sequence_log_probs,
 )
 from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
@@ -16,7 +17,6 @@ from plasticagents.training.api import train
 from plasticagents.training.config import ConfigError, from_dict, load_config
 from plasticagents.training.rollout import Carry, EnvPool, RunningNorm
 from plasticagents.training.run import RunDir
-from plasticagents.training.trainers.recurrent_ppo import collect_rollout
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "smoke" / "recurrent_ppo.yaml"
 

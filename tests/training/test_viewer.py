@@ -192,3 +192,10 @@ def test_a_goal_switch_is_recorded_marked_and_shown(trained):
     rec.frame_steps = [switch - 60, switch + 1]
     before, after = compose_frames(rec)
     assert not np.array_equal(before[:40, :64], after[:40, :64])  # the goal line changed colour
+
+
+def test_plasticagents_ids_render_through_the_tracking_camera():
+    from plasticagents.training.analysis.viewer import _tracking_camera
+
+    assert _tracking_camera("plasticagents/HalfCheetahVelSwitch-v0") == {"camera_name": "track"}
+    assert _tracking_camera("plasticagents/CueAssociation-v0") == {}

@@ -129,6 +129,9 @@ def _tracking_camera(env_id: str) -> dict[str, Any]:
 
     import gymnasium as gym
 
+    base = gym.spec(env_id).kwargs.get("base_id")
+    if base:  # a plasticagents id (perturbed or hidden-goal) built on a Gymnasium env
+        return _tracking_camera(base)
     entry = gym.spec(env_id).entry_point
     if isinstance(entry, str):
         module, _, name = entry.partition(":")
