@@ -33,8 +33,12 @@ switch at ``t`` sets the goal that transition ``t`` is rewarded by)
     none: once per episode, at reset; ``switch_at=t``: also at step ``t``;
     ``switch_range=(lo, hi)``: also at one step drawn per episode uniformly from ``lo..hi``;
     ``switch_every=K``: also at steps ``K, 2K, ...``.
-A continuous goal is redrawn independently of the old one; a direction is reversed. All draws
-come from the env's seeded generator (``env.np_random``): same seed, same goals.
+A continuous goal is redrawn independently of the old one; a direction is reversed. All goal
+and switch-step draws come from a task generator seeded at every reset by one draw of the
+env's seeded generator (``env.np_random``): same seed, same goals and switch steps, whatever
+else draws from ``np_random`` during the episode (sensor-noise perturbations do, and the
+privileged variant's observation is one wider), so a hidden-goal run and its privileged
+oracle meet the same goals on the same seeds.
 
 ``info["task"]`` at reset and every step: the goal (``{"velocity": 1.7}``, ``{"direction":
 -1}``, ``{"angle": 0.8}``), ``"switched"`` (a scheduled switch set it at this step; never at
@@ -216,11 +220,14 @@ class HiddenGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self.t, self.last_switch = 0, 0
+        # the task's own stream, fixed by the reset: nothing drawn from np_random during the
+        # episode (e.g. observation noise) can shift the goals that follow
+        self.task_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
         self.goal = self._draw(None)
         self._episode_switch = self.switch_at
         if self.switch_range is not None:
             lo, hi = self.switch_range
-            self._episode_switch = int(self.np_random.integers(lo, hi + 1))
+            self._episode_switch = int(self.task_rng.integers(lo, hi + 1))
         return self._observe(obs), self._report(info, switched=False)
 
     def step(self, action):
@@ -281,7 +288,7 @@ class TargetVelocity(HiddenGoal):
         return [self.velocity_range[0]], [self.velocity_range[1]]
 
     def _draw(self, previous):
-        return float(self.np_random.uniform(*self.velocity_range))
+        return float(self.task_rng.uniform(*self.velocity_range))
 
     def _goal_term(self, info):
         return -abs(info["x_velocity"] - self.goal)
@@ -306,7 +313,7 @@ class RunningDirection(HiddenGoal):
     def _draw(self, previous):
         if previous is not None:
             return -previous
-        return self.directions[int(self.np_random.integers(len(self.directions)))]
+        return self.directions[int(self.task_rng.integers(len(self.directions)))]
 
     def _goal_term(self, info):
         return self.goal * info["x_velocity"]
@@ -330,7 +337,7 @@ class PlanarDirection(HiddenGoal):
         super().__init__(env, angle_range=angle_range, **options)
 
     def _draw(self, previous):
-        return float(self.np_random.uniform(*self.angle_range))
+        return float(self.task_rng.uniform(*self.angle_range))
 
     def _features(self):
         return [math.cos(self.goal), math.sin(self.goal)]

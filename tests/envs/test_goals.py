@@ -273,3 +273,20 @@ def test_bad_task_options_are_named():
 
     with pytest.raises(ValueError, match=r"unknown hidden-goal task 'speed'; valid choices"):
         make_goal_env("speed", "HalfCheetah-v5")
+
+
+def test_observation_noise_does_not_change_the_goals_of_hidden_and_privileged_variants():
+    """The oracle is paired with the hidden-goal agent on seeds: both must meet the same goals
+    even when a perturbation draws from the env's generator every step."""
+    from plasticagents.envs import make_env
+
+    noise = [{"type": "gaussian_noise_observation", "std": 0.1}]
+
+    def goals(env_id):
+        env = make_env(env_id, noise, switch_range=None, switch_every=5)
+        env.reset(seed=123)
+        return [env.step(env.action_space.sample() * 0)[-1]["task"]["velocity"] for _ in range(16)]
+
+    hidden = goals("plasticagents/HalfCheetahVel-v0")
+    assert hidden == goals("plasticagents/HalfCheetahVelPrivileged-v0")
+    assert len(set(hidden)) == 4  # switched at 5, 10, 15

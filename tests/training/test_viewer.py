@@ -180,13 +180,13 @@ def test_a_goal_switch_is_recorded_marked_and_shown(trained):
     rec = record_episode(
         loaded,
         env_id="plasticagents/HalfCheetahVelSwitch-v0",
-        seed=2,  # this seed's episode switches its goal at step 315
+        seed=0,  # this seed's episode switches its goal at step 305
         max_steps=330,
         render=False,
         progress=False,
     )
     (switch,) = rec.switches
-    assert switch == 315 and rec.onsets["task"] == switch
+    assert switch == 305 and rec.onsets["task"] == switch
     assert rec.goals[switch] != rec.goals[switch - 1] and rec.goals[0] == rec.goals[switch - 1]
     rec.frames = [np.zeros((64, 64, 3), np.uint8)] * 2
     rec.frame_steps = [switch - 60, switch + 1]
