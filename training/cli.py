@@ -179,6 +179,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     run = RunDir.open(args.run)
     kind = (run.config_dict().get("trainer") or {}).get("kind", "es")
     if lookup(kind).family == "classifier":
+        if args.ablation:
+            raise ValueError(
+                f"--ablation changes a policy's plasticity; {run.path} is a classifier "
+                f"(trainer.kind {kind!r})"
+            )
         res = evaluate(run.path, which=args.checkpoint, seed=args.seed)
         extra = ""
         if "spikes_per_sample" in res:
@@ -287,8 +292,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
     """``view RUN --out FILE``: render one seeded episode headless (``.mp4`` / ``.gif``, with the
     spike raster, neuromodulation and weight-change panels) and save its trajectory ``.npz``
     beside it, then print the episode's return, spikes per step and perturbation onsets.
-    ``--live`` opens MuJoCo's interactive viewer instead (needs a display; nothing is saved;
-    ``--ablation`` is ignored there).
+    ``--live`` opens MuJoCo's interactive viewer instead (needs a display; nothing is saved);
+    ``--ablation`` applies to both.
 
     Raises:
         ValueError: neither ``--out`` nor ``--live``.

@@ -144,7 +144,7 @@ def _convert_best(old: dict, run: RunDir) -> Checkpoint:
         policy = _network_policy(cfg, old["vector"], list(old["param_names"]), old)
     elif kind == "ppo":
         policy = {
-            "state_dict": _zip_tensors(run.checkpoints / old["model_file"], "policy.pth"),
+            "state_dict": _zip_tensors(_inside(run.checkpoints, old["model_file"]), "policy.pth"),
             "obs_rms": _plain(old["obs_rms"]),
             "obs_dim": old["obs_dim"],
             "act_dim": old["act_dim"],
@@ -159,6 +159,14 @@ def _convert_best(old: dict, run: RunDir) -> Checkpoint:
         readout.setdefault("classes", np.arange(max(2, np.atleast_2d(readout["coef"]).shape[0])))
         policy["readout"] = readout
     return Checkpoint(kind, step, old["config"], _plain(policy), old.get("score"))
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing a name (read from the old file) that leaves the folder."""
+    path = (folder / str(name)).resolve()
+    if path.parent != folder.resolve():
+        raise CheckpointError(f"the old checkpoint names a model file outside {folder}: {name!r}")
+    return path
 
 
 def _zip_tensors(path: Path, member: str) -> dict[str, torch.Tensor]:

@@ -205,9 +205,14 @@ class RunDir:
         path = self.checkpoint_path(which)
         if not path.is_file() and not path.with_suffix(".pt").is_file():
             have = sorted(p.name for p in self.checkpoints.glob("*") if p.is_file())
+            other = "latest" if which == "best" else "best"
+            hint = (
+                f"; use --checkpoint {other}"
+                if (self.checkpoints / f"{other}{SUFFIX}").is_file()
+                else "; has it finished a generation yet?"
+            )
             raise FileNotFoundError(
-                f"run {str(self.path)!r} has no {which} checkpoint (found: {have or 'none'}); "
-                "has it finished a generation yet?"
+                f"run {str(self.path)!r} has no {which} checkpoint (found: {have or 'none'}){hint}"
             )
         return load_checkpoint(path)
 

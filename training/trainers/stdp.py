@@ -293,5 +293,8 @@ def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[Any, 
     res = build_reservoir(cfg, policy["n_in"])
     res.load_state_dict(policy["model"])
     if "readout" not in policy:
-        raise ValueError("this stdp checkpoint holds no readout yet (the run has not finished)")
+        raise ValueError(
+            "this stdp checkpoint holds no readout: only the best checkpoint of a finished run "
+            "has one (use --checkpoint best)"
+        )
     return ReservoirClassifier(res, policy, cfg.trainer.bins), None
