@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -458,9 +459,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
-            return float(value)  # PyYAML reads 10e-3 (no dot) as a string: YAML 1.1's rule
+            value = float(value)  # PyYAML reads 10e-3 (no dot) as a string: YAML 1.1's rule
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # .nan / .inf parse as floats; no setting wants them
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -562,9 +565,14 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not data:
+        raise ConfigError(
+            f"{path}: the config is empty; an experiment names at least its env (env.id) and "
+            "trainer (trainer.kind), a classification run its data (data.source) and trainer"
+        )
     try:
         return from_dict(data, overrides)
     except ConfigError as err:
@@ -586,6 +594,21 @@ def _within(where: str, value: float, low: float, high: float, open_low: bool = 
     if not ((low < value if open_low else low <= value) and value <= high):
         bracket = "(" if open_low else "["
         raise ConfigError(f"{where}: must be in {bracket}{low}, {high}], got {value!r}")
+
+
+_MAX_DT = 1.0  # seconds: one simulation step
+_MAX_TAU = 1000.0  # seconds: beyond, a neuron or trace no longer forgets within any episode
+
+
+def _check_times(section: str, obj: Any, names: tuple[str, ...]) -> None:
+    """``dt`` in (0, 1] s and each time constant in (0, 1000] s (zero allowed where a field
+    means "no filter", e.g. a current-based synapse's ``tau_syn``: checked by the caller)."""
+    if not 0 < obj.dt <= _MAX_DT:
+        raise ConfigError(f"{section}.dt: must be in (0, {_MAX_DT}] seconds, got {obj.dt!r}")
+    for name in names:
+        value = getattr(obj, name)
+        if value > _MAX_TAU:
+            raise ConfigError(f"{section}.{name}: must be <= {_MAX_TAU:g} seconds, got {value!r}")
 
 
 def _check_trainer(t: Any) -> None:
@@ -617,6 +640,11 @@ def _check_trainer(t: Any) -> None:
     if t.kind == "es":
         for name in ("stdev_init", "center_lr", "max_speed"):
             _positive(f"trainer.{name}", getattr(t, name))
+        # search-space steps: the parameters start in [-1, 1]; beyond 10 nothing is searched
+        for name in ("stdev_init", "center_lr", "stdev_lr", "max_speed"):
+            value = getattr(t, name)
+            if value is not None and value > 10:
+                raise ConfigError(f"trainer.{name}: must be <= 10, got {value!r}")
         for name in ("stdev_lr", "action_noise", "num_actors", "obs_norm_warmup"):
             _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
         if t.algorithm == "pgpe" and t.popsize % 2:
@@ -673,6 +701,10 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         "tau_trace",
     ):
         _positive(f"agent.{name}", getattr(a, name))
+    _positive("agent.gain", a.gain)
+    _check_times(
+        "agent", a, ("tau_mem", "tau_syn", "readout_tau_mem", "readout_tau_syn", "tau_trace")
+    )
     if not 0 < a.density <= 1:
         raise ConfigError(f"agent.density: must be in (0, 1], got {a.density!r}")
     _positive("agent.tau_spread", a.tau_spread, allow_zero=True)
@@ -741,6 +773,7 @@ def _check_classification(cfg: ClassificationConfig) -> None:
         raise ConfigError(f"model.dropout: must be in [0, 1), got {m.dropout!r}")
     for name in ("tau_mem", "readout_tau_mem", "dt", "gain", "readout_gain", "surrogate_alpha"):
         positive(f"model.{name}", getattr(m, name))
+    _check_times("model", m, ("tau_mem", "tau_syn", "readout_tau_mem"))
     positive("model.tau_syn", m.tau_syn, allow_zero=True)
     positive("model.tau_spread", m.tau_spread, allow_zero=True)
     positive("model.max_delay", m.max_delay, allow_zero=m.delays == "none")

@@ -128,3 +128,29 @@ def test_missing_file_and_bad_yaml(tmp_path):
     typo.write_text("agent:\n  hiden: 3\n")
     with pytest.raises(ConfigError, match=r"typo.yaml: agent: unknown key 'hiden'"):
         load_config(typo)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["agent.gain=.nan"], r"agent.gain: expected a finite number, got nan"),
+        (["agent.gain=-1"], r"agent.gain: must be > 0, got -1.0"),
+        (["agent.tau_mem=1e30"], r"agent.tau_mem: must be <= 1000 seconds"),
+        (["agent.dt=1e30"], r"agent.dt: must be in \(0, 1.0\] seconds"),
+        (["trainer.stdev_init=1e30"], r"trainer.stdev_init: must be <= 10"),
+        (["trainer.center_lr=1e30"], r"trainer.center_lr: must be <= 10"),
+        (["trainer.center_lr=.inf"], r"trainer.center_lr: expected a finite number"),
+    ],
+)
+def test_absurd_values_are_one_line_errors(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        from_dict({}, overrides)
+
+
+def test_absurd_classifier_time_constants_and_an_empty_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.tau_mem: must be <= 1000 seconds"):
+        from_dict({"trainer": {"kind": "classify"}}, ["model.tau_mem=1e30"])
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match=r"empty.yaml: the config is empty; an experiment names"):
+        load_config(empty)

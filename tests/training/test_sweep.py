@@ -116,3 +116,22 @@ def test_compare_puts_sweeps_side_by_side(tmp_path, capsys):
         compare_sweeps([tmp_path / "nothing"], tmp_path / "x")
     with pytest.raises(ConfigError, match="no 'accuracy' column"):
         compare_sweeps([tmp_path / "plastic"], tmp_path / "x", metric="accuracy")
+
+
+def test_a_sweep_point_never_reuses_the_result_of_another_config(tmp_path):
+    """Re-running a sweep into the same --out with another --set must not return the old
+    result.json silently."""
+    import json
+
+    from plasticagents.training.analysis.sweep import _result
+    from plasticagents.training.config import from_dict, to_dict
+    from plasticagents.training.run import RunDir
+
+    first = from_dict({"trainer": {"kind": "classify", "epochs": 1}})
+    point = tmp_path / "seed=0"
+    RunDir.at(point, to_dict(first))
+    (point / "result.json").write_text(json.dumps({"test_accuracy": 0.5}))
+    assert _result(first, point, 1, print) == {"test_accuracy": 0.5}  # same config: reused
+    other = from_dict({"trainer": {"kind": "classify", "epochs": 2}})
+    with pytest.raises(ValueError, match="holds a run of a different config"):
+        _result(other, point, 1, print)
