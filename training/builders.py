@@ -27,7 +27,6 @@ __all__ = [
     "load_params",
     "membrane_time_constants",
     "policy_payload",
-    "trainable_names",
     "vector_params",
 ]
 
@@ -132,11 +131,6 @@ def env_spaces(cfg: EnvConfig) -> tuple[int, int, Any, Any]:
             f"{obs_space} and {act_space}"
         )
     return obs_space.shape[0], act_space.shape[0], act_space.low, act_space.high
-
-
-def trainable_names(module: nn.Module) -> list[str]:
-    """Names of ``module``'s trained parameters (what ES flattens and checkpoints store)."""
-    return [n for n, p in module.named_parameters() if p.requires_grad]
 
 
 def vector_params(vector: torch.Tensor, template: nn.Module, names: Sequence[str]) -> dict:

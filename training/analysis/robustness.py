@@ -506,17 +506,9 @@ def _fmt_csv(value: Any) -> Any:
     return value
 
 
-_NUMERIC = (
-    "return",
-    "nominal_return",
-    "return_ratio",
-    "spikes_per_step",
-    "weight_change",
-    "reward_before",
-    "reward_after",
-    "reward_rest",
-    "recovery_steps",
-    "adaptation_steps",
+# the measured columns: floats in the CSV (empty cells NaN)
+_NUMERIC = tuple(
+    c for c in COLUMNS[COLUMNS.index("return") : COLUMNS.index("diverged")] if c != "length"
 )
 
 
