@@ -18,6 +18,7 @@ before a run directory exists.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from plasticagents.training.config import ConfigError, from_dict, load_config, t
 from plasticagents.training.loop import default_log, run_loop
 from plasticagents.training.registry import adapter, lookup
 from plasticagents.training.run import RunDir
+
+EVALUATIONS = "evaluations.jsonl"  # one provenance record per evaluate() of a run
 
 __all__ = ["TrainResult", "evaluate", "load_config", "robustness", "train", "view"]
 
@@ -147,20 +150,51 @@ def evaluate(
     max_episode_steps: int | None = None,
     threads: int = 2,
     ablation: str | None = None,
+    record: bool = True,
 ) -> Any:
     """A trained run on held-out data: for a policy, the returns ``[episodes]`` of seeded
     episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``;
     ``ablation`` as in :mod:`plasticagents.ablation`); for a classifier, its test-set result
-    dict (accuracy, spikes and SynOps per sample)."""
+    dict (accuracy, spikes and SynOps per sample).
+
+    With ``record`` (the default) the result is appended to ``<run>/evaluations.jsonl`` as
+    one provenance record (:mod:`~plasticagents.training.record`): the equivalent
+    ``plasticagents evaluate`` command, commit, versions, machine, date, wall time and every
+    episode's return, so a quoted evaluation can be traced to its command."""
     from plasticagents.training.analysis.evaluate import evaluate_classifier_run, evaluate_run
+    from plasticagents.training.record import Recorder, append_record
 
     opened = RunDir.open(run)
     kind = (opened.config_dict().get("trainer") or {}).get("kind", "es")
+    argv = ["plasticagents", "evaluate", str(run), "--checkpoint", which, "--seed", str(seed)]
     if lookup(kind).family == "classifier":
-        return evaluate_classifier_run(opened, which, seed)
-    return evaluate_run(
+        recorder = Recorder(argv)
+        result = evaluate_classifier_run(opened, which, seed)
+        if record:
+            append_record(opened.path / EVALUATIONS, recorder.record(dict(result)))
+        return result
+    argv += ["--episodes", str(episodes)]
+    if env_id:
+        argv += ["--env", env_id]
+    for spec in perturbations or []:
+        argv += ["--perturb", json.dumps(spec)]
+    if max_episode_steps:
+        argv += ["--max-episode-steps", str(max_episode_steps)]
+    if ablation:
+        argv += ["--ablation", ablation]
+    recorder = Recorder(argv)
+    returns = evaluate_run(
         run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
     )
+    if record:
+        outputs = {
+            "returns": [float(r) for r in returns],
+            "mean": float(returns.mean()),
+            "std": float(returns.std()),
+            "episodes": len(returns),
+        }
+        append_record(opened.path / EVALUATIONS, recorder.record(outputs))
+    return returns
 
 
 def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, **kwargs: Any):

@@ -203,6 +203,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         which=args.checkpoint,
         env_id=args.env,
         perturbations=_perturb_specs(args.perturb),
+        max_episode_steps=args.max_episode_steps,
         threads=args.threads,
         ablation=args.ablation,
     )
@@ -503,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", choices=["best", "latest"], default="best")
     ev.add_argument("--env", help="evaluate on another env id (same observation/action sizes)")
     _add_perturb(ev)
+    ev.add_argument("--max-episode-steps", type=int, help="cap each episode at N steps")
     ev.add_argument("--threads", type=int, default=2, help="physics threads")
     _add_ablation(ev)
     ev.set_defaults(func=_cmd_evaluate)

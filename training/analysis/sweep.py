@@ -11,7 +11,11 @@
 - ``DIR/noise.csv``: one row per run x noise condition (``trainer.input_noise`` /
   ``weight_noise``: accuracy and Van Rossum distance);
 - ``DIR/report.md``: mean ± 95% CI over seeds per grid point;
-- ``DIR/sweep.png`` (metrics against the first swept key) and ``DIR/noise.png``.
+- ``DIR/sweep.png`` (metrics against the first swept key) and ``DIR/noise.png``;
+- ``DIR/record.json``: the equivalent command line with every ``--over`` and ``--set``,
+  commit, package versions, machine, dates and wall time, and the rows
+  (:mod:`~plasticagents.training.record`), so two sweeps of one config with different
+  overrides can always be told apart.
 
 ``plasticagents compare DIR... --out OUT`` puts finished sweeps that share their first swept
 key side by side (``OUT/compare.md``, ``OUT/compare.png``), e.g. plastic rules against a
@@ -169,7 +173,10 @@ def run_sweep(
             or an invalid value at any grid point.
         ValueError: a run directory that holds a run of another config.
     """
+    from plasticagents.training.record import Recorder
+
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    recorder = Recorder(_command(config, over, seeds, out, overrides, jobs, eval_episodes))
     grid = parse_over(over)
     if not seeds:
         raise ConfigError("--seeds needs at least one seed")
@@ -227,10 +234,34 @@ def run_sweep(
     if noise_rows:
         _write_csv(out / "noise.csv", noise_rows)
     keys = [k for k, _ in grid]
-    _write_report(out / "report.md", rows, noise_rows, keys, config)
+    _write_report(out / "report.md", rows, noise_rows, keys, config, overrides)
     _plot(out, rows, noise_rows, keys)
-    log(f"[sweep] wrote {out / 'sweep.csv'}, {out / 'report.md'}, {out / 'sweep.png'}")
+    recorder.write(
+        out / "record.json",
+        outputs={
+            "config": str(config),
+            "over": list(over),
+            "overrides": list(overrides),
+            "seeds": list(seeds),
+            "eval_episodes": eval_episodes,
+            "rows": rows,
+        },
+    )
+    log(f"[sweep] wrote {out / 'sweep.csv'}, {out / 'report.md'}, {out / 'record.json'}")
     return rows
+
+
+def _command(config, over, seeds, out, overrides, jobs, eval_episodes) -> list[str]:
+    """The ``plasticagents sweep`` command line that reproduces a :func:`run_sweep` call,
+    every ``--over`` and ``--set`` in it (recorded in ``record.json``)."""
+    argv = ["plasticagents", "sweep", str(config)]
+    for item in over:
+        argv += ["--over", item]
+    for item in overrides:
+        argv += ["--set", item]
+    argv += ["--seeds", ",".join(str(s) for s in seeds), "--out", str(out)]
+    argv += ["--jobs", str(jobs), "--episodes", str(eval_episodes)]
+    return argv
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -265,7 +296,7 @@ def _cell(values: list[Any]) -> str:
     return f"{mean:.4g}" + (f" ± {half:.2g}" if n > 1 and math.isfinite(half) else "")
 
 
-def _write_report(path, rows, noise_rows, keys, config) -> None:
+def _write_report(path, rows, noise_rows, keys, config, overrides=()) -> None:
     """``report.md``: one table row per grid point, one column per swept key and per summary
     metric any run reported, cells as :func:`_cell`; with noise rows, a second table of
     accuracy and Van Rossum distance per grid point, noise kind and level."""
@@ -273,6 +304,10 @@ def _write_report(path, rows, noise_rows, keys, config) -> None:
     seeds = sorted({r["seed"] for r in rows})
     lines = [
         f"# Sweep of {config}",
+        "",
+        "Overrides on every run: "
+        + (" ".join(f"`--set {o}`" for o in overrides) if overrides else "none")
+        + " (the full command is in `record.json`).",
         "",
         f"Mean ± 95% CI (Student t) over seeds {seeds}.",
         "",

@@ -1,0 +1,61 @@
+"""Provenance records: a sweep, an evaluation and a training run each say what made them."""
+
+import json
+
+import pytest
+
+from plasticagents.training import evaluate, train
+from plasticagents.training.analysis.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def bptt_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    return train("configs/smoke/bptt.yaml", ["trainer.iterations=2"], runs_dir=root, log=None)
+
+
+def test_sweep_record_names_every_override_and_the_rows(tmp_path):
+    out = tmp_path / "sweep"
+    rows = run_sweep(
+        "configs/smoke/bptt.yaml",
+        ["trainer.lr=0.01,0.02"],
+        seeds=[0],
+        out=out,
+        overrides=["trainer.iterations=2", "agent.hidden=8"],
+        log=lambda msg: None,
+        eval_episodes=2,
+    )
+    record = json.loads((out / "record.json").read_text())
+    argv = record["command"]["argv"]
+    assert argv[:3] == ["plasticagents", "sweep", "configs/smoke/bptt.yaml"]
+    assert ["--over", "trainer.lr=0.01,0.02"] == argv[3:5]
+    assert argv[5:9] == ["--set", "trainer.iterations=2", "--set", "agent.hidden=8"]
+    assert record["outputs"]["rows"] == json.loads(json.dumps(rows))
+    assert record["machine"]["cpus"] >= 1 and record["versions"]["torch"]
+    assert record["wall_time_s"] > 0 and record["git_revision"]
+    # The report names the overrides too, so two sweeps of one config differ on their face.
+    report = (out / "report.md").read_text()
+    assert "`--set trainer.iterations=2` `--set agent.hidden=8`" in report
+
+
+def test_every_evaluation_appends_its_command_and_returns_to_the_run(bptt_run):
+    first = evaluate(bptt_run.run, episodes=3, seed=5)
+    evaluate(bptt_run.run, episodes=2, seed=6, max_episode_steps=20)
+    lines = (bptt_run.run / "evaluations.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    one, two = (json.loads(line) for line in lines)
+    assert one["outputs"]["returns"] == pytest.approx(first.tolist())
+    assert one["outputs"]["mean"] == pytest.approx(first.mean())
+    assert "--seed 5" in one["command"]["line"] and "--episodes 3" in one["command"]["line"]
+    assert "--max-episode-steps 20" in two["command"]["line"]
+    assert len(two["outputs"]["returns"]) == 2
+
+
+def test_the_recorded_evaluate_command_reproduces_the_recorded_returns(bptt_run, capsys):
+    from plasticagents.training.cli import main
+
+    evaluate(bptt_run.run, episodes=3, seed=11)
+    record = json.loads((bptt_run.run / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert main(record["command"]["argv"][1:]) == 0
+    again = json.loads((bptt_run.run / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert again["outputs"]["returns"] == pytest.approx(record["outputs"]["returns"])
