@@ -1,4 +1,5 @@
 import csv
+import json
 import math
 import re
 
@@ -10,6 +11,8 @@ from plasticagents.training.analysis.robustness import (
     conditions_of,
     mean_ci,
     onset_metrics,
+    paired_difference,
+    paired_ratio,
     recovery_time,
     run_robustness,
 )
@@ -54,6 +57,116 @@ def test_mean_ci_matches_the_t_interval():
     assert math.isnan(mean_ci([5.0])[1])
 
 
+def _width(interval):
+    return interval[2] - interval[1]
+
+
+def test_the_paired_ratio_interval_covers_the_true_ratio():
+    # A noisy nominal return (cv 0.4 per episode) under a quieter perturbed one (cv 0.1): an
+    # interval that ignored the denominator's noise would cover the true 0.8 about a third of
+    # the time. The percentile bootstrap at n = 20 covers about 93%.
+    rng = np.random.default_rng(0)
+    trials, covered = 200, 0
+    for t in range(trials):
+        den = rng.normal(100.0, 40.0, 20)
+        num = rng.normal(80.0, 8.0, 20)
+        _, low, high = paired_ratio(num, den, n_boot=1000, seed=t)
+        covered += low <= 0.8 <= high
+    assert covered / trials >= 0.85
+
+
+def test_the_paired_ratio_interval_carries_the_denominators_uncertainty():
+    rng = np.random.default_rng(1)
+    den = rng.normal(100.0, 40.0, 10)
+    num = rng.normal(80.0, 8.0, 10)
+    both = paired_ratio(num, den, n_boot=4000)
+    numerator_only = paired_ratio(num, np.full(10, den.mean()), n_boot=4000)
+    assert both[0] == pytest.approx(numerator_only[0])  # the same ratio of means
+    assert both[1] < both[0] < both[2]
+    assert _width(both) > 2 * _width(numerator_only)
+
+
+def test_a_constant_ratio_has_an_interval_of_zero_width():
+    rng = np.random.default_rng(2)
+    den = rng.normal(1000.0, 300.0, 10)  # however noisy the nominal returns...
+    ratio, low, high = paired_ratio(0.7 * den, den, n_boot=2000)
+    assert (ratio, low, high) == pytest.approx((0.7, 0.7, 0.7), abs=1e-12)  # ...same every time
+    d, low, high = paired_difference(0.7 * den, 0.7 * den, a_denominator=den, b_denominator=den)
+    assert (d, low, high) == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
+
+
+def test_pairing_narrows_the_interval_of_correlated_episodes():
+    # Episode difficulty (the seed's start) moves the perturbed and the nominal return alike:
+    # resampling the episodes jointly cancels it, breaking the pairs (a shuffle) does not.
+    rng = np.random.default_rng(3)
+    base = rng.normal(1000.0, 300.0, 10)
+    den = base + rng.normal(0.0, 30.0, 10)
+    num = 0.8 * base + rng.normal(0.0, 30.0, 10)
+    paired = paired_ratio(num, den, n_boot=4000)
+    unpaired = paired_ratio(num, rng.permutation(den), n_boot=4000)
+    assert _width(paired) < 0.5 * _width(unpaired)
+    # the same for two agents on the same episodes: A = B + 50 in every episode, give or take
+    a = base + 50.0 + rng.normal(0.0, 20.0, 10)
+    diff = paired_difference(a, base, n_boot=4000)
+    assert diff[0] == pytest.approx(np.mean(a - base))
+    assert 0 < diff[1] < diff[2]  # A better on these episodes
+    assert _width(diff) < 0.5 * _width(paired_difference(a, rng.permutation(base), n_boot=4000))
+
+
+def test_paired_statistics_edge_cases():
+    nan = float("nan")
+    # a non-finite member drops its pair; one pair left gives no interval
+    assert paired_ratio([1.0, nan], [2.0, 2.0])[0] == 0.5
+    assert math.isnan(paired_ratio([1.0, nan], [2.0, 2.0])[1])
+    assert all(math.isnan(v) for v in paired_ratio([], []))
+    assert all(math.isnan(v) for v in paired_ratio([1.0, 2.0], [1.0, -1.0]))  # mean 0
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_ratio([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="both denominators"):
+        paired_difference([1.0, 2.0], [1.0, 2.0], a_denominator=[1.0, 1.0])
+    x, y = [1.0, 3.0, 2.0, 5.0], [2.0, 2.0, 3.0, 4.0]
+    assert paired_ratio(x, y, seed=7) == paired_ratio(x, y, seed=7)  # seeded: reproducible
+    assert paired_difference(x, y, a_denominator=y, b_denominator=x)[0] == pytest.approx(
+        np.mean(x) / np.mean(y) - np.mean(y) / np.mean(x)
+    )
+
+
+def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
+    from plasticagents.training.analysis.robustness import agent_pairs, write_report
+
+    rng = np.random.default_rng(4)
+    base = rng.normal(1000.0, 200.0, 6)
+    returns = {
+        ("a", "nominal"): base,
+        ("a", "leg"): 0.9 * base,
+        ("b", "nominal"): base + 100.0,
+        ("b", "leg"): 0.6 * base,
+    }
+    nan = float("nan")
+    rows = [
+        {"agent": a, "run": f"runs/{a}", "condition": c, "episode": k, "return": float(x)}
+        | dict.fromkeys(["reward_before", "spikes_per_step", "weight_change"], nan)
+        | {"diverged": False}
+        for (a, c), xs in returns.items()
+        for k, x in enumerate(xs)
+    ]
+    info = {"env": "E", "max_episode_steps": 5, "suite": "s.yaml", "episodes": 6, "seed": 0}
+    write_report(rows, tmp_path / "report.md", {**info, "checkpoint": "best"})
+    report = (tmp_path / "report.md").read_text()
+    r = paired_ratio(0.6 * base, base + 100.0)
+    # a's constant ratio is exact; b's carries the spread of its nominal returns
+    assert f"| leg | **0.900 [0.900, 0.900]** | {r[0]:.3f} [{r[1]:.3f}, {r[2]:.3f}] |" in report
+    d = paired_difference(0.9 * base, 0.6 * base, a_denominator=base, b_denominator=base + 100.0)
+    assert f"| leg | {d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}] |" in report  # the ratio difference
+    assert "| nominal | -100.0 [-100.0, -100.0] |" in report  # the return difference
+    assert agent_pairs(["a", "b", "a [lesion]", "c"]) == [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+        ("a", "a [lesion]"),
+    ]
+
+
 def test_suite_expands_sweeps_and_onsets(suite):
     from plasticagents.envs import load_suite
 
@@ -65,6 +178,7 @@ def test_robustness_outputs_match_a_direct_re_evaluation(trained, suite, tmp_pat
     out = tmp_path / "rob"
     rows = run_robustness([trained], suite, out, threads=1, window=10, progress=False)
     assert sorted(p.name for p in out.iterdir()) == [
+        "record.json",
         "report.md",
         "return_ratio.png",
         "reward_around_onset.png",
@@ -108,6 +222,20 @@ def test_robustness_outputs_match_a_direct_re_evaluation(trained, suite, tmp_pat
     report = (out / "report.md").read_text()
     cell = re.search(r"\| tiny-plastic \| `[^`]+` \| (-?\d+\.\d) ± ", report).group(1)
     assert float(cell) == pytest.approx(nominal, abs=0.051)
+    # the return ratio: ratio of means with its paired bootstrap interval
+    heavy = [r for r in table if r["condition"] == "heavy[scale=2.0]"]
+    nominal_returns = [float(r["return"]) for r in table if r["condition"] == "nominal"]
+    ratio, low, high = paired_ratio([float(r["return"]) for r in heavy], nominal_returns)
+    assert f"| heavy[scale=2.0] | {ratio:.3f} [{low:.3f}, {high:.3f}] |" in report
+    assert "| nominal | 1 (reference) |" in report
+    record = json.loads((out / "record.json").read_text())
+    line = record["command"]["line"]
+    assert line.startswith(f"plasticagents robustness {trained} --suite {suite} --out {out}")
+    assert record["outputs"]["episodes"] == 3 and record["wall_time_s"] > 0
+    assert record["outputs"]["return_ratio"]["tiny-plastic"]["heavy[scale=2.0]"] == (
+        pytest.approx([ratio, low, high])
+    )
+    assert record["outputs"]["agents"] == {"tiny-plastic": str(trained)}
 
 
 def test_an_onset_the_episode_never_reaches_leaves_its_onset_metrics_empty(trained, tmp_path):

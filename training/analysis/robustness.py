@@ -40,13 +40,19 @@ from plasticagents.training.rollout import EnvPool, RolloutResult, policy_probe,
 __all__ = [
     "COLUMNS",
     "Condition",
+    "agent_pairs",
     "conditions_of",
+    "difference_summary",
     "episode_seed_list",
     "mean_ci",
     "onset_metrics",
+    "paired_difference",
+    "paired_ratio",
+    "ratio_summary",
     "read_csv",
     "recovery_time",
     "run_robustness",
+    "summary",
     "time_to_level",
     "write_report",
 ]
@@ -97,6 +103,8 @@ class Condition:
 
 
 NOMINAL = Condition("nominal", "nominal", "", "", None, 0, None)
+
+N_BOOT = 10000  # bootstrap resamples behind every interval of a ratio or paired difference
 
 
 def conditions_of(suite: dict[str, Any]) -> list[Condition]:
@@ -208,6 +216,134 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
 
     half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
     return float(x.mean()), float(half), n
+
+
+def _paired(*arrays: Sequence[float]) -> list[np.ndarray]:
+    """The arrays as float64, with every index where any of them is non-finite dropped (the
+    pairs stay aligned); they must all have the same length."""
+    xs = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
+    if len({len(x) for x in xs}) > 1:
+        raise ValueError(f"paired samples need equal lengths, got {[len(x) for x in xs]}")
+    keep = np.logical_and.reduce([np.isfinite(x) for x in xs])
+    return [x[keep] for x in xs]
+
+
+def _bootstrap_means(arrays: Sequence[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+    """``[n_boot]`` means of each array over the same ``n_boot`` resamplings of the shared
+    indices (with replacement): one draw of indices serves every array, so the pairing is kept."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot!r}")
+    n = len(arrays[0])
+    rng = np.random.default_rng(seed)
+    out = [np.empty(n_boot) for _ in arrays]
+    chunk = max(1, 2_000_000 // max(n, 1))  # bounds the [chunk, n] index block's memory
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        for x, means in zip(arrays, out, strict=True):
+            means[start:stop] = x[idx].mean(axis=1)
+    return out
+
+
+def _percentile_interval(
+    estimate: float, replicates: np.ndarray, confidence: float
+) -> tuple[float, float, float]:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if np.isnan(replicates).any():  # a resample whose denominator mean was exactly 0
+        return estimate, math.nan, math.nan
+    tail = (1.0 - confidence) / 2
+    low, high = np.quantile(replicates, [tail, 1.0 - tail])
+    return estimate, float(low), float(high)
+
+
+def paired_ratio(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    *,
+    n_boot: int = 10000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """``(ratio, low, high)``: the ratio of means ``mean(numerator) / mean(denominator)`` of
+    paired samples with its percentile bootstrap interval.
+
+    ``numerator[k]`` and ``denominator[k]`` belong together (e.g. the return of episode ``k``
+    under a perturbation and of the same seeded episode unperturbed). Each of the ``n_boot``
+    resamples draws episode indices with replacement once and takes both means over the same
+    indices, so the interval carries the denominator's sampling uncertainty as well as the
+    numerator's, and their correlation: a ratio over a noisy nominal return gets a wide
+    interval, a perturbation that scales every episode alike a narrow one. Pairs with a
+    non-finite member are dropped; fewer than two pairs leave the interval ``nan``, and so
+    does a resample whose denominator mean is 0.
+
+    >>> r, low, high = paired_ratio([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
+    >>> round(r, 9), round(low, 9), round(high, 9)  # every episode doubles: no spread
+    (2.0, 2.0, 2.0)
+    >>> r, low, high = paired_ratio([9.0, 11.0, 8.0, 12.0], [10.0, 12.0, 9.0, 13.0])
+    >>> round(r, 3), low < r < high, high - low < 0.05
+    (0.909, True, True)
+    """
+    num, den = _paired(numerator, denominator)
+    if len(num) == 0 or den.mean() == 0:
+        return math.nan, math.nan, math.nan
+    ratio = float(num.mean() / den.mean())
+    if len(num) < 2:
+        return ratio, math.nan, math.nan
+    nums, dens = _bootstrap_means([num, den], n_boot, seed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        replicates = nums / dens
+    return _percentile_interval(ratio, replicates, confidence)
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    a_denominator: Sequence[float] | None = None,
+    b_denominator: Sequence[float] | None = None,
+    n_boot: int = 10000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """``(difference, low, high)``: ``mean(a) - mean(b)`` over paired samples (agent A and
+    agent B on the same seeded episodes) with its percentile bootstrap interval; with
+    denominators, the difference of the ratios of means
+    ``mean(a) / mean(a_denominator) - mean(b) / mean(b_denominator)`` (e.g. two agents' returns
+    under a perturbation, each relative to its own nominal return on the same episodes).
+
+    All given arrays are indexed by the same episodes; each resample draws the indices once
+    and uses them for every array (as :func:`paired_ratio`), so both agents' episode-to-episode
+    correlation and every denominator's uncertainty are in the interval. Indices where any
+    array is non-finite are dropped; fewer than two leave the interval ``nan``.
+
+    >>> d, low, high = paired_difference([3.0, 5.0, 4.0], [1.0, 3.0, 2.0])
+    >>> round(d, 9), round(low, 9), round(high, 9)  # A beats B by 2 in every episode
+    (2.0, 2.0, 2.0)
+    >>> d, low, high = paired_difference(
+    ...     [8.0, 9.0], [9.0, 9.0], a_denominator=[10.0, 10.0], b_denominator=[10.0, 10.0]
+    ... )
+    >>> round(d, 3), round(low, 3), round(high, 3)
+    (-0.05, -0.1, 0.0)
+    """
+    if (a_denominator is None) != (b_denominator is None):
+        raise ValueError("give both denominators (a ratio difference) or neither")
+    ratios = a_denominator is not None
+    arrays = _paired(a, b, *((a_denominator, b_denominator) if ratios else ()))
+    if len(arrays[0]) == 0:
+        return math.nan, math.nan, math.nan
+
+    def statistic(means: Sequence[Any]) -> Any:
+        if ratios:
+            return means[0] / means[2] - means[1] / means[3]
+        return means[0] - means[1]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate = float(statistic([x.mean() for x in arrays]))
+        if len(arrays[0]) < 2 or not math.isfinite(estimate):
+            return estimate, math.nan, math.nan
+        replicates = statistic(_bootstrap_means(arrays, n_boot, seed))
+    return _percentile_interval(estimate, replicates, confidence)
 
 
 def _agent_label(loaded: LoadedPolicy, used: set[str]) -> str:
@@ -367,9 +503,17 @@ def run_robustness(
     ablations: Sequence[str] = (),
     oracle: str | Path | None = None,
     oracle_env: str | None = None,
+    command: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md`` and PNG plots
-    into ``out``. Returns the CSV rows.
+    """Evaluate ``runs`` over the suite; write ``robustness.csv``, ``report.md``, PNG plots and
+    the provenance record ``record.json`` (:mod:`~plasticagents.training.record`) into ``out``.
+    Returns the CSV rows.
+
+    ``record.json`` holds the command (``command``, default: the ``plasticagents robustness``
+    command line equivalent to these arguments), commit, versions, machine, dates and wall
+    time, and as ``outputs`` the settings, the agents and the report's summary numbers: mean
+    nominal return per agent, each agent's return ratio per condition and the paired
+    agent-vs-agent differences, each with its 95% interval.
 
     ``ablations`` (names from :data:`plasticagents.ablation.ABLATIONS`) adds, for every run, one
     more agent per ablation, labelled ``"<agent> [<ablation>]"``, on the same episode seeds
@@ -386,7 +530,28 @@ def run_robustness(
     from plasticagents.ablation import ABLATIONS
     from plasticagents.envs import load_suite
     from plasticagents.training.analysis.evaluate import check_compatible
+    from plasticagents.training.record import Recorder
 
+    if command is None:
+        command = _command_line(
+            runs,
+            suite_path,
+            out,
+            episodes,
+            seed,
+            env_id,
+            max_episode_steps,
+            which,
+            threads,
+            batch,
+            window,
+            fraction,
+            overwrite,
+            ablations,
+            oracle,
+            oracle_env,
+        )
+    recorder = Recorder(command)
     if not runs:
         raise ValueError("robustness needs at least one run directory")
     suite = load_suite(suite_path)
@@ -472,7 +637,83 @@ def run_robustness(
     plot_return_ratios(rows, out)
     if any(curves.values()):
         plot_onset_curves(curves, window, out / "reward_around_onset.png")
+    agents = {r["agent"]: r["run"] for r in rows}
+    recorder.write(out / "record.json", outputs={**info, **summary(rows), "agents": agents})
     return rows
+
+
+def _command_line(
+    runs: Sequence[str | Path],
+    suite: str | Path,
+    out: str | Path,
+    episodes: int | None,
+    seed: int,
+    env_id: str | None,
+    max_episode_steps: int | None,
+    which: str,
+    threads: int,
+    batch: int,
+    window: int,
+    fraction: float,
+    overwrite: bool,
+    ablations: Sequence[str],
+    oracle: str | Path | None,
+    oracle_env: str | None,
+) -> list[str]:
+    """The ``plasticagents robustness`` command line that runs :func:`run_robustness` with
+    these arguments."""
+    argv = ["plasticagents", "robustness", *map(str, runs), "--suite", str(suite)]
+    argv += ["--out", str(out), "--seed", str(seed), "--checkpoint", which]
+    for flag, value in [
+        ("--episodes", episodes),
+        ("--env", env_id),
+        ("--max-steps", max_episode_steps),
+        ("--oracle", oracle),
+        ("--oracle-env", oracle_env),
+    ]:
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--threads", str(threads), "--batch", str(batch)]
+    argv += ["--window", str(window), "--fraction", str(fraction)]
+    if ablations:
+        argv += ["--ablations", ",".join(ablations)]
+    if overwrite:
+        argv.append("--overwrite")
+    return argv
+
+
+def _plain_floats(values: Sequence[float]) -> list[float | None]:
+    """Floats for JSON: ``None`` for NaN (which strict JSON lacks)."""
+    return [None if math.isnan(v) else float(v) for v in values]
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The report's headline numbers as plain data (``record.json``'s outputs): per agent its
+    mean nominal return ``[mean, 95% half-width]`` and per condition its return ratio
+    ``[ratio, low, high]``; per agent pair ``"A − B"`` and condition the paired return and
+    return-ratio differences ``[difference, low, high]``."""
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    nominal: dict[str, list[float | None]] = {}
+    for a in agents:
+        mean, half, _ = mean_ci(
+            [r["return"] for r in rows if (r["agent"], r["condition"]) == (a, NOMINAL.name)]
+        )
+        nominal[a] = _plain_floats((mean, half))
+    ratios: dict[str, dict[str, list[float | None]]] = {a: {} for a in agents}
+    for (cond, a), value in ratio_summary(rows).items():
+        ratios[a][cond] = _plain_floats(value)
+    pairs = agent_pairs(agents)
+    differences: dict[str, dict[str, dict[str, list[float | None]]]] = {}
+    for key, ratio in (("return", False), ("return_ratio", True)):
+        for (cond, a, b), value in difference_summary(rows, pairs, ratio).items():
+            pair = differences.setdefault(f"{a} − {b}", {})
+            pair.setdefault(key, {})[cond] = _plain_floats(value)
+    return {
+        "nominal_return": nominal,
+        "return_ratio": ratios,
+        "paired_difference": differences,
+        "interval": f"95% paired percentile bootstrap, {N_BOOT} resamples of the episodes",
+    }
 
 
 def _privileged(env_id: str) -> str:
@@ -572,6 +813,136 @@ def _table(
     return lines
 
 
+def _by_episode(
+    rows: Sequence[dict[str, Any]], key: str
+) -> dict[tuple[str, str], dict[int, float]]:
+    """``{(condition, agent): {episode: float(row[key])}}``."""
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for r in rows:
+        out.setdefault((r["condition"], r["agent"]), {})[int(r["episode"])] = float(r[key])
+    return out
+
+
+def _aligned(*series: dict[int, float] | None) -> list[list[float]]:
+    """The values of every ``{episode: value}`` series on the episodes they all have."""
+    if any(s is None for s in series):
+        return [[] for _ in series]
+    common = sorted(set.intersection(*(set(s) for s in series)))  # type: ignore[arg-type]
+    return [[s[k] for k in common] for s in series]  # type: ignore[index]
+
+
+def ratio_summary(
+    rows: Sequence[dict[str, Any]], n_boot: int = N_BOOT, seed: int = 0
+) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """``{(condition, agent): (ratio, low, high)}``: each agent's mean return under the
+    condition over its mean nominal return on the same episodes, with the paired bootstrap
+    95% interval of :func:`paired_ratio` (the nominal return's uncertainty included)."""
+    returns = _by_episode(rows, "return")
+    out = {}
+    for (cond, agent), series in returns.items():
+        num, den = _aligned(series, returns.get((NOMINAL.name, agent)))
+        out[(cond, agent)] = paired_ratio(num, den, n_boot=n_boot, seed=seed)
+    return out
+
+
+def agent_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
+    """The agent pairs the report compares: every pair of intact agents in the order given
+    (the first against each other one when there are more than four), then each agent against
+    each of its ablated variants (``"<agent> [<ablation>]"``)."""
+    ablated = {a for a in agents if a.endswith("]") and a.rsplit(" [", 1)[0] in agents}
+    intact = [a for a in agents if a not in ablated]
+    if len(intact) <= 4:
+        pairs = [(a, b) for i, a in enumerate(intact) for b in intact[i + 1 :]]
+    else:
+        pairs = [(intact[0], b) for b in intact[1:]]
+    pairs += [(a.rsplit(" [", 1)[0], a) for a in agents if a in ablated]
+    return pairs
+
+
+def difference_summary(
+    rows: Sequence[dict[str, Any]],
+    pairs: Sequence[tuple[str, str]],
+    ratio: bool,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> dict[tuple[str, str, str], tuple[float, float, float]]:
+    """``{(condition, a, b): (difference, low, high)}``: :func:`paired_difference` of agent
+    ``a``'s and agent ``b``'s returns on the condition's shared episodes, or with ``ratio``,
+    of their returns relative to their own nominal returns (the nominal condition left out:
+    its ratios are 1 by definition)."""
+    returns = _by_episode(rows, "return")
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    out = {}
+    for cond in conditions:
+        if ratio and cond == NOMINAL.name:
+            continue
+        for a, b in pairs:
+            if (cond, a) not in returns or (cond, b) not in returns:
+                continue
+            if ratio:
+                xa, xb, da, db = _aligned(
+                    returns[(cond, a)],
+                    returns[(cond, b)],
+                    returns.get((NOMINAL.name, a)),
+                    returns.get((NOMINAL.name, b)),
+                )
+                out[(cond, a, b)] = paired_difference(
+                    xa, xb, a_denominator=da, b_denominator=db, n_boot=n_boot, seed=seed
+                )
+            else:
+                xa, xb = _aligned(returns[(cond, a)], returns[(cond, b)])
+                out[(cond, a, b)] = paired_difference(xa, xb, n_boot=n_boot, seed=seed)
+    return out
+
+
+def _interval(estimate: float, low: float, high: float, digits: int) -> str:
+    if math.isnan(estimate):
+        return "–"
+    if math.isnan(low) or math.isnan(high):
+        return f"{estimate:.{digits}f}"
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _ratio_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Return ratio per condition x agent: ratio of means [paired bootstrap 95% interval];
+    the best agent per (perturbed) condition in bold."""
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    stats = ratio_summary(rows)
+    lines = ["| condition | " + " | ".join(agents) + " |", "| --- |" + " --- |" * len(agents)]
+    for cond in conditions:
+        cells = [stats.get((cond, a), (math.nan, math.nan, math.nan)) for a in agents]
+        if cond == NOMINAL.name:
+            text = ["1 (reference)" if math.isfinite(c[0]) else "–" for c in cells]
+        else:
+            text = [_interval(*c, 3) for c in cells]
+            means = np.array([c[0] for c in cells])
+            if len(agents) > 1 and np.isfinite(means).any():
+                best = int(np.nanargmax(np.where(np.isfinite(means), means, np.nan)))
+                text[best] = f"**{text[best]}**"
+        lines.append(f"| {cond} | " + " | ".join(text) + " |")
+    return lines
+
+
+def _difference_table(
+    rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str]], ratio: bool
+) -> list[str]:
+    stats = difference_summary(rows, pairs, ratio)
+    conditions = [c for c in dict.fromkeys(r["condition"] for r in rows)]
+    conditions = [c for c in conditions if any((c, a, b) in stats for a, b in pairs)]
+    if not conditions:
+        return []
+    lines = [
+        "| condition | " + " | ".join(f"{a} − {b}" for a, b in pairs) + " |",
+        "| --- |" + " --- |" * len(pairs),
+    ]
+    for cond in conditions:
+        nan3 = (math.nan, math.nan, math.nan)
+        cells = [_interval(*stats.get((cond, a, b), nan3), 3 if ratio else 1) for a, b in pairs]
+        lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _time_table(rows: Sequence[dict[str, Any]], key: str, reached: str) -> list[str]:
     """A per-condition x agent table of ``key`` (steps): mean ± 95% CI over the episodes that
     got a value, and how many of the onset episodes did."""
@@ -590,7 +961,10 @@ def _time_table(rows: Sequence[dict[str, Any]], key: str, reached: str) -> list[
 
 
 def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any]) -> None:
-    """``report.md``: mean ± 95% CI per agent x condition; the best agent per row in bold."""
+    """``report.md``: mean ± 95% CI per agent x condition (the best agent per row in bold);
+    return ratios (:func:`ratio_summary`), agent-vs-agent differences
+    (:func:`difference_summary`) and the change across an onset with paired bootstrap
+    intervals."""
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     lines = [
         "# Robustness report",
@@ -599,7 +973,8 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
         f"suite `{info['suite']}`, {info['episodes']} seeded episodes per condition (seed "
         f"{info['seed']}; the same episode seeds for every agent and condition), "
         f"`{info['checkpoint']}` checkpoints, observation normalisation frozen. "
-        "Cells: mean ± 95% confidence half-width (Student t) over episodes; bold: best agent.",
+        "Cells: mean ± 95% confidence half-width (Student t) over episodes; bold: best agent; "
+        "ratios and differences: paired bootstrap intervals in brackets.",
         "",
         *(
             [
@@ -620,10 +995,39 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
         mine = [r for r in rows if r["agent"] == a and r["condition"] == NOMINAL.name]
         m, h, _ = mean_ci([float(r["return"]) for r in mine])
         lines.append(f"| {a} | `{mine[0]['run']}` | {_cell(m, h, 1)} |")
-    lines += ["", "## Return relative to the agent's nominal return", ""]
-    lines += _table(rows, "return_ratio", 3, True)
+    lines += [
+        "",
+        "## Return relative to the agent's nominal return",
+        "",
+        "Ratio of means: the agent's mean return under the condition over its mean nominal "
+        "return on the same seeded episodes. In brackets the 95% paired bootstrap interval "
+        f"(percentile, {N_BOOT:,} resamples): each resample draws the episode indices once and "
+        "takes both means over them, so the uncertainty of the nominal return divided by is in "
+        "the interval. Bold: best agent.",
+        "",
+    ]
+    lines += _ratio_table(rows)
     lines += ["", "## Return", ""]
     lines += _table(rows, "return", 1, True)
+    pairs = agent_pairs(agents)
+    if pairs:
+        lines += [
+            "",
+            "## Paired differences between agents",
+            "",
+            "Agent A − agent B on the same seeded episodes: the difference of their mean "
+            "returns, and of their return ratios (each over its own nominal return), with the "
+            f"95% paired bootstrap interval ({N_BOOT:,} resamples of the episode indices, the "
+            "same indices for both agents and both denominators). An interval that excludes 0 "
+            "separates the two agents on these episodes.",
+            "",
+            "### Return difference",
+            "",
+        ]
+        lines += _difference_table(rows, pairs, ratio=False)
+        ratio_lines = _difference_table(rows, pairs, ratio=True)
+        if ratio_lines:
+            lines += ["", "### Return-ratio difference", "", *ratio_lines]
     onset_rows = [r for r in rows if r["reward_before"] == r["reward_before"]]  # not NaN
     if onset_rows:
         lines += [
@@ -640,16 +1044,27 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
         lines += [
             f"### Mean reward per step, {info['window']} steps before -> after the onset",
             "",
+            "In brackets the change after − before, paired per episode, with its 95% bootstrap "
+            "interval (over the episodes with both windows).",
+            "",
         ]
         _, conds, before = summarise(onset_rows, "reward_before")
         _, _, after = summarise(onset_rows, "reward_after")
+        before_ep = _by_episode(onset_rows, "reward_before")
+        after_ep = _by_episode(onset_rows, "reward_after")
         lines += ["| condition | " + " | ".join(agents) + " |", "| --- |" + " --- |" * len(agents)]
         for cond in conds:
-            cells = [
-                f"{before.get((cond, a), (math.nan,))[0]:.2f} -> "
-                f"{after.get((cond, a), (math.nan,))[0]:.2f}"
-                for a in agents
-            ]
+            cells = []
+            for a in agents:
+                if (cond, a) not in before_ep:
+                    cells.append("–")
+                    continue
+                b_, a_ = _aligned(before_ep[(cond, a)], after_ep[(cond, a)])
+                change = paired_difference(a_, b_, n_boot=N_BOOT)
+                cells.append(
+                    f"{before.get((cond, a), (math.nan,))[0]:.2f} -> "
+                    f"{after.get((cond, a), (math.nan,))[0]:.2f} ({_interval(*change, 2)})"
+                )
             lines.append(f"| {cond} | " + " | ".join(cells) + " |")
         lines += ["", "### Recovery time (steps)", ""]
         lines += _time_table(onset_rows, "recovery_steps", "recovered")
