@@ -12,6 +12,7 @@ command line does::
     plasticagents plot RUN...                    -> analysis.plots.plot_learning_curves(...)
     plasticagents sweep CONFIG --over K=V1,V2    -> analysis.sweep.run_sweep(...)
     plasticagents compare SWEEP...               -> analysis.sweep.compare_sweeps(...)
+    plasticagents report [--check]               -> analysis.report.run_report(...)
     plasticagents tune CONFIG                    -> analysis.bayesopt.tune(...)
     plasticagents convert RUN...                 -> convert.convert_run(RUN) per run
     plasticagents make-shd OUT                   -> envs.datasets.synthetic_shd(...)
@@ -378,6 +379,33 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """``report``: build every results table from ``--results`` and write ``--docs`` and the
+    README's report blocks (:func:`~plasticagents.training.analysis.report.run_report`).
+    ``--check`` writes nothing and exits 1 when either differs from what the files give.
+    ``--measure cue-references`` first measures the cue task's reference players into
+    ``RESULTS/cue_references/record.json``.
+    """
+    from pathlib import Path
+
+    from plasticagents.training.analysis import report
+
+    if args.measure == "cue-references":
+        print(f"wrote {report.measure_cue_references(Path(args.results) / 'cue_references')}")
+    changed = report.run_report(args.results, args.readme, args.docs, check=args.check)
+    if args.check:
+        if changed:
+            print(
+                "out of date with the files under "
+                f"{args.results}: {', '.join(changed)} (run `plasticagents report`)"
+            )
+            return 1
+        print(f"{args.readme} and {args.docs} match {args.results}/")
+        return 0
+    print(f"rewrote {', '.join(changed)}" if changed else "already up to date")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     """``compare SWEEP... --out DIR``: finished sweeps sharing their first swept key side by side
     (:func:`~plasticagents.training.analysis.sweep.compare_sweeps`); prints the Markdown table
@@ -616,6 +644,21 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", required=True, help="output directory")
     cmp.add_argument("--metric", help="column to compare (default eval_return / test_accuracy)")
     cmp.set_defaults(func=_cmd_compare)
+
+    rep = sub.add_parser(
+        "report",
+        help="build the README's result tables and docs/results.md from results/ (--check)",
+    )
+    rep.add_argument("--results", default="results", help="results directory (default results)")
+    rep.add_argument("--readme", default="README.md", help="README with report blocks")
+    rep.add_argument("--docs", default="docs/results.md", help="full results page to write")
+    rep.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
+    rep.add_argument(
+        "--measure",
+        choices=["cue-references"],
+        help="first measure the cue task's reference players (about 1 minute)",
+    )
+    rep.set_defaults(func=_cmd_report)
 
     tu = sub.add_parser(
         "tune",

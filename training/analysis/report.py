@@ -1,0 +1,815 @@
+"""The results report: every table the README and ``docs/results.md`` quote, built from the
+files under ``results/``.
+
+``plasticagents report`` reads ``results/`` (sweep CSVs, robustness CSVs, run directories'
+metrics and ``evaluations.jsonl``, benchmark records), builds one Markdown table per
+:class:`Section`, writes the full page ``docs/results.md`` (each table with the commands that
+made it, taken from the records, and its source files) and rewrites the README's tables
+between ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->`` markers. ``--check`` changes
+nothing and fails when the README or the page differs from what the files give: a number in
+the README cannot drift from its evidence (a test runs the check).
+
+Cells are ``mean ± half-width`` of the 95% Student-t interval over seeds or episodes, or, for
+a ratio of one condition's return to another's on the same seeded episodes, ``ratio [low,
+high]``, the percentile bootstrap interval that resamples the episodes jointly
+(:func:`~plasticagents.training.analysis.robustness.paired_ratio`), so the denominator's
+uncertainty is in it.
+
+Example::
+
+    from plasticagents.training.analysis.report import build, sync_readme
+
+    tables = build("results")                  # {section name: markdown table}
+    text = sync_readme(open("README.md").read(), tables)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ReportError", "SECTIONS", "Section", "build", "docs_page", "run_report", "sync_readme"]
+
+BEGIN = "<!-- report:{} -->"
+END = "<!-- /report:{} -->"
+_BLOCK = re.compile(r"<!-- report:([\w-]+) -->\n(.*?)<!-- /report:\1 -->", re.S)
+
+
+class ReportError(ValueError):
+    """A results file the report needs is missing or malformed, or the README names a section
+    that does not exist; the message names the file or section."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One results table.
+
+    Attributes:
+        name: the README marker's name (``<!-- report:NAME -->``).
+        title: the heading on ``docs/results.md``.
+        sources: directories under ``results/`` it reads (their ``record.json`` and run
+            ``meta.json`` files give the commands shown beside the table).
+        build: ``results root -> Markdown table`` (without trailing newline).
+        about: what the table measures and how, in words (no numbers: those come from files).
+        figures: images under ``results/`` shown below the table on the docs page.
+    """
+
+    name: str
+    title: str
+    sources: tuple[str, ...]
+    build: Callable[[Path], str]
+    about: str
+    figures: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------- file helpers
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        raise ReportError(f"the report needs {path}, which does not exist")
+    return path
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(_need(path), newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _json(path: Path) -> Any:
+    return json.loads(_need(path).read_text())
+
+
+def _ci(values: Sequence[float], digits: int) -> str:
+    """``mean ± half-width`` (95% Student t) of the finite values; the mean alone for one."""
+    from plasticagents.training.analysis.robustness import mean_ci
+
+    mean, half, n = mean_ci([float(v) for v in values])
+    if n == 0:
+        return "–"
+    if n == 1 or not math.isfinite(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def _interval(estimate: float, low: float, high: float, digits: int) -> str:
+    if not math.isfinite(estimate):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{estimate:.{digits}f}"
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _select(rows: list[dict[str, str]], **match: str) -> list[dict[str, str]]:
+    """Rows whose columns (``__`` in a keyword stands for ``.``) equal the given strings."""
+    out = []
+    for row in rows:
+        if all(row[k.replace("__", ".")] == v for k, v in match.items()):
+            out.append(row)
+    return out
+
+
+def _values(rows: list[dict[str, str]], column: str) -> list[float]:
+    return [float(r[column]) for r in rows if r.get(column) not in (None, "")]
+
+
+def _runs(directory: Path) -> list[Path]:
+    runs = sorted(p for p in _need(directory).iterdir() if (p / "config.yaml").is_file())
+    if not runs:
+        raise ReportError(f"{directory} holds no run directories")
+    return runs
+
+
+def _evaluation(run: Path, episodes: int) -> dict[str, Any]:
+    """The last ``evaluate`` record of ``run`` over ``episodes`` episodes of its best
+    checkpoint, from ``evaluations.jsonl``."""
+    path = _need(run / "evaluations.jsonl")
+    found = None
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        argv = rec["command"]["argv"]
+        if rec["outputs"].get("episodes") == episodes and "best" in argv and "--env" not in argv:
+            if "--perturb" not in argv and "--ablation" not in argv:
+                found = rec
+    if found is None:
+        raise ReportError(f"{path} has no evaluation of the best checkpoint over {episodes}")
+    return found
+
+
+def _agent_label(config: dict[str, Any]) -> str:
+    agent = config.get("agent") or {}
+    if agent.get("kind") == "mlp":
+        hidden = agent.get("hidden")
+        return f"MLP {tuple(hidden) if isinstance(hidden, list) else hidden}"
+    plasticity = agent.get("plasticity")
+    size = f"{agent.get('hidden')} LIF"
+    if not plasticity:
+        return f"static SNN ({size})"
+    return f"plastic SNN ({size}, {plasticity.get('mode', 'plain')} {plasticity['rule']})"
+
+
+# --------------------------------------------------------------------------- RL: ES
+
+
+def _es_table(root: Path, directory: str, episodes: int = 10) -> str:
+    rows = []
+    for run in _runs(root / directory):
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        metrics = _csv(run / "metrics.csv")
+        last = metrics[-1]
+        evals = [r for r in metrics if r.get("eval_return")]
+        rec = _evaluation(run, episodes)
+        out = rec["outputs"]
+        rows.append(
+            [
+                _agent_label(config),
+                f"`{config['env']['id']}`",
+                int(last["generation"]) + 1,
+                f"{int(last['env_steps']) / 1e6:.2f}M",
+                f"{float(last['wall_time']) / 60:.1f} min",
+                f"{float(evals[-1]['eval_return']):.0f}" if evals else "–",
+                f"{out['mean']:.0f} ± {out['std']:.0f}",
+            ]
+        )
+    header = [
+        "agent",
+        "env",
+        "generations",
+        "env steps",
+        "training wall time",
+        "centre evaluation, last",
+        f"best checkpoint, {episodes} episodes (mean ± std)",
+    ]
+    return _table(header, rows)
+
+
+# --------------------------------------------------------------------------- RL: robustness
+
+
+def _robustness_rows(path: Path) -> list[dict[str, Any]]:
+    from plasticagents.training.analysis.robustness import read_csv
+
+    return read_csv(_need(path))
+
+
+def _by_episode(rows, agent: str, condition: str, key: str = "return") -> dict[int, float]:
+    return {
+        int(r["episode"]): float(r[key])
+        for r in rows
+        if r["agent"] == agent and r["condition"] == condition
+    }
+
+
+def _paired_ratio_cell(rows, agent: str, condition: str, nominal: str = "nominal") -> str:
+    from plasticagents.training.analysis.robustness import paired_ratio
+
+    num, den = _by_episode(rows, agent, condition), _by_episode(rows, agent, nominal)
+    common = sorted(set(num) & set(den))
+    ratio, low, high = paired_ratio([num[k] for k in common], [den[k] for k in common])
+    return _interval(ratio, low, high, 2)
+
+
+def _robustness_table(root: Path, csv_path: str, labels: dict[str, str] | None = None) -> str:
+    """Per condition and agent: the return's mean ± 95% CI over episodes and its ratio to the
+    agent's nominal return on the same episodes with the paired bootstrap interval."""
+    rows = _robustness_rows(root / csv_path)
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    table = []
+    for cond in conditions:
+        cells = [cond]
+        for agent in agents:
+            returns = list(_by_episode(rows, agent, cond).values())
+            cell = _ci(returns, 0)
+            if cond != "nominal":
+                cell += f"; × {_paired_ratio_cell(rows, agent, cond)}"
+            cells.append(cell)
+        table.append(cells)
+    header = ["condition", *((labels or {}).get(a, a) for a in agents)]
+    return _table(header, table)
+
+
+def _ant_legs(root: Path) -> str:
+    from plasticagents.training.analysis.robustness import paired_difference
+
+    base = _robustness_table(root, "ant_legs/robustness.csv")
+    rows = _robustness_rows(root / "ant_legs/robustness.csv")
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    plastic = next(a for a in agents if "plastic" in a)
+    static = next(a for a in agents if "static" in a)
+    held = "front_left_disabled"
+    series = [
+        _by_episode(rows, plastic, held),
+        _by_episode(rows, static, held),
+        _by_episode(rows, plastic, "nominal"),
+        _by_episode(rows, static, "nominal"),
+    ]
+    common = sorted(set.intersection(*(set(s) for s in series)))
+    a, b, da, db = ([s[k] for k in common] for s in series)
+    diff = paired_difference(a, b, a_denominator=da, b_denominator=db)
+    raw = paired_difference(a, b)
+    return (
+        base
+        + "\n\n"
+        + _table(
+            ["held-out leg (front left disabled), plastic minus static", "paired bootstrap"],
+            [
+                ["return ratio to the agent's intact-body return", _interval(*diff, 2)],
+                ["return", _interval(*raw, 0)],
+            ],
+        )
+    )
+
+
+def _vel_references(root: Path) -> str:
+    rows = _robustness_rows(root / "vel_references/robustness.csv")
+    agents = list(dict.fromkeys(r["agent"] for r in rows))
+    table = []
+    for agent in agents:
+        mine = [r for r in rows if r["agent"] == agent and r["condition"] == "nominal"]
+        steps = [r["adaptation_steps"] for r in mine]
+        reached = [s for s in steps if math.isfinite(s)]
+        adapt = (
+            "(the reference)"
+            if "oracle" in agent
+            else f"{_ci(reached, 0)} steps ({len(reached)}/{len(steps)} episodes)"
+        )
+        table.append(
+            [
+                agent,
+                _ci([r["return"] for r in mine], 1),
+                f"{_ci([r['reward_before'] for r in mine], 2)} -> "
+                f"{_ci([r['reward_after'] for r in mine], 2)}",
+                _ci([r["reward_rest"] for r in mine], 2),
+                adapt,
+            ]
+        )
+    header = [
+        "agent",
+        "return (mean ± 95% CI over episodes)",
+        "reward/step, 50 steps before -> after the switch",
+        "reward/step after the switch, rest of episode",
+        "adaptation time to 80% of the oracle's level",
+    ]
+    return _table(header, table)
+
+
+# --------------------------------------------------------------------------- RL: cue task
+
+_NOISE = ("0", "0.5", "1.0")
+
+
+def _cue(root: Path) -> str:
+    plastic = _csv(root / "cue_delay/sweep.csv")
+    rows = []
+
+    def row(label: str, sweep: list[dict[str, str]], **match: str) -> None:
+        cells = [
+            _ci(_values(_select(sweep, env__kwargs__noise=n, **match), "eval_return"), 2)
+            for n in _NOISE
+        ]
+        rows.append([label, *cells])
+
+    row("feed-forward, static (plasticity off)", _csv(root / "cue_delay_static/sweep.csv"))
+    for mode, prefix in (("plain", ""), ("modulated", "neuromodulated ")):
+        for rule, name in (("hebbian", "Hebbian"), ("oja", "Oja"), ("bcm", "BCM")):
+            row(
+                f"feed-forward, {prefix}{name}",
+                plastic,
+                agent__plasticity__rule=rule,
+                agent__plasticity__mode=mode,
+            )
+    row("recurrent, static", _csv(root / "cue_delay_static_recurrent/sweep.csv"))
+    row("recurrent, neuromodulated Hebbian", _csv(root / "cue_delay_recurrent/sweep.csv"))
+    refs = _json(root / "cue_references/record.json")["outputs"]["returns"]
+    for key, label in (("bayesian", "Bayesian learner"), ("oracle", "oracle")):
+        rows.append([f"*reference: {label}*", *(f"*{refs[n][key]:.2f}*" for n in _NOISE)])
+    header = ["SNN, 64 LIF, BPTT 600 iterations x 32 episodes", *(f"noise {n}" for n in _NOISE)]
+    return _table(header, rows)
+
+
+def _cue_long(root: Path) -> str:
+    longer = _csv(root / "cue_noise1_long/sweep.csv")
+    static = _csv(root / "cue_noise1_long_static_recurrent/sweep.csv")
+    arms = [
+        ("feed-forward, neuromodulated Hebbian", _select(longer, agent__recurrent="False")),
+        ("recurrent, static", static),
+        ("recurrent, neuromodulated Hebbian", _select(longer, agent__recurrent="True")),
+    ]
+    rows = []
+    for label, runs in arms:
+        by_seed = {r["seed"]: float(r["eval_return"]) for r in runs}
+        rows.append(
+            [label, *(f"{by_seed[s]:.2f}" for s in ("0", "1", "2")), _ci(by_seed.values(), 2)]
+        )
+    return _table(["noise 1.0, 2000 iterations", "seed 0", "seed 1", "seed 2", "mean ± 95% CI"], rows)
+
+
+# --------------------------------------------------------------------------- RL: PPO
+
+_EVAL_LINE = re.compile(
+    r"of runs/\w+/(?P<env>hopper|halfcheetah)-snn-(?P<variant>[\w-]+)-s(?P<seed>\d)-[\d-]+: "
+    r"return (?P<mean>-?[\d.]+) ± (?P<std>[\d.]+)"
+)
+
+
+def _ppo(root: Path) -> str:
+    found: dict[tuple[str, int], dict[str, str]] = {}
+    for line in _need(root / "ppo_1m/evaluations.txt").read_text().splitlines():
+        m = _EVAL_LINE.search(line)
+        if m is None:
+            raise ReportError(f"results/ppo_1m/evaluations.txt: cannot read {line!r}")
+        steps = 4 if "steps4" in m["variant"] else 2
+        found[(m["env"], steps)] = found.get((m["env"], steps), {})
+        found[(m["env"], steps)][m["seed"]] = f"{float(m['mean']):.0f} ± {float(m['std']):.0f}"
+    rows = []
+    for (env, steps), seeds in sorted(found.items(), key=lambda kv: (kv[0][0] != "hopper", kv[0])):
+        means = [float(seeds[s].split(" ± ")[0]) for s in sorted(seeds)]
+        name = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5"}[env]
+        rows.append(
+            [
+                f"{name}, spiking actor ({steps} sim steps), MLP critic",
+                *(seeds.get(s, "–") for s in ("0", "1", "2")),
+                f"{statistics.median(means):.0f}" if len(means) == 3 else "–",
+            ]
+        )
+    header = ["SB3 PPO, 1M env steps", "seed 0", "seed 1", "seed 2", "median"]
+    return _table(header, rows)
+
+
+# --------------------------------------------------------------------------- classification
+
+_UCR = ("GunPoint", "ArrowHead", "ItalyPowerDemand", "BasicMotions")
+
+
+def _ucr_accuracy(root: Path) -> str:
+    stdp = _csv(root / "ucr_hrsnn/sweep.csv")
+    bptt = _csv(root / "ucr_bptt/sweep.csv")
+    hetero = _csv(root / "ucr_bptt_hetero/sweep.csv")
+    knn = {d["dataset"]: d for d in _json(root / "ucr_dtw/record.json")["outputs"]["datasets"]}
+    rows = []
+    for ds in _UCR:
+
+        def acc(rows_: list[dict[str, str]], **match: str) -> str:
+            return _ci(_values(_select(rows_, data__dataset=ds, **match), "test_accuracy"), 3)
+
+        rows.append(
+            [
+                ds,
+                acc(stdp, model__tau_spread="0", trainer__stdp_spread="0"),
+                acc(stdp, model__tau_spread="0.8", trainer__stdp_spread="0.8"),
+                acc(bptt),
+                acc(hetero),
+                f"{knn[ds]['ed_accuracy']:.3f}",
+                f"{knn[ds]['dtw_accuracy']:.3f}",
+            ]
+        )
+    header = [
+        "data set",
+        "STDP reservoir, homogeneous",
+        "STDP reservoir, heterogeneous",
+        "BPTT SNN, homogeneous",
+        "BPTT SNN, heterogeneous",
+        "1-NN ED",
+        "1-NN DTW",
+    ]
+    return _table(header, rows)
+
+
+def _ucr_energy(root: Path) -> str:
+    stdp = _csv(root / "ucr_hrsnn/sweep.csv")
+    rows = []
+    for ds in _UCR:
+        cells = [ds]
+        for spread in ("0", "0.8"):
+            sel = _select(stdp, data__dataset=ds, model__tau_spread=spread, trainer__stdp_spread=spread)
+            cells += [
+                _ci(_values(sel, "spikes_per_sample"), 0),
+                _ci(_values(sel, "memory_capacity"), 2),
+                _ci(_values(sel, "E"), 3),
+            ]
+        rows.append(cells)
+    header = ["data set"]
+    for kind in ("homogeneous", "heterogeneous"):
+        header += [f"{kind}: spikes / sample", "MC", "E"]
+    return _table(header, rows)
+
+
+def _ucr_tuned(root: Path) -> str:
+    tuned = _csv(root / "ucr_hrsnn_tuned/sweep.csv")
+    trials = _csv(root / "tune_gunpoint/trials.csv")
+    best = min(trials, key=lambda r: float(r["E"]))
+    rows = [
+        [
+            ds,
+            _ci(_values(_select(tuned, data__dataset=ds), "test_accuracy"), 3),
+            _ci(_values(_select(tuned, data__dataset=ds), "memory_capacity"), 2),
+            _ci(_values(_select(tuned, data__dataset=ds), "E"), 3),
+        ]
+        for ds in _UCR
+    ]
+    rows.append(
+        [
+            f"*best of {len(trials)} trials on GunPoint (trial {best['trial']})*",
+            f"tau {float(best['model.tau_mem']) * 1e3:.0f} ms, tau CV "
+            f"{float(best['model.tau_spread']):.2f}, STDP CV {float(best['trainer.stdp_spread']):.2f}",
+            f"{float(best['memory_capacity']):.2f}",
+            f"{float(best['E']):.3f}",
+        ]
+    )
+    return _table(["data set (tuned reservoir)", "test accuracy", "MC", "E"], rows)
+
+
+def _digits_ei(root: Path) -> str:
+    sweep = _csv(root / "digits_ei/sweep.csv")
+    noise = _csv(root / "digits_ei/noise.csv")
+    rows = []
+    for frac in ("1.0", "0.8", "0.5", "0.2"):
+        e = round(float(frac) * 100)
+        cells = [f"{e}:{100 - e}", _ci(_values(_select(sweep, model__excitatory_fraction=frac), "test_accuracy"), 3)]
+        for kind, level in (("input", "0.2"), ("input", "0.4"), ("weight", "0.1"), ("weight", "0.3")):
+            sel = _select(noise, model__excitatory_fraction=frac, noise=kind, level=level)
+            cells.append(_ci(_values(sel, "accuracy"), 3))
+        sel = _select(noise, model__excitatory_fraction=frac, noise="input", level="0.4")
+        cells.append(_ci(_values(sel, "van_rossum"), 2))
+        rows.append(cells)
+    header = [
+        "E:I",
+        "clean",
+        "input noise 0.2",
+        "input noise 0.4",
+        "weight noise 0.1",
+        "weight noise 0.3",
+        "Van Rossum at input noise 0.4",
+    ]
+    return _table(header, rows)
+
+
+def _digits_inhibitory(root: Path) -> str:
+    sweep = _csv(root / "digits_inhibitory/sweep.csv")
+    noise = _csv(root / "digits_inhibitory/noise.csv")
+    rows = []
+    for spread in ("0", "0.5", "1.0"):
+        sel = _select(noise, model__inhibitory_tau_spread=spread, noise="input", level="0.2")
+        rows.append(
+            [
+                spread,
+                _ci(_values(_select(sweep, model__inhibitory_tau_spread=spread), "test_accuracy"), 3),
+                _ci(_values(sel, "accuracy"), 3),
+                _ci(_values(sel, "van_rossum"), 2),
+            ]
+        )
+    header = [
+        "inhibitory time-constant spread (80:20)",
+        "clean accuracy",
+        "accuracy, input noise 0.2",
+        "Van Rossum, input noise 0.2",
+    ]
+    return _table(header, rows)
+
+
+def _delays(root: Path) -> str:
+    sweep = _csv(root / "delays/sweep.csv")
+    rewired = _csv(root / "delays_rewiring/sweep.csv")
+    rows = []
+    for sparsity in ("0", "0.75", "0.9375"):
+        cells = [sparsity]
+        for delays in ("none", "fixed", "learned"):
+            sel = _select(sweep, model__delays=delays, model__sparsity=sparsity)
+            cells.append(_ci(_values(sel, "test_accuracy"), 3))
+        sel = _select(rewired, model__sparsity=sparsity)
+        cells.append(_ci(_values(sel, "test_accuracy"), 3) if sel else "– (dense)")
+        rows.append(cells)
+    header = [
+        "sparsity (hidden -> hidden)",
+        "no delays",
+        "fixed random delays",
+        "learned delays (DCLS)",
+        "learned delays + DEEP R / RigL",
+    ]
+    return _table(header, rows)
+
+
+# --------------------------------------------------------------------------- sections
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "es-halfcheetah",
+        "Evolution strategies on HalfCheetah-v5 (the quickstart budget)",
+        ("es_halfcheetah",),
+        lambda root: _es_table(root, "es_halfcheetah/runs"),
+        "PGPE + ClipUp, popsize 64, one 1000-step episode per individual per generation, seed 0; "
+        "the plastic SNN is `configs/experiments/quickstart.yaml`, the others the "
+        "`halfcheetah_{static_snn,mlp}.yaml` configs at the same number of generations. The "
+        "centre evaluation is the trainer's periodic evaluation of the search centre; the last "
+        "column re-evaluates the best checkpoint on 10 seeded episodes (`plasticagents "
+        "evaluate`). One training seed per agent: the spread is over episodes, not seeds.",
+    ),
+    Section(
+        "halfcheetah-robustness",
+        "Robustness of the HalfCheetah agents (trained on the nominal body only)",
+        ("es_halfcheetah/robustness",),
+        lambda root: _robustness_table(root, "es_halfcheetah/robustness/robustness.csv"),
+        "Each cell: return, mean ± 95% CI over 10 seeded episodes, and × the return relative to "
+        "the agent's own nominal return on the same episodes, ratio of means with its paired "
+        "bootstrap 95% interval.",
+        ("es_halfcheetah/robustness/return_ratio.png",),
+    ),
+    Section(
+        "ant-legs",
+        "The held-out-leg protocol on Ant-v5 (Najarro & Risi)",
+        ("ant_legs",),
+        _ant_legs,
+        "Each agent trained by ES on three bodies per generation, each with one leg disabled "
+        "from the start (front right, back, right back); the front-left leg is held out. Cells "
+        "as above (the intact body was never trained on). The second table compares the plastic "
+        "and static SNNs on the held-out leg episode by episode: the difference of their ratios "
+        "and of their returns with paired bootstrap intervals. Training stopped short of its "
+        "generations (see the runs' metrics); the Ant earns 1 per step for staying up, so the "
+        "returns mostly measure not falling.",
+        ("ant_legs/return_ratio.png", "ant_legs/training.png"),
+    ),
+    Section(
+        "vel-references",
+        "Reference returns of HalfCheetahVelSwitch-v0 (hidden target velocity, one switch)",
+        ("vel_references",),
+        _vel_references,
+        "A privileged oracle MLP (sees the target) and a goal-blind MLP trained across the goal "
+        "distribution by ES at the same budget, on the same 10 seeded episodes (same goals and "
+        "switch steps). Adaptation time: steps after the switch until the agent's moving-average "
+        "reward reaches 80% of the oracle's level.",
+        ("vel_references/reward_around_onset.png",),
+    ),
+    Section(
+        "cue",
+        "Cue association with delays (SpikePropamine's claim)",
+        ("cue_delay", "cue_delay_static", "cue_delay_static_recurrent", "cue_delay_recurrent", "cue_references"),
+        _cue,
+        "`plasticagents/CueDelayAssociation-v0`: per trial one of 2 noisy cues, a go/no-go "
+        "response, a feedback step, 4 blank steps; 20 trials. Each cell is the best checkpoint's "
+        "mean return over 200 held-out episodes, mean ± 95% CI over seeds 0, 1, 2. The reference "
+        "rows are hand-written players (`envs/temporal.py`: `cue_reference_returns`), not trained.",
+        ("cue_delay_compare/compare.png",),
+    ),
+    Section(
+        "cue-long",
+        "Cue association at noise 1.0 after 2000 iterations",
+        ("cue_noise1_long", "cue_noise1_long_static_recurrent"),
+        _cue_long,
+        "The same task and scoring at the strongest noise, trained 2000 instead of 600 iterations.",
+    ),
+    Section(
+        "ppo",
+        "SB3 PPO with a spiking actor at 1M env steps",
+        ("ppo_1m",),
+        _ppo,
+        "SB3's default MuJoCo PPO settings; the actor's features come from 128 LIF neurons (a "
+        "fresh state each env step), the critic is an MLP on the observation. Best checkpoint "
+        "re-evaluated on 10 seeded episodes, mean ± std over episodes. The MLP-policy runs of "
+        "the same study were never written to a file and are not quoted.",
+        ("ppo_1m/hopper_critic_steps.png", "ppo_1m/halfcheetah_critic_steps.png"),
+    ),
+    Section(
+        "ucr-accuracy",
+        "UCR/UEA classification: STDP reservoirs, BPTT SNNs, 1-NN baselines",
+        ("ucr_hrsnn", "ucr_bptt", "ucr_bptt_hetero", "ucr_dtw"),
+        _ucr_accuracy,
+        "Test accuracy, mean ± 95% CI over seeds 0, 1, 2. Heterogeneous: gamma-distributed "
+        "membrane time constants (CV 0.8) and, for the reservoir, per-synapse STDP (CV 0.8). "
+        "1-NN ED / DTW: aeon's full-window distances (`python benchmarks/ucr_dtw.py`).",
+    ),
+    Section(
+        "ucr-energy",
+        "UCR/UEA: activity, memory capacity and E of the STDP reservoirs",
+        ("ucr_hrsnn",),
+        _ucr_energy,
+        "MC: linear memory capacity of the trained reservoir under an i.i.d. drive held 5 "
+        "steps, delays 1..20; E = spikes per neuron per held input / MC (lower is better).",
+    ),
+    Section(
+        "ucr-tuned",
+        "UCR/UEA: the reservoir tuned for E on GunPoint (optuna)",
+        ("ucr_hrsnn_tuned", "tune_gunpoint"),
+        _ucr_tuned,
+        "`plasticagents tune` minimises E on GunPoint; the best trial's config "
+        "(`results/tune_gunpoint/best.yaml`) is then trained on the four sets.",
+        ("tune_gunpoint/search.png",),
+    ),
+    Section(
+        "digits-ei",
+        "Digits: E:I ratio under Dale's law, and noise",
+        ("digits_ei",),
+        _digits_ei,
+        "Rate-coded digits, 128 recurrent LIF, Dale's law on every outgoing synapse; test "
+        "accuracy clean and under input / weight noise, and the Van Rossum distance between "
+        "clean and noisy hidden spike trains; mean ± 95% CI over seeds 0, 1, 2.",
+        ("digits_ei/noise.png",),
+    ),
+    Section(
+        "digits-inhibitory",
+        "Digits: diversity of inhibitory time constants",
+        ("digits_inhibitory",),
+        _digits_inhibitory,
+        "The 80:20 network with the inhibitory neurons' time constants spread (CV).",
+    ),
+    Section(
+        "delays",
+        "Delays and sparsity (digits scanned row by row)",
+        ("delays", "delays_rewiring"),
+        _delays,
+        "Two feed-forward layers of 64 LIF without recurrence, so combining rows needs membrane "
+        "memory or delays; test accuracy, mean ± 95% CI over seeds 0, 1, 2.",
+    ),
+)
+
+
+def _section(name: str) -> Section:
+    for section in SECTIONS:
+        if section.name == name:
+            return section
+    raise ReportError(
+        f"the README names report section {name!r}; sections: {[s.name for s in SECTIONS]}"
+    )
+
+
+def build(results: str | Path, names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{section name: Markdown table}`` built from the files under ``results`` (every
+    section, or only ``names``).
+
+    Raises:
+        ReportError: a file a section needs is missing or malformed (named), or an unknown
+            section name.
+    """
+    root = Path(results)
+    chosen = [_section(n) for n in names] if names is not None else list(SECTIONS)
+    return {s.name: s.build(root) for s in chosen}
+
+
+def readme_blocks(text: str) -> dict[str, str]:
+    """``{name: content}`` of the README's ``<!-- report:NAME -->`` blocks."""
+    return {m[1]: m[2].rstrip("\n") for m in _BLOCK.finditer(text)}
+
+
+def sync_readme(text: str, tables: dict[str, str]) -> str:
+    """``text`` with every report block's content replaced by ``tables[name]``.
+
+    Raises:
+        ReportError: a block names a section that ``tables`` does not have.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match[1]
+        if name not in tables:
+            _section(name)  # raises with the valid names when the name is unknown
+            raise ReportError(f"no table built for README block {name!r}")
+        return f"{BEGIN.format(name)}\n{tables[name]}\n{END.format(name)}"
+
+    return _BLOCK.sub(replace, text)
+
+
+def _commands(root: Path, section: Section) -> list[str]:
+    """The command lines that made a section's files: each source's ``record.json`` (and the
+    ``meta.json`` of run directories under it), reconstructed records flagged as such."""
+    lines: list[str] = []
+    for source in section.sources:
+        directory = root / source
+        record = directory / "record.json"
+        if record.is_file():
+            rec = json.loads(record.read_text())
+            cmds = rec.get("commands") or [rec["command"]["line"]]
+            note = " (reconstructed: see its record.json)" if rec.get("reconstructed") else ""
+            lines += [f"`{c}`{note}" for c in cmds]
+        runs = directory / "runs"
+        if runs.is_dir():
+            for run in sorted(runs.iterdir()):
+                meta = run / "meta.json"
+                if meta.is_file():
+                    argv = json.loads(meta.read_text())["command"]
+                    argv = [Path(argv[0]).name, *argv[1:]] if argv else argv
+                    lines.append("`" + " ".join(argv) + "`")
+    return lines
+
+
+def docs_page(results: str | Path, tables: dict[str, str] | None = None) -> str:
+    """The full results page (``docs/results.md``): every section's table with what it
+    measures, the commands from its records, its source files and figures."""
+    root = Path(results)
+    tables = tables if tables is not None else build(root)
+    out = [
+        "# Results",
+        "",
+        "Generated by `plasticagents report` from the files under `results/`; do not edit by "
+        "hand. Each table lists the commands that made it (from the `record.json` of its "
+        "directory and the `meta.json` of its run directories: commit, package versions, "
+        "machine, dates and wall time are recorded there).",
+        "",
+    ]
+    for section in SECTIONS:
+        out += [f"## {section.title}", "", section.about, "", tables[section.name], ""]
+        commands = _commands(root, section)
+        if commands:
+            out += ["Made by:", ""] + [f"- {c}" for c in commands] + [""]
+        sources = ", ".join(f"`results/{s}/`" for s in section.sources)
+        out += [f"Files: {sources}", ""]
+        for fig in section.figures:
+            out += [f"![{section.title}](../results/{fig})", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def run_report(
+    results: str | Path = "results",
+    readme: str | Path = "README.md",
+    docs: str | Path = "docs/results.md",
+    check: bool = False,
+) -> list[str]:
+    """Build every table, then write ``docs`` and the README's report blocks (or, with
+    ``check``, write nothing). Returns the paths that differ from what the files give (with
+    ``check``) or that were rewritten."""
+    tables = build(results)
+    readme, docs = Path(readme), Path(docs)
+    changed = []
+    text = readme.read_text()
+    new_text = sync_readme(text, tables)
+    page = docs_page(results, tables)
+    for path, old, new in ((readme, text, new_text), (docs, docs.read_text() if docs.is_file() else "", page)):
+        if old != new:
+            changed.append(str(path))
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(new)
+    return changed
+
+
+def measure_cue_references(
+    out: str | Path = "results/cue_references", episodes: int = 1000, seed: int = 0
+) -> Path:
+    """Measure the cue task's reference players (:func:`~plasticagents.envs.temporal.
+    cue_reference_returns`: the oracle and the Bayesian learner) at noise 0, 0.5 and 1.0 over
+    ``episodes`` seeded episodes and write them with their provenance to
+    ``out/record.json`` (``plasticagents report --measure cue-references``)."""
+    from plasticagents.envs.temporal import cue_reference_returns
+    from plasticagents.training.record import Recorder
+
+    argv = ["plasticagents", "report", "--measure", "cue-references", "--results", str(Path(out).parent)]
+    recorder = Recorder(argv)
+    returns = {}
+    for noise in _NOISE:
+        refs = cue_reference_returns(episodes=episodes, seed=seed, noise=float(noise))
+        returns[noise] = {"oracle": refs["oracle"], "bayesian": refs["bayes_learner"]}
+    outputs = {"env": "plasticagents/CueDelayAssociation-v0", "episodes": episodes, "seed": seed}
+    return recorder.write(Path(out) / "record.json", outputs={**outputs, "returns": returns})
