@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ReportError", "SECTIONS", "Section", "build", "docs_page", "run_report", "sync_readme"]
+__all__ = ["SECTIONS", "ReportError", "Section", "build", "docs_page", "run_report", "sync_readme"]
 
 BEGIN = "<!-- report:{} -->"
 END = "<!-- /report:{} -->"
@@ -357,7 +357,9 @@ def _cue_long(root: Path) -> str:
         rows.append(
             [label, *(f"{by_seed[s]:.2f}" for s in ("0", "1", "2")), _ci(by_seed.values(), 2)]
         )
-    return _table(["noise 1.0, 2000 iterations", "seed 0", "seed 1", "seed 2", "mean ± 95% CI"], rows)
+    return _table(
+        ["noise 1.0, 2000 iterations", "seed 0", "seed 1", "seed 2", "mean ± 95% CI"], rows
+    )
 
 
 # --------------------------------------------------------------------------- RL: PPO
@@ -402,19 +404,19 @@ def _ucr_accuracy(root: Path) -> str:
     bptt = _csv(root / "ucr_bptt/sweep.csv")
     hetero = _csv(root / "ucr_bptt_hetero/sweep.csv")
     knn = {d["dataset"]: d for d in _json(root / "ucr_dtw/record.json")["outputs"]["datasets"]}
+
+    def acc(rows_: list[dict[str, str]], ds: str, **match: str) -> str:
+        return _ci(_values(_select(rows_, data__dataset=ds, **match), "test_accuracy"), 3)
+
     rows = []
     for ds in _UCR:
-
-        def acc(rows_: list[dict[str, str]], **match: str) -> str:
-            return _ci(_values(_select(rows_, data__dataset=ds, **match), "test_accuracy"), 3)
-
         rows.append(
             [
                 ds,
-                acc(stdp, model__tau_spread="0", trainer__stdp_spread="0"),
-                acc(stdp, model__tau_spread="0.8", trainer__stdp_spread="0.8"),
-                acc(bptt),
-                acc(hetero),
+                acc(stdp, ds, model__tau_spread="0", trainer__stdp_spread="0"),
+                acc(stdp, ds, model__tau_spread="0.8", trainer__stdp_spread="0.8"),
+                acc(bptt, ds),
+                acc(hetero, ds),
                 f"{knn[ds]['ed_accuracy']:.3f}",
                 f"{knn[ds]['dtw_accuracy']:.3f}",
             ]
@@ -437,7 +439,9 @@ def _ucr_energy(root: Path) -> str:
     for ds in _UCR:
         cells = [ds]
         for spread in ("0", "0.8"):
-            sel = _select(stdp, data__dataset=ds, model__tau_spread=spread, trainer__stdp_spread=spread)
+            sel = _select(
+                stdp, data__dataset=ds, model__tau_spread=spread, trainer__stdp_spread=spread
+            )
             cells += [
                 _ci(_values(sel, "spikes_per_sample"), 0),
                 _ci(_values(sel, "memory_capacity"), 2),
@@ -466,8 +470,9 @@ def _ucr_tuned(root: Path) -> str:
     rows.append(
         [
             f"*best of {len(trials)} trials on GunPoint (trial {best['trial']})*",
-            f"tau {float(best['model.tau_mem']) * 1e3:.0f} ms, tau CV "
-            f"{float(best['model.tau_spread']):.2f}, STDP CV {float(best['trainer.stdp_spread']):.2f}",
+            f"tau {float(best['model.tau_mem']) * 1e3:.0f} ms, "
+            f"tau CV {float(best['model.tau_spread']):.2f}, "
+            f"STDP CV {float(best['trainer.stdp_spread']):.2f}",
             f"{float(best['memory_capacity']):.2f}",
             f"{float(best['E']):.3f}",
         ]
@@ -481,8 +486,16 @@ def _digits_ei(root: Path) -> str:
     rows = []
     for frac in ("1.0", "0.8", "0.5", "0.2"):
         e = round(float(frac) * 100)
-        cells = [f"{e}:{100 - e}", _ci(_values(_select(sweep, model__excitatory_fraction=frac), "test_accuracy"), 3)]
-        for kind, level in (("input", "0.2"), ("input", "0.4"), ("weight", "0.1"), ("weight", "0.3")):
+        cells = [
+            f"{e}:{100 - e}",
+            _ci(_values(_select(sweep, model__excitatory_fraction=frac), "test_accuracy"), 3),
+        ]
+        for kind, level in (
+            ("input", "0.2"),
+            ("input", "0.4"),
+            ("weight", "0.1"),
+            ("weight", "0.3"),
+        ):
             sel = _select(noise, model__excitatory_fraction=frac, noise=kind, level=level)
             cells.append(_ci(_values(sel, "accuracy"), 3))
         sel = _select(noise, model__excitatory_fraction=frac, noise="input", level="0.4")
@@ -509,7 +522,9 @@ def _digits_inhibitory(root: Path) -> str:
         rows.append(
             [
                 spread,
-                _ci(_values(_select(sweep, model__inhibitory_tau_spread=spread), "test_accuracy"), 3),
+                _ci(
+                    _values(_select(sweep, model__inhibitory_tau_spread=spread), "test_accuracy"), 3
+                ),
                 _ci(_values(sel, "accuracy"), 3),
                 _ci(_values(sel, "van_rossum"), 2),
             ]
@@ -598,7 +613,13 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "cue",
         "Cue association with delays (SpikePropamine's claim)",
-        ("cue_delay", "cue_delay_static", "cue_delay_static_recurrent", "cue_delay_recurrent", "cue_references"),
+        (
+            "cue_delay",
+            "cue_delay_static",
+            "cue_delay_static_recurrent",
+            "cue_delay_recurrent",
+            "cue_references",
+        ),
         _cue,
         "`plasticagents/CueDelayAssociation-v0`: per trial one of 2 noisy cues, a go/no-go "
         "response, a feedback step, 4 blank steps; 20 trials. Each cell is the best checkpoint's "
@@ -786,7 +807,10 @@ def run_report(
     text = readme.read_text()
     new_text = sync_readme(text, tables)
     page = docs_page(results, tables)
-    for path, old, new in ((readme, text, new_text), (docs, docs.read_text() if docs.is_file() else "", page)):
+    for path, old, new in (
+        (readme, text, new_text),
+        (docs, docs.read_text() if docs.is_file() else "", page),
+    ):
         if old != new:
             changed.append(str(path))
             if not check:
@@ -805,7 +829,14 @@ def measure_cue_references(
     from plasticagents.envs.temporal import cue_reference_returns
     from plasticagents.training.record import Recorder
 
-    argv = ["plasticagents", "report", "--measure", "cue-references", "--results", str(Path(out).parent)]
+    argv = [
+        "plasticagents",
+        "report",
+        "--measure",
+        "cue-references",
+        "--results",
+        str(Path(out).parent),
+    ]
     recorder = Recorder(argv)
     returns = {}
     for noise in _NOISE:
