@@ -15,7 +15,10 @@ readout; Adam. An "epoch" is ``--batches`` forward + backward + optimiser steps.
 Every epoch runs in a fresh subprocess that reports its own wall time and peak resident
 memory above its pre-training baseline; the two libraries alternate ``--repeats`` times and
 the medians are compared. The last line prints ``epoch_time_ours_over_snntorch`` and
-``peak_memory_ours_over_snntorch`` (goal <= 1 for both).
+``peak_memory_ours_over_snntorch`` (goal <= 1 for both). The record (command, commit, versions,
+machine, date, wall time; every repeat's seconds and peak memory per library, the medians, the
+ratios and the settings) goes to ``results/benchmarks/bench_classify-<YYYYmmdd-HHMMSS>.json``
+(``--out``).
 
     python benchmarks/bench_classify.py                     # 140 channels, 100 steps, batch 64
     python benchmarks/bench_classify.py --channels 700 --batch 256 --hidden 256
@@ -32,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _record import add_out_argument, default_out, timing
 
 
 def _rss_mb() -> float:
@@ -114,7 +119,7 @@ def _one_epoch(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": elapsed, "peak_mb": _rss_mb() - base}))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--channels", type=int, default=140)
     parser.add_argument("--steps", type=int, default=100)
@@ -125,11 +130,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lib", choices=["ours", "snntorch"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add_out_argument(parser, "bench_classify")
+    args = parser.parse_args(argv)
     if args.lib:
         _one_epoch(args)
         return
     from plasticagents.envs.datasets import synthetic_shd
+    from plasticagents.training.record import Recorder
+
+    rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
 
     with tempfile.TemporaryDirectory() as tmp:
         path = synthetic_shd(Path(tmp) / "shd_synthetic.h5", samples=args.batch, seed=0)
@@ -160,10 +169,38 @@ def main() -> None:
     )
     for lib, (sec, mb) in med.items():
         print(f"median {lib:9s} epoch {sec:7.2f} s   peak memory +{mb:7.1f} MB")
+    ratios = {
+        "epoch_time_ours_over_snntorch": med["ours"][0] / med["snntorch"][0],
+        "peak_memory_ours_over_snntorch": med["ours"][1] / max(med["snntorch"][1], 1e-9),
+    }
     print(
-        f"epoch_time_ours_over_snntorch={med['ours'][0] / med['snntorch'][0]:.2f} "
-        f"peak_memory_ours_over_snntorch={med['ours'][1] / max(med['snntorch'][1], 1e-9):.2f}"
+        f"epoch_time_ours_over_snntorch={ratios['epoch_time_ours_over_snntorch']:.2f} "
+        f"peak_memory_ours_over_snntorch={ratios['peak_memory_ours_over_snntorch']:.2f}"
     )
+    settings = {
+        k: getattr(args, k)
+        for k in ("channels", "steps", "hidden", "batch", "batches", "repeats", "threads")
+    }
+    path = rec.write(
+        args.out or default_out("bench_classify"),
+        outputs={
+            "settings": {
+                **settings,
+                "model": "SHD-shaped synthetic input -> DCLS delays (max 25) -> recurrent LIF "
+                "-> 20 leaky integrators; Adam",
+                "order": "ours, snntorch alternating; each epoch in a fresh subprocess",
+            },
+            "epoch_seconds": {
+                lib: timing([r["seconds"] for r in rs]) for lib, rs in results.items()
+            },
+            "peak_memory_mb": {
+                lib: timing([r["peak_mb"] for r in rs]) for lib, rs in results.items()
+            },
+            "repeats": results,
+            "ratios": ratios,
+        },
+    )
+    print(f"record: {path}")
 
 
 if __name__ == "__main__":

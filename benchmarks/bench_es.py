@@ -1,21 +1,38 @@
 """End-to-end ES throughput on Ant-v5: ours vs evotorch's VecGymNE vs physics alone.
 
 Three loops evaluate one ES generation (``--popsize`` individuals, ``--episodes`` episodes each,
-capped at ``--steps`` env steps) side by side in the same process, on the same machine:
+capped at ``--steps`` env steps) side by side in the same invocation, on the same machine, each
+timed ``--repeats`` times after one untimed warm-up generation:
 
 * ``ours``: :class:`plasticagents.training.evolution.PolicyProblem` with a plastic (Hebbian) SNN of
   ``--hidden`` neurons; one batched population call per env step, physics over ``--threads``
-  threads (``torch.compile`` on by default, compiled once before timing);
+  threads, torch limited to ``--threads`` threads (``torch.compile`` on by default, compiled in
+  the warm-up; the label says whether it really compiled or fell back to eager). One
+  configuration per ``--lanes`` value (``trainer.lanes``; default 1).
 * ``evotorch``: evotorch's own ``VecGymNE`` with an MLP policy (64 tanh units), observation
-  normalisation on, the same popsize, episodes and episode cap;
+  normalisation on, the same popsize, episodes and episode cap. One configuration per
+  ``--actors`` value. evotorch cannot step its environments over threads: ``VecGymNE`` steps
+  its vector env (its own synchronous ``SyncVectorEnv``) in one Python thread and parallelises
+  only over Ray actors (processes; ``num_actors``). So the peer gets the same CPU count
+  instead: ``--actors N`` (default ``N = --threads``) runs ``num_actors=N`` single-CPU Ray
+  actors (``ray.init(num_cpus=N)``, one CPU per actor, Ray's workers run torch with one
+  thread) that each evaluate a share of the population; ``--actors 0`` evaluates in-process
+  (physics on one core, torch on ``--threads`` threads). Ray's own daemons (GCS, raylet) run
+  beside it, outside the timing's CPU budget: a small advantage to the peer, not to us.
 * ``physics``: ``mujoco.mj_step`` (frame skip 5) on popsize x episodes ``MjData``s of the Ant model
   over the same threads, zero controls, no policy, no Python env wrappers.
 
-Printed: env steps/s of each (median of ``--repeats``) and the ratios ours/evotorch (goal
->= 1.0) and ours/physics (goal >= 0.7). Episodes that terminate early count only the steps
-they ran.
+Both sides get the same number of configurations (``--lanes`` and ``--actors`` must list as
+many values) and the same repeats; the best configuration of each side is compared.
+
+Printed: env steps/s of each configuration (median of ``--repeats``) and the ratios
+ours/evotorch (goal >= 1.0) and ours/physics (goal >= 0.7). Episodes that terminate early
+count only the steps they ran. The record (command, commit, versions, machine, date, wall
+time; every repeat's seconds and env steps, the medians, the ratios, the settings and the
+compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--episodes 1] [--repeats 3]
+    python benchmarks/bench_es.py --lanes 1 2 --actors 2 0   # two configurations per side
 
 ``--episodes 3`` times the batched-episode path that crippled-leg training
 (``env.train_distribution``) runs.
@@ -30,6 +47,7 @@ import statistics
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -42,8 +60,18 @@ import evotorch  # noqa: E402,F401  (configures its logger on import; quieted be
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 
+from _record import add_out_argument, default_out  # noqa: E402
 
-def bench_ours(args, lanes: int) -> float:
+from plasticagents.training.record import Recorder  # noqa: E402
+
+
+def _dynamo_graphs() -> tuple[int, int]:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"]), int(sum(counters["graph_break"].values()))
+
+
+def bench_ours(args, lanes: int) -> dict:
     from evotorch import SolutionBatch
 
     from plasticagents.training.config import from_dict
@@ -76,45 +104,105 @@ def bench_ours(args, lanes: int) -> float:
         problem.center_init
         + 0.03 * torch.randn(args.popsize, problem.solution_length, generator=gen)
     )
-    problem.evaluate(batch)  # compile + allocate outside the timing
+    graphs0, breaks0 = _dynamo_graphs()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = time.perf_counter()
+        problem.evaluate(batch)  # compile + allocate outside the timing
+        first = time.perf_counter() - t
+    graphs1, breaks1 = _dynamo_graphs()
     problem.end_generation()
-    rates = []
+    fell_back = [str(w.message)[:300] for w in caught if "torch.compile failed" in str(w.message)]
+    if not args.compile:
+        status = "eager (--no-compile)"
+    elif fell_back:
+        status = "eager fallback"
+    elif graphs1 == graphs0:
+        status = "unverified (no new graph compiled: cached or eager)"
+    else:
+        status = "compiled" if breaks1 == breaks0 else "compiled with graph breaks"
+    seconds, steps = [], []
     for r in range(args.repeats):
         problem.generation = r + 1
         t = time.perf_counter()
         problem.evaluate(batch)
-        elapsed = time.perf_counter() - t
-        steps, _ = problem.end_generation()
-        rates.append(steps / elapsed)
+        seconds.append(time.perf_counter() - t)
+        steps.append(int(problem.end_generation()[0]))
     problem.close()
-    return statistics.median(rates)
+    return {
+        "config": {"lanes": lanes, "compile": args.compile},
+        "compile_status": {
+            "status": status,
+            "graphs": graphs1 - graphs0,
+            "graph_breaks": breaks1 - breaks0,
+            "fallback": fell_back,
+            "warmup_generation_s": round(first, 3),
+        },
+        **_rates(seconds, steps),
+    }
 
 
-def bench_evotorch(args) -> float:
+def _rates(seconds: list[float], steps: list[int]) -> dict:
+    rates = [n / s for n, s in zip(steps, seconds, strict=True)]
+    return {
+        "seconds": seconds,
+        "env_steps": steps,
+        "steps_per_s": rates,
+        "median_steps_per_s": statistics.median(rates),
+    }
+
+
+def bench_evotorch(args, actors: int) -> dict:
     from evotorch import SolutionBatch
     from evotorch.neuroevolution import VecGymNE
 
+    if actors > 0:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        # exactly `actors` CPUs for the peer's workers, one per actor
+        ray.init(num_cpus=actors, include_dashboard=False, log_to_driver=False)
     problem = VecGymNE(
         "gym::Ant-v5",
         "Linear(obs_length, 64) >> Tanh() >> Linear(64, act_length)",
         env_config={"max_episode_steps": args.steps},
         observation_normalization=True,
-        max_num_envs=args.popsize * args.episodes,
+        # None: one env per solution (what popsize x episodes allowed before); a number breaks
+        # evotorch 0.6.1 with actors (it calls actor.call.remote without args/kwargs)
+        max_num_envs=None,
         num_episodes=args.episodes,
+        num_actors=actors if actors > 0 else None,
+        actor_config={"num_cpus": 1} if actors > 0 else None,
     )
     batch = SolutionBatch(problem, popsize=args.popsize)
-    problem.evaluate(batch)  # warm-up
-    rates = []
+    t = time.perf_counter()
+    problem.evaluate(batch)  # warm-up (starts the actors)
+    first = time.perf_counter() - t
+    seconds, steps = [], []
     for _ in range(args.repeats):
         before = problem.status["total_interaction_count"]
         t = time.perf_counter()
         problem.evaluate(batch)
-        elapsed = time.perf_counter() - t
-        rates.append((problem.status["total_interaction_count"] - before) / elapsed)
-    return statistics.median(rates)
+        seconds.append(time.perf_counter() - t)
+        steps.append(int(problem.status["total_interaction_count"] - before))
+    if actors > 0:
+        import ray
+
+        problem.kill_actors()
+        ray.shutdown()
+    return {
+        "config": {
+            "num_actors": actors,
+            "mode": f"{actors} Ray actor(s), 1 CPU each" if actors else "in-process",
+            "torch_threads_main": torch.get_num_threads(),
+        },
+        "warmup_generation_s": round(first, 3),
+        **_rates(seconds, steps),
+    }
 
 
-def bench_physics(args) -> float:
+def bench_physics(args) -> dict:
     import gymnasium as gym
     import mujoco
 
@@ -131,18 +219,21 @@ def bench_physics(args) -> float:
         for i in chunk:
             mujoco.mj_step(model, datas[i], nstep=frame_skip)
 
-    rates = []
+    seconds = []
     with ThreadPoolExecutor(args.threads) as pool:
         for _ in range(args.repeats):
             t = time.perf_counter()
             for _ in range(args.steps):
                 list(pool.map(run, chunks))
-            rates.append(n * args.steps / (time.perf_counter() - t))
+            seconds.append(time.perf_counter() - t)
     env.close()
-    return statistics.median(rates)
+    return {
+        "config": {"threads": args.threads, "frame_skip": frame_skip, "mjdata": n},
+        **_rates(seconds, [n * args.steps] * len(seconds)),
+    }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--popsize", type=int, default=64)
     parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
@@ -151,29 +242,89 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--lanes", type=int, nargs="+", default=[1, 2], help="trainer.lanes values to time"
+        "--lanes", type=int, nargs="+", default=[1], help="trainer.lanes values to time (ours)"
+    )
+    parser.add_argument(
+        "--actors",
+        type=int,
+        nargs="+",
+        default=None,
+        help="VecGymNE num_actors values to time (peer; 0 = in-process; default: --threads)",
     )
     parser.add_argument("--no-compile", dest="compile", action="store_false")
-    args = parser.parse_args()
+    add_out_argument(parser, "bench_es")
+    args = parser.parse_args(argv)
+    if args.actors is None:
+        args.actors = [args.threads if args.threads > 1 else 0]
+    if len(args.actors) != len(args.lanes):
+        parser.error(
+            f"--lanes {args.lanes} and --actors {args.actors} must list the same number of "
+            "configurations (each side gets as many tries)"
+        )
+    if any(a < 0 or a > args.threads for a in args.actors):
+        parser.error(f"--actors values must be in 0..--threads ({args.threads})")
+    rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
+    torch.set_num_threads(args.threads)
     print(
         f"Ant-v5, popsize {args.popsize} x {args.episodes} episode(s) "
         f"capped at {args.steps} steps, "
         f"{args.threads} threads, torch {torch.__version__}, {os.cpu_count()} CPUs; "
         f"median of {args.repeats}"
     )
-    ours = 0.0
+    ours_runs = []
     for lanes in args.lanes:
-        rate = bench_ours(args, lanes)
+        res = bench_ours(args, lanes)
+        ours_runs.append(res)
         print(
-            f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s)): {rate:9.0f} env steps/s"
+            f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s), "
+            f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
-        ours = max(ours, rate)
-    evo = bench_evotorch(args)
-    print(f"  evotorch VecGymNE (MLP 64):                       {evo:9.0f} env steps/s")
+    evo_runs = []
+    for actors in args.actors:
+        res = bench_evotorch(args, actors)
+        evo_runs.append(res)
+        print(
+            f"  evotorch VecGymNE (MLP 64, {res['config']['mode']}): "
+            f"{res['median_steps_per_s']:9.0f} env steps/s"
+        )
     phys = bench_physics(args)
-    print(f"  physics only (mj_step):                           {phys:9.0f} env steps/s")
-    print(f"ratio ours (best lanes) / evotorch MLP: {ours / evo:.2f}x (goal >= 1.0)")
-    print(f"ratio ours (best lanes) / physics only: {ours / phys:.2f}x (goal >= 0.7)")
+    print(
+        f"  physics only (mj_step, {args.threads} threads):        "
+        f"{phys['median_steps_per_s']:9.0f} env steps/s"
+    )
+    ours = max(r["median_steps_per_s"] for r in ours_runs)
+    evo = max(r["median_steps_per_s"] for r in evo_runs)
+    ratios = {
+        "ours_over_evotorch": ours / evo,
+        "ours_over_physics": ours / phys["median_steps_per_s"],
+    }
+    n = len(args.lanes)
+    print(
+        f"ratio ours / evotorch MLP (best of {n} config(s) each): "
+        f"{ratios['ours_over_evotorch']:.2f}x (goal >= 1.0)"
+    )
+    print(
+        f"ratio ours (best of {n}) / physics only: {ratios['ours_over_physics']:.2f}x (goal >= 0.7)"
+    )
+    path = rec.write(
+        args.out or default_out("bench_es"),
+        outputs={
+            "settings": {
+                **{k: v for k, v in vars(args).items() if k != "out"},
+                "torch_threads": torch.get_num_threads(),
+                "env": "Ant-v5",
+                "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons",
+                "peer_policy": "evotorch VecGymNE, Linear(obs, 64) >> Tanh >> Linear(64, act)",
+            },
+            "unit": "env steps per second (each repeat: env_steps / seconds)",
+            "ours": ours_runs,
+            "evotorch": evo_runs,
+            "physics": phys,
+            "best": {"ours": ours, "evotorch": evo, "physics": phys["median_steps_per_s"]},
+            "ratios": ratios,
+        },
+    )
+    print(f"record: {path}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,24 @@
 """Speed of the population-batched plastic SNN, side by side with its peers, in one run.
 
 (a) One simulation step of a plastic recurrent spiking network for a whole ES population
-    (P individuals, one vmapped call) against the same network run one individual at a time.
+    (P individuals, one vmapped call) against the same network run one individual at a time,
+    like with like: eager batched against an eager per-individual loop, and (unless
+    ``--no-compile``) ``torch.compile``-d batched (``Population(..., compile=True)``) against a
+    compiled per-individual loop (one ``torch.compile`` of the single-individual step, its
+    parameters passed as inputs so the one graph serves every individual).
 (b) A BPTT forward + backward through T steps of a Linear + LIF layer, ours against snnTorch
-    (``snn.Leaky``) with the same sizes, on the same device.
+    (``snn.Leaky``) with the same sizes, on the same device (both eager).
 
-Each timing is the median of ``--repeats`` runs. The last line prints the ratios:
-``batched_vs_loop`` and ``batched_compiled_vs_loop`` (goal >= 10) and
-``bptt_ours_over_snntorch`` (time ratio, goal <= 1).
+Whether compilation really happened is checked, not assumed: a ``Population`` whose compile
+failed warns and runs eagerly, and dynamo may split a graph. The label printed next to each
+compiled timing says what ran (graphs compiled, graph breaks, recompiles, first-call seconds)
+and a fallback is reported as ``eager fallback``, never as compiled.
+
+Each timing is the median of ``--repeats`` runs. The last line prints the ratios
+``batched_vs_loop_eager`` and ``batched_vs_loop_compiled`` (loop time / batched time, goal >= 10)
+and ``bptt_ours_over_snntorch`` (time ratio, goal <= 1). The record (command, commit, versions,
+machine, date, wall time; every repeat, the medians, the ratios, the settings and the compile
+status) goes to ``results/benchmarks/bench_population-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_population.py              # defaults: P=64, 105 inputs, 128 neurons
     python benchmarks/bench_population.py --device cuda --population 1024
@@ -16,16 +27,22 @@ Each timing is the median of ``--repeats`` runs. The last line prints the ratios
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
+import warnings
+from pathlib import Path
 
 import torch
+from _record import add_out_argument, default_out, timing
 from torch import nn
+from torch.func import functional_call
 
 from plasticagents import LIF, PlasticitySpec, PlasticSNN, Population, resolve_device
+from plasticagents.training.record import Recorder
 
 
-def _median_seconds(fn, repeats: int, inner: int, device: torch.device) -> float:
+def _seconds(fn, repeats: int, inner: int, device: torch.device) -> list[float]:
+    """Per-call seconds of ``fn`` (mean over ``inner`` calls) for each of ``repeats`` runs,
+    after one untimed warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -37,10 +54,58 @@ def _median_seconds(fn, repeats: int, inner: int, device: torch.device) -> float
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+    return times
 
 
-def bench_population(args, device) -> tuple[float, float | None, float]:
+def _dynamo_counts() -> dict[str, int]:
+    from torch._dynamo.utils import counters
+
+    return {
+        "graphs": int(counters["stats"]["unique_graphs"]),
+        "graph_breaks": int(sum(counters["graph_break"].values())),
+    }
+
+
+def _first_call(fn, device: torch.device) -> dict:
+    """Run ``fn`` once (where compilation happens), timing it and recording the dynamo graphs
+    it compiled, its graph breaks and any ``torch.compile failed`` fallback warning."""
+    before = _dynamo_counts()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+    after = _dynamo_counts()
+    fell_back = [str(w.message)[:300] for w in caught if "torch.compile failed" in str(w.message)]
+    return {
+        "first_call_s": round(seconds, 3),
+        "graphs": after["graphs"] - before["graphs"],
+        "graph_breaks": after["graph_breaks"] - before["graph_breaks"],
+        "fallback": fell_back,
+    }
+
+
+def _status(info: dict) -> str:
+    """``compiled`` only when dynamo compiled a graph and nothing fell back to eager; a call
+    that compiled no new graph (a cached one, or dynamo skipped the frame) is not claimed."""
+    if info["fallback"]:
+        return "eager fallback"
+    if info["graphs"] == 0:
+        return "unverified (no new graph compiled: cached or eager)"
+    return "compiled" if info["graph_breaks"] == 0 else "compiled with graph breaks"
+
+
+def _label(info: dict) -> str:
+    extra = f", {info['recompiles']} recompile(s)" if info.get("recompiles") else ""
+    return (
+        f"{info['status']}: {info['graphs']} graph(s), {info['graph_breaks']} break(s){extra}, "
+        f"first call {info['first_call_s']:.1f} s"
+    )
+
+
+def bench_population(args, device) -> dict:
     torch.manual_seed(0)
     net = PlasticSNN(
         args.inputs,
@@ -55,13 +120,6 @@ def bench_population(args, device) -> tuple[float, float | None, float]:
     )
     x = torch.randn(args.population, args.envs, args.inputs, device=device)
     state = pop.initial_state(args.envs)
-    batched = _median_seconds(lambda: pop(x, state), args.repeats, 20, device)
-    compiled = None
-    if not args.no_compile:
-        pop_c = Population(net, args.population, compile=True)
-        pop_c.load_vectors(pop.to_vectors())
-        compiled = _median_seconds(lambda: pop_c(x, state), args.repeats, 20, device)
-
     individuals = [pop.individual(i) for i in range(args.population)]
     states = [m.initial_state(args.envs) for m in individuals]
 
@@ -70,8 +128,43 @@ def bench_population(args, device) -> tuple[float, float | None, float]:
             for i, m in enumerate(individuals):
                 m(x[i], states[i])
 
-    looped = _median_seconds(loop, args.repeats, 2, device)
-    return batched, compiled, looped
+    out: dict = {
+        "batched_eager": _seconds(lambda: pop(x, state), args.repeats, 20, device),
+        "loop_eager": _seconds(loop, args.repeats, 2, device),
+    }
+    if args.no_compile:
+        return out
+
+    pop_c = Population(net, args.population, compile=True)
+    pop_c.load_vectors(pop.to_vectors())
+    info = _first_call(lambda: pop_c(x, state), device)
+    info["status"] = _status(info)
+    out["batched_compiled_info"] = info
+    out["batched_compiled"] = _seconds(lambda: pop_c(x, state), args.repeats, 20, device)
+
+    # One compiled single-individual step; every individual's parameters are inputs of the
+    # same graph (own contiguous copies, like the eager loop's module copies).
+    def single(params, xi, si):
+        return functional_call(net, params, (xi, si))
+
+    step_c = torch.compile(single, dynamic=False)
+    params = [{n: pop.params[n][i].clone() for n in pop.names} for i in range(args.population)]
+
+    def loop_c():
+        with torch.no_grad():
+            for i in range(args.population):
+                step_c(params[i], x[i], states[i])
+
+    try:
+        info = _first_call(loop_c, device)
+    except Exception as err:  # no C++ compiler, unsupported platform, ...
+        info = {"first_call_s": 0.0, "graphs": 0, "graph_breaks": 0, "fallback": [repr(err)]}
+        step_c = single
+    info["recompiles"] = max(0, info["graphs"] - 1)
+    info["status"] = _status(info)
+    out["loop_compiled_info"] = info
+    out["loop_compiled"] = _seconds(loop_c, args.repeats, 2, device)
+    return out
 
 
 class _OursLinearLIF(nn.Module):
@@ -109,7 +202,7 @@ def _snntorch_model(n_in, n):
     return Model()
 
 
-def bench_bptt(args, device) -> tuple[float, float | None]:
+def bench_bptt(args, device) -> tuple[list[float], list[float] | None]:
     torch.manual_seed(0)
     x = torch.randn(args.steps, args.batch, args.inputs, device=device)
 
@@ -120,7 +213,7 @@ def bench_bptt(args, device) -> tuple[float, float | None]:
             model.zero_grad(set_to_none=True)
             model(x).sum().backward()
 
-        return _median_seconds(step, args.repeats, 1, device)
+        return _seconds(step, args.repeats, 1, device)
 
     ours = timed(_OursLinearLIF(args.inputs, args.neurons))
     try:
@@ -131,7 +224,7 @@ def bench_bptt(args, device) -> tuple[float, float | None]:
     return ours, peer
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -143,32 +236,83 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="BPTT batch size")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
-    args = parser.parse_args()
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    add_out_argument(parser, "bench_population")
+    args = parser.parse_args(argv)
+    rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
     device = resolve_device(args.device)
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}")
 
-    batched, compiled, looped = bench_population(args, device)
+    pop = bench_population(args, device)
+    med = {k: timing(v)["median"] for k, v in pop.items() if not k.endswith("_info")}
     print(
         f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} Hebbian, one step:"
     )
-    print(f"    batched {batched * 1e3:.3f} ms   per-individual loop {looped * 1e3:.3f} ms")
-    if compiled is not None:
-        print(f"    batched + torch.compile {compiled * 1e3:.3f} ms")
+    print(
+        f"    eager:    batched {med['batched_eager'] * 1e3:.3f} ms   "
+        f"per-individual loop {med['loop_eager'] * 1e3:.3f} ms"
+    )
+    if "batched_compiled" in med:
+        print(
+            f"    compiled: batched {med['batched_compiled'] * 1e3:.3f} ms "
+            f"[{_label(pop['batched_compiled_info'])}]"
+        )
+        print(
+            f"              per-individual loop {med['loop_compiled'] * 1e3:.3f} ms "
+            f"[{_label(pop['loop_compiled_info'])}]"
+        )
     ours, peer = bench_bptt(args, device)
+    ours_med = timing(ours)["median"]
+    peer_med = timing(peer)["median"] if peer else None
     print(f"(b) BPTT T={args.steps} B={args.batch} I={args.inputs} N={args.neurons}, fwd+bwd:")
     print(
-        f"    ours {ours * 1e3:.2f} ms   snntorch {peer * 1e3:.2f} ms"
-        if peer
-        else f"    ours {ours * 1e3:.2f} ms"
+        f"    ours {ours_med * 1e3:.2f} ms   snntorch {peer_med * 1e3:.2f} ms"
+        if peer_med
+        else f"    ours {ours_med * 1e3:.2f} ms"
     )
-    ratio = f"{ours / peer:.2f}" if peer else "n/a"
-    best = min(batched, compiled or batched)
+    ratios: dict[str, float | None] = {
+        "batched_vs_loop_eager": med["loop_eager"] / med["batched_eager"],
+        "batched_vs_loop_compiled": (
+            med["loop_compiled"] / med["batched_compiled"] if "batched_compiled" in med else None
+        ),
+        "bptt_ours_over_snntorch": ours_med / peer_med if peer_med else None,
+    }
+    if "batched_compiled" in med:
+        ratios["compile_speedup_batched"] = med["batched_eager"] / med["batched_compiled"]
+        ratios["compile_speedup_loop"] = med["loop_eager"] / med["loop_compiled"]
+
+    def fmt(key: str, spec: str) -> str:
+        value = ratios[key]
+        return "n/a" if value is None else format(value, spec)
+
     print(
-        f"RATIOS batched_vs_loop={looped / batched:.1f}x "
-        f"batched_compiled_vs_loop={looped / best:.1f}x "
-        f"bptt_ours_over_snntorch={ratio} (time; <1 is faster)"
+        f"RATIOS batched_vs_loop_eager={fmt('batched_vs_loop_eager', '.1f')}x "
+        f"batched_vs_loop_compiled={fmt('batched_vs_loop_compiled', '.1f')}x "
+        f"bptt_ours_over_snntorch={fmt('bptt_ours_over_snntorch', '.2f')} (time; <1 is faster)"
     )
+    timings = {k: timing(v) for k, v in pop.items() if not k.endswith("_info")}
+    timings["bptt_ours"] = timing(ours)
+    if peer:
+        timings["bptt_snntorch"] = timing(peer)
+    path = rec.write(
+        args.out or default_out("bench_population"),
+        outputs={
+            "settings": {
+                **{k: v for k, v in vars(args).items() if k != "out"},
+                "device": str(device),
+                "torch_threads": torch.get_num_threads(),
+                "compile": not args.no_compile,
+                "inner_calls_per_repeat": {"batched": 20, "loop": 2, "bptt": 1},
+            },
+            "unit": "seconds per call",
+            "timings": timings,
+            "compile_status": {
+                k[: -len("_info")]: v for k, v in pop.items() if k.endswith("_info")
+            },
+            "ratios": ratios,
+        },
+    )
+    print(f"record: {path}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from _record import REPO, add_out_argument
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_out_argument(parser, "ucr_dtw", default="results/ucr_dtw/record.json")
     args = parser.parse_args(argv)
-    rec = Recorder()
+    rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
     warnings.filterwarnings("ignore", message=".*unsafe cast")  # numba, inside aeon's distances
     names = args.names or [n for n in UCR_DATASETS if n in PUBLISHED_DTW]
     unknown = [n for n in names if n not in UCR_DATASETS]

@@ -1,0 +1,192 @@
+"""The benchmark scripts write a provenance record: command, git revision, versions, machine,
+every repeat, the medians and the ratios they print (issues 21 and 22).
+
+The fast tests run each script's ``main`` in this process, at its smallest sizes or with the
+expensive part replaced by a fake measurement; the ``slow`` ones run the real scripts at tiny
+settings in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """Import a benchmark script as a module (they import their sibling ``_record``)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+
+    def load(name: str):
+        return importlib.import_module(name)
+
+    return load
+
+
+def _check_record(path: Path, script: str, argv: list[str], ratio_keys: list[str]) -> dict:
+    data = json.loads(path.read_text())
+    assert data["command"]["argv"] == [script, *argv]
+    assert data["git_revision"]  # this test runs inside the checkout
+    assert data["versions"]["torch"] and data["versions"]["python"]
+    assert data["machine"]["cpus"] >= 1 and data["machine"]["host"]
+    assert data["started"] and data["finished"] and data["wall_time_s"] >= 0
+    outputs = data["outputs"]
+    assert outputs["settings"]
+    if ratio_keys:
+        assert set(ratio_keys) <= set(outputs["ratios"])
+    return outputs
+
+
+def test_bench_population_record(bench, tmp_path, capsys):
+    argv = ["--population", "2", "--inputs", "3", "--neurons", "4", "--steps", "3"]
+    argv += ["--batch", "2", "--repeats", "3", "--no-compile", "--out", str(tmp_path / "r.json")]
+    bench("bench_population").main(argv)
+    out = _check_record(
+        tmp_path / "r.json",
+        "bench_population.py",
+        argv,
+        ["batched_vs_loop_eager", "batched_vs_loop_compiled", "bptt_ours_over_snntorch"],
+    )
+    assert "RATIOS batched_vs_loop_eager=" in capsys.readouterr().out
+    assert out["settings"]["compile"] is False and out["settings"]["population"] == 2
+    assert out["ratios"]["batched_vs_loop_compiled"] is None  # nothing compiled, nothing claimed
+    for key in ("batched_eager", "loop_eager", "bptt_ours"):
+        t = out["timings"][key]
+        assert len(t["repeats"]) == 3 and t["min"] <= t["median"] <= t["max"]
+    assert out["ratios"]["batched_vs_loop_eager"] == pytest.approx(
+        out["timings"]["loop_eager"]["median"] / out["timings"]["batched_eager"]["median"]
+    )
+
+
+def test_bench_population_labels_a_fallback_as_eager(bench):
+    mod = bench("bench_population")
+    info = {
+        "first_call_s": 0.1,
+        "graphs": 1,
+        "graph_breaks": 0,
+        "fallback": ["torch.compile failed"],
+    }
+    assert mod._status(info) == "eager fallback"
+    assert mod._status({**info, "fallback": [], "graphs": 0}).startswith("unverified")
+    assert mod._status({**info, "fallback": []}) == "compiled"
+    assert mod._status({**info, "fallback": [], "graph_breaks": 2}) == "compiled with graph breaks"
+
+
+def test_bench_es_record(bench, tmp_path, monkeypatch):
+    mod = bench("bench_es")
+    calls = {"ours": [], "evotorch": []}
+
+    def fake(kind, seconds):
+        def run(args, config=None):
+            calls.setdefault(kind, []).append(config)
+            steps = [args.popsize * args.steps] * args.repeats
+            res = mod._rates([seconds] * args.repeats, steps)
+            config_ = {"value": config, "mode": f"fake {config}"}
+            return {"config": config_, "compile_status": {"status": "compiled"}, **res}
+
+        return run
+
+    monkeypatch.setattr(mod, "bench_ours", fake("ours", 1.0))
+    monkeypatch.setattr(mod, "bench_evotorch", fake("evotorch", 2.0))
+    monkeypatch.setattr(mod, "bench_physics", fake("physics", 0.5))
+    argv = ["--popsize", "4", "--steps", "5", "--repeats", "2", "--threads", "2"]
+    argv += ["--lanes", "1", "2", "--actors", "2", "0", "--out", str(tmp_path / "r.json")]
+    mod.main(argv)
+    out = _check_record(
+        tmp_path / "r.json", "bench_es.py", argv, ["ours_over_evotorch", "ours_over_physics"]
+    )
+    # as many configurations and repeats on each side
+    assert calls["ours"] == [1, 2] and calls["evotorch"] == [2, 0]
+    assert len(out["ours"]) == len(out["evotorch"]) == 2
+    for run in (*out["ours"], *out["evotorch"], out["physics"]):
+        assert len(run["seconds"]) == len(run["steps_per_s"]) == len(run["env_steps"]) == 2
+    assert out["ratios"]["ours_over_evotorch"] == pytest.approx(2.0)
+    assert out["ratios"]["ours_over_physics"] == pytest.approx(0.5)
+    assert out["settings"]["threads"] == 2 and out["settings"]["actors"] == [2, 0]
+
+
+def test_bench_es_refuses_unequal_configurations(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench("bench_es").main(["--lanes", "1", "2", "--actors", "2"])
+    assert "same number of configurations" in capsys.readouterr().err
+
+
+def test_bench_classify_record(bench, tmp_path, monkeypatch):
+    mod = bench("bench_classify")
+    seconds = {"ours": iter([1.0, 3.0, 2.0]), "snntorch": iter([2.0, 2.0, 4.0])}
+
+    real_run = subprocess.run
+
+    def fake_run(cmd, **kwargs):
+        if "--lib" not in cmd:  # git, for the record
+            return real_run(cmd, **kwargs)
+        lib = cmd[cmd.index("--lib") + 1]
+        res = {"seconds": next(seconds[lib]), "peak_mb": 100.0}
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(res) + "\n", stderr="")
+
+    monkeypatch.setattr(mod.subprocess, "run", fake_run)
+    argv = ["--channels", "8", "--steps", "5", "--batch", "2", "--repeats", "3"]
+    argv += ["--out", str(tmp_path / "r.json")]
+    mod.main(argv)
+    out = _check_record(
+        tmp_path / "r.json",
+        "bench_classify.py",
+        argv,
+        ["epoch_time_ours_over_snntorch", "peak_memory_ours_over_snntorch"],
+    )
+    assert out["epoch_seconds"]["ours"]["repeats"] == [1.0, 3.0, 2.0]
+    assert len(out["repeats"]["snntorch"]) == 3
+    assert out["ratios"]["epoch_time_ours_over_snntorch"] == pytest.approx(2.0 / 2.0)
+
+
+def test_ucr_dtw_record(bench, tmp_path, monkeypatch):
+    mod = bench("ucr_dtw")
+    monkeypatch.setattr(
+        mod, "one_nn", lambda name, distance: (0.5 if distance == "euclidean" else 0.75, 10, 20)
+    )
+    argv = ["GunPoint", "ArrowHead", "--out", str(tmp_path / "r.json")]
+    mod.main(argv)
+    out = _check_record(tmp_path / "r.json", "ucr_dtw.py", argv, [])
+    rows = {r["dataset"]: r for r in out["datasets"]}
+    assert set(rows) == {"GunPoint", "ArrowHead"}
+    assert rows["GunPoint"]["ed_accuracy"] == 0.5 and rows["GunPoint"]["dtw_accuracy"] == 0.75
+    assert rows["GunPoint"]["dtw_published"] == mod.PUBLISHED_DTW["GunPoint"]
+
+
+QUICK = {
+    "bench_population.py": (
+        "--population 2 --inputs 3 --neurons 4 --steps 3 --batch 2 --repeats 2 --no-compile",
+        ["batched_vs_loop_eager", "bptt_ours_over_snntorch"],
+    ),
+    "bench_es.py": (
+        "--popsize 2 --steps 3 --hidden 4 --repeats 2 --threads 1 --no-compile",
+        ["ours_over_evotorch", "ours_over_physics"],
+    ),
+    "bench_classify.py": (
+        "--channels 8 --steps 5 --hidden 4 --batch 2 --batches 1 --repeats 1 --threads 1",
+        ["epoch_time_ours_over_snntorch", "peak_memory_ours_over_snntorch"],
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(QUICK))
+def test_script_runs_and_writes_its_record(script, tmp_path):
+    argv, ratio_keys = QUICK[script]
+    argv = [*argv.split(), "--out", str(tmp_path / "r.json")]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_record(tmp_path / "r.json", script, argv, ratio_keys)
