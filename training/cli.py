@@ -15,6 +15,7 @@ command line does::
     plasticagents report [--check]               -> analysis.report.run_report(...)
     plasticagents tune CONFIG                    -> analysis.bayesopt.tune(...)
     plasticagents convert RUN...                 -> convert.convert_run(RUN) per run
+    plasticagents export RUN --out MODEL.nir     -> export.export_run(RUN, MODEL.nir, ...)
     plasticagents make-shd OUT                   -> envs.datasets.synthetic_shd(...)
     plasticagents info | list-envs               (versions, device; registered env ids)
 
@@ -221,6 +222,29 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     for run in args.runs:
         for line in convert_run(run):
             print(line)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """``export RUN --out MODEL.nir``: write the run's spiking network as a NIR graph
+    (:func:`~plasticagents.training.export.export_run`) and print what was left out or
+    approximated. A plastic network needs ``--snapshot STEP``; neurons that reset by
+    subtraction need ``--approximate-reset``; a part NIR cannot express is a one-line error.
+    """
+    from plasticagents.training.export import export_run
+
+    result = export_run(
+        args.run,
+        args.out,
+        which=args.checkpoint,
+        dt=args.dt,
+        snapshot_step=args.snapshot,
+        snapshot_seed=args.snapshot_seed,
+        approximate_reset=args.approximate_reset,
+    )
+    print(f"wrote {result.path} (NIR graph, {len(result.graph.nodes)} nodes, dt_nir {args.dt} s)")
+    for note in result.notes:
+        print(f"  note: {note}")
     return 0
 
 
@@ -690,6 +714,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cv.add_argument("runs", nargs="+", help="run directories")
     cv.set_defaults(func=_cmd_convert)
+
+    ex = sub.add_parser(
+        "export",
+        help="write a trained spiking network as a NIR graph (snnTorch, Norse, Lava, chips)",
+        description="Export a run's network to the Neuromorphic Intermediate Representation. "
+        "The file is exact for forward-Euler simulation at step --dt (snnTorch's convention).",
+    )
+    ex.add_argument("run", help="run directory")
+    ex.add_argument("--out", required=True, help="output file, e.g. model.nir")
+    ex.add_argument("--checkpoint", choices=["best", "latest"], default="best")
+    ex.add_argument(
+        "--dt",
+        type=float,
+        default=1e-4,
+        help="simulation step (s) the file is written for (default 1e-4: snnTorch's importer)",
+    )
+    ex.add_argument(
+        "--snapshot",
+        type=int,
+        metavar="STEP",
+        help="plastic networks: fold the fast weights at env step STEP of one seeded episode "
+        "into static weights (plasticity itself is dropped)",
+    )
+    ex.add_argument("--snapshot-seed", type=int, default=0, help="seeds the snapshot episode")
+    ex.add_argument(
+        "--approximate-reset",
+        action="store_true",
+        help="write subtractive-reset neurons with NIR's reset to 0 (spike trains then differ)",
+    )
+    ex.set_defaults(func=_cmd_export)
     return parser
 
 
