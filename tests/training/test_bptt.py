@@ -51,16 +51,6 @@ def test_gradients_reach_every_plasticity_parameter_through_an_episode(rule, mod
         assert p.grad.abs().sum() > 0, name
 
 
-def test_short_bptt_run_beats_chance(tmp_path):
-    cfg = _config("trainer.iterations=40", "trainer.eval_every=40", "trainer.lr=0.01")
-    rows = _train(cfg, tmp_path / "run").read_metrics()
-    # random go/no-go earns n_trials * (1/n_cues - 1/2) = -1.5 on these 6-trial episodes; the
-    # greedy trained policy must do better. (A weak bar: "no-go unless sure" already clears it;
-    # solving the association is what the README's experiment measures.)
-    assert float(rows[-1]["eval_return"]) > -1.5
-    assert float(rows[-1]["eval_return"]) > float(rows[0]["mean_return"])
-
-
 def test_resume_continues_with_identical_state(tmp_path, same_tensors):
     cfg = _config("trainer.iterations=6", "trainer.eval_every=3")
     full = _train(cfg, tmp_path / "full")

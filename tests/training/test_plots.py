@@ -1,3 +1,4 @@
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -41,12 +42,47 @@ def test_seeds_of_one_experiment_are_grouped_at_their_common_evaluations(tmp_pat
     np.testing.assert_array_equal(values, [[5.0, 6.0, 7.0]])
 
 
-def test_plot_takes_gradient_runs_and_groups_seeds(tmp_path):
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The matplotlib figures saved while a test runs, in order (the plot functions close
+    theirs; this keeps a reference to read their axes back)."""
+    from matplotlib.figure import Figure
+
+    saved, savefig = [], Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        saved.append(fig)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return saved
+
+
+def test_plot_takes_gradient_runs_and_groups_seeds(tmp_path, saved_figures):
     runs = [gradient_run(tmp_path, f"ppo-s{s}", s, "snn", [s, s + 1.0]) for s in range(3)]
     for group in ([], ["--group"]):
         out = tmp_path / f"curves{len(group)}.png"
         assert main(["plot", *[str(r.path) for r in runs], "--out", str(out), *group]) == 0
-        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = matplotlib.image.imread(out)
+        assert image.shape[:2] == (462, 770)  # figsize (7, 4.2) at 110 dpi
+        assert image[..., :3].std() > 0.05  # drawn on, not a blank canvas
+    separate, grouped = (fig.axes[0] for fig in saved_figures)
+    # one colour per run: its training episodes (mean_return = iteration) and its evaluations
+    assert [line.get_label() for line in separate.get_lines()] == [
+        f"ppo-s{s}: {what}" for s in range(3) for what in ("training episodes", "evaluation")
+    ]
+    evaluation = separate.get_lines()[5]  # ppo-s2's evaluations at env steps 200 and 400
+    np.testing.assert_allclose(evaluation.get_xydata(), [[2e-4, 2.0], [4e-4, 3.0]])
+    np.testing.assert_allclose(separate.get_lines()[0].get_ydata(), [0, 1, 2, 3])
+    # grouped: the three seeds are one line, their mean evaluation, with a min-max band
+    (line,) = grouped.get_lines()
+    assert line.get_label() == "ppo (3 seeds)"
+    np.testing.assert_allclose(line.get_xydata(), [[2e-4, 1.0], [4e-4, 2.0]])  # mean of s, s+1
+    (band,) = grouped.collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(0.0) and ys.max() == pytest.approx(3.0)  # seeds 0 and 2
+    assert grouped.get_xlabel() == "env steps (millions)"
+    assert grouped.get_ylabel() == "episode return"
 
 
 def test_grouping_runs_that_never_evaluated_together_is_an_error(tmp_path):

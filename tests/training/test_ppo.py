@@ -8,7 +8,7 @@ pytest.importorskip("stable_baselines3")
 
 from stable_baselines3.common.evaluation import evaluate_policy
 
-from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
+from plasticagents.training.analysis.evaluate import load_policy
 from plasticagents.training.api import train
 from plasticagents.training.cli import main
 from plasticagents.training.config import load_config
@@ -58,10 +58,30 @@ def test_ppo_smoke_run_writes_a_run_and_its_policy_passes_evaluate_policy(ppo_ru
     saved = loaded.checkpoint.policy["obs_rms"]
     np.testing.assert_array_equal(env.obs_rms.mean, saved["mean"])
     np.testing.assert_array_equal(env.obs_rms.var, saved["var"])
-    mean, std = evaluate_policy(model, env, n_eval_episodes=2)
-    assert np.isfinite(mean) and np.isfinite(std)
-    returns = evaluate_run(ppo_run.path, episodes=2, threads=1)  # through our rollout loop
-    assert returns.shape == (2,) and np.isfinite(returns).all()
+    env.seed(123)  # the episode our rollout loop resets with seed 123
+    sb3_returns, _ = evaluate_policy(model, env, n_eval_episodes=1, return_episode_rewards=True)
+    from plasticagents.training.builders import env_maker
+    from plasticagents.training.rollout import EnvPool, rollout
+
+    env_cfg = loaded.env_config(None, None, None)
+    pool = EnvPool([env_maker(env_cfg)], threads=1)
+    try:
+        ours = rollout(loaded.agent(env_cfg), pool, [123]).returns
+    finally:
+        pool.close()
+    # the same policy on the same episode: the same return, whoever runs the loop
+    assert ours[0] == pytest.approx(sb3_returns[0], rel=1e-4)
+    # the trainer's last evaluation (held-out seeds from (seed, 10**6)) replays from the best
+    # checkpoint to the score it recorded
+    best = ppo_run.load("best")
+    assert best.score == pytest.approx(float(rows[-1]["eval_return"]))
+    seeds = np.random.SeedSequence([0, 10**6]).generate_state(2).tolist()
+    pool = EnvPool([env_maker(env_cfg)] * 2, threads=1)
+    try:
+        replayed = rollout(loaded.agent(env_cfg), pool, seeds).returns
+    finally:
+        pool.close()
+    assert float(replayed.mean()) == pytest.approx(best.score, rel=1e-5)
 
 
 def test_ppo_spiking_rollouts_count_and_record_the_snn_spikes(ppo_run):

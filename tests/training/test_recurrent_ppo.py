@@ -12,7 +12,7 @@ from plasticagents.training.actor_critic import (
     collect_rollout,
     sequence_log_probs,
 )
-from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
+from plasticagents.training.analysis.evaluate import load_policy
 from plasticagents.training.api import train
 from plasticagents.training.config import ConfigError, from_dict, load_config
 from plasticagents.training.rollout import Carry, EnvPool, RunningNorm
@@ -131,14 +131,31 @@ def _quiet(msg):
     pass
 
 
+def _replayed_evaluation(run_path) -> float:
+    """The trainer's evaluation replayed from the best checkpoint: its policy, one episode per
+    held-out seed the trainer draws from ``(seed, 10**6)``."""
+    from plasticagents.training.builders import env_maker
+    from plasticagents.training.rollout import rollout
+
+    loaded = load_policy(run_path)
+    env_cfg = loaded.env_config(None, None, None)
+    n = loaded.config.trainer.eval_episodes
+    seeds = np.random.SeedSequence([loaded.config.seed, 10**6]).generate_state(n).tolist()
+    pool = EnvPool([env_maker(env_cfg)] * n, threads=1)
+    try:
+        return float(rollout(loaded.agent(env_cfg), pool, seeds).returns.mean())
+    finally:
+        pool.close()
+
+
 def test_smoke_run_evaluates_and_resumes(tmp_path):
     result = train(SMOKE, run_dir=tmp_path / "run", log=_quiet, tensorboard=False)
     run = RunDir.open(result.run)
     assert result.env_steps == 512 and len(run.read_metrics()) == 2
     loaded = load_policy(run.path)
     assert loaded.obs_norm is not None and loaded.policy.layer.plasticity is not None
-    returns = evaluate_run(run.path, episodes=2)
-    assert returns.shape == (2,) and np.isfinite(returns).all()
+    # the trainer's last evaluation replays from the best checkpoint to the score it recorded
+    assert run.load("best").score == pytest.approx(_replayed_evaluation(run.path), rel=1e-5)
     longer = train(
         resume=run.path,
         overrides=["trainer.total_timesteps=768"],
@@ -163,4 +180,5 @@ def test_stateless_mlp_policies_train_too(tmp_path):
     cfg = load_config(SMOKE, ["agent.kind=mlp", "trainer.total_timesteps=256"])
     result = train(cfg, run_dir=tmp_path / "run", log=_quiet, tensorboard=False)
     assert result.env_steps == 256
-    assert np.isfinite(evaluate_run(result.run, episodes=1)).all()
+    best = RunDir.open(result.run).load("best").score
+    assert best == pytest.approx(_replayed_evaluation(result.run), rel=1e-5)
