@@ -15,6 +15,7 @@ drives all this is :mod:`plasticagents.training.trainers.es`.
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,6 +44,7 @@ from plasticagents.training.rollout import (
 __all__ = [
     "PolicyProblem",
     "evaluate_vector",
+    "init_ray",
     "load_searcher_state",
     "make_searcher",
     "searcher_center",
@@ -63,6 +65,33 @@ _SEARCHER_SKIP = {
     "_LazyReporter__getters",
     "_LazyReporter__computed",
 }
+
+
+def init_ray() -> None:
+    """Start Ray in this process, or attach to the cluster ``RAY_ADDRESS`` names (the bare
+    ``ray.init()`` evotorch would call); nothing if Ray is running already.
+
+    Raises:
+        ConnectionError: attaching to ``RAY_ADDRESS`` failed: one line naming the token settings
+            a ``ray start --head`` cluster asks of every machine that attaches.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    try:
+        ray.init()
+    except (ConnectionError, ray.exceptions.AuthenticationError) as err:
+        if not address:
+            raise
+        reason = f" ({err.message})" if isinstance(err, ray.exceptions.AuthenticationError) else ""
+        raise ConnectionError(
+            f"could not attach to the Ray cluster at RAY_ADDRESS={address}{reason}: a cluster "
+            "started by `ray start --head` may require token authentication; then set "
+            "RAY_AUTH_MODE=token and give this machine the head's token (copy the head's "
+            "~/.ray/auth_token here, or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)"
+        ) from None
 
 
 def _problem_base():
@@ -136,6 +165,23 @@ class PolicyProblem(_problem_base()):
         """Alias of ``manual_seed``: evotorch 0.6.1's Ray ``EvaluationActor`` calls
         ``problem.seed(...)`` on problems with their own generator, a method ``Problem`` lacks."""
         self.manual_seed(value)
+
+    def _parallelize(self) -> None:
+        """evotorch's actor start-up, with two changes. Ray is started (or attached to) by
+        :func:`init_ray` first, so that a refused attach is a one-line error. The actors' seeds
+        are drawn without advancing this problem's generator: evotorch draws them from it at the
+        first evaluation, after generation 0 was sampled, which made every later population of
+        a run with actors differ from the same run without (the actors' seeds play no part in
+        the fitness: episode seeds come from the generation index).
+        """
+        started = self._actors is not None or self._actor_index is not None  # or is an actor
+        if self.cfg.trainer.num_actors <= 0 or started:
+            super()._parallelize()
+            return
+        init_ray()
+        state = self.generator.get_state()
+        super()._parallelize()
+        self.generator.set_state(state)
 
     # lazily built on whichever process evaluates (main or a Ray actor) -----------------------
     def _pool(self, n: int, lane: int = 0, threads: int | None = None) -> EnvPool:
