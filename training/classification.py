@@ -51,10 +51,28 @@ def load_data(data: DataConfig, seed: int = 0) -> tuple[Any, Any]:
     of ``data.test_fraction``; ``ucr``: the UCR/UEA archive's own train / test split of
     ``data.dataset`` (series); ``shd``: the Heidelberg Digits files at ``data.train_path`` /
     ``data.test_path``, binned at ``data.dt`` seconds up to ``data.max_time`` over the first
-    ``data.channels`` channels (spikes). ``seed`` is not used: every source's split is fixed
-    (the digits split with seed 0), so runs of different seeds test on the same samples.
+    ``data.channels`` channels (spikes); ``series``: the prediction task ``data.series`` (see
+    :mod:`~plasticagents.training.prediction`) as training and test windows
+    (:class:`~plasticagents.training.prediction.SeriesWindows`, the whole task at ``.series``).
+    ``seed`` is not used: every source's split is fixed (the digits split with seed 0, the
+    series drawn with seed 0), so runs of different seeds test on the same samples.
     """
     from plasticagents.envs import datasets
+
+    if data.source == "series":
+        from plasticagents.training.prediction import SeriesWindows, load_series
+
+        series = load_series(
+            data.series,
+            data.length,
+            data.horizon,
+            data.validation_fraction,
+            data.test_fraction,
+            data.washout,
+            data.hold,
+            data.window,
+        )
+        return SeriesWindows(series, "train"), SeriesWindows(series, "test")
 
     if data.source == "digits":
         return (

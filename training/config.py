@@ -38,8 +38,10 @@ __all__ = [
     "DataConfig",
     "ESConfig",
     "EnvConfig",
+    "EsnConfig",
     "ExperimentConfig",
     "LSTMPPOConfig",
+    "LinearArConfig",
     "ModelConfig",
     "PPOConfig",
     "PlasticityConfig",
@@ -285,9 +287,16 @@ class DataConfig:
     ``encoder``: ``auto`` is rate for digits, current for UCR, the spikes themselves for SHD;
     static inputs are encoded over ``steps`` bins (``scan`` holds each image row ``steps``);
     ``threshold`` is the delta encoder's.
+
+    ``series`` (prediction, :mod:`~plasticagents.training.prediction`): predict ``series``
+    ``horizon`` steps ahead from its first ``length`` values, split in time order into train,
+    ``validation_fraction`` and ``test_fraction``; the first ``washout`` training steps are not
+    fitted; spiking models hold each value ``hold`` simulation steps and train (STDP passes,
+    BPTT minibatches) on windows of ``window`` values. Scored by NRMSE; ``auto`` encodes the
+    values as current.
     """
 
-    source: Literal["digits", "ucr", "shd"] = "digits"
+    source: Literal["digits", "ucr", "shd", "series"] = "digits"
     dataset: str = "GunPoint"
     train_path: str | None = None
     test_path: str | None = None
@@ -299,6 +308,13 @@ class DataConfig:
     threshold: float = 0.5
     fields: int = 16
     test_fraction: float = 0.25
+    series: Literal["mackey_glass", "narma10", "lorenz", "santafe_laser"] = "mackey_glass"
+    length: int = 3000
+    horizon: int = 1
+    validation_fraction: float = 0.2
+    washout: int = 100
+    hold: int = 5
+    window: int = 50
 
 
 @dataclass
@@ -390,6 +406,37 @@ class StdpConfig:
 
 
 @dataclass
+class EsnConfig:
+    """The echo state network baseline for ``data.source: series``: reservoirpy's
+    ``Reservoir`` of ``model.hidden[0]`` tanh units with its documented Mackey-Glass
+    hyper-parameters (leak rate, spectral radius, input scaling, recurrent and input
+    connectivity), the prediction readout (ridge penalty chosen on validation) and its linear
+    memory capacity (``mc_steps`` i.i.d. inputs, delays up to ``mc_max_delay``). The fit is
+    closed-form, one loop step; nothing trains longer."""
+
+    kind: Literal["esn"] = "esn"
+    leak_rate: float = 0.3
+    spectral_radius: float = 1.25
+    input_scaling: float = 1.0
+    connectivity: float = 0.1
+    input_connectivity: float = 0.2
+    mc_steps: int = 1500
+    mc_max_delay: int = 20
+    checkpoint_every: int = 1
+
+
+@dataclass
+class LinearArConfig:
+    """The linear autoregressive baseline for ``data.source: series``: a ridge readout of the
+    last ``p`` inputs (all channels), ``p`` and the penalty chosen on validation among
+    ``orders``. Closed-form, one loop step."""
+
+    kind: Literal["linear_ar"] = "linear_ar"
+    orders: list[int] = field(default_factory=lambda: [1, 2, 5, 10, 20, 50])
+    checkpoint_every: int = 1
+
+
+@dataclass
 class ExperimentConfig:
     """One experiment: what to train, on what, with which trainer."""
 
@@ -416,7 +463,9 @@ class ClassificationConfig:
     device: str = "cpu"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    trainer: ClassifyConfig | StdpConfig = field(default_factory=ClassifyConfig)
+    trainer: ClassifyConfig | StdpConfig | EsnConfig | LinearArConfig = field(
+        default_factory=ClassifyConfig
+    )
 
     _unions: ClassVar[dict[str, str]] = {"trainer": "classifier"}
 
@@ -778,8 +827,13 @@ def _check_classification(cfg: ClassificationConfig) -> None:
     positive("model.tau_spread", m.tau_spread, allow_zero=True)
     positive("model.max_delay", m.max_delay, allow_zero=m.delays == "none")
     for name in ("epochs", "batch_size", "lr", "checkpoint_every"):
-        positive(f"trainer.{name}", getattr(t, name))
-    if t.kind == "classify":
+        if hasattr(t, name):  # the closed-form baselines have no passes, batches or rate
+            positive(f"trainer.{name}", getattr(t, name))
+    if d.source == "series":
+        _check_series(d)
+    if t.kind in ("esn", "linear_ar"):
+        _check_baseline(t)
+    elif t.kind == "classify":
         if not 0 <= t.validation_fraction < 1:
             raise ConfigError(
                 f"trainer.validation_fraction: must be in [0, 1), got {t.validation_fraction!r}"
@@ -807,3 +861,52 @@ def _check_classification(cfg: ClassificationConfig) -> None:
         ):
             positive(f"trainer.{name}", getattr(t, name))
         positive("trainer.stdp_spread", t.stdp_spread, allow_zero=True)
+
+
+def _check_series(d: DataConfig) -> None:
+    """The prediction keys of ``data`` (``source: series``): counts, fractions, a length the
+    series has, and splits that keep samples at this horizon and washout."""
+    from plasticagents.training.prediction import SERIES_LENGTH
+
+    for name in ("length", "horizon", "hold"):
+        _positive(f"data.{name}", getattr(d, name))
+    _positive("data.washout", d.washout, allow_zero=True)
+    if d.window < 2:
+        raise ConfigError(f"data.window: must be >= 2 values, got {d.window!r}")
+    limit = SERIES_LENGTH.get(d.series)
+    if limit is not None and d.length > limit:
+        raise ConfigError(f"data.length: {d.series} has {limit} values, got {d.length}")
+    if not (0 < d.validation_fraction < 1 and d.validation_fraction + d.test_fraction < 1):
+        raise ConfigError(
+            f"data.validation_fraction: must be in (0, 1) with data.test_fraction "
+            f"({d.test_fraction}) summing below 1, got {d.validation_fraction!r}"
+        )
+    n_val, n_test = round(d.length * d.validation_fraction), round(d.length * d.test_fraction)
+    n_train = d.length - n_val - n_test
+    for split, kept in (
+        ("train", n_train - d.horizon - d.washout),
+        ("validation", n_val - d.horizon),
+        ("test", n_test - d.horizon),
+    ):
+        if kept < 10:
+            raise ConfigError(
+                f"data.length: the {split} split keeps {kept} samples at data.horizon "
+                f"{d.horizon} and data.washout {d.washout}; need >= 10 (raise data.length)"
+            )
+    if d.window > n_train - d.horizon:
+        raise ConfigError(
+            f"data.window: must be <= the training segment ({n_train - d.horizon} samples), "
+            f"got {d.window}"
+        )
+
+
+def _check_baseline(t: Any) -> None:
+    """The ``esn`` and ``linear_ar`` sections."""
+    if t.kind == "linear_ar":
+        if not t.orders or min(t.orders) < 1:
+            raise ConfigError(f"trainer.orders: lags must be >= 1, got {t.orders}")
+        return
+    for name in ("spectral_radius", "input_scaling", "mc_steps", "mc_max_delay"):
+        _positive(f"trainer.{name}", getattr(t, name))
+    for name in ("leak_rate", "connectivity", "input_connectivity"):
+        _within(f"trainer.{name}", getattr(t, name), 0.0, 1.0, open_low=True)

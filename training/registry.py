@@ -13,7 +13,7 @@ Example:
     >>> TRAINERS["es"].family, TRAINERS["es"].longer
     ('policy', 'generations')
     >>> sorted(kinds("classifier"))
-    ['classify', 'stdp']
+    ['classify', 'esn', 'linear_ar', 'stdp']
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ TRAINERS: dict[str, TrainerKind] = {
         TrainerKind("lstm_ppo", _config.LSTMPPOConfig, "policy", "lstm_ppo", "total_timesteps"),
         TrainerKind("classify", _config.ClassifyConfig, "classifier", "classify", "epochs"),
         TrainerKind("stdp", _config.StdpConfig, "classifier", "stdp", "epochs"),
+        # closed-form prediction baselines: nothing trains longer, and a --resume may only
+        # change how often they checkpoint
+        TrainerKind("esn", _config.EsnConfig, "classifier", "esn", "checkpoint_every"),
+        TrainerKind(
+            "linear_ar", _config.LinearArConfig, "classifier", "linear_ar", "checkpoint_every"
+        ),
     )
 }
 

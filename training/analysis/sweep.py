@@ -60,7 +60,9 @@ EVAL_SEED = 20_261_123  # held-out episodes for RL grid points (never used in tr
 SUMMARY = (
     "eval_return",
     "test_accuracy",
+    "nrmse",
     "spikes_per_sample",
+    "spikes_per_step",
     "synops_per_sample",
     "memory_capacity",
     "E",
@@ -353,10 +355,10 @@ def _line(ax, xs: list, values: list[list], label: str) -> None:
 
 def _plot(out: Path, rows, noise_rows, keys) -> None:
     """``sweep.png``: one panel per metric present (``eval_return``, ``test_accuracy``,
-    ``spikes_per_sample``, ``E``) against the first swept key, one line per combination of the
-    other keys, mean ± 95% CI over seeds. ``noise.png`` (with noise rows): accuracy against
-    noise level per noise kind (the clean level included) and, for input noise, the Van
-    Rossum distance."""
+    ``nrmse``, ``spikes_per_sample``, ``E``) against the first swept key, one line per
+    combination of the other keys, mean ± 95% CI over seeds. ``noise.png`` (with noise rows):
+    accuracy against noise level per noise kind (the clean level included) and, for input
+    noise, the Van Rossum distance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -365,7 +367,7 @@ def _plot(out: Path, rows, noise_rows, keys) -> None:
     x_key, rest = (keys[0], keys[1:]) if keys else (None, [])
     metrics = [
         m
-        for m in ("eval_return", "test_accuracy", "spikes_per_sample", "E")
+        for m in ("eval_return", "test_accuracy", "nrmse", "spikes_per_sample", "E")
         if any(r.get(m) is not None for r in rows)
     ]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6), squeeze=False)

@@ -89,6 +89,26 @@ METRIC_COLUMNS = [
 ]
 
 
+# data.source: series (prediction): one row per epoch, BPTT regression and NRMSE per split
+PREDICTION_COLUMNS = [
+    "epoch",
+    "wall_time",
+    "epoch_time",
+    "train_loss",
+    "train_nrmse",
+    "val_nrmse",
+    "nrmse",
+    "spikes_per_step",
+]
+PREDICTION_LOG_KEYS = {
+    "train_loss": "loss",
+    "val_nrmse": "val NRMSE",
+    "nrmse": "test NRMSE",
+    "spikes_per_step": "spikes/step",
+    "epoch_time": "epoch s",
+}
+
+
 class Trainer(TrainerBase):
     """Surrogate-gradient BPTT on a classification set, one epoch per loop step; the ``best``
     candidate is every epoch scored on the validation split (the last epoch without one)."""
@@ -116,7 +136,12 @@ class Trainer(TrainerBase):
         torch.manual_seed(cfg.seed)
         self.train, self.test = load_data(cfg.data, cfg.seed)
         self.encoder = Encoder(cfg.data, self.train)
-        self.model = build_classifier(cfg, self.encoder.n_in, self.train.n_classes)
+        self.regression = cfg.data.source == "series"
+        if self.regression:  # a readout neuron per target channel (>= 2, the classifier's
+            # minimum: a scalar series leaves the second unread); other metrics
+            self.columns, self.log_keys = PREDICTION_COLUMNS, PREDICTION_LOG_KEYS
+        n_out = max(self.train.n_outputs, 2) if self.regression else self.train.n_classes
+        self.model = build_classifier(cfg, self.encoder.n_in, n_out)
         self.rewiring = Rewiring(self.model.synapse_modules()) if cfg.model.rewiring else None
         named = list(self.model.named_parameters())
         groups = [{"params": [p for n, p in named if not n.endswith("position")]}]
@@ -133,6 +158,13 @@ class Trainer(TrainerBase):
         """The header line: data set and split sizes, input channels, architecture, budget."""
         cfg, m = self.cfg, self.cfg.model
         n_params = sum(p.numel() for p in self.model.parameters())
+        if self.regression:
+            s = self.train.series
+            return (
+                f"{cfg.name}: {s.name} {s.horizon} step(s) ahead ({len(self.train)} training "
+                f"windows of {s.window} values), input {self.encoder.n_in} channels, hidden "
+                f"{m.hidden}, {n_params} parameters, {self.t.epochs} epochs"
+            )
         return (
             f"{cfg.name}: {self.train.name} ({len(self.train_idx)} train, {len(self.val_idx)} "
             f"validation, {len(self.test)} test, {self.train.n_classes} classes), input "
@@ -162,6 +194,8 @@ class Trainer(TrainerBase):
         Raises:
             ValueError: a non-finite loss (the message suggests a lower ``trainer.lr``).
         """
+        if self.regression:
+            return self._prediction_step(epoch)
         cfg, t, model = self.cfg, self.t, self.model
         model.train()
         clock = time.perf_counter()
@@ -219,11 +253,29 @@ class Trainer(TrainerBase):
             "sigma": sigma,
         }
 
+    def _prediction_step(self, epoch: int) -> dict[str, Any]:
+        """:meth:`step` for ``data.source: series``: one BPTT regression epoch over the
+        training windows (:func:`~plasticagents.training.prediction.bptt_epoch`), then the
+        network's readout over the whole series scored on every split (test for watching
+        only)."""
+        from plasticagents.training.prediction import bptt_epoch, bptt_predict
+
+        cfg, t = self.cfg, self.t
+        clock = time.perf_counter()
+        args = (self.train, self.encoder, t.batch_size, cfg.seed, epoch, t.grad_clip)
+        row = bptt_epoch(self.model, self.optimizer, *args)
+        self.epoch_times.append(time.perf_counter() - clock)
+        scored = bptt_predict(self.model, self.train.series, self.encoder, cfg.seed + 1)
+        return {"epoch_time": self.epoch_times[-1], **row, **scored}
+
     def select(self, epoch: int, row: dict[str, Any]) -> Candidate:
         """Every epoch is a candidate scored by ``val_accuracy``; without a validation split the
         score is ``None``, which always replaces the best, so ``best`` is the last epoch. The test
-        accuracy never selects, so the final test report is not biased by selection.
+        accuracy never selects, so the final test report is not biased by selection. A series
+        predictor is scored by minus its validation NRMSE.
         """
+        if self.regression:
+            return Candidate(-row["val_nrmse"], self.policy())
         return Candidate(row["val_accuracy"], self.policy())
 
     def policy(self) -> dict[str, Any]:
@@ -231,7 +283,7 @@ class Trainer(TrainerBase):
         return {
             "model": dict(self.model.state_dict()),
             "n_in": self.encoder.n_in,
-            "n_classes": self.train.n_classes,
+            "n_classes": self.model.readout.n if self.regression else self.train.n_classes,
         }
 
     def finish(self, run: RunDir, best: float | None) -> dict[str, Any]:
@@ -251,6 +303,8 @@ class Trainer(TrainerBase):
         """
         cfg, t = self.cfg, self.t
         model = classifier_from_policy(cfg, run.load("best").policy)
+        if self.regression:
+            return self._finish_prediction(run, model)
         clean = evaluate_classifier(model, self.test, self.encoder, seed=cfg.seed)
         rows = [{"noise": "none", "level": 0.0, **clean}]
         for level in t.input_noise:
@@ -301,9 +355,39 @@ class Trainer(TrainerBase):
         )
         return result
 
+    def _finish_prediction(self, run: RunDir, model: nn.Module) -> dict[str, Any]:
+        """:meth:`finish` for ``data.source: series``: the best (lowest validation NRMSE)
+        checkpoint's readout over the whole series; ``result.json``: ``nrmse`` (test),
+        ``val_nrmse``, ``train_nrmse``, hidden ``spikes_per_step`` (test split), connections,
+        parameters, epochs, median epoch time."""
+        from plasticagents.training.prediction import bptt_predict, write_result
+
+        cfg, series = self.cfg, self.train.series
+        scored = bptt_predict(model, series, self.encoder, cfg.seed + 1)
+        extra = {
+            "connections": sum(s.connection_count() for s in model.synapse_modules()),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "epochs": self.t.epochs,
+            "median_epoch_time": float(np.median(self.epoch_times)) if self.epoch_times else None,
+        }
+        result = write_result(run, cfg, series, {**scored, **extra})
+        self.log(
+            f"[classify] test NRMSE {result['nrmse']:.4f} (validation {result['val_nrmse']:.4f}),"
+            f" spikes/step {result['spikes_per_step']:.1f}"
+        )
+        return result
+
 
 def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[nn.Module, None]:
     """The classifier of a ``classify`` checkpoint in eval mode (no predictor: callers test it
     with :func:`~plasticagents.training.classification.evaluate_classifier`).
+
+    Raises:
+        ValueError: a series predictor (``data.source: series``): it is scored when it trains.
     """
+    if cfg.data.source == "series":
+        raise ValueError(
+            "this classify checkpoint predicts a series; prediction runs are scored when they "
+            "train: read the run's result.json"
+        )
     return classifier_from_policy(cfg, policy), None

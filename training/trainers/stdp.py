@@ -166,6 +166,7 @@ class Trainer(TrainerBase):
         self.train, self.test = load_data(cfg.data, cfg.seed)
         self.encoder = Encoder(cfg.data, self.train)
         self.res = build_reservoir(cfg, self.encoder.n_in)
+        self.regression = cfg.data.source == "series"
 
     def describe(self) -> str:
         """The header line: data set sizes, reservoir size and heterogeneity, number of passes."""
@@ -210,6 +211,8 @@ class Trainer(TrainerBase):
         accuracy, test spikes per sample, the chosen ``readout_alpha``, ``memory_capacity``,
         ``activity`` and ``E``. Returns that dict.
         """
+        if self.regression:
+            return self._finish_prediction(run)
         from sklearn.linear_model import RidgeClassifierCV
         from sklearn.preprocessing import StandardScaler
 
@@ -255,6 +258,34 @@ class Trainer(TrainerBase):
         )
         return result
 
+    def _finish_prediction(self, run: RunDir) -> dict[str, Any]:
+        """:meth:`finish` for ``data.source: series``: the frozen reservoir runs over the whole
+        series (encoder seed ``seed + 1``), the ridge readout of its per-value states is chosen
+        on validation and scored on test
+        (:func:`~plasticagents.training.prediction.reservoir_prediction`), and MC, activity and
+        E are measured as for classification. ``result.json``: ``nrmse`` (test),
+        ``val_nrmse``, ``train_nrmse``, ``readout_alpha``, ``spikes_per_step``,
+        ``memory_capacity``, ``activity``, ``E``; the ``best`` checkpoint holds the reservoir
+        and its ``readout`` (``coef [N, D]``, ``intercept``, ``mean``, ``scale``)."""
+        from plasticagents.training.prediction import reservoir_prediction, write_result
+
+        cfg, t = self.cfg, self.t
+        series = self.train.series
+        fitted = reservoir_prediction(self.res, series, self.encoder, cfg.seed + 1)
+        memory = reservoir_memory(self.res, t, cfg.seed)
+        policy = {**self.policy(), "readout": fitted["weights"]}
+        run.save_checkpoint(
+            "best", Checkpoint("stdp", t.epochs - 1, to_dict(cfg), policy, -fitted["val_nrmse"])
+        )
+        result = write_result(run, cfg, series, {**fitted, **memory})
+        e_text = f"{memory['E']:.4f}" if memory["E"] is not None else "inf"
+        self.log(
+            f"[stdp] test NRMSE {result['nrmse']:.4f} (validation {result['val_nrmse']:.4f}), "
+            f"spikes/step {result['spikes_per_step']:.1f}, memory capacity "
+            f"{memory['memory_capacity']:.2f}, activity {memory['activity']:.4f}, E {e_text}"
+        )
+        return result
+
 
 class ReservoirClassifier:
     """A trained STDP reservoir with its ridge readout: ``predict(dataset, encoder, seed)``
@@ -292,6 +323,11 @@ def load_model(cfg: ClassificationConfig, policy: dict[str, Any]) -> tuple[Any, 
     """
     res = build_reservoir(cfg, policy["n_in"])
     res.load_state_dict(policy["model"])
+    if "readout" in policy and "classes" not in policy["readout"]:
+        raise ValueError(
+            "this stdp checkpoint predicts a series (data.source: series); prediction runs are "
+            "scored when they train: read the run's result.json"
+        )
     if "readout" not in policy:
         raise ValueError(
             "this stdp checkpoint holds no readout: only the best checkpoint of a finished run "
