@@ -50,7 +50,10 @@ def test_rl_sweep_scores_runs_on_held_out_episodes_and_parallel_equals_serial(tm
     parallel = run_sweep(SMOKE, out=tmp_path / "parallel", jobs=2, **args)
     assert [r["eval_return"] for r in serial] == [r["eval_return"] for r in parallel]
     result = json.loads((tmp_path / "serial/runs/mode=plain-s0/result.json").read_text())
-    assert result["eval_episodes"] == 12 and -6 <= result["eval_return"] <= 6  # 6 trials
+    assert result["eval_episodes"] == 12
+    # a mean of 12 whole-number returns in [-6, 6] (6 trials of -1, 0 or +1): 12x it is whole
+    assert -6 <= result["eval_return"] <= 6
+    assert 12 * result["eval_return"] == pytest.approx(round(12 * result["eval_return"]))
     # the score is a direct re-evaluation of the best checkpoint on the sweep's seeds
     from plasticagents.training.analysis.evaluate import evaluate_run
     from plasticagents.training.analysis.sweep import EVAL_SEED
