@@ -19,9 +19,17 @@ def test_readme_python_examples_run(capsys):
     assert "'CrippleLeg': {'active': False, 'onset': 300" in capsys.readouterr().out
 
 
-def test_every_config_and_script_the_readme_names_exists():
+def test_every_config_and_script_the_readme_and_docs_name_exists():
     root = README.parent
-    named = set(re.findall(r"((?:configs|benchmarks)/[\w/.-]+\.(?:yaml|py))", README.read_text()))
+    text = README.read_text() + "".join(p.read_text() for p in (root / "docs").glob("*.md"))
+    named = set(re.findall(r"((?:configs|benchmarks)/[\w/.-]+\.(?:yaml|py))", text))
     assert len(named) > 10
     missing = sorted(p for p in named if "{" not in p and not (root / p).is_file())
-    assert not missing, f"README names files that do not exist: {missing}"
+    assert not missing, f"README or docs/ name files that do not exist: {missing}"
+
+
+def test_readme_links_to_docs_that_exist():
+    root = README.parent
+    links = re.findall(r"\]\(((?:docs|results)/[^)#]+)", README.read_text())
+    assert "docs/results.md" in links and "docs/guide.md" in links
+    assert not [p for p in links if not (root / p).exists()]

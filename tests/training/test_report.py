@@ -1,0 +1,73 @@
+"""The results report: the README's tables and docs/results.md are what results/ gives."""
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from plasticagents.training.analysis import report
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])")
+
+
+def test_readme_tables_and_results_page_equal_what_the_report_builds_from_results():
+    """`plasticagents report --check`: a number in the README cannot drift from its files."""
+    changed = report.run_report(ROOT / "results", README, ROOT / "docs/results.md", check=True)
+    assert changed == [], f"run `plasticagents report`: {changed} differ from results/"
+
+
+def test_every_readme_table_with_numbers_lies_inside_a_report_block():
+    text = README.read_text()
+    outside = report._BLOCK.sub("", text)
+    numbered = [
+        line
+        for line in outside.splitlines()
+        if line.startswith("|") and "---" not in line and NUMBER.search(line)
+    ]
+    assert numbered == [], f"README table rows with numbers no report builds: {numbered}"
+    assert set(report.readme_blocks(text)) <= {s.name for s in report.SECTIONS}
+    assert len(report.readme_blocks(text)) >= 4
+
+
+def test_a_changed_result_file_changes_the_readme_table(tmp_path):
+    names = ["cue_delay", "cue_delay_static", "cue_delay_static_recurrent"]
+    names += ["cue_delay_recurrent", "cue_references"]
+    for name in names:
+        shutil.copytree(ROOT / "results" / name, tmp_path / name)
+    before = report.build(tmp_path, ["cue"])["cue"]
+    path = tmp_path / "cue_delay_recurrent/sweep.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["eval_return"] = str(float(row["eval_return"]) + 1.0)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    after = report.build(tmp_path, ["cue"])["cue"]
+    changed = [b for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and changed[0].startswith("| recurrent, neuromodulated Hebbian")
+    readme = f"x\n{report.BEGIN.format('cue')}\n{before}\n{report.END.format('cue')}\ny\n"
+    synced = report.sync_readme(readme, {"cue": after})
+    assert after in synced and before not in synced and synced.endswith("y\n")
+
+
+def test_missing_result_file_and_unknown_block_are_named(tmp_path):
+    with pytest.raises(report.ReportError, match="cue_delay/sweep.csv"):
+        report.build(tmp_path, ["cue"])
+    text = f"{report.BEGIN.format('nonsense')}\n|a|\n{report.END.format('nonsense')}\n"
+    with pytest.raises(report.ReportError, match="'nonsense'.*sections"):
+        report.sync_readme(text, {})
+
+
+def test_results_page_figures_and_commands_exist():
+    page = (ROOT / "docs/results.md").read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(\.\./([^)]+)\)", page)
+    assert figures and not [f for f in figures if not (ROOT / f).is_file()]
+    for section in report.SECTIONS:
+        assert f"## {section.title}" in page
+    assert page.count("Made by:") >= len(report.SECTIONS) - 1
