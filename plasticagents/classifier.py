@@ -210,6 +210,7 @@ class SpikingClassifier(nn.Module):
         learn_tau: bool = False,
         readout_mode: str = "mean_softmax",
         generator: torch.Generator | None = None,
+        reset: str = "subtract",
     ) -> None:
         super().__init__()
         if readout_mode not in READOUTS:
@@ -234,6 +235,7 @@ class SpikingClassifier(nn.Module):
             surrogate_name=surrogate_name,
             alpha=alpha,
             learn_tau=learn_tau,
+            reset=reset,
         )
         layers, width = [], n_in
         for i, n in enumerate(hidden):

@@ -102,11 +102,14 @@ class STDPReservoir(nn.Module):
         stdp: STDPSpec | None = None,
         dt: float = 1e-3,
         generator: torch.Generator | None = None,
+        reset: str = "subtract",
     ) -> None:
         super().__init__()
         self.n_in, self.n, self.dt = n_in, n, dt
         self.stdp = stdp or STDPSpec()
-        self.neurons = LIF(n, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, generator=generator)
+        self.neurons = LIF(
+            n, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, generator=generator, reset=reset
+        )
         self.input = Synapses(n_in, n, density=density_in, gain=gain_in, generator=generator)
         self.rec = Synapses(
             n,

@@ -68,6 +68,7 @@ def build_policy(
         dt=cfg.dt,
         generator=generator,
         neuron=cfg.neuron,
+        reset=cfg.reset,
         plasticity=plasticity,
         recurrent=cfg.recurrent,
         dale=cfg.dale,

@@ -170,6 +170,7 @@ def build_classifier(cfg: ClassificationConfig, n_in: int, n_classes: int) -> Sp
         learn_tau=m.learn_tau,
         readout_mode=m.readout,
         generator=generator,
+        reset=m.reset,
     )
 
 

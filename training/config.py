@@ -106,6 +106,9 @@ class AgentConfig:
     kind: Literal["snn", "mlp"] = "snn"
     hidden: int = 128
     neuron: Literal["lif", "alif"] = "lif"
+    # after a spike: subtract the threshold (default) or set the membrane to 0 ("zero": the
+    # reset NIR expresses, so `plasticagents export` needs no --approximate-reset)
+    reset: Literal["subtract", "zero"] = "subtract"
     encoder: Literal["direct", "population"] = "direct"
     encoder_kwargs: dict[str, Any] = field(default_factory=dict)
     steps_per_input: int = 2
@@ -353,6 +356,7 @@ class ModelConfig:
     surrogate: Literal["fast_sigmoid", "arctan", "triangle"] = "arctan"
     surrogate_alpha: float = 5.0
     learn_tau: bool = False
+    reset: Literal["subtract", "zero"] = "subtract"  # as AgentConfig.reset
 
 
 @dataclass

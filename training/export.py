@@ -54,7 +54,8 @@ network's ``dt``, ``steps_per_input`` and what was left out.
 neurons subtract the threshold by default (``reset="subtract"``), which NIR cannot express.
 Such a network is refused unless ``approximate_reset=True`` (``--approximate-reset``), which
 writes ``v_reset = 0``: the exported network then differs from ours after every spike whose
-membrane overshot the threshold. A network whose neurons reset to zero exports exactly.
+membrane overshot the threshold. A network whose neurons reset to zero (trained with
+``agent.reset: zero`` or ``model.reset: zero``) exports exactly.
 
 Example (a run of ``configs/smoke/classify.yaml``)::
 
@@ -145,7 +146,9 @@ def _neuron_node(
                 f"{where}: these LIF neurons reset by subtracting the threshold, and NIR 1.0's "
                 "LIF/CubaLIF reset the membrane to v_reset instead. Export with "
                 "--approximate-reset (approximate_reset=True) to write v_reset = 0: spike "
-                "trains then differ after every spike whose membrane overshot the threshold"
+                "trains then differ after every spike whose membrane overshot the threshold; "
+                "or train the network with agent.reset=zero / model.reset=zero, which exports "
+                "exactly"
             )
         notes.append(
             f"{where}: subtractive reset written as reset to 0 (NIR 1.0 has no subtractive "

@@ -128,6 +128,28 @@ def test_classifier_round_trip_through_snntorch(runs, tmp_path, capsys):
     assert float(result.graph.metadata["dt_nir"]) == SNNTORCH_DT
 
 
+def test_a_classifier_trained_with_zero_reset_exports_exactly_without_approximation(tmp_path):
+    from plasticagents.training.classification import load_classifier
+
+    run = train(
+        "configs/smoke/classify.yaml",
+        ["trainer.epochs=1", "model.reset=zero"],
+        runs_dir=tmp_path,
+        log=None,
+    ).run
+    result = export_run(run, tmp_path / "z.nir")  # no approximate_reset needed
+    assert not any("reset" in note for note in result.notes)
+    _, net = load_classifier(run)
+    x = torch.bernoulli(
+        torch.full((30, 4, net.n_in), 0.3), generator=torch.Generator().manual_seed(2)
+    )
+    with torch.no_grad():
+        ours = net(x)  # the trained network itself, not a patched copy
+    assert float(ours.spikes[0].sum()) > 50
+    theirs = run_snntorch(load_in_snntorch(result.path), x)
+    assert torch.allclose(theirs, ours.readout, atol=TOL, rtol=0)
+
+
 def test_static_policy_round_trip_through_snntorch(runs, tmp_path):
     from plasticagents.training.analysis.evaluate import load_policy
 

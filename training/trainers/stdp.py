@@ -99,6 +99,7 @@ def build_reservoir(cfg: ClassificationConfig, n_in: int) -> STDPReservoir:
         stdp=stdp,
         dt=m.dt,
         generator=torch.Generator().manual_seed(cfg.seed),
+        reset=m.reset,
     )
 
 
