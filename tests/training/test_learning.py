@@ -9,6 +9,8 @@ broken trainer before it was committed.
 
 import gymnasium as gym
 import numpy as np
+import pytest
+import torch
 
 from plasticagents.training.analysis.evaluate import evaluate_run
 from plasticagents.training.api import train
@@ -19,6 +21,16 @@ EVAL_SEED, EVAL_EPISODES = 100, 10
 # InvertedPendulum-v5 pays 1 per step the pole stays up: short episodes while the policy is
 # poor, so a few thousand env steps train it in seconds. Capped at 200 steps.
 PENDULUM = {"id": "InvertedPendulum-v5", "max_episode_steps": 200}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread, as the margins were measured: these networks are too small to gain
+    from a second, and on a loaded 2-core machine two threads per process thrash."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _train(tmp_path, config: dict, *overrides: str):
