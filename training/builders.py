@@ -21,6 +21,7 @@ from plasticagents.training.config import AgentConfig, EnvConfig
 __all__ = [
     "build_policy",
     "env_maker",
+    "env_pool",
     "env_spaces",
     "episode_perturbations",
     "load_network",
@@ -110,6 +111,29 @@ def env_maker(
         kwargs["max_episode_steps"] = cfg.max_episode_steps
     specs = list(cfg.perturbations) if perturbations is None else list(perturbations)
     return functools.partial(_make, cfg.id, specs, list(cfg.inputs), kwargs)
+
+
+def env_pool(
+    makers: Sequence[Callable[[], gym.Env]], threads: int, fast_physics: bool = False
+) -> Any:
+    """An :class:`~plasticagents.training.rollout.EnvPool` of ``makers``; with
+    ``fast_physics`` (``trainer.fast_physics``) the slots the batched backend covers step
+    without Gymnasium's per-env ``step`` and one log line names why the others do not."""
+    import logging
+
+    from plasticagents.training.rollout import EnvPool
+
+    pool = EnvPool(makers, threads=threads, fast_physics=fast_physics)
+    if pool.fast_blocked:
+        slot, reason = next(iter(pool.fast_blocked.items()))
+        logging.getLogger("plasticagents").info(
+            "fast_physics: %d of %d slots step through Gymnasium (slot %d: %s)",
+            len(pool.fast_blocked),
+            len(pool),
+            slot,
+            reason,
+        )
+    return pool
 
 
 def env_spaces(cfg: EnvConfig) -> tuple[int, int, Any, Any]:

@@ -157,6 +157,9 @@ class ESConfig:
     num_actors: int = 0
     threads: int = 2
     lanes: int = 1
+    # Step HalfCheetah-v5 / Ant-v5 slots (nominal or with model-edit perturbations active from
+    # step 0) by batched MuJoCo calls instead of Gymnasium's per-env step; results identical.
+    fast_physics: bool = False
     compile: bool = False
     eval_every: int = 10
     eval_episodes: int = 5

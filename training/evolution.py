@@ -26,6 +26,7 @@ import torch
 from plasticagents.training.builders import (
     build_policy,
     env_maker,
+    env_pool,
     env_spaces,
     episode_perturbations,
 )
@@ -196,7 +197,8 @@ class PolicyProblem(_problem_base()):
                 env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
                 for i in range(n)
             ]
-            self._pools[key] = EnvPool(makers, threads=threads or self.cfg.trainer.threads)
+            t = self.cfg.trainer
+            self._pools[key] = env_pool(makers, threads or t.threads, t.fast_physics)
         return self._pools[key]
 
     def _population(self, size: int, lane: int = 0):
@@ -351,12 +353,13 @@ class PolicyProblem(_problem_base()):
             return 0
         n = min(self.cfg.trainer.popsize, 16)
         episodes = self.cfg.trainer.episodes
-        pool = EnvPool(
+        pool = env_pool(
             [
                 env_maker(self.cfg.env, episode_perturbations(self.cfg.env, i % episodes))
                 for i in range(n)
             ],
-            threads=self.cfg.trainer.threads,
+            self.cfg.trainer.threads,
+            self.cfg.trainer.fast_physics,
         )
         seen = 0
         try:
@@ -435,9 +438,10 @@ def evaluate_vector(
     names = [n for n, p in policy.named_parameters() if p.requires_grad]
     vector_to_parameters(vector.to(torch.float32), policy, names)
     agent = NormalizedAgent(Agent(policy, low, high), obs_norm)
-    pool = EnvPool(
+    pool = env_pool(
         [env_maker(env_cfg, episode_perturbations(env_cfg, k)) for k in range(episodes)],
-        threads=threads,
+        threads,
+        getattr(cfg.trainer, "fast_physics", False),
     )
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]

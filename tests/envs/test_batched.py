@@ -1,0 +1,171 @@
+"""The batched fast path equals Gymnasium step for step (observations, rewards, terminations,
+truncations, infos and their types), nominal and under per-slot perturbations."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from plasticagents.envs import make_env
+from plasticagents.envs.batched import BatchedLocomotion, fast_path_blocker
+from plasticagents.training.rollout import EnvPool
+
+# slot perturbations: the fast path covers all but the last two, which must fall back
+SLOTS = {
+    "HalfCheetah-v5": [
+        [],
+        [{"type": "cripple_leg", "leg": "bthigh"}],
+        [{"type": "cripple_leg", "leg": ["bthigh", "fthigh"], "strength": 0.7}],
+        [{"type": "scale_body_mass", "scale": 1.5}, {"type": "scale_friction", "scale": 0.5}],
+        [{"type": "scale_joint_damping", "scale_range": [0.5, 2.0]}],
+        [{"type": "gaussian_noise_observation", "std": 0.1}],
+        [{"type": "weaken_actuator", "actuators": ["fshin"], "onset": 40}],
+    ],
+    "Ant-v5": [
+        [],
+        [],
+        [{"type": "cripple_leg", "leg": ["front_left_leg", "back_leg"]}],
+        [{"type": "scale_body_mass", "scale": 1.5}],
+        [{"type": "scale_gravity", "scale": 0.2}],
+        [{"type": "delay_action", "steps": 2}],
+        [{"type": "external_push", "force": [50.0, 0.0, 0.0], "duration": 5, "onset": 10}],
+    ],
+}
+STEPS, CAP = 300, 100
+
+
+def _pools(env_id, slots=None):
+    slots = SLOTS[env_id] if slots is None else slots
+    makers = [lambda s=s: make_env(env_id, s, max_episode_steps=CAP) for s in slots]
+    return EnvPool(makers), EnvPool(makers, fast_physics=True, threads=2)
+
+
+def _same(a, b, where):
+    """Equal values of equal types, recursively (numpy arrays: equal dtype and bits)."""
+    assert type(a) is type(b), (where, type(a), type(b))
+    if isinstance(a, dict):
+        assert list(a) == list(b), (where, list(a), list(b))
+        for key in a:
+            _same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{k}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b), where
+    else:
+        assert a == b, (where, a, b)
+
+
+def _compare(gym_pool, fast_pool, seed=0, drop=()):
+    """Step both pools with the same random actions (float32 and float64 alternately), resetting
+    slots whose episode ended, and check every return is identical. Counts the ends."""
+    n = len(gym_pool)
+    rng = np.random.default_rng(seed)
+    space = gym_pool.action_space
+    obs_a, info_a = gym_pool.reset(list(range(n)))
+    obs_b, info_b = fast_pool.reset(list(range(n)))
+    _same(obs_a, obs_b, "reset")
+    _same(info_a, info_b, "reset info")
+    ends = {"terminated": 0, "truncated": 0}
+    for t in range(STEPS):
+        dtype = np.float32 if t % 2 == 0 else np.float64
+        actions = rng.uniform(space.low, space.high, (n, *space.shape)).astype(dtype)
+        alive = [i for i in range(n) if i not in drop or t % 3]  # some slots skip steps
+        for i, a, b in zip(
+            alive, gym_pool.step(actions, alive), fast_pool.step(actions, alive), strict=True
+        ):
+            _same(a, b, f"step {t} slot {i}")
+            if a[2] or a[3]:
+                ends["terminated" if a[2] else "truncated"] += 1
+                o_a, i_a = gym_pool.reset([None], [i])
+                o_b, i_b = fast_pool.reset([None], [i])
+                _same((o_a, i_a), (o_b, i_b), f"reset after step {t} slot {i}")
+    return ends
+
+
+@pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Ant-v5"])
+def test_fast_path_equals_gymnasium_step_for_step(env_id):
+    gym_pool, fast_pool = _pools(env_id)
+    try:
+        n = len(SLOTS[env_id])
+        assert fast_pool.fast.covered.tolist() == [True] * (n - 2) + [False, False]
+        assert sorted(fast_pool.fast_blocked) == [n - 2, n - 1]
+        ends = _compare(gym_pool, fast_pool, drop={1, n - 1})
+        assert ends["truncated"] > 0
+        if env_id == "Ant-v5":
+            assert ends["terminated"] > 0  # random actions flip the ant (healthy_z_range)
+    finally:
+        gym_pool.close()
+        fast_pool.close()
+
+
+def test_non_default_env_parameters_are_honoured():
+    kwargs = dict(
+        ctrl_cost_weight=0.3,
+        contact_cost_weight=1e-3,
+        healthy_z_range=(0.3, 0.9),
+        include_cfrc_ext_in_observation=False,
+        exclude_current_positions_from_observation=False,
+        max_episode_steps=CAP,
+    )
+    makers = [lambda: make_env("Ant-v5", [], **kwargs)] * 3
+    gym_pool, fast_pool = EnvPool(makers), EnvPool(makers, fast_physics=True)
+    try:
+        assert fast_pool.fast.covered.all()
+        assert _compare(gym_pool, fast_pool, seed=1)["terminated"] > 0
+    finally:
+        gym_pool.close()
+        fast_pool.close()
+
+
+def test_what_the_fast_path_covers():
+    leg = {"type": "cripple_leg", "leg": "bthigh"}
+    covered = [[], [leg], [{"type": "scale_gravity", "scale": [1.0, 1.0, 0.5]}]]
+    blocked = {
+        "perturbation CrippleLeg": [{**leg, "onset": 5}],
+        "perturbation ScaleBodyMass": [{"type": "scale_body_mass", "onset_range": [0, 9]}],
+        "perturbation WeakenActuator": [
+            {"type": "weaken_actuator", "actuators": ["ffoot"], "until": 50}
+        ],
+        "perturbation ExternalPush": [{"type": "external_push"}],
+        "perturbation StuckObservation": [{"type": "stuck_observation"}],
+    }
+    for specs in covered:
+        assert fast_path_blocker(make_env("HalfCheetah-v5", specs)) is None
+    for reason, specs in blocked.items():
+        assert fast_path_blocker(make_env("HalfCheetah-v5", specs)).startswith(reason)
+    assert "PreviousActionReward" in fast_path_blocker(
+        make_env("HalfCheetah-v5", [], inputs=["reward"])
+    )
+    assert "HopperEnv" in fast_path_blocker(gym.make("Hopper-v5"))
+    assert "ClipAction" in fast_path_blocker(gym.wrappers.ClipAction(gym.make("HalfCheetah-v5")))
+    # slots must share the env's parameters with the first covered slot
+    mixed = BatchedLocomotion(
+        [gym.make("HalfCheetah-v5"), gym.make("HalfCheetah-v5", ctrl_cost_weight=0.2)]
+    )
+    assert mixed.covered.tolist() == [True, False]
+
+
+def test_gymnasium_takes_over_after_batched_steps():
+    """After fast steps the slot's TimeLimit has counted them: Gymnasium truncates on time."""
+    makers = [
+        lambda: make_env(
+            "HalfCheetah-v5", [{"type": "cripple_leg", "leg": "bthigh"}], max_episode_steps=5
+        )
+    ]
+    fast_pool = EnvPool(makers, fast_physics=True)
+    try:
+        fast_pool.reset([0])
+        for _ in range(4):
+            ((_, _, _, truncated, info),) = fast_pool.step(np.zeros((1, 6)), [0])
+            assert not truncated and info["perturbation"]["CrippleLeg"]["active"]
+        *_, truncated, _ = fast_pool.envs[0].step(np.zeros(6))
+        assert truncated
+    finally:
+        fast_pool.close()
+
+
+def test_step_before_reset_is_an_error():
+    fast = BatchedLocomotion([gym.make("HalfCheetah-v5")])
+    with pytest.raises(gym.error.ResetNeeded):
+        fast.step(np.zeros((1, 6)), [0])
