@@ -56,6 +56,8 @@ def test_es_with_fast_physics_reproduces_the_gymnasium_run(tiny_config, tmp_path
     assert len(fast) == 2
 
 
-def test_fast_physics_must_be_a_boolean(tiny_config):
-    with pytest.raises(ConfigError, match="trainer.fast_physics"):
+def test_fast_physics_is_a_boolean_off_by_default(tiny_config):
+    assert tiny_config().trainer.fast_physics is False
+    assert tiny_config(trainer={"fast_physics": True}).trainer.fast_physics is True
+    with pytest.raises(ConfigError, match="trainer.fast_physics: expected bool"):
         tiny_config(trainer={"fast_physics": "yes"})
