@@ -99,6 +99,19 @@ def test_fast_path_equals_gymnasium_step_for_step(env_id):
         fast_pool.close()
 
 
+def test_registered_perturbed_ids_equal_gymnasium():
+    ids = ["Ant-v5", *(f"plasticagents/Ant{x}-v0" for x in ("CrippledRandomLeg", "HeavyTorso"))]
+    ids += ["plasticagents/AntLowGravity-v0", "plasticagents/AntSlippery-v0"]
+    makers = [lambda env_id=env_id: gym.make(env_id, max_episode_steps=CAP) for env_id in ids]
+    gym_pool, fast_pool = EnvPool(makers), EnvPool(makers, fast_physics=True)
+    try:
+        assert fast_pool.fast.covered.all()
+        _compare(gym_pool, fast_pool, seed=2)
+    finally:
+        gym_pool.close()
+        fast_pool.close()
+
+
 def test_non_default_env_parameters_are_honoured():
     kwargs = dict(
         ctrl_cost_weight=0.3,
