@@ -154,8 +154,7 @@ def _evaluation(run: Path, episodes: int) -> dict[str, Any]:
 def _agent_label(config: dict[str, Any]) -> str:
     agent = config.get("agent") or {}
     if agent.get("kind") == "mlp":
-        hidden = agent.get("hidden")
-        return f"MLP {tuple(hidden) if isinstance(hidden, list) else hidden}"
+        return f"MLP {tuple(agent.get('mlp_hidden') or ())}"
     plasticity = agent.get("plasticity")
     size = f"{agent.get('hidden')} LIF"
     if not plasticity:
@@ -620,7 +619,20 @@ SECTIONS: tuple[Section, ...] = (
         "`halfcheetah_{static_snn,mlp}.yaml` configs at the same number of generations. The "
         "centre evaluation is the trainer's periodic evaluation of the search centre; the last "
         "column re-evaluates the best checkpoint on 10 seeded episodes (`plasticagents "
-        "evaluate`). One training seed per agent: the spread is over episodes, not seeds.",
+        "evaluate`). One training seed per agent: the spread is over episodes, not seeds. "
+        "Wall times are as measured on the shared 2-core machine: the plastic SNN's run "
+        "shared it with several other jobs, the static SNN's and MLP's with fewer, so they "
+        "do not compare the agents' cost.",
+    ),
+    Section(
+        "halfcheetah-robustness",
+        "Robustness of the HalfCheetah agents (trained on the nominal body only)",
+        ("es_halfcheetah/robustness",),
+        lambda root: _robustness_table(root, "es_halfcheetah/robustness/robustness.csv"),
+        "Each cell: return, mean ± 95% CI over 10 seeded episodes, and × the return relative to "
+        "the agent's own nominal return on the same episodes, ratio of means with its paired "
+        "bootstrap 95% interval.",
+        ("es_halfcheetah/robustness/return_ratio.png",),
     ),
     Section(
         "ant-legs",
