@@ -606,6 +606,79 @@ def _prediction_headline(root: Path) -> str:
     return _table(["series (NRMSE, one step ahead)", *(label for _, label in _PREDICTORS)], rows)
 
 
+# --------------------------------------------------------------------------- benchmarks
+
+_BENCH_RATIOS = (
+    (
+        "bench_population",
+        "batched_vs_loop_eager",
+        "population step, P=64: speed-up of batched over a loop (eager)",
+    ),
+    (
+        "bench_population",
+        "batched_vs_loop_compiled",
+        "population step, P=64: speed-up of batched over a loop (compiled)",
+    ),
+    (
+        "bench_population",
+        "bptt_ours_over_snntorch",
+        "BPTT time, Linear+LIF: ours / snnTorch (< 1: faster)",
+    ),
+    (
+        "bench_es",
+        "ours_over_evotorch",
+        "ES env steps/s, Ant-v5: ours / evotorch VecGymNE (> 1: faster)",
+    ),
+    ("bench_es", "ours_over_physics", "ES env steps/s, Ant-v5: ours / physics alone (goal >= 0.7)"),
+    (
+        "bench_classify",
+        "epoch_time_ours_over_snntorch",
+        "classifier epoch time: ours / snnTorch (< 1: faster)",
+    ),
+    (
+        "bench_classify",
+        "peak_memory_ours_over_snntorch",
+        "classifier peak memory: ours / snnTorch (< 1: less)",
+    ),
+)
+
+
+def _bench_variant(script: str, rec: dict[str, Any]) -> str:
+    """What distinguishes invocations of one script that must not be pooled."""
+    if script == "bench_es":
+        ours = rec["outputs"]["ours"]
+        return "fast physics" if any(o["config"].get("fast_physics") for o in ours) else ""
+    return ""
+
+
+def _benchmarks(root: Path) -> str:
+    """Every benchmark ratio: one column per invocation (oldest first), and their median."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(_need(root / "benchmarks").glob("*.json")):
+        rec = json.loads(path.read_text())
+        script = path.name.rsplit("-", 2)[0]
+        records.setdefault(script, []).append(rec)
+    rows = []
+    for script, key, label in _BENCH_RATIOS:
+        groups: dict[str, list[float]] = {}
+        commands: dict[str, str] = {}
+        for rec in records.get(script, []):
+            value = rec["outputs"].get("ratios", {}).get(key)
+            if value is not None:
+                variant = _bench_variant(script, rec)
+                groups.setdefault(variant, []).append(float(value))
+                argv = rec["command"]["argv"]
+                commands[variant] = " ".join(["python", f"benchmarks/{script}.py", *argv[1:]])
+        for variant, values in groups.items():
+            name = f"{label} ({variant})" if variant else label
+            runs = ", ".join(f"{v:.2f}" for v in values)
+            median = f"{statistics.median(values):.2f}x"
+            rows.append([name, f"`{commands[variant]}`", runs, median])
+    if not rows:
+        raise ReportError(f"{root / 'benchmarks'} holds no benchmark records with ratios")
+    return _table(["measurement", "command", "ratio per invocation", "median"], rows)
+
+
 # --------------------------------------------------------------------------- sections
 
 SECTIONS: tuple[Section, ...] = (
@@ -737,6 +810,17 @@ SECTIONS: tuple[Section, ...] = (
         ("prediction/hrsnn_homo", "prediction/hrsnn_hetero", "prediction/esn"),
         _prediction_headline,
         "The NRMSE column of the table above, one row per series.",
+    ),
+    Section(
+        "benchmarks",
+        "Speed and memory against peers",
+        ("benchmarks",),
+        _benchmarks,
+        "Each benchmark script times ours and a peer side by side in the same process "
+        "(alternating where it can), takes the median of its repeats, and writes every repeat "
+        "with its command, commit, versions and machine to `results/benchmarks/`; the table "
+        "lists the ratio of each invocation and their median; each row says which way is "
+        "better.",
     ),
     Section(
         "digits-ei",
