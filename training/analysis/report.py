@@ -895,19 +895,23 @@ def sync_readme(text: str, tables: dict[str, str]) -> str:
 
 
 def _commands(root: Path, section: Section) -> list[str]:
-    """The command lines that made a section's files: each source's ``record.json`` (and the
-    ``meta.json`` of run directories under it), reconstructed records flagged as such."""
+    """The command lines that made a section's files: each source's ``record.json`` (and,
+    unless it is a sweep's, the ``meta.json`` of the run directories shipped under it: the
+    training commands behind a robustness run), reconstructed records flagged as such."""
     lines: list[str] = []
     for source in section.sources:
         directory = root / source
         record = directory / "record.json"
+        sweep = False
         if record.is_file():
             rec = json.loads(record.read_text())
             cmds = rec.get("commands") or [rec["command"]["line"]]
             note = " (reconstructed: see its record.json)" if rec.get("reconstructed") else ""
             lines += [f"`{c}`{note}" for c in cmds]
+            argv = (rec.get("command") or {}).get("argv") or []
+            sweep = argv[1:2] == ["sweep"]
         runs = directory / "runs"
-        if runs.is_dir():
+        if runs.is_dir() and not sweep:  # a sweep's command already made its runs
             for run in sorted(runs.iterdir()):
                 meta = run / "meta.json"
                 if meta.is_file():
