@@ -693,9 +693,7 @@ SECTIONS: tuple[Section, ...] = (
         "centre evaluation is the trainer's periodic evaluation of the search centre; the last "
         "column re-evaluates the best checkpoint on 10 seeded episodes (`plasticagents "
         "evaluate`). One training seed per agent: the spread is over episodes, not seeds. "
-        "Wall times are as measured on the shared 2-core machine: the plastic SNN's run "
-        "shared it with several other jobs, the static SNN's and MLP's with fewer, so they "
-        "do not compare the agents' cost.",
+        "The three runs trained one after the other, each alone on the 2-core machine.",
     ),
     Section(
         "halfcheetah-robustness",
