@@ -33,14 +33,12 @@ import datetime as _dt
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from plasticagents.training.checkpoint import SUFFIX, Checkpoint, load_checkpoint, save_checkpoint
@@ -146,14 +144,14 @@ class RunDir:
         host, start time, CPU count, torch threads) into ``path``."""
         run = cls(path)
         (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        from plasticagents.training.record import machine
+
         meta = {
             "versions": package_versions(),
             "git_revision": _git_revision(),
             "command": sys.argv,
-            "host": socket.gethostname(),
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
+            **machine(),  # host, cpus, platform, processor, torch_threads
         }
         (path / "meta.json").write_text(json.dumps(meta, indent=2))
         return run

@@ -91,22 +91,16 @@ def _json(path: Path) -> Any:
 
 def _ci(values: Sequence[float], digits: int) -> str:
     """``mean ± half-width`` (95% Student t) of the finite values; the mean alone for one."""
-    from plasticagents.training.analysis.robustness import mean_ci
+    from plasticagents.training.analysis.robustness import format_ci, mean_ci
 
-    mean, half, n = mean_ci([float(v) for v in values])
-    if n == 0:
-        return "–"
-    if n == 1 or not math.isfinite(half):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+    mean, half, _ = mean_ci([float(v) for v in values])
+    return format_ci(mean, half, digits)
 
 
 def _interval(estimate: float, low: float, high: float, digits: int) -> str:
-    if not math.isfinite(estimate):
-        return "–"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{estimate:.{digits}f}"
-    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    from plasticagents.training.analysis.robustness import format_interval
+
+    return format_interval(estimate, low, high, digits)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -44,6 +44,8 @@ __all__ = [
     "conditions_of",
     "difference_summary",
     "episode_seed_list",
+    "format_ci",
+    "format_interval",
     "mean_ci",
     "onset_metrics",
     "paired_difference",
@@ -765,10 +767,12 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(mean: float, half: float, digits: int) -> str:
+def format_ci(mean: float, half: float, digits: int) -> str:
+    """``mean ± half`` with ``digits`` decimals (the mean alone without a finite half-width,
+    ``–`` without a mean): a :func:`mean_ci` cell in a report table."""
     if math.isnan(mean):
         return "–"
-    if math.isnan(half):
+    if not math.isfinite(half):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
@@ -806,7 +810,7 @@ def _table(
         ):
             pick = np.nanargmax if higher_better else np.nanargmin
             best = int(pick(np.where(np.isfinite(means), means, np.nan)))
-        text = [_cell(m, h, digits) for m, h, _ in cells]
+        text = [format_ci(m, h, digits) for m, h, _ in cells]
         if best is not None:
             text[best] = f"**{text[best]}**"
         lines.append(f"| {cond} | " + " | ".join(text) + " |")
@@ -895,10 +899,12 @@ def difference_summary(
     return out
 
 
-def _interval(estimate: float, low: float, high: float, digits: int) -> str:
-    if math.isnan(estimate):
+def format_interval(estimate: float, low: float, high: float, digits: int) -> str:
+    """``estimate [low, high]`` with ``digits`` decimals (the estimate alone when the interval
+    is not finite, ``–`` when the estimate is not): a bootstrap interval in a report table."""
+    if not math.isfinite(estimate):
         return "–"
-    if math.isnan(low) or math.isnan(high):
+    if not (math.isfinite(low) and math.isfinite(high)):
         return f"{estimate:.{digits}f}"
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
@@ -915,7 +921,7 @@ def _ratio_table(rows: Sequence[dict[str, Any]]) -> list[str]:
         if cond == NOMINAL.name:
             text = ["1 (reference)" if math.isfinite(c[0]) else "–" for c in cells]
         else:
-            text = [_interval(*c, 3) for c in cells]
+            text = [format_interval(*c, 3) for c in cells]
             means = np.array([c[0] for c in cells])
             if len(agents) > 1 and np.isfinite(means).any():
                 best = int(np.nanargmax(np.where(np.isfinite(means), means, np.nan)))
@@ -938,7 +944,9 @@ def _difference_table(
     ]
     for cond in conditions:
         nan3 = (math.nan, math.nan, math.nan)
-        cells = [_interval(*stats.get((cond, a, b), nan3), 3 if ratio else 1) for a, b in pairs]
+        cells = [
+            format_interval(*stats.get((cond, a, b), nan3), 3 if ratio else 1) for a, b in pairs
+        ]
         lines.append(f"| {cond} | " + " | ".join(cells) + " |")
     return lines
 
@@ -955,7 +963,7 @@ def _time_table(rows: Sequence[dict[str, Any]], key: str, reached: str) -> list[
         cells = []
         for a in agents:
             m, h, n = stats.get((cond, a), (math.nan, math.nan, 0))
-            cells.append(f"{_cell(m, h, 0)} ({n}/{totals.get((cond, a), 0)} {reached})")
+            cells.append(f"{format_ci(m, h, 0)} ({n}/{totals.get((cond, a), 0)} {reached})")
         lines.append(f"| {cond} | " + " | ".join(cells) + " |")
     return lines
 
@@ -994,7 +1002,7 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
     for a in agents:
         mine = [r for r in rows if r["agent"] == a and r["condition"] == NOMINAL.name]
         m, h, _ = mean_ci([float(r["return"]) for r in mine])
-        lines.append(f"| {a} | `{mine[0]['run']}` | {_cell(m, h, 1)} |")
+        lines.append(f"| {a} | `{mine[0]['run']}` | {format_ci(m, h, 1)} |")
     lines += [
         "",
         "## Return relative to the agent's nominal return",
@@ -1063,7 +1071,7 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
                 change = paired_difference(a_, b_, n_boot=N_BOOT)
                 cells.append(
                     f"{before.get((cond, a), (math.nan,))[0]:.2f} -> "
-                    f"{after.get((cond, a), (math.nan,))[0]:.2f} ({_interval(*change, 2)})"
+                    f"{after.get((cond, a), (math.nan,))[0]:.2f} ({format_interval(*change, 2)})"
                 )
             lines.append(f"| {cond} | " + " | ".join(cells) + " |")
         lines += ["", "### Recovery time (steps)", ""]
