@@ -10,7 +10,8 @@ The functions users' scripts call (the ``plasticagents`` command line is one cli
 
 - :func:`load_config` (path + ``--set``-style overrides) -> a validated config object;
 - :func:`train` (a config, or ``resume=RUN``) -> :class:`TrainResult`;
-- :func:`evaluate`, :func:`robustness`, :func:`view` on a run directory.
+- :func:`evaluate`, :func:`robustness`, :func:`view` on a run directory;
+- :func:`adaptation`: arms x seeds around a mid-episode change (the adaptation experiment).
 
 Modules: ``config`` (schema), ``registry`` (trainer kinds), ``loop`` (the trainer loop),
 ``checkpoint`` (the safe format), ``rollout`` (the environment-stepping engine), ``trainers/``
@@ -24,7 +25,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from plasticagents.training.api import TrainResult, evaluate, robustness, train, view
+    from plasticagents.training.api import (
+        TrainResult,
+        adaptation,
+        evaluate,
+        robustness,
+        train,
+        view,
+    )
     from plasticagents.training.checkpoint import Checkpoint, CheckpointError
     from plasticagents.training.config import ConfigError, load_config
 
@@ -33,6 +41,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "TrainResult",
+    "adaptation",
     "evaluate",
     "load_config",
     "robustness",
@@ -42,6 +51,7 @@ __all__ = [
 
 _HOMES = {
     "TrainResult": "api",
+    "adaptation": "api",
     "evaluate": "api",
     "robustness": "api",
     "train": "api",

@@ -206,6 +206,18 @@ def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, *
     return run_robustness(runs, suite, out, **kwargs)
 
 
+def adaptation(
+    arms: dict[str, Sequence[str | Path]], suite: str | Path, out: str | Path, **kwargs: Any
+):
+    """Compare arms (``{name: [run per training seed]}``) around a suite condition's onset (a
+    hidden goal's switch by default) on held-out episodes, with the oracle (``oracle=[runs]``)
+    and the plastic arms' ablations; statistics over seeds. Keyword arguments as
+    :func:`~plasticagents.training.analysis.adaptation.run_adaptation`. Returns the summary."""
+    from plasticagents.training.analysis.adaptation import run_adaptation
+
+    return run_adaptation(arms, suite, out, **kwargs)
+
+
 def view(run: str | Path, out: str | Path, **kwargs: Any):
     """Render one seeded episode of a run's policy to ``out`` (``.mp4`` / ``.gif``) with its
     spike raster, modulation and weight change, and save the trajectory beside it; keyword

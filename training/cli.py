@@ -314,6 +314,47 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_arms(specs: list[str]) -> dict[str, list[str]]:
+    arms: dict[str, list[str]] = {}
+    for spec in specs:
+        name, sep, runs = spec.partition("=")
+        paths = [r.strip() for r in runs.split(",") if r.strip()]
+        if not sep or not name.strip() or not paths:
+            raise ValueError(f"--arm {spec!r}: expected NAME=RUN[,RUN...]")
+        if name.strip() in arms:
+            raise ValueError(f"--arm {name.strip()!r} is given twice")
+        arms[name.strip()] = paths
+    return arms
+
+
+def _cmd_adaptation(args: argparse.Namespace) -> int:
+    """``adaptation --arm NAME=RUN,RUN,... [--oracle RUN,...] --suite S --out DIR``:
+    :func:`~plasticagents.training.analysis.adaptation.run_adaptation`, then print the report."""
+    from pathlib import Path
+
+    from plasticagents.training.analysis.adaptation import run_adaptation
+
+    oracle = [r.strip() for r in args.oracle.split(",") if r.strip()] if args.oracle else None
+    run_adaptation(
+        _parse_arms(args.arm),
+        args.suite,
+        args.out,
+        oracle=oracle,
+        episodes=args.episodes,
+        seed=args.seed,
+        condition=args.condition,
+        nominal_env=args.nominal_env,
+        which=args.checkpoint,
+        threads=args.threads,
+        window=args.window,
+        overwrite=args.overwrite,
+    )
+    out = Path(args.out)
+    print((out / "report.md").read_text())
+    print(f"-> {out / 'episodes.csv'}, {out / 'summary.json'}, {out / 'reward_around_onset.png'}")
+    return 0
+
+
 def _cmd_view(args: argparse.Namespace) -> int:
     """``view RUN --out FILE``: render one seeded episode headless (``.mp4`` / ``.gif``, with the
     spike raster, neuromodulation and weight-change panels) and save its trajectory ``.npz``
@@ -597,6 +638,38 @@ def build_parser() -> argparse.ArgumentParser:
         "freeze-at-onset, lesion, reset-at-onset (comma-separated)",
     )
     rob.set_defaults(func=_cmd_robustness)
+
+    ada = sub.add_parser(
+        "adaptation",
+        help="compare arms (several seeds each) around a mid-episode change, with the oracle "
+        "and the plastic arms' ablations",
+        description="Evaluate every arm's runs (one per training seed) on held-out episodes "
+        "around a goal switch or perturbation onset; writes episodes.csv, summary.json, "
+        "report.md, reward_around_onset.png and record.json. Statistics are over seeds.",
+    )
+    ada.add_argument(
+        "--arm",
+        action="append",
+        required=True,
+        metavar="NAME=RUN[,RUN...]",
+        help="an arm and its run directories, one per training seed (repeatable)",
+    )
+    ada.add_argument("--oracle", metavar="RUN[,RUN...]", help="privileged runs, one per seed")
+    ada.add_argument("--suite", required=True, help="suite YAML (its env and conditions)")
+    ada.add_argument("--out", required=True, help="output directory")
+    ada.add_argument(
+        "--condition", default="nominal", help="the suite condition whose onset is compared"
+    )
+    ada.add_argument("--episodes", type=int, help="held-out episodes per seed (suite or 10)")
+    ada.add_argument("--seed", type=int, default=1000, help="seeds the held-out episodes")
+    ada.add_argument(
+        "--nominal-env", help="the env without the change (default: the id without 'Switch')"
+    )
+    ada.add_argument("--checkpoint", choices=["best", "latest"], default="best")
+    ada.add_argument("--threads", type=int, default=2, help="physics threads")
+    ada.add_argument("--window", type=int, default=50, help="steps around an onset")
+    ada.add_argument("--overwrite", action="store_true", help="replace an earlier output")
+    ada.set_defaults(func=_cmd_adaptation)
 
     view = sub.add_parser(
         "view",

@@ -307,3 +307,60 @@ def plot_onset_curves(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_adaptation(
+    curves: dict[str, np.ndarray],
+    weights: dict[str, np.ndarray],
+    window: int,
+    path: str | Path,
+) -> Path:
+    """The adaptation figure: mean reward per step around the onset (step 0), one line per
+    agent and ablation (ablations dashed), smoothed by a ``window // 5``-step moving average;
+    below it, when given, the fast weights' norm ``||alpha * hebb||`` around the same onset
+    with and without the change. Curves span ``-2 window .. 4 window`` steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if weights else 1
+    fig, axes = plt.subplots(
+        panels, 1, figsize=(7.0, 3.4 * panels), dpi=110, squeeze=False, sharex=True
+    )
+    k = max(1, window // 5)
+    ax = axes[0, 0]
+    colours: dict[str, str] = {}
+    for agent, y in curves.items():
+        base = agent.split(" [")[0]
+        colour = colours.setdefault(base, f"C{len(colours)}")
+        smooth = np.convolve(y, np.ones(k) / k, mode="valid")
+        steps = np.arange(len(smooth)) - 2 * window + (k - 1)
+        ax.plot(
+            steps,
+            smooth,
+            color=colour,
+            lw=1.3,
+            ls="--" if " [" in agent else "-",
+            alpha=0.8 if " [" in agent else 1.0,
+            label=agent,
+        )
+    ax.axvline(0, color="k", lw=0.8, ls=":")
+    ax.set_ylabel("reward per step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    if weights:
+        ax = axes[1, 0]
+        for i, (label, y) in enumerate(weights.items()):
+            steps = np.arange(len(y)) - 2 * window
+            ax.plot(steps, y, color=f"C{i}", lw=1.2, label=label)
+        ax.axvline(0, color="k", lw=0.8, ls=":")
+        ax.set_ylabel("||alpha * hebb||")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    axes[-1, 0].set_xlabel("steps from the onset")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

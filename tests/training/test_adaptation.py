@@ -1,0 +1,165 @@
+"""The adaptation experiment's analysis (``plasticagents adaptation``): arms x seeds around a
+goal switch, against the oracle, with the plastic arm's ablations."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from plasticagents.training.analysis.adaptation import _weight_traces, run_adaptation
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A static SNN and a privileged oracle, one generation each (the plastic run is the
+    session's ``trained`` fixture)."""
+    from plasticagents.training import load_config, train
+
+    root = tmp_path_factory.mktemp("adaptation-runs")
+    made = {}
+    for name, overrides in {
+        "static": ["name=static", "trainer.generations=1", "agent.plasticity=null"],
+        "oracle": [
+            "name=oracle",
+            "env.id=plasticagents/HalfCheetahVelSwitchPrivileged-v0",
+            "trainer.generations=1",
+        ],
+    }.items():
+        cfg = load_config("configs/smoke/es.yaml", overrides)
+        made[name] = train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+    # plastic, modulated, seeing its previous action and reward (the registered switch range;
+    # gain 6: at the smoke config's 2 this barely-trained net falls silent and its weights freeze)
+    cfg = load_config(
+        "configs/smoke/adaptation.yaml",
+        ["name=plastic", "env.kwargs={}", "trainer.generations=1", "agent.gain=6.0"],
+    )
+    made["plastic"] = train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+    return made
+
+
+@pytest.fixture
+def suite(tmp_path):
+    path = tmp_path / "goal.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "env": "plasticagents/HalfCheetahVelSwitch-v0",
+                "episodes": 2,
+                "max_episode_steps": 420,
+                "perturbations": [],
+            }
+        )
+    )
+    return path
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_path):
+    """Every summary figure is the seed-level statistic of the episodes in episodes.csv: per
+    seed, the mean over that seed's episodes; the shortfall against the same seed's oracle;
+    the ablation cost against the same seed's intact agent."""
+    out = tmp_path / "out"
+    # seed 2: the two held-out episodes switch their goals at steps 366 and 370
+    summary = run_adaptation(
+        {"plastic": [runs["plastic"]] * 2, "static": [runs["static"]] * 2},
+        suite,
+        out,
+        oracle=[runs["oracle"], runs["oracle"]],
+        seed=2,
+        threads=1,
+        progress=False,
+    )
+    rows = _rows(out / "episodes.csv")
+    agents = {r["agent"] for r in rows}
+    assert agents == {
+        "oracle",
+        "plastic",
+        "plastic [freeze-at-onset]",
+        "plastic [lesion]",
+        "plastic [reset-at-onset]",
+        "static",  # not plastic: no ablations
+    }
+    assert {r["onset"] for r in rows} == {"366", "370"}
+
+    def seed_mean(agent, i, key):
+        vals = [float(r[key]) for r in rows if (r["agent"], r["seed_index"]) == (agent, str(i))]
+        assert len(vals) == 2
+        return np.mean(vals)
+
+    for agent, entry in summary["agents"].items():
+        per_seed = entry["return"]["per_seed"]
+        assert per_seed == pytest.approx([seed_mean(agent, i, "return") for i in (0, 1)])
+    oracle_rest = seed_mean("oracle", 0, "reward_rest")
+    rest = seed_mean("static", 0, "reward_rest")
+    assert summary["agents"]["static"]["oracle_shortfall_pct"]["per_seed"][0] == pytest.approx(
+        100 * (oracle_rest - rest) / abs(oracle_rest)
+    )
+    intact = seed_mean("plastic", 1, "reward_rest")
+    frozen = seed_mean("plastic [freeze-at-onset]", 1, "reward_rest")
+    cost = summary["ablation_cost_pp"]["plastic [freeze-at-onset]"]["per_seed"][1]
+    assert cost == pytest.approx(100 * (intact - frozen) / abs(intact))
+    diff = summary["differences"]["plastic − static"]["return"]["per_seed"][0]
+    expected = seed_mean("plastic", 0, "return") - seed_mean("static", 0, "return")
+    assert diff == pytest.approx(expected)
+    # the same run twice: the two seed indices agree exactly, so the interval has no width
+    assert summary["agents"]["plastic"]["return"]["half"] == 0.0
+    assert summary["weight_response_pct"]["plastic"]["n"] == 2
+    assert [g["met"] in (True, False) for g in summary["goals"]]
+    assert (
+        json.loads((out / "summary.json").read_text())["agents"].keys() == summary["agents"].keys()
+    )
+    record = json.loads((out / "record.json").read_text())
+    assert record["outputs"]["seeds"] == 2 and record["wall_time_s"] > 0
+    report = (out / "report.md").read_text()
+    assert "| plastic [freeze-at-onset] |" in report and "## Goals" in report
+    assert (out / "reward_around_onset.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run_adaptation({"plastic": [runs["plastic"]]}, suite, out, seed=2, progress=False)
+
+
+def test_the_fast_weights_differ_only_from_the_switch_on(runs):
+    """The unchanged episode is the same episode up to the onset: same seeds, same first goal;
+    the fast weights' norm is identical before the switch and departs from it after."""
+    from plasticagents.training.analysis.evaluate import load_policy
+    from plasticagents.training.analysis.robustness import episode_seed_list
+
+    lp = load_policy(runs["plastic"])  # sees its reward: the switch reaches it
+    switch = lp.env_config("plasticagents/HalfCheetahVelSwitch-v0", [], 420)
+    still = lp.env_config("plasticagents/HalfCheetahVel-v0", [], 420)
+    seeds = episode_seed_list(2, 2)  # goals switch at steps 366 and 370
+    w_on, onsets = _weight_traces(lp, switch, [], seeds, threads=1)
+    w_off, none = _weight_traces(lp, still, [], seeds, threads=1)
+    assert none == [None, None]
+    for k, t0 in enumerate(onsets):
+        assert t0 in (366, 370)
+        np.testing.assert_array_equal(w_on[k, :t0], w_off[k, :t0])
+        assert np.abs(w_on[k, t0 + 1 :] - w_off[k, t0 + 1 :]).max() > 1e-6
+
+
+def test_bad_arms_are_named(trained, runs, suite, tmp_path):
+    with pytest.raises(ValueError, match="same number of runs"):
+        run_adaptation(
+            {"plastic": [trained, trained]}, suite, tmp_path / "a", oracle=[runs["oracle"]]
+        )
+    with pytest.raises(ValueError, match="unknown condition 'leg'.*nominal"):
+        run_adaptation({"plastic": [trained]}, suite, tmp_path / "b", condition="leg")
+
+
+def test_the_command_parses_its_arms(capsys, tmp_path, suite, trained):
+    from plasticagents.training.cli import main
+
+    assert main(["adaptation", "--arm", "plastic", "--suite", str(suite), "--out", "x"]) == 2
+    assert "expected NAME=RUN[,RUN...]" in capsys.readouterr().err
+    args = ["--suite", str(suite), "--out", str(tmp_path / "o")]
+    assert main(["adaptation", "--arm", f"a={trained}", "--arm", f"a={trained}", *args]) == 2
+    assert "given twice" in capsys.readouterr().err

@@ -1,0 +1,541 @@
+"""The adaptation experiment: arms trained over several seeds, compared around a mid-episode
+change (a hidden goal's switch or a perturbation's onset) against a privileged oracle, with
+the plastic arms' plasticity ablated at the onset.
+
+One call evaluates, for every seed index ``i``, the ``i``-th run of every arm on the same
+held-out episode seeds (``seed`` -> :func:`~.robustness.episode_seed_list`; the default 1000
+keeps them apart from the 0-based seeds training and the other commands use), with
+:func:`~.robustness.evaluate_agent`:
+
+- the oracle's ``i``-th run first, on the privileged env: its mean reward per step after each
+  onset is the level the others' adaptation time is measured against;
+- every arm's ``i``-th run, and for plastic arms each ablation of
+  :data:`plasticagents.ablation.ABLATIONS` (``freeze-at-onset``, ``lesion``,
+  ``reset-at-onset``) on the same episodes;
+- for plastic arms, ``||alpha * hebb||`` per step on the same seeds with and without the
+  change (``nominal_env``: the task without its switch, which gives the same first goal; or
+  the suite's nominal condition for a perturbation): the fast weights' response to the change.
+
+Statistics are over seeds (the unit that was trained): each number is first averaged over the
+episodes of one seed, then given as mean ± 95% Student-t half-width over the seeds. Paired
+figures (oracle shortfall, ablation cost, arm differences, weight-change response) are
+computed per seed against the same seed's partner, then summarised the same way.
+
+Definitions (``rest``: the mean reward per step from the onset to the end of the episode)
+
+- shortfall vs the oracle, % = ``100 (rest_oracle - rest) / |rest_oracle|`` (0: as good as the
+  oracle; the "reaches 80% of the oracle" goal is a shortfall <= 20, the same convention as
+  :func:`~.robustness.time_to_level` for negative rewards);
+- ablation cost, percentage points of the post-onset return = ``100 (rest_intact -
+  rest_ablated) / |rest_intact|`` (positive: the ablation hurts);
+- weight-change response, % = ``100 (W_changed / W_unchanged - 1)`` with ``W`` the mean
+  ``||alpha * hebb||`` over the steps from the onset to the end of the episode.
+
+Outputs in ``out``: ``episodes.csv`` (every episode's row, as ``robustness.csv`` plus
+``arm``, ``seed_index``), ``summary.json`` (every figure above and the goals), ``report.md``,
+``reward_around_onset.png`` (mean reward per step around the onset, one line per arm and
+ablation; the fast weights' norm below), ``record.json`` (the command and provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plasticagents.training.analysis.robustness import (
+    COLUMNS,
+    NOMINAL,
+    _fmt_csv,
+    conditions_of,
+    episode_seed_list,
+    evaluate_agent,
+    format_ci,
+    mean_ci,
+)
+
+__all__ = ["EVAL_SEED", "goals", "run_adaptation", "seed_summary"]
+
+EVAL_SEED = 1000  # held-out episode seeds: training and the other commands start at 0
+_METRICS = ("return", "reward_before", "reward_after", "reward_rest", "adaptation_steps")
+
+
+def _plain(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _stat(values: Sequence[float]) -> dict[str, Any]:
+    """``{"mean", "half", "n", "per_seed"}`` over the finite per-seed values."""
+    mean, half, n = mean_ci(values)
+    return {
+        "mean": _plain(mean),
+        "half": _plain(half),
+        "n": n,
+        "per_seed": [_plain(v) for v in values],
+    }
+
+
+def _no_switch(env_id: str) -> str | None:
+    """``plasticagents/HalfCheetahVelSwitch-v0`` -> ``plasticagents/HalfCheetahVel-v0``."""
+    import gymnasium as gym
+
+    import plasticagents.envs  # noqa: F401 (registers the ids)
+
+    name = re.sub(r"Switch(?=(Privileged)?-v\d+$)", "", env_id)
+    return name if name != env_id and name in gym.registry else None
+
+
+def _is_plastic(loaded: Any, cfg: Any) -> bool:
+    from plasticagents.ablation import plastic_state
+
+    agent = loaded.agent(cfg)
+    try:
+        return plastic_state(agent.initial_state(1)) is not None
+    except (AttributeError, TypeError):  # SB3 predictors have no initial_state
+        return False
+
+
+def _weight_traces(
+    loaded: Any, cfg: Any, specs: list, seeds: Sequence[int], threads: int
+) -> tuple[np.ndarray, list[int | None]]:
+    """``||alpha * hebb||`` per step ``[n, T]`` (NaN after an episode ended) and each
+    episode's onset (a goal switch or the perturbation's), on ``seeds``."""
+    from plasticagents.training.builders import env_maker
+    from plasticagents.training.rollout import EnvPool, policy_probe, rollout
+
+    pool = EnvPool([env_maker(cfg, specs) for _ in seeds], threads=threads)
+    try:
+        result = rollout(
+            loaded.agent(cfg),
+            pool,
+            list(seeds),
+            record=("active", "weight_change"),
+            probe=policy_probe(loaded.policy),
+        )
+    finally:
+        pool.close()
+    w = np.stack(result.trajectory["weight_change"], axis=1).astype(np.float64)
+    active = np.stack(result.trajectory["active"], axis=1)
+    w[~active] = np.nan
+    onsets: list[int | None] = []
+    for o in result.onsets:
+        onsets.append(o.get("task", next(iter(o.values()), None)) if o else None)
+    return w, onsets
+
+
+def seed_summary(
+    rows: Sequence[dict[str, Any]], condition: str = NOMINAL.name
+) -> dict[str, list[dict[str, float]]]:
+    """Per agent, per seed index (in order), the episode means of :data:`_METRICS` (the
+    adaptation time over the episodes that reached the level, ``reached`` the fraction that
+    did) on ``condition``."""
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for agent in dict.fromkeys(r["agent"] for r in rows):
+        mine = [r for r in rows if r["agent"] == agent and r["condition"] == condition]
+        for i in sorted({r["seed_index"] for r in mine}):
+            ep = [r for r in mine if r["seed_index"] == i]
+            means = {}
+            for key in _METRICS:
+                vals = np.array([r[key] for r in ep], dtype=np.float64)
+                finite = vals[np.isfinite(vals)]
+                means[key] = float(finite.mean()) if len(finite) else math.nan
+            steps = np.array([r["adaptation_steps"] for r in ep], dtype=np.float64)
+            means["reached"] = float(np.isfinite(steps).mean()) if len(ep) else math.nan
+            means["weight_change"] = float(np.mean([r["weight_change"] for r in ep]))
+            out.setdefault(agent, {})[i] = means
+    return {a: [per[i] for i in sorted(per)] for a, per in out.items()}
+
+
+def _shortfall(rest: float, oracle: float) -> float:
+    return 100.0 * (oracle - rest) / abs(oracle) if oracle else math.nan
+
+
+def _cost(intact: float, ablated: float) -> float:
+    return 100.0 * (intact - ablated) / abs(intact) if intact else math.nan
+
+
+def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dict[str, Any]]:
+    """The issue's goals for this task, measured: each ``{"goal", "measured", "met"}``
+    (``met`` ``None`` when the experiment has no figure for it)."""
+    agents = summary["agents"]
+    out = []
+    mine = agents.get(plastic, {})
+    short = mine.get("oracle_shortfall_pct", {}).get("mean")
+    adapt = mine.get("adaptation_steps", {}).get("mean")
+    if short is not None:
+        met = short <= 20.0 and adapt is not None and adapt <= 100.0
+        out.append(
+            {
+                "goal": f"{plastic}: >= 80% of the oracle's post-onset reward per step "
+                "(shortfall <= 20%) and adaptation time <= 100 steps",
+                "measured": f"shortfall {short:.1f}%, adaptation time "
+                + (f"{adapt:.0f} steps" if adapt is not None else "never reached"),
+                "met": bool(met),
+            }
+        )
+    freeze = summary["ablation_cost_pp"].get(f"{plastic} [freeze-at-onset]")
+    if freeze is not None and freeze["mean"] is not None:
+        out.append(
+            {
+                "goal": "freezing plasticity at the onset costs >= 10 points of the post-onset "
+                "return",
+                "measured": f"{format_ci(freeze['mean'], freeze['half'] or math.nan, 1)} points",
+                "met": freeze["mean"] >= 10.0,
+            }
+        )
+    wc = summary["weight_response_pct"].get(plastic)
+    if wc is not None and wc["mean"] is not None:
+        half = wc["half"] if wc["half"] is not None else math.nan
+        differs = math.isfinite(half) and abs(wc["mean"]) > half
+        out.append(
+            {
+                "goal": "||alpha * hebb|| after the onset differs from the unchanged episode's",
+                "measured": f"{format_ci(wc['mean'], half, 1)}% (95% CI over seeds "
+                + ("excludes" if differs else "includes")
+                + " 0)",
+                "met": differs,
+            }
+        )
+    if static is not None:
+        diff = summary["differences"].get(f"{plastic} − {static}")
+        if diff is not None and diff["reward_rest"]["mean"] is not None:
+            d = diff["reward_rest"]
+            cell = format_ci(d["mean"], d["half"] or math.nan, 3)
+            out.append(
+                {
+                    "goal": f"{plastic} beats {static} after the onset",
+                    "measured": f"post-onset reward per step {cell}",
+                    "met": d["mean"] > 0 and d["half"] is not None and d["mean"] > d["half"],
+                }
+            )
+    return out
+
+
+def run_adaptation(
+    arms: Mapping[str, Sequence[str | Path]],
+    suite_path: str | Path,
+    out: str | Path,
+    oracle: Sequence[str | Path] | None = None,
+    episodes: int | None = None,
+    seed: int = EVAL_SEED,
+    condition: str = NOMINAL.name,
+    nominal_env: str | None = None,
+    which: str = "best",
+    threads: int = 2,
+    batch: int = 128,
+    window: int = 50,
+    fraction: float = 0.8,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every arm's runs (one per training seed, the same count for every arm and the
+    oracle) around the onset of ``condition`` of the suite (for a hidden-goal env's nominal
+    condition: the goal switch) and write the files listed in the module docstring. Returns
+    the summary (as ``summary.json``)."""
+    from plasticagents.ablation import ABLATIONS
+    from plasticagents.envs import load_suite
+    from plasticagents.training.analysis.evaluate import check_compatible, load_policy
+    from plasticagents.training.analysis.plots import plot_adaptation
+    from plasticagents.training.analysis.robustness import _privileged
+    from plasticagents.training.builders import env_spaces
+    from plasticagents.training.record import Recorder
+
+    recorder = Recorder(command)  # default: sys.argv, the command line that called this
+    if not arms:
+        raise ValueError("adaptation needs at least one arm (name -> run directories)")
+    counts = {name: len(runs) for name, runs in arms.items()}
+    if oracle is not None:
+        counts["oracle"] = len(oracle)
+    if len(set(counts.values())) != 1 or 0 in counts.values():
+        raise ValueError(
+            f"every arm and the oracle need the same number of runs (one per seed), got {counts}"
+        )
+    n_seeds = next(iter(counts.values()))
+    out = Path(out)
+    if (out / "episodes.csv").exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(out)!r} already holds an adaptation run; choose another --out or pass "
+            "--overwrite"
+        )
+    suite = load_suite(suite_path)
+    conds = [c for c in conditions_of(suite) if c.name == condition]
+    if not conds:
+        valid = [c.name for c in conditions_of(suite)]
+        raise ValueError(f"unknown condition {condition!r}; the suite has {valid}")
+    cond = conds[0]
+    episodes = episodes or suite["episodes"] or 10
+    if episodes < 2:
+        raise ValueError(f"episodes must be >= 2 (per-seed means), got {episodes!r}")
+    seeds = episode_seed_list(seed, episodes)
+    env_id = suite["env"]
+    max_steps = suite["max_episode_steps"]
+    loaded = {name: [load_policy(r, which) for r in runs] for name, runs in arms.items()}
+    for lps in loaded.values():  # every incompatibility named before anything runs
+        for lp in lps:
+            cfg = lp.env_config(env_id, [], max_steps)
+            check_compatible(lp, *env_spaces(cfg)[:2], cfg.id)
+    oracles = [load_policy(r, which) for r in oracle] if oracle is not None else None
+    plastic = {
+        name: _is_plastic(lps[0], lps[0].env_config(env_id, [], max_steps))
+        for name, lps in loaded.items()
+    }
+    unchanged_env = nominal_env or (None if cond.mid_episode else _no_switch(env_id or ""))
+
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, list[np.ndarray]] = {}
+    weights: dict[str, dict[str, list[np.ndarray]]] = {}
+    weight_rows: list[dict[str, Any]] = []
+    for i in range(n_seeds):
+        reference = None
+        if oracles is not None:
+            lp = oracles[i]
+            cfg = lp.env_config(_privileged(env_id or lp.config.env.id), [], max_steps)
+            check_compatible(lp, *env_spaces(cfg)[:2], cfg.id)
+            got, curve = evaluate_agent(
+                lp, "oracle", [cond], seeds, cfg, threads, batch, window, fraction, progress
+            )
+            reference = {(r["condition"], r["episode"]): r["reward_rest"] for r in got}
+            rows += [{**r, "arm": "oracle", "seed_index": i} for r in got]
+            curves.setdefault("oracle", []).append(curve.get(cond.name))
+        for name, lps in loaded.items():
+            lp = lps[i]
+            cfg = lp.env_config(env_id, [], max_steps)
+            for ablation in (None, *(ABLATIONS if plastic[name] else ())):
+                label = name if ablation is None else f"{name} [{ablation}]"
+                got, curve = evaluate_agent(
+                    lp,
+                    label,
+                    [cond],
+                    seeds,
+                    cfg,
+                    threads,
+                    batch,
+                    window,
+                    fraction,
+                    progress,
+                    ablation,
+                    reference,
+                )
+                rows += [{**r, "arm": name, "seed_index": i} for r in got]
+                curves.setdefault(label, []).append(curve.get(cond.name))
+            if plastic[name] and (unchanged_env or cond.mid_episode):
+                specs = [cond.spec] if cond.spec else []
+                w_on, onsets = _weight_traces(lp, cfg, specs, seeds, threads)
+                other = lp.env_config(unchanged_env, [], max_steps) if unchanged_env else cfg
+                w_off, _ = _weight_traces(lp, other, [], seeds, threads)
+                before, after = 2 * window, 4 * window
+                for k, t0 in enumerate(onsets):
+                    if t0 is None:
+                        continue
+                    on = float(np.nanmean(w_on[k, t0:]))
+                    off = float(np.nanmean(w_off[k, t0:]))
+                    weight_rows.append(
+                        {
+                            "arm": name,
+                            "seed_index": i,
+                            "episode": k,
+                            "onset": t0,
+                            "changed": on,
+                            "unchanged": off,
+                        }
+                    )
+                    for key, w in (("changed", w_on), ("unchanged", w_off)):
+                        seg = np.full(before + after, np.nan)
+                        lo, hi = max(0, t0 - before), min(w.shape[1], t0 + after)
+                        seg[lo - (t0 - before) : hi - (t0 - before)] = w[k, lo:hi]
+                        weights.setdefault(name, {}).setdefault(key, []).append(seg)
+
+    per_seed = seed_summary(rows, cond.name)
+    oracle_seeds = per_seed.get("oracle")
+    summary: dict[str, Any] = {
+        "condition": cond.name,
+        "env": env_id,
+        "episodes_per_seed": episodes,
+        "seeds": n_seeds,
+        "eval_seed": seed,
+        "window": window,
+        "fraction": fraction,
+        "statistic": "mean ± 95% Student-t half-width over training seeds of per-seed "
+        "episode means",
+        "agents": {},
+        "ablation_cost_pp": {},
+        "differences": {},
+        "weight_response_pct": {},
+    }
+    for agent, seeds_stats in per_seed.items():
+        entry = {k: _stat([s[k] for s in seeds_stats]) for k in (*_METRICS, "reached")}
+        if oracle_seeds is not None and agent != "oracle":
+            entry["oracle_shortfall_pct"] = _stat(
+                [
+                    _shortfall(s["reward_rest"], o["reward_rest"])
+                    for s, o in zip(seeds_stats, oracle_seeds, strict=True)
+                ]
+            )
+        summary["agents"][agent] = entry
+        m = re.fullmatch(r"(.*) \[(.*)\]", agent)
+        if m:
+            intact = per_seed[m.group(1)]
+            summary["ablation_cost_pp"][agent] = _stat(
+                [
+                    _cost(a["reward_rest"], b["reward_rest"])
+                    for a, b in zip(intact, seeds_stats, strict=True)
+                ]
+            )
+    names = list(arms)
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            summary["differences"][f"{a} − {b}"] = {
+                key: _stat([x[key] - y[key] for x, y in zip(per_seed[a], per_seed[b], strict=True)])
+                for key in ("return", "reward_rest")
+            }
+    for name in names:
+        mine = [w for w in weight_rows if w["arm"] == name]
+        if mine:
+            response = []
+            for i in range(n_seeds):
+                on = [w["changed"] for w in mine if w["seed_index"] == i]
+                off = [w["unchanged"] for w in mine if w["seed_index"] == i]
+                # no fast weights at all (alpha = 0) or no onset in this seed's episodes: NaN
+                ok = bool(on) and np.mean(off) > 0
+                response.append(100.0 * (np.mean(on) / np.mean(off) - 1.0) if ok else math.nan)
+            summary["weight_response_pct"][name] = _stat(response)
+    plastic_arms = [n for n in names if plastic[n]]
+    static_arms = [n for n in names if not plastic[n]]
+    if plastic_arms:
+        summary["goals"] = goals(summary, plastic_arms[0], static_arms[0] if static_arms else None)
+    summary["runs"] = {
+        **{name: [str(r) for r in runs] for name, runs in arms.items()},
+        **({"oracle": [str(r) for r in oracle]} if oracle is not None else {}),
+    }
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["arm", "seed_index", *COLUMNS]
+    import csv
+
+    with open(out / "episodes.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _fmt_csv(r[k]) for k in columns})
+    if weight_rows:
+        with open(out / "weight_change.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, list(weight_rows[0]))
+            writer.writeheader()
+            writer.writerows(weight_rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "report.md").write_text(report_markdown(summary))
+    with warnings.catch_warnings():  # steps no episode covers stay NaN (not plotted)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_curves, mean_weights = _mean_curves(curves, weights)
+    plot_adaptation(mean_curves, mean_weights, window, out / "reward_around_onset.png")
+    recorder.write(out / "record.json", outputs=summary)
+    return summary
+
+
+def _mean_curves(curves, weights):
+    mean_curves = {
+        label: np.nanmean(np.stack([c for c in cs if c is not None]), axis=0)
+        for label, cs in curves.items()
+        if any(c is not None for c in cs)
+    }
+    mean_weights = {
+        f"{name} ({key})": np.nanmean(np.stack(segs), axis=0)
+        for name, per in weights.items()
+        for key, segs in per.items()
+    }
+    return mean_curves, mean_weights
+
+
+def _cell(stat: dict[str, Any] | None, digits: int) -> str:
+    if stat is None or stat["mean"] is None:
+        return "–"
+    return format_ci(stat["mean"], stat["half"] if stat["half"] is not None else math.nan, digits)
+
+
+def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The per-agent table (header, rows) of a summary: the report and the README share it."""
+    header = [
+        "agent",
+        "return",
+        "reward/step after the onset (rest of episode)",
+        "shortfall vs oracle, %",
+        "adaptation time, steps (episodes reaching 80% of the oracle)",
+        "ablation cost, points",
+    ]
+    body = []
+    for agent, e in summary["agents"].items():
+        reached = e["reached"]["mean"]
+        adapt = (
+            "(the reference)"
+            if agent == "oracle"
+            else (
+                f"{_cell(e['adaptation_steps'], 0)} ({100 * reached:.0f}%)"
+                if reached is not None
+                else "–"
+            )
+        )
+        body.append(
+            [
+                agent,
+                _cell(e["return"], 1),
+                _cell(e["reward_rest"], 3),
+                "–" if agent == "oracle" else _cell(e.get("oracle_shortfall_pct"), 1),
+                adapt,
+                _cell(summary["ablation_cost_pp"].get(agent), 1)
+                if agent in summary["ablation_cost_pp"]
+                else "",
+            ]
+        )
+    return header, body
+
+
+def report_markdown(summary: dict[str, Any]) -> str:
+    header, body = table_rows(summary)
+    lines = [
+        f"# Adaptation around the onset: {summary['env']}, condition `{summary['condition']}`",
+        "",
+        f"{summary['seeds']} training seeds per arm, {summary['episodes_per_seed']} held-out "
+        f"episodes per seed (episode seeds from {summary['eval_seed']}); "
+        f"{summary['statistic']}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *("| " + " | ".join(r) + " |" for r in body),
+        "",
+        "## Paired differences over seeds (A − B)",
+        "",
+        "| pair | return | reward/step after the onset |",
+        "| --- | --- | --- |",
+        *(
+            f"| {pair} | {_cell(d['return'], 1)} | {_cell(d['reward_rest'], 3)} |"
+            for pair, d in summary["differences"].items()
+        ),
+        "",
+    ]
+    if summary["weight_response_pct"]:
+        lines += [
+            "## Fast weights' response to the onset",
+            "",
+            "Mean `||alpha * hebb||` from the onset to the end, with the change against the "
+            "same episode without it, %:",
+            "",
+            *(f"- {a}: {_cell(s, 1)}" for a, s in summary["weight_response_pct"].items()),
+            "",
+        ]
+    if summary.get("goals"):
+        lines += ["## Goals", "", "| goal | measured | met |", "| --- | --- | --- |"]
+        lines += [
+            f"| {g['goal']} | {g['measured']} | {'yes' if g['met'] else 'no'} |"
+            for g in summary["goals"]
+        ]
+        lines.append("")
+    return "\n".join(lines)
