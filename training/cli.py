@@ -343,7 +343,6 @@ def _cmd_adaptation(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         seed=args.seed,
         condition=args.condition,
-        nominal_env=args.nominal_env,
         which=args.checkpoint,
         threads=args.threads,
         window=args.window,
@@ -662,9 +661,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ada.add_argument("--episodes", type=int, help="held-out episodes per seed (suite or 10)")
     ada.add_argument("--seed", type=int, default=1000, help="seeds the held-out episodes")
-    ada.add_argument(
-        "--nominal-env", help="the env without the change (default: the id without 'Switch')"
-    )
     ada.add_argument("--checkpoint", choices=["best", "latest"], default="best")
     ada.add_argument("--threads", type=int, default=2, help="physics threads")
     ada.add_argument("--window", type=int, default=50, help="steps around an onset")

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
-from plasticagents.training.analysis.adaptation import _weight_traces, run_adaptation
+from plasticagents.training.analysis.adaptation import (
+    _cost,
+    _shortfall,
+    _weight_traces,
+    run_adaptation,
+    without_switch,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -23,23 +29,25 @@ def runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("adaptation-runs")
     made = {}
-    for name, overrides in {
-        "static": ["name=static", "trainer.generations=1", "agent.plasticity=null"],
-        "oracle": [
-            "name=oracle",
-            "env.id=plasticagents/HalfCheetahVelSwitchPrivileged-v0",
-            "trainer.generations=1",
-        ],
-    }.items():
-        cfg = load_config("configs/smoke/es.yaml", overrides)
-        made[name] = train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+    for seed in (0, 1):  # two training seeds of the static arm and of the oracle
+        for name, overrides in {
+            "static": ["name=static", "trainer.generations=1", "agent.plasticity=null"],
+            "oracle": [
+                "name=oracle",
+                "env.id=plasticagents/HalfCheetahVelSwitchPrivileged-v0",
+                "trainer.generations=1",
+            ],
+        }.items():
+            cfg = load_config("configs/smoke/es.yaml", [*overrides, f"seed={seed}"])
+            run = train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+            made.setdefault(name, []).append(run)
     # plastic, modulated, seeing its previous action and reward (the registered switch range;
     # gain 6: at the smoke config's 2 this barely-trained net falls silent and its weights freeze)
     cfg = load_config(
         "configs/smoke/adaptation.yaml",
         ["name=plastic", "env.kwargs={}", "trainer.generations=1", "agent.gain=6.0"],
     )
-    made["plastic"] = train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+    made["plastic"] = [train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run] * 2
     return made
 
 
@@ -70,11 +78,12 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
     the ablation cost against the same seed's intact agent."""
     out = tmp_path / "out"
     # seed 2: the two held-out episodes switch their goals at steps 366 and 370
+    arms = {"plastic": runs["plastic"], "static": runs["static"]}
     summary = run_adaptation(
-        {"plastic": [runs["plastic"]] * 2, "static": [runs["static"]] * 2},
+        arms,
         suite,
         out,
-        oracle=[runs["oracle"], runs["oracle"]],
+        oracle=runs["oracle"],
         seed=2,
         threads=1,
         progress=False,
@@ -90,6 +99,8 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
         "static",  # not plastic: no ablations
     }
     assert {r["onset"] for r in rows} == {"366", "370"}
+    for r in rows:  # seed index i is every arm's i-th run, and the oracle's
+        assert r["run"] == str({**arms, "oracle": runs["oracle"]}[r["arm"]][int(r["seed_index"])])
 
     def seed_mean(agent, i, key):
         vals = [float(r[key]) for r in rows if (r["agent"], r["seed_index"]) == (agent, str(i))]
@@ -99,22 +110,27 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
     for agent, entry in summary["agents"].items():
         per_seed = entry["return"]["per_seed"]
         assert per_seed == pytest.approx([seed_mean(agent, i, "return") for i in (0, 1)])
-    oracle_rest = seed_mean("oracle", 0, "reward_rest")
-    rest = seed_mean("static", 0, "reward_rest")
-    assert summary["agents"]["static"]["oracle_shortfall_pct"]["per_seed"][0] == pytest.approx(
-        100 * (oracle_rest - rest) / abs(oracle_rest)
-    )
+    for i in (0, 1):  # against the same seed's oracle (the two oracles differ)
+        oracle_rest = seed_mean("oracle", i, "reward_rest")
+        rest = seed_mean("static", i, "reward_rest")
+        got = summary["agents"]["static"]["oracle_shortfall_pct"]["per_seed"][i]
+        assert got == pytest.approx(100 * (oracle_rest - rest) / abs(oracle_rest))
+    assert seed_mean("oracle", 0, "return") != seed_mean("oracle", 1, "return")
     intact = seed_mean("plastic", 1, "reward_rest")
     frozen = seed_mean("plastic [freeze-at-onset]", 1, "reward_rest")
     cost = summary["ablation_cost_pp"]["plastic [freeze-at-onset]"]["per_seed"][1]
     assert cost == pytest.approx(100 * (intact - frozen) / abs(intact))
-    diff = summary["differences"]["plastic − static"]["return"]["per_seed"][0]
-    expected = seed_mean("plastic", 0, "return") - seed_mean("static", 0, "return")
+    diff = summary["differences"]["plastic − static"]["return"]["per_seed"]
+    expected = [
+        seed_mean("plastic", i, "return") - seed_mean("static", i, "return") for i in (0, 1)
+    ]
     assert diff == pytest.approx(expected)
+    assert list(summary["differences"]) == ["plastic − static"]  # each pair once
     # the same run twice: the two seed indices agree exactly, so the interval has no width
     assert summary["agents"]["plastic"]["return"]["half"] == 0.0
     assert summary["weight_response_pct"]["plastic"]["n"] == 2
-    assert [g["met"] in (True, False) for g in summary["goals"]]
+    assert len(summary["goals"]) == 4
+    assert all(isinstance(g["met"], bool) for g in summary["goals"])
     assert (
         json.loads((out / "summary.json").read_text())["agents"].keys() == summary["agents"].keys()
     )
@@ -124,7 +140,7 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
     assert "| plastic [freeze-at-onset] |" in report and "## Goals" in report
     assert (out / "reward_around_onset.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(FileExistsError, match="--overwrite"):
-        run_adaptation({"plastic": [runs["plastic"]]}, suite, out, seed=2, progress=False)
+        run_adaptation({"plastic": runs["plastic"][:1]}, suite, out, seed=2, progress=False)
 
 
 def test_the_fast_weights_differ_only_from_the_switch_on(runs):
@@ -133,9 +149,9 @@ def test_the_fast_weights_differ_only_from_the_switch_on(runs):
     from plasticagents.training.analysis.evaluate import load_policy
     from plasticagents.training.analysis.robustness import episode_seed_list
 
-    lp = load_policy(runs["plastic"])  # sees its reward: the switch reaches it
+    lp = load_policy(runs["plastic"][0])  # sees its reward: the switch reaches it
     switch = lp.env_config("plasticagents/HalfCheetahVelSwitch-v0", [], 420)
-    still = lp.env_config("plasticagents/HalfCheetahVel-v0", [], 420)
+    still = without_switch(switch)
     seeds = episode_seed_list(2, 2)  # goals switch at steps 366 and 370
     w_on, onsets = _weight_traces(lp, switch, [], seeds, threads=1)
     w_off, none = _weight_traces(lp, still, [], seeds, threads=1)
@@ -146,13 +162,34 @@ def test_the_fast_weights_differ_only_from_the_switch_on(runs):
         assert np.abs(w_on[k, t0 + 1 :] - w_off[k, t0 + 1 :]).max() > 1e-6
 
 
+def test_shortfall_and_ablation_cost_keep_their_sign_for_negative_rewards():
+    # the oracle at -0.5 per step: an agent at -0.6 falls 20% short, one at -0.4 is above it
+    assert _shortfall(-0.6, -0.5) == pytest.approx(20.0)
+    assert _shortfall(-0.4, -0.5) == pytest.approx(-20.0)
+    assert _shortfall(0.8, 1.0) == pytest.approx(20.0)
+    # an ablation that lowers the reward costs points, whatever the reward's sign
+    assert _cost(-0.5, -0.6) == pytest.approx(20.0)
+    assert _cost(1.0, 0.9) == pytest.approx(10.0)
+    assert _cost(1.0, 1.1) == pytest.approx(-10.0)
+
+
 def test_bad_arms_are_named(trained, runs, suite, tmp_path):
     with pytest.raises(ValueError, match="same number of runs"):
-        run_adaptation(
-            {"plastic": [trained, trained]}, suite, tmp_path / "a", oracle=[runs["oracle"]]
-        )
+        arms = {"plastic": runs["plastic"], "static": runs["static"]}
+        run_adaptation(arms, suite, tmp_path / "a", oracle=runs["oracle"][:1])
     with pytest.raises(ValueError, match="unknown condition 'leg'.*nominal"):
         run_adaptation({"plastic": [trained]}, suite, tmp_path / "b", condition="leg")
+    with pytest.raises(ValueError, match="reserved or ambiguous"):
+        run_adaptation({"oracle": [trained]}, suite, tmp_path / "c")
+    with pytest.raises(ValueError, match="mixes plastic and non-plastic"):
+        run_adaptation({"x": [trained, runs["static"][0]]}, suite, tmp_path / "d")
+    # the smoke config as shipped switches at step 25 (its gym kwargs): another task
+    from plasticagents.training import load_config, train
+
+    cfg = load_config("configs/smoke/adaptation.yaml", ["trainer.generations=1"])
+    other = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False).run
+    with pytest.raises(ValueError, match="same task"):
+        run_adaptation({"a": [runs["plastic"][0]], "b": [other]}, suite, tmp_path / "e")
 
 
 def test_the_command_parses_its_arms(capsys, tmp_path, suite, trained):
