@@ -167,6 +167,34 @@ def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
     ]
 
 
+def test_an_agent_with_a_nominal_return_near_zero_is_never_bolded(tmp_path):
+    """Dividing by a nominal return whose CI includes 0 gives a huge ratio (the MLP on Ant):
+    it is shown but not marked best."""
+    from plasticagents.training.analysis.robustness import write_report
+
+    rng = np.random.default_rng(5)
+    base = rng.normal(1000.0, 50.0, 6)
+    near_zero = np.array([30.0, -20.0, 25.0, -15.0, 10.0, 5.0])
+    returns = {
+        ("walker", "nominal"): base,
+        ("walker", "leg"): 0.8 * base,
+        ("stander", "nominal"): near_zero,
+        ("stander", "leg"): near_zero + 40.0,  # ratio of means 7.9: "better" by division only
+    }
+    nan = float("nan")
+    rows = [
+        {"agent": a, "run": f"runs/{a}", "condition": c, "episode": k, "return": float(x)}
+        | dict.fromkeys(["reward_before", "spikes_per_step", "weight_change"], nan)
+        | {"diverged": False}
+        for (a, c), xs in returns.items()
+        for k, x in enumerate(xs)
+    ]
+    info = {"env": "E", "max_episode_steps": 5, "suite": "s.yaml", "episodes": 6, "seed": 0}
+    write_report(rows, tmp_path / "report.md", {**info, "checkpoint": "best"})
+    line = next(x for x in (tmp_path / "report.md").read_text().splitlines() if "| leg | " in x)
+    assert line.startswith("| leg | **0.800 [0.800, 0.800]** | 7.857 [")
+
+
 def test_suite_expands_sweeps_and_onsets(suite):
     from plasticagents.envs import load_suite
 

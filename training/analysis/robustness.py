@@ -911,10 +911,18 @@ def format_interval(estimate: float, low: float, high: float, digits: int) -> st
 
 def _ratio_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Return ratio per condition x agent: ratio of means [paired bootstrap 95% interval];
-    the best agent per (perturbed) condition in bold."""
+    the best agent per (perturbed) condition in bold, among the agents whose nominal return
+    is told apart from 0 (its 95% CI excludes 0): dividing by a return near 0 gives ratios
+    that say nothing about robustness, so those agents' ratios are never bolded."""
     agents = list(dict.fromkeys(r["agent"] for r in rows))
     conditions = list(dict.fromkeys(r["condition"] for r in rows))
     stats = ratio_summary(rows)
+    usable = []
+    for a in agents:
+        mean, half, _ = mean_ci(
+            [r["return"] for r in rows if (r["agent"], r["condition"]) == (a, NOMINAL.name)]
+        )
+        usable.append(math.isfinite(mean) and (not math.isfinite(half) or abs(mean) > half))
     lines = ["| condition | " + " | ".join(agents) + " |", "| --- |" + " --- |" * len(agents)]
     for cond in conditions:
         cells = [stats.get((cond, a), (math.nan, math.nan, math.nan)) for a in agents]
@@ -922,9 +930,9 @@ def _ratio_table(rows: Sequence[dict[str, Any]]) -> list[str]:
             text = ["1 (reference)" if math.isfinite(c[0]) else "–" for c in cells]
         else:
             text = [format_interval(*c, 3) for c in cells]
-            means = np.array([c[0] for c in cells])
+            means = np.array([c[0] if ok else np.nan for c, ok in zip(cells, usable, strict=True)])
             if len(agents) > 1 and np.isfinite(means).any():
-                best = int(np.nanargmax(np.where(np.isfinite(means), means, np.nan)))
+                best = int(np.nanargmax(means))
                 text[best] = f"**{text[best]}**"
         lines.append(f"| {cond} | " + " | ".join(text) + " |")
     return lines
