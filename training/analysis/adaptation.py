@@ -219,7 +219,7 @@ def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dic
         differs = math.isfinite(half) and abs(wc["mean"]) > half
         out.append(
             {
-                "goal": "||alpha * hebb|| after the onset differs from the unchanged episode's",
+                "goal": "‖alpha * hebb‖ after the onset differs from the unchanged episode's",
                 "measured": f"{format_ci(wc['mean'], half, 1)}% (95% CI over seeds "
                 + ("excludes" if differs else "includes")
                 + " 0)",

@@ -318,7 +318,8 @@ def plot_adaptation(
     """The adaptation figure: mean reward per step around the onset (step 0), one line per
     agent and ablation (ablations dashed), smoothed by a ``window // 5``-step moving average;
     below it, when given, the fast weights' norm ``||alpha * hebb||`` around the same onset
-    with and without the change. Curves span ``-2 window .. 4 window`` steps."""
+    with the change (solid, in the arm's colour) and without it (dashed). Curves span
+    ``-2 window .. 4 window`` steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -353,7 +354,10 @@ def plot_adaptation(
         ax = axes[1, 0]
         for i, (label, y) in enumerate(weights.items()):
             steps = np.arange(len(y)) - 2 * window
-            ax.plot(steps, y, color=f"C{i}", lw=1.2, label=label)
+            base = label.rsplit(" (", 1)[0]  # "<arm> (changed)" / "<arm> (unchanged)"
+            colour = colours.get(base, f"C{len(colours) + i}")
+            style = "--" if label.endswith("(unchanged)") else "-"
+            ax.plot(steps, y, color=colour, lw=1.2, ls=style, label=label)
         ax.axvline(0, color="k", lw=0.8, ls=":")
         ax.set_ylabel("||alpha * hebb||")
         ax.grid(alpha=0.3)
