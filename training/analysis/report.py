@@ -302,6 +302,43 @@ def _vel_references(root: Path) -> str:
     return _table(header, table)
 
 
+def _adaptation(root: Path, directory: str) -> str:
+    from plasticagents.training.analysis.adaptation import table_rows
+
+    summary = _json(root / directory / "summary.json")
+    header, body = table_rows(summary)
+    return _table(header, body)
+
+
+def _adaptation_goals(root: Path, directory: str) -> str:
+    summary = _json(root / directory / "summary.json")
+    rows = [
+        [g["goal"], g["measured"], "yes" if g["met"] else "**no**"]
+        for g in summary.get("goals", [])
+    ]
+    rows += [
+        [pair, _fmt_stat(d["return"], 1), _fmt_stat(d["reward_rest"], 3)]
+        for pair, d in summary["differences"].items()
+    ]
+    return _table(
+        [
+            "goal, or paired difference over seeds (A − B)",
+            "measured",
+            "met / return, then reward per step after the onset",
+        ],
+        rows,
+    )
+
+
+def _fmt_stat(stat: dict[str, Any], digits: int) -> str:
+    if stat["mean"] is None:
+        return "–"
+    from plasticagents.training.analysis.robustness import format_ci
+
+    half = stat["half"] if stat["half"] is not None else math.nan
+    return format_ci(stat["mean"], half, digits)
+
+
 # --------------------------------------------------------------------------- RL: cue task
 
 _NOISE = ("0", "0.5", "1.0")
@@ -830,6 +867,49 @@ SECTIONS: tuple[Section, ...] = (
         ("digits_inhibitory",),
         _digits_inhibitory,
         "The 80:20 network with the inhibitory neurons' time constants spread (CV).",
+    ),
+    Section(
+        "adaptation-vel",
+        "The adaptation experiment: hidden target velocity with a mid-episode switch",
+        ("adaptation/vel_switch", "adaptation"),  # the analysis, then the training runs
+        lambda root: _adaptation(root, "adaptation/vel_switch"),
+        "`plasticagents/HalfCheetahVelSwitch-v0`: reward `-|v_x - v*| - 0.1 Σa²`, the hidden "
+        "target `v*` uniform on [0, 3] m/s and redrawn once at a step drawn from 300..700 of "
+        "1000. The agents see their previous action and reward; the oracle MLP sees `v*`. "
+        "Every arm is trained with ES (PGPE) at the same budget, 3 training seeds each "
+        "(`results/adaptation/train_vel_switch.sh`), and evaluated on the same 10 held-out "
+        "episodes per seed (episode seeds from 1000; the oracle on the privileged twin, so "
+        "the same goals and switches). Cells: mean ± 95% Student-t half-width over the 3 "
+        "seeds of each seed's episode mean. Shortfall vs oracle: how far the post-switch "
+        "reward per step falls below the same seed's oracle, in % of the oracle's; "
+        "adaptation time: steps after the switch until the 50-step moving average reaches "
+        "80% of the oracle's post-switch level (mean over the episodes that got there, and "
+        "their share). Ablations of the plastic SNN (`freeze-at-onset` holds the fast "
+        "weights from the switch on, `lesion` keeps them at zero, `reset-at-onset` zeroes "
+        "them at the switch) run on the same episodes; their cost is the drop of the "
+        "post-switch reward per step, in points of the intact agent's.",
+        ("adaptation/vel_switch/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-goals",
+        "The adaptation goals on the velocity-switch task",
+        ("adaptation/vel_switch",),
+        lambda root: _adaptation_goals(root, "adaptation/vel_switch"),
+        "The issue's goals measured on the table above, then every paired difference between "
+        "arms over the 3 training seeds (mean ± 95% Student-t half-width of the per-seed "
+        "differences; the pairs share their held-out episodes).",
+    ),
+    Section(
+        "adaptation-vel-oja",
+        "What else was tried on the velocity switch: a modulated Oja rule (one seed)",
+        ("adaptation/vel_switch_oja_s0",),
+        lambda root: _adaptation(root, "adaptation/vel_switch_oja_s0"),
+        "The modulated Hebbian rule's fast weights only grow through an episode (its term "
+        "`pre * post` is never negative and has no decay); modulated Oja can move them both "
+        "ways. One training seed (seed 0, the main arms' budget, "
+        "`results/adaptation/train_vel_switch_variants.sh`) against the seed-0 runs of the "
+        "main table on the same held-out episodes; with one seed the cells have no interval.",
+        ("adaptation/vel_switch_oja_s0/reward_around_onset.png",),
     ),
     Section(
         "delays",
