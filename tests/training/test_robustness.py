@@ -131,17 +131,10 @@ def test_paired_statistics_edge_cases():
     )
 
 
-def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
-    from plasticagents.training.analysis.robustness import agent_pairs, write_report
+def _write_report(returns, path):
+    """``write_report`` on rows holding only the returns ``{(agent, condition): [episodes]}``."""
+    from plasticagents.training.analysis.robustness import write_report
 
-    rng = np.random.default_rng(4)
-    base = rng.normal(1000.0, 200.0, 6)
-    returns = {
-        ("a", "nominal"): base,
-        ("a", "leg"): 0.9 * base,
-        ("b", "nominal"): base + 100.0,
-        ("b", "leg"): 0.6 * base,
-    }
     nan = float("nan")
     rows = [
         {"agent": a, "run": f"runs/{a}", "condition": c, "episode": k, "return": float(x)}
@@ -151,7 +144,21 @@ def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
         for k, x in enumerate(xs)
     ]
     info = {"env": "E", "max_episode_steps": 5, "suite": "s.yaml", "episodes": 6, "seed": 0}
-    write_report(rows, tmp_path / "report.md", {**info, "checkpoint": "best"})
+    write_report(rows, path, {**info, "checkpoint": "best"})
+
+
+def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
+    from plasticagents.training.analysis.robustness import agent_pairs
+
+    rng = np.random.default_rng(4)
+    base = rng.normal(1000.0, 200.0, 6)
+    returns = {
+        ("a", "nominal"): base,
+        ("a", "leg"): 0.9 * base,
+        ("b", "nominal"): base + 100.0,
+        ("b", "leg"): 0.6 * base,
+    }
+    _write_report(returns, tmp_path / "report.md")
     report = (tmp_path / "report.md").read_text()
     r = paired_ratio(0.6 * base, base + 100.0)
     # a's constant ratio is exact; b's carries the spread of its nominal returns
@@ -170,7 +177,6 @@ def test_the_report_compares_agents_on_their_paired_episodes(tmp_path):
 def test_an_agent_with_a_nominal_return_near_zero_is_never_bolded(tmp_path):
     """Dividing by a nominal return whose CI includes 0 gives a huge ratio (the MLP on Ant):
     it is shown but not marked best."""
-    from plasticagents.training.analysis.robustness import write_report
 
     rng = np.random.default_rng(5)
     base = rng.normal(1000.0, 50.0, 6)
@@ -181,16 +187,7 @@ def test_an_agent_with_a_nominal_return_near_zero_is_never_bolded(tmp_path):
         ("stander", "nominal"): near_zero,
         ("stander", "leg"): near_zero + 40.0,  # ratio of means 7.9: "better" by division only
     }
-    nan = float("nan")
-    rows = [
-        {"agent": a, "run": f"runs/{a}", "condition": c, "episode": k, "return": float(x)}
-        | dict.fromkeys(["reward_before", "spikes_per_step", "weight_change"], nan)
-        | {"diverged": False}
-        for (a, c), xs in returns.items()
-        for k, x in enumerate(xs)
-    ]
-    info = {"env": "E", "max_episode_steps": 5, "suite": "s.yaml", "episodes": 6, "seed": 0}
-    write_report(rows, tmp_path / "report.md", {**info, "checkpoint": "best"})
+    _write_report(returns, tmp_path / "report.md")
     line = next(x for x in (tmp_path / "report.md").read_text().splitlines() if "| leg | " in x)
     assert line.startswith("| leg | **0.800 [0.800, 0.800]** | 7.857 [")
 
