@@ -200,3 +200,26 @@ def test_the_command_parses_its_arms(capsys, tmp_path, suite, trained):
     args = ["--suite", str(suite), "--out", str(tmp_path / "o")]
     assert main(["adaptation", "--arm", f"a={trained}", "--arm", f"a={trained}", *args]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_reached_is_not_measured_without_an_oracle():
+    from plasticagents.training.analysis.adaptation import seed_summary
+
+    nan = float("nan")
+    rows = [
+        {
+            "agent": "a",
+            "condition": "nominal",
+            "seed_index": 0,
+            "return": -1.0 * k,
+            "reward_before": -1.0,
+            "reward_after": -1.0,
+            "reward_rest": -1.0,
+            "adaptation_steps": steps,
+        }
+        for k, steps in enumerate([12.0, nan])
+    ]
+    with_oracle = seed_summary(rows)["a"][0]
+    assert with_oracle["reached"] == 0.5 and with_oracle["adaptation_steps"] == 12.0
+    assert with_oracle["return"] == -0.5
+    assert np.isnan(seed_summary(rows, oracle=False)["a"][0]["reached"])

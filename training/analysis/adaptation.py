@@ -59,15 +59,24 @@ import numpy as np
 from plasticagents.training.analysis.robustness import (
     COLUMNS,
     NOMINAL,
-    _fmt_csv,
+    around_onset,
     conditions_of,
     episode_seed_list,
     evaluate_agent,
     format_ci,
     mean_ci,
+    write_csv,
 )
 
-__all__ = ["EVAL_SEED", "goals", "run_adaptation", "seed_summary", "without_switch"]
+__all__ = [
+    "EVAL_SEED",
+    "format_stat",
+    "goals",
+    "run_adaptation",
+    "seed_summary",
+    "table_rows",
+    "without_switch",
+]
 
 EVAL_SEED = 1000  # held-out episode seeds: training and the other commands start at 0
 _METRICS = ("return", "reward_before", "reward_after", "reward_rest", "adaptation_steps")
@@ -137,11 +146,11 @@ def _weight_traces(
 
 
 def seed_summary(
-    rows: Sequence[dict[str, Any]], condition: str = NOMINAL.name
+    rows: Sequence[dict[str, Any]], condition: str = NOMINAL.name, oracle: bool = True
 ) -> dict[str, list[dict[str, float]]]:
     """Per agent, per seed index (in order), the episode means of :data:`_METRICS` (the
     adaptation time over the episodes that reached the level, ``reached`` the fraction that
-    did) on ``condition``."""
+    did; NaN without an ``oracle`` to reach) on ``condition``."""
     out: dict[str, dict[int, dict[str, float]]] = {}
     for agent in dict.fromkeys(r["agent"] for r in rows):
         mine = [r for r in rows if r["agent"] == agent and r["condition"] == condition]
@@ -153,11 +162,8 @@ def seed_summary(
                 finite = vals[np.isfinite(vals)]
                 means[key] = float(finite.mean()) if len(finite) else math.nan
             steps = np.array([r["adaptation_steps"] for r in ep], dtype=np.float64)
-            measured = any(math.isfinite(r["reward_rest"]) for r in ep)
+            measured = oracle and any(math.isfinite(r["reward_rest"]) for r in ep)
             means["reached"] = float(np.isfinite(steps).mean()) if measured else math.nan
-            if all(r.get("_no_reference") for r in ep):
-                means["reached"] = math.nan  # no oracle: adaptation time is not measured
-            means["weight_change"] = float(np.mean([r["weight_change"] for r in ep]))
             out.setdefault(agent, {})[i] = means
     return {a: [per[i] for i in sorted(per)] for a, per in out.items()}
 
@@ -171,8 +177,8 @@ def _cost(intact: float, ablated: float) -> float:
 
 
 def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dict[str, Any]]:
-    """The issue's goals for this task, measured: each ``{"goal", "measured", "met"}``
-    (``met`` ``None`` when the experiment has no figure for it)."""
+    """The issue's goals for this task, measured: each ``{"goal", "measured", "met"}``; a goal
+    the summary has no figure for (no oracle, no ablation, no static arm) is left out."""
     agents = summary["agents"]
     out = []
     mine = agents.get(plastic, {})
@@ -384,8 +390,7 @@ def run_adaptation(
                     ablation,
                     reference,
                 )
-                no_ref = {"_no_reference": True} if reference is None else {}
-                rows += [{**r, "arm": name, "seed_index": i, **no_ref} for r in got]
+                rows += [{**r, "arm": name, "seed_index": i} for r in got]
                 curves.setdefault(label, []).append(curve.get(cond.name))
             if plastic[name]:
                 specs = [cond.spec] if cond.spec else []
@@ -394,7 +399,6 @@ def run_adaptation(
                     w_off, _ = _weight_traces(lp, cfg, [], seeds, threads)
                 else:  # the same episode without the goal switch
                     w_off, _ = _weight_traces(lp, without_switch(cfg), specs, seeds, threads)
-                before, after = 2 * window, 4 * window
                 for k, t0 in enumerate(onsets):
                     if t0 is None:
                         continue
@@ -414,12 +418,10 @@ def run_adaptation(
                         }
                     )
                     for key, w in (("changed", w_on), ("unchanged", w_off)):
-                        seg = np.full(before + after, np.nan)
-                        lo, hi = max(0, t0 - before), min(w.shape[1], t0 + after)
-                        seg[lo - (t0 - before) : hi - (t0 - before)] = w[k, lo:hi]
+                        seg = around_onset(w[k], t0, window)
                         weights.setdefault(name, {}).setdefault(key, []).append(seg)
 
-    per_seed = seed_summary(rows, cond.name)
+    per_seed = seed_summary(rows, cond.name, oracle=oracle is not None)
     oracle_seeds = per_seed.get("oracle")
     summary: dict[str, Any] = {
         "condition": cond.name,
@@ -484,19 +486,9 @@ def run_adaptation(
     }
 
     out.mkdir(parents=True, exist_ok=True)
-    columns = ["arm", "seed_index", *COLUMNS]
-    import csv
-
-    with open(out / "episodes.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, columns)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _fmt_csv(r[k]) for k in columns})
+    write_csv(rows, out / "episodes.csv", ["arm", "seed_index", *COLUMNS])
     if weight_rows:
-        with open(out / "weight_change.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, list(weight_rows[0]))
-            writer.writeheader()
-            writer.writerows(weight_rows)
+        write_csv(weight_rows, out / "weight_change.csv", list(weight_rows[0]))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "report.md").write_text(report_markdown(summary))
     with warnings.catch_warnings():  # steps no episode covers stay NaN (not plotted)
@@ -521,7 +513,8 @@ def _mean_curves(curves, weights):
     return mean_curves, mean_weights
 
 
-def _cell(stat: dict[str, Any] | None, digits: int) -> str:
+def format_stat(stat: dict[str, Any] | None, digits: int) -> str:
+    """A summary figure (``{"mean", "half", ...}``) as ``mean ± half`` (``–`` if missing)."""
     if stat is None or stat["mean"] is None:
         return "–"
     return format_ci(stat["mean"], stat["half"] if stat["half"] is not None else math.nan, digits)
@@ -544,7 +537,7 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             "(the reference)"
             if agent == "oracle"
             else (
-                f"{_cell(e['adaptation_steps'], 0)} ({100 * reached:.0f}%)"
+                f"{format_stat(e['adaptation_steps'], 0)} ({100 * reached:.0f}%)"
                 if reached is not None
                 else "–"
             )
@@ -552,11 +545,11 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         body.append(
             [
                 agent,
-                _cell(e["return"], 1),
-                _cell(e["reward_rest"], 3),
-                "–" if agent == "oracle" else _cell(e.get("oracle_shortfall_pct"), 1),
+                format_stat(e["return"], 1),
+                format_stat(e["reward_rest"], 3),
+                "–" if agent == "oracle" else format_stat(e.get("oracle_shortfall_pct"), 1),
                 adapt,
-                _cell(summary["ablation_cost_pp"].get(agent), 1)
+                format_stat(summary["ablation_cost_pp"].get(agent), 1)
                 if agent in summary["ablation_cost_pp"]
                 else "",
             ]
@@ -582,7 +575,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         "| pair | return | reward/step after the onset |",
         "| --- | --- | --- |",
         *(
-            f"| {pair} | {_cell(d['return'], 1)} | {_cell(d['reward_rest'], 3)} |"
+            f"| {pair} | {format_stat(d['return'], 1)} | {format_stat(d['reward_rest'], 3)} |"
             for pair, d in summary["differences"].items()
         ),
         "",
@@ -594,7 +587,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
             "Mean `||alpha * hebb||` from the onset to the end, with the change against the "
             "same episode without it, %:",
             "",
-            *(f"- {a}: {_cell(s, 1)}" for a, s in summary["weight_response_pct"].items()),
+            *(f"- {a}: {format_stat(s, 1)}" for a, s in summary["weight_response_pct"].items()),
             "",
         ]
     if summary.get("goals"):

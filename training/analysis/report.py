@@ -311,32 +311,25 @@ def _adaptation(root: Path, directory: str) -> str:
 
 
 def _adaptation_goals(root: Path, directory: str) -> str:
+    from plasticagents.training.analysis.adaptation import format_stat
+
     summary = _json(root / directory / "summary.json")
-    rows = [
+    goals = [
         [g["goal"], g["measured"], "yes" if g["met"] else "**no**"]
         for g in summary.get("goals", [])
     ]
-    rows += [
-        [pair, _fmt_stat(d["return"], 1), _fmt_stat(d["reward_rest"], 3)]
+    pairs = [
+        [pair, format_stat(d["return"], 1), format_stat(d["reward_rest"], 3)]
         for pair, d in summary["differences"].items()
     ]
-    return _table(
-        [
-            "goal, or paired difference over seeds (A − B)",
-            "measured",
-            "met / return, then reward per step after the onset",
-        ],
-        rows,
+    return (
+        _table(["goal", "measured", "met"], goals)
+        + "\n\n"
+        + _table(
+            ["paired difference over seeds (A − B)", "return", "reward/step after the onset"],
+            pairs,
+        )
     )
-
-
-def _fmt_stat(stat: dict[str, Any], digits: int) -> str:
-    if stat["mean"] is None:
-        return "–"
-    from plasticagents.training.analysis.robustness import format_ci
-
-    half = stat["half"] if stat["half"] is not None else math.nan
-    return format_ci(stat["mean"], half, digits)
 
 
 # --------------------------------------------------------------------------- RL: cue task
@@ -885,8 +878,9 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation time: steps after the switch until the 50-step moving average reaches "
         "80% of the oracle's post-switch level (mean over the episodes that got there, and "
         "their share). Ablations of the plastic SNN (`freeze-at-onset` holds the fast "
-        "weights from the switch on, `lesion` keeps them at zero, `reset-at-onset` zeroes "
-        "them at the switch) run on the same episodes; their cost is the drop of the "
+        "weights from the switch on, `lesion` keeps them at their initial values all episode, "
+        "`reset-at-onset` puts them back to their initial values at the switch) run on the "
+        "same episodes; their cost is the drop of the "
         "post-switch reward per step, in points of the intact agent's.",
         ("adaptation/vel_switch/reward_around_onset.png",),
     ),
@@ -895,7 +889,7 @@ SECTIONS: tuple[Section, ...] = (
         "The adaptation goals on the velocity-switch task",
         ("adaptation/vel_switch",),
         lambda root: _adaptation_goals(root, "adaptation/vel_switch"),
-        "The issue's goals measured on the table above, then every paired difference between "
+        "The issue's goals measured on the table above, then each paired difference between "
         "arms over the 3 training seeds (mean ± 95% Student-t half-width of the per-seed "
         "differences; the pairs share their held-out episodes).",
     ),

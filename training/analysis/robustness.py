@@ -182,6 +182,18 @@ def time_to_level(
     return float(hits[0]) if len(hits) else math.nan
 
 
+def around_onset(values: np.ndarray, onset: int, window: int) -> np.ndarray:
+    """``values`` at steps ``onset - 2 window .. onset + 4 window`` (``6 window`` entries),
+    NaN where the episode does not cover a step (an episode that ended 2 windows before its
+    onset adds nothing)."""
+    before, after = 2 * window, 4 * window
+    seg = np.full(before + after, np.nan)
+    lo, hi = max(0, onset - before), min(len(values), onset + after)
+    if hi > lo:
+        seg[lo - (onset - before) : hi - (onset - before)] = values[lo:hi]
+    return seg
+
+
 def _check_window(window: int, fraction: float) -> None:
     if not (window >= 1 and 0.0 < fraction <= 1.0):
         raise ValueError(f"need window >= 1 and 0 < fraction <= 1, got {window!r}, {fraction!r}")
@@ -469,12 +481,7 @@ def evaluate_agent(
                 level = (reference or {}).get((cond.name, k))
                 if level is not None:  # the privileged oracle's level after the same onset
                     row["adaptation_steps"] = time_to_level(r, t0, level, window, fraction)
-                before, after = 2 * window, 4 * window
-                curve = np.full(before + after, np.nan)
-                lo, hi = max(0, t0 - before), min(len(r), t0 + after)
-                if hi > lo:  # an episode that ended 2 windows before its onset adds nothing
-                    curve[lo - (t0 - before) : hi - (t0 - before)] = r[lo:hi]
-                around.setdefault(cond.name, []).append(curve)
+                around.setdefault(cond.name, []).append(around_onset(r, t0, window))
             rows.append(row)
     nominal = [r["return"] for r in rows if r["condition"] == NOMINAL.name]
     nominal_mean = float(np.mean(nominal))
@@ -735,12 +742,13 @@ def _privileged(env_id: str) -> str:
     return name
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
+def write_csv(rows: Sequence[dict[str, Any]], path: Path, columns: Sequence[str] = COLUMNS) -> None:
+    """``rows`` as CSV with ``columns`` (NaN as an empty cell, floats exactly)."""
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, COLUMNS)
+        writer = csv.DictWriter(fh, list(columns))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _fmt_csv(row[k]) for k in COLUMNS})
+            writer.writerow({k: _fmt_csv(row[k]) for k in columns})
 
 
 def _fmt_csv(value: Any) -> Any:
