@@ -1,4 +1,4 @@
-"""End-to-end ES throughput on Ant-v5: ours vs evotorch's VecGymNE vs physics alone.
+"""End-to-end ES throughput on Ant-v5 (``--env``): ours vs evotorch's VecGymNE vs physics alone.
 
 Three loops evaluate one ES generation (``--popsize`` individuals, ``--episodes`` episodes each,
 capped at ``--steps`` env steps) side by side in the same invocation, on the same machine, each
@@ -19,8 +19,8 @@ timed ``--repeats`` times after one untimed warm-up generation:
   thread) that each evaluate a share of the population; ``--actors 0`` evaluates in-process
   (physics on one core, torch on ``--threads`` threads). Ray's own daemons (GCS, raylet) run
   beside it, outside the timing's CPU budget: a small advantage to the peer, not to us.
-* ``physics``: ``mujoco.mj_step`` (frame skip 5) on popsize x episodes ``MjData``s of the Ant model
-  over the same threads, zero controls, no policy, no Python env wrappers.
+* ``physics``: ``mujoco.mj_step`` (frame skip 5) on popsize x episodes ``MjData``s of the env's
+  model over the same threads, zero controls, no policy, no Python env wrappers.
 
 Both sides get the same number of configurations (``--lanes`` and ``--actors`` must list as
 many values) and the same repeats; the best configuration of each side is compared.
@@ -41,6 +41,7 @@ compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json`` (
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import statistics
@@ -79,7 +80,7 @@ def bench_ours(args, lanes: int) -> dict:
 
     cfg = from_dict(
         {
-            "env": {"id": "Ant-v5", "max_episode_steps": args.steps},
+            "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": args.inputs},
             "agent": {
                 "kind": "snn",
                 "hidden": args.hidden,
@@ -153,6 +154,18 @@ def _rates(seconds: list[float], steps: list[int]) -> dict:
     }
 
 
+def _peer_envs(env_id: str, inputs: list[str], num_envs: int = 1, **kwargs):
+    """VecGymNE's env factory: ``num_envs`` copies of the env ours runs, one vector env."""
+    import gymnasium as gym
+
+    from plasticagents.envs import make_env
+
+    def one():
+        return make_env(env_id, [], inputs, **kwargs)
+
+    return gym.vector.SyncVectorEnv([one] * num_envs)
+
+
 def bench_evotorch(args, actors: int) -> dict:
     from evotorch import SolutionBatch
     from evotorch.neuroevolution import VecGymNE
@@ -164,8 +177,11 @@ def bench_evotorch(args, actors: int) -> dict:
             ray.shutdown()
         # exactly `actors` CPUs for the peer's workers, one per actor
         ray.init(num_cpus=actors, include_dashboard=False, log_to_driver=False)
+    plain = not args.inputs and not args.env.startswith("plasticagents/")
     problem = VecGymNE(
-        "gym::Ant-v5",
+        # the same env as ours; evotorch's own maker for a plain Gymnasium id, ours (which
+        # registers the plasticagents/ ids and adds the learner inputs) otherwise
+        f"gym::{args.env}" if plain else functools.partial(_peer_envs, args.env, args.inputs),
         "Linear(obs_length, 64) >> Tanh() >> Linear(64, act_length)",
         env_config={"max_episode_steps": args.steps},
         observation_normalization=True,
@@ -207,7 +223,9 @@ def bench_physics(args) -> dict:
     import gymnasium as gym
     import mujoco
 
-    env = gym.make("Ant-v5")
+    import plasticagents.envs  # noqa: F401  (registers the plasticagents/ ids)
+
+    env = gym.make(args.env)
     model = env.unwrapped.model
     frame_skip = env.unwrapped.frame_skip
     n = args.popsize * args.episodes
@@ -236,6 +254,18 @@ def bench_physics(args) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--env",
+        default="Ant-v5",
+        help="env id (a plasticagents/ id too, e.g. plasticagents/HalfCheetahVelSwitch-v0)",
+    )
+    parser.add_argument(
+        "--inputs",
+        nargs="*",
+        default=[],
+        choices=["action", "reward"],
+        help="learner inputs appended to the observation (env.inputs), for both sides",
+    )
     parser.add_argument("--popsize", type=int, default=64)
     parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
     parser.add_argument("--episodes", type=int, default=1, help="episodes per individual")
@@ -272,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
     torch.set_num_threads(args.threads)
     print(
-        f"Ant-v5, popsize {args.popsize} x {args.episodes} episode(s) "
+        f"{args.env}{' + ' + '/'.join(args.inputs) if args.inputs else ''}, "
+        f"popsize {args.popsize} x {args.episodes} episode(s) "
         f"capped at {args.steps} steps, "
         f"{args.threads} threads, torch {torch.__version__}, {os.cpu_count()} CPUs; "
         f"median of {args.repeats}"
@@ -319,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             "settings": {
                 **{k: v for k, v in vars(args).items() if k != "out"},
                 "torch_threads": torch.get_num_threads(),
-                "env": "Ant-v5",
+                "env": args.env,
                 "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons",
                 "peer_policy": "evotorch VecGymNE, Linear(obs, 64) >> Tanh >> Linear(64, act)",
             },

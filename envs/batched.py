@@ -27,17 +27,19 @@ What is covered, per slot (:func:`fast_path_blocker` says why a slot is not):
 - the unwrapped env is Gymnasium's ``HalfCheetahEnv`` or ``AntEnv`` (v5), not rendering to a
   window; every covered slot has the model sizes and env parameters of the first one;
 - its wrappers are Gymnasium's ``TimeLimit`` / ``OrderEnforcing`` / ``PassiveEnvChecker`` and
-  physical model-edit perturbations (``cripple_leg``, ``weaken_actuator``,
-  ``scale_body_mass`` / ``friction`` / ``gravity`` / ``joint_damping``) active from step 0
-  for the whole episode: ``onset=0``, no ``until``, no ``onset_range``. Per-episode draws
-  (a random leg, ``scale_range``) happen at reset, which stays Gymnasium's, so they are
-  covered; each slot keeps its own ``MjModel`` with its own edits.
+  wrappers that split their step (:class:`~plasticagents.envs.split.SplitStep`): every
+  perturbation (model edits at any onset or in a window, pushes, observation and action noise,
+  delays, stuck sensors), the hidden-goal tasks (``plasticagents/HalfCheetahVel*``, ``...Dir*``,
+  ``AntDir*``, privileged or not) and the learner inputs (previous action and reward).
 
-Anything else (signal wrappers, mid-episode onsets or windows, pushes, learner inputs, other
-envs or wrappers) is not covered: the caller steps that slot through Gymnasium as before.
-Resets are always Gymnasium's (seeding, initial-state noise, the wrappers' reset logic).
-After a batched step the slot's ``TimeLimit`` and perturbation step counters are advanced as
-``env.step`` would have, so the Gymnasium env can take over at any step.
+A split wrapper's own hooks run around the batched physics, per slot and in Gymnasium's order
+(``before_step`` outermost first, then the physics, then ``after_step`` innermost first), so a
+perturbation's onset edits that slot's own ``MjModel`` before its physics step, and a noise
+draw comes from that slot's generator as it would through ``env.step``. Other wrappers (e.g.
+Gymnasium's ``ClipAction``, or a ``SplitStep`` that overrides ``step``) and other envs are not
+covered: the caller steps that slot through Gymnasium as before. Resets are always Gymnasium's
+(seeding, initial-state noise, the wrappers' reset logic). A batched step advances the slot's
+``TimeLimit`` as ``env.step`` would, so the Gymnasium env can take over at any step.
 
 Example:
     >>> import gymnasium as gym
@@ -64,7 +66,7 @@ from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
-from plasticagents.envs.perturbations import Perturbation, _ModelPerturbation
+from plasticagents.envs.split import SplitStep, splits_step
 
 __all__ = ["SUPPORTED_IDS", "BatchedLocomotion", "fast_path_blocker"]
 
@@ -73,30 +75,12 @@ _BASES = (HalfCheetahEnv, AntEnv)
 _PASSIVE = (OrderEnforcing, PassiveEnvChecker)
 
 
-def _static_model_edit(wrapper: gym.Wrapper) -> bool:
-    """A model-edit perturbation that is on for the whole episode and only edits the model."""
-    cls = type(wrapper)
-    return (
-        isinstance(wrapper, _ModelPerturbation)
-        and wrapper.onset == 0
-        and wrapper.until is None
-        and wrapper.onset_range is None
-        and all(
-            getattr(cls, name) is getattr(Perturbation, name)
-            for name in ("step", "_on_action", "_on_obs", "_on_reset_obs", "_update")
-        )
-    )
-
-
 def fast_path_blocker(env: gym.Env) -> str | None:
     """Why :class:`BatchedLocomotion` cannot step ``env`` (``None``: it can)."""
     layer = env
     while isinstance(layer, gym.Wrapper):
-        if not isinstance(layer, (TimeLimit, *_PASSIVE)) and not _static_model_edit(layer):
-            what = type(layer).__name__
-            if isinstance(layer, Perturbation):
-                return f"perturbation {what} is not a model edit active from step 0"
-            return f"wrapper {what} is not reproduced by the fast path"
+        if not isinstance(layer, (TimeLimit, *_PASSIVE)) and not splits_step(layer):
+            return f"wrapper {type(layer).__name__} does not split its step (SplitStep)"
         layer = layer.env
     if type(layer) not in _BASES:
         return f"{type(layer).__name__} is not one of {list(SUPPORTED_IDS)}"
@@ -161,21 +145,17 @@ class BatchedLocomotion:
             if reason is not None:
                 self.blocked[i] = reason
         self.covered = np.array([i not in self.blocked for i in range(n)], dtype=bool)
-        # the wrappers whose step counters env.step would advance: (object, attribute)
-        self._counters: list[list[tuple[Any, str]]] = [[] for _ in range(n)]
-        self._limit = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        # per slot, outermost first: the layers whose step code runs around the batched
+        # physics (SplitStep hooks, TimeLimit's count); OrderEnforcing's check is ``_ready``
+        self._layers: list[list[gym.Wrapper]] = [[] for _ in range(n)]
         for i in np.flatnonzero(self.covered):
             layer = envs[i]
             while isinstance(layer, gym.Wrapper):
-                if isinstance(layer, TimeLimit):
-                    self._limit[i] = min(self._limit[i], layer._max_episode_steps)
-                    self._counters[i].append((layer, "_elapsed_steps"))
-                elif isinstance(layer, Perturbation):
-                    self._counters[i].append((layer, "t"))
+                if isinstance(layer, (TimeLimit, SplitStep)):
+                    self._layers[i].append(layer)
                 layer = layer.env
-        self._steps = np.zeros(n, dtype=np.int64)
+        self._hooked = np.array([any(isinstance(w, SplitStep) for w in ws) for ws in self._layers])
         self._ready = np.zeros(n, dtype=bool)
-        self._reports: list[dict[str, dict[str, Any]] | None] = [None] * n
         if reference is None:
             return
         base = self.bases[first]
@@ -197,11 +177,10 @@ class BatchedLocomotion:
             self.cfrc = base._include_cfrc_ext_in_observation
             self.cfrc_ext = np.zeros((n, base.model.nbody, 6))
 
-    def begin(self, i: int, info: dict) -> None:
-        """Slot ``i`` was just reset through Gymnasium with reset ``info``."""
+    def begin(self, i: int, info: dict | None = None) -> None:
+        """Slot ``i`` was just reset through Gymnasium (``info``: its reset info, unused)."""
         if self.covered[i]:
-            self._steps[i], self._ready[i] = 0, True
-            self._reports[i] = info.get("perturbation")
+            self._ready[i] = True
 
     def _physics(self, actions: np.ndarray) -> Callable[[int], None]:
         """One slot's step of MuJoCo (GIL released inside ``mj_step``), its state read back."""
@@ -247,14 +226,21 @@ class BatchedLocomotion:
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.nu,)}, found {acts.shape[1:]}"
             )
-        run = self._physics(actions)
+        given, ctrl = self._before(actions, idx)
+        run = self._physics(actions if ctrl is None else ctrl)
         if map_fn is None:
             for i in idx:
                 run(int(i))
         else:
             map_fn(run, idx)
         qpos, qvel = self.qpos[idx], self.qvel[idx]
-        ctrl_cost = self.ctrl_weight * np.sum(np.square(acts), axis=1)
+        if given is None:
+            ctrl_cost = self.ctrl_weight * np.sum(np.square(acts), axis=1)
+            reward_ctrl: Any = -ctrl_cost
+        else:  # the inner actions' dtypes may differ by slot: each cost keeps its own
+            costs = self._ctrl_costs([g[-1] for g in given])
+            ctrl_cost = np.array(costs, dtype=np.float64)  # exact: a float32 widens
+            reward_ctrl = [-c for c in costs]
         if self.ant:
             velocity = (self.after[idx] - self.before[idx]) / self.dt
             x_velocity, y_velocity = velocity[:, 0], velocity[:, 1]
@@ -278,7 +264,7 @@ class BatchedLocomotion:
                 x_velocity,
                 y_velocity,
                 forward,
-                -ctrl_cost,
+                reward_ctrl,
                 -contact_cost,
                 survive,
             ]
@@ -299,22 +285,61 @@ class BatchedLocomotion:
             forward = self.forward_weight * x_velocity
             reward = forward - ctrl_cost
             terminated = np.zeros(len(idx), dtype=bool)
-            columns = [qpos[:, 0], x_velocity, forward, -ctrl_cost]
+            columns = [qpos[:, 0], x_velocity, forward, reward_ctrl]
             keys = ("x_position", "x_velocity", "reward_forward", "reward_ctrl")
-        self._steps[idx] += 1
-        steps = self._steps[idx]
-        truncated = steps >= self._limit[idx]
         out = []
         norm = np.linalg.norm
         for r, (i, values) in enumerate(zip(idx, zip(*columns, strict=True), strict=True)):
             info = dict(zip(keys, values, strict=True))
             if self.ant:  # Gymnasium's own norm of each slot's (x, y), not a batched one
                 info["distance_from_origin"] = norm(values[2], ord=2)
-            report = self._reports[i]
-            if report is not None:
-                info["perturbation"] = {label: dict(entry) for label, entry in report.items()}
-            t = int(steps[r])
-            for owner, name in self._counters[i]:
-                setattr(owner, name, t)
-            out.append((obs[r], reward[r], bool(terminated[r]), bool(truncated[r]), info))
+            result = (obs[r], reward[r], bool(terminated[r]), False, info)
+            layers = self._layers[i]
+            for k in range(len(layers) - 1, -1, -1):  # innermost first, as env.step returns
+                layer = layers[k]
+                if isinstance(layer, TimeLimit):
+                    layer._elapsed_steps += 1
+                    if layer._elapsed_steps >= layer._max_episode_steps:
+                        result = (*result[:3], True, result[4])
+                else:
+                    result = layer.after_step(given[r][k], *result)
+            out.append(result)
         return out
+
+    def _before(
+        self, actions: np.ndarray, idx: np.ndarray
+    ) -> tuple[list[list[Any]] | None, np.ndarray | None]:
+        """Run the slots' ``before_step`` hooks, outermost first. Returns, per slot of ``idx``,
+        the action each layer got plus the one the physics takes (last), and the physics'
+        ``[n, nu]`` controls; ``(None, None)`` when no slot has hooks (the physics takes
+        ``actions``)."""
+        if not self._hooked[idx].any():
+            return None, None
+        ctrl = np.array(actions, dtype=np.float64)
+        given = []
+        for i in idx:
+            action = actions[i]
+            seen = []
+            for layer in self._layers[i]:
+                seen.append(action)
+                if not isinstance(layer, TimeLimit):
+                    action = layer.before_step(action)
+            action = np.asarray(action)
+            if action.shape != (self.nu,):  # MujocoEnv.do_simulation's check
+                raise ValueError(
+                    f"Action dimension mismatch. Expected {(self.nu,)}, found {action.shape}"
+                )
+            ctrl[i] = action
+            given.append([*seen, action])
+        return given, ctrl
+
+    def _ctrl_costs(self, inner: list[np.ndarray]) -> list[Any]:
+        """``w |a|²`` per action in the action's own dtype, as the env computes it; actions of
+        one dtype are summed together (the same reduction, row by row)."""
+        costs: list[Any] = [None] * len(inner)
+        for dtype in {a.dtype for a in inner}:
+            rows = [r for r, a in enumerate(inner) if a.dtype == dtype]
+            values = self.ctrl_weight * np.sum(np.square(np.stack([inner[r] for r in rows])), 1)
+            for r, value in zip(rows, values, strict=True):
+                costs[r] = value
+        return costs

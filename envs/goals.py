@@ -100,6 +100,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from plasticagents.envs.split import SplitStep
+
 __all__ = [
     "GOAL_TASKS",
     "HiddenGoal",
@@ -126,7 +128,7 @@ def _interval(name: str, value: Any) -> tuple[float, float]:
     return lo, hi
 
 
-class HiddenGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
     """Base class: the goal schedule, ``info["task"]``, the reward and the privileged view.
 
     Subclasses name their goal (:attr:`key`), draw it (:meth:`_draw`), score it
@@ -194,6 +196,7 @@ class HiddenGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.t = 0
         self.last_switch = 0
         self._episode_switch: int | None = None
+        self._switched = False
 
     # -- task hooks -----------------------------------------------------------------------
     def _draw(self, previous: Any) -> Any:  # pragma: no cover - overridden
@@ -230,11 +233,14 @@ class HiddenGoal(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self._episode_switch = int(self.task_rng.integers(lo, hi + 1))
         return self._observe(obs), self._report(info, switched=False)
 
-    def step(self, action):
-        switched = self._switches_at(self.t)
-        if switched:
+    def before_step(self, action):
+        self._switched = self._switches_at(self.t)
+        if self._switched:
             self.goal, self.last_switch = self._draw(self.goal), self.t
-        obs, base_reward, terminated, truncated, info = self.env.step(action)
+        return action
+
+    def after_step(self, action, obs, base_reward, terminated, truncated, info):
+        switched = self._switched
         self.t += 1
         other = self._other_terms(info, float(base_reward))
         goal_term = float(self._goal_term(info))

@@ -26,17 +26,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from plasticagents.envs.split import SplitStep
 
 __all__ = ["INPUTS", "PreviousActionReward"]
 
 INPUTS = ("action", "reward")
 
 
-class PreviousActionReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class PreviousActionReward(SplitStep, gym.utils.RecordConstructorArgs):
     """Append the previous action and/or reward to a flat Box observation (see module doc).
 
     Args:
@@ -88,8 +89,7 @@ class PreviousActionReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._extra = np.zeros_like(self._extra)
         return self._observe(obs), info
 
-    def step(self, action: Any):
-        obs, reward, terminated, truncated, info = self.env.step(action)
+    def after_step(self, action, obs, reward, terminated, truncated, info):
         parts = []
         if "action" in self.inputs:
             a = np.clip(np.asarray(action, dtype=np.float64), self._low, self._low + self._span)

@@ -25,6 +25,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from plasticagents.envs.split import SplitStep
+
 __all__ = [
     "PHYSICAL",
     "SIGNAL",
@@ -128,7 +130,7 @@ def _check_scale(name: str, value: Any) -> np.ndarray:
     return arr
 
 
-class Perturbation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class Perturbation(SplitStep, gym.utils.RecordConstructorArgs):
     """Base class: schedule bookkeeping, info reporting and argument recording.
 
     Subclasses implement :meth:`_activate` / :meth:`_deactivate` (and may override
@@ -204,12 +206,13 @@ class Perturbation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs = self._on_reset_obs(obs)
         return obs, self._report(info)
 
-    def step(self, action):
+    def before_step(self, action):
         self._update()
-        obs, reward, terminated, truncated, info = self.env.step(self._on_action(action))
+        return self._on_action(action)
+
+    def after_step(self, action, obs, reward, terminated, truncated, info):
         self.t += 1
-        obs = self._on_obs(obs)
-        return obs, reward, terminated, truncated, self._report(info)
+        return self._on_obs(obs), reward, terminated, truncated, self._report(info)
 
     def _on_action(self, action):
         return action

@@ -23,7 +23,8 @@ def test_es_with_fast_physics_reproduces_the_gymnasium_run(tiny_config, tmp_path
     env = {
         "id": "Ant-v5",
         "max_episode_steps": 40,
-        # episode 0: a leg off from step 0 (covered); episode 1: off from step 10 (falls back)
+        # episode 0: a leg off from step 0; episode 1: off from step 10 (the onset's hook runs
+        # between two batched steps)
         "train_distribution": [
             [{"type": "cripple_leg", "leg": "back_leg"}],
             [{"type": "cripple_leg", "leg": "back_leg", "onset": 10}],
