@@ -209,8 +209,8 @@ class EnvPool:
         fast_physics: step the slots that
             :class:`~plasticagents.envs.batched.BatchedLocomotion` covers (HalfCheetah-v5,
             Ant-v5, with perturbations, hidden goals and learner inputs) without Gymnasium's
-            per-env Python ``step``, with identical results; the others (``fast_blocked``: slot -> why) step
-            through Gymnasium. Resets are always Gymnasium's.
+            per-env Python ``step``, with identical results; the others (``fast_blocked``:
+            slot -> why) step through Gymnasium. Resets are always Gymnasium's.
     """
 
     def __init__(

@@ -223,3 +223,58 @@ def test_reached_is_not_measured_without_an_oracle():
     assert with_oracle["reached"] == 0.5 and with_oracle["adaptation_steps"] == 12.0
     assert with_oracle["return"] == -0.5
     assert np.isnan(seed_summary(rows, oracle=False)["a"][0]["reached"])
+
+
+def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_path):
+    """Around a perturbation's onset every intact arm also runs the same episodes without it;
+    the return kept is, per seed, the perturbed over the nominal mean return (read as a loss
+    against |nominal| when the nominal return is negative), and the goal on it is measured."""
+    path = tmp_path / "damage.yaml"
+    leg = {"name": "leg", "type": "cripple_leg", "leg": "bthigh", "onsets": [100]}
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "env": "HalfCheetah-v5",
+                "episodes": 2,
+                "max_episode_steps": 200,
+                "perturbations": [leg],
+            }
+        )
+    )
+    out = tmp_path / "out"
+    arms = {"plastic": runs["plastic"], "static": runs["static"]}
+    summary = run_adaptation(
+        arms, path, out, condition="leg@100", seed=5, threads=1, progress=False
+    )
+    rows = _rows(out / "episodes.csv")
+    nominal = {r["agent"] for r in rows if r["condition"] == "nominal"}
+    assert nominal == {"plastic", "static"}  # the intact arms only, not the ablations
+
+    def seed_mean(agent, i, condition):
+        vals = [
+            float(r["return"])
+            for r in rows
+            if (r["agent"], r["seed_index"], r["condition"]) == (agent, str(i), condition)
+        ]
+        assert len(vals) == 2
+        return np.mean(vals)
+
+    kept = {}
+    for agent in ("plastic", "static"):
+        expected = []
+        for i in (0, 1):
+            nom, hit = seed_mean(agent, i, "nominal"), seed_mean(agent, i, "leg@100")
+            expected.append(100 * (1 + (hit - nom) / abs(nom)))  # = 100 hit / nom if nom > 0
+            # the condition's return is the perturbed one, not the nominal
+            assert summary["agents"][agent]["return"]["per_seed"][i] == pytest.approx(hit)
+        got = summary["agents"][agent]["return_kept_pct"]["per_seed"]
+        assert got == pytest.approx(expected)
+        kept[agent] = got
+    assert "return_kept_pct" not in summary["agents"]["plastic [lesion]"]
+    gap = summary["differences"]["plastic − static"]["return_kept_pct"]["per_seed"]
+    assert gap == pytest.approx(
+        [p - s for p, s in zip(kept["plastic"], kept["static"], strict=True)]
+    )
+    goal = [g for g in summary["goals"] if "nominal return" in g["goal"]]
+    assert len(goal) == 1 and "beats static by >= 10 points" in goal[0]["goal"]
+    assert "return kept, % of nominal" in (out / "report.md").read_text()

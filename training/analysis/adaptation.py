@@ -30,6 +30,10 @@ Definitions (``rest``: the mean reward per step from the onset to the end of the
 - shortfall vs the oracle, % = ``100 (rest_oracle - rest) / |rest_oracle|`` (0: as good as the
   oracle; the "reaches 80% of the oracle" goal is a shortfall <= 20, the same convention as
   :func:`~.robustness.time_to_level` for negative rewards);
+- return kept, % (a perturbation's onset only) = ``100 return / return_nominal``, each intact
+  arm's mean return under the perturbation against its mean return on the same episode seeds
+  without it (for a negative nominal return ``100 (1 + (return - return_nominal) /
+  |return_nominal|)``, so that a loss reads below 100 either way);
 - ablation cost, percentage points of the post-onset return = ``100 (rest_intact -
   rest_ablated) / |rest_intact|`` (positive: the ablation hurts);
 - weight-change response, % = ``100 (W_changed / W_unchanged - 1)`` with ``W`` the mean
@@ -124,7 +128,7 @@ def _weight_traces(
     from plasticagents.training.builders import env_maker
     from plasticagents.training.rollout import EnvPool, policy_probe, rollout
 
-    pool = EnvPool([env_maker(cfg, specs) for _ in seeds], threads=threads)
+    pool = EnvPool([env_maker(cfg, specs) for _ in seeds], threads=threads, fast_physics=True)
     try:
         result = rollout(
             loaded.agent(cfg),
@@ -170,6 +174,13 @@ def seed_summary(
 
 def _shortfall(rest: float, oracle: float) -> float:
     return 100.0 * (oracle - rest) / abs(oracle) if oracle else math.nan
+
+
+def _kept(changed: float, nominal: float) -> float:
+    """% of the nominal return kept under a change: ``100 changed / nominal`` for a positive
+    nominal return; in general ``100 (1 + (changed - nominal) / |nominal|)``, so a loss reads
+    below 100 for negative returns too (the convention of the shortfall and the cost)."""
+    return 100.0 * (1.0 + (changed - nominal) / abs(nominal)) if nominal else math.nan
 
 
 def _cost(intact: float, ablated: float) -> float:
@@ -230,6 +241,23 @@ def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dic
                 + ("excludes" if differs else "includes")
                 + " 0)",
                 "met": differs,
+            }
+        )
+    kept = mine.get("return_kept_pct")
+    if kept is not None:  # a perturbation's onset
+        cell = f"{format_stat(kept, 1)}% of the nominal return"
+        gap = None
+        if static is not None:
+            gap = summary["differences"][f"{plastic} − {static}"]["return_kept_pct"]
+            cell += f", {format_stat(gap, 1)} points over {static}"
+        out.append(
+            {
+                "goal": f"{plastic} keeps >= 85% of its nominal return under the change"
+                + (f" and beats {static} by >= 10 points" if static is not None else ""),
+                "measured": cell,
+                "met": kept["mean"] is not None
+                and kept["mean"] >= 85.0
+                and (static is None or (gap["mean"] is not None and gap["mean"] >= 10.0)),
             }
         )
     if static is not None:
@@ -376,10 +404,12 @@ def run_adaptation(
             lp, cfg = lps[i], configs[name][i]
             for ablation in (None, *(ABLATIONS if plastic[name] else ())):
                 label = name if ablation is None else f"{name} [{ablation}]"
+                # a perturbation: the intact agent also runs the same episodes without it
+                also = [NOMINAL] if cond.mid_episode and ablation is None else []
                 got, curve = evaluate_agent(
                     lp,
                     label,
-                    [cond],
+                    [*also, cond],
                     seeds,
                     cfg,
                     threads,
@@ -422,7 +452,10 @@ def run_adaptation(
                         weights.setdefault(name, {}).setdefault(key, []).append(seg)
 
     per_seed = seed_summary(rows, cond.name, oracle=oracle is not None)
-    oracle_seeds = per_seed.get("oracle")
+    nominal = seed_summary(rows, NOMINAL.name, oracle=False) if cond.mid_episode else {}
+    for agent, per in nominal.items():  # the share of the nominal return kept, per seed
+        for s, n in zip(per_seed[agent], per, strict=True):
+            s["return_kept_pct"] = _kept(s["return"], n["return"])
     summary: dict[str, Any] = {
         "condition": cond.name,
         "env": env_id,
@@ -438,8 +471,10 @@ def run_adaptation(
         "differences": {},
         "weight_response_pct": {},
     }
+    oracle_seeds = per_seed.get("oracle")
     for agent, seeds_stats in per_seed.items():
-        entry = {k: _stat([s[k] for s in seeds_stats]) for k in (*_METRICS, "reached")}
+        keys = (*_METRICS, "reached", *(["return_kept_pct"] if agent in nominal else []))
+        entry = {k: _stat([s[k] for s in seeds_stats]) for k in keys}
         if oracle_seeds is not None and agent != "oracle":
             entry["oracle_shortfall_pct"] = _stat(
                 [
@@ -462,7 +497,7 @@ def run_adaptation(
         for b in names[j + 1 :]:
             summary["differences"][f"{a} − {b}"] = {
                 key: _stat([x[key] - y[key] for x, y in zip(per_seed[a], per_seed[b], strict=True)])
-                for key in ("return", "reward_rest")
+                for key in ("return", "reward_rest", *(["return_kept_pct"] if nominal else []))
             }
     for name in names:
         mine = [w for w in weight_rows if w["arm"] == name]
@@ -530,6 +565,9 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         "adaptation time, steps (episodes reaching 80% of the oracle)",
         "ablation cost, points",
     ]
+    kept = any("return_kept_pct" in e for e in summary["agents"].values())
+    if kept:  # a perturbation: each arm's return under it as a share of its nominal return
+        header.insert(2, "return kept, % of nominal")
     body = []
     for agent, e in summary["agents"].items():
         reached = e["reached"]["mean"]
@@ -546,6 +584,7 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             [
                 agent,
                 format_stat(e["return"], 1),
+                *([format_stat(e.get("return_kept_pct"), 1)] if kept else []),
                 format_stat(e["reward_rest"], 3),
                 "–" if agent == "oracle" else format_stat(e.get("oracle_shortfall_pct"), 1),
                 adapt,
@@ -572,10 +611,11 @@ def report_markdown(summary: dict[str, Any]) -> str:
         "",
         "## Paired differences over seeds (A − B)",
         "",
-        "| pair | return | reward/step after the onset |",
-        "| --- | --- | --- |",
+        "| pair | return | reward/step after the onset | return kept, points |",
+        "| --- | --- | --- | --- |",
         *(
-            f"| {pair} | {format_stat(d['return'], 1)} | {format_stat(d['reward_rest'], 3)} |"
+            f"| {pair} | {format_stat(d['return'], 1)} | {format_stat(d['reward_rest'], 3)} "
+            f"| {format_stat(d.get('return_kept_pct'), 1)} |"
             for pair, d in summary["differences"].items()
         ),
         "",

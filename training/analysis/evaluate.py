@@ -210,7 +210,7 @@ def evaluate_run(
     loaded = load_policy(run_path, which)
     env_cfg = loaded.env_config(env_id, perturbations, max_episode_steps)
     agent = loaded.agent(env_cfg, ablation=ablation)
-    pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads)
+    pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads, fast_physics=True)
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
         return rollout(agent, pool, seeds).returns

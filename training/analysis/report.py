@@ -318,18 +318,20 @@ def _adaptation_goals(root: Path, directory: str) -> str:
         [g["goal"], g["measured"], "yes" if g["met"] else "**no**"]
         for g in summary.get("goals", [])
     ]
+    kept = any("return_kept_pct" in d for d in summary["differences"].values())
     pairs = [
-        [pair, format_stat(d["return"], 1), format_stat(d["reward_rest"], 3)]
+        [
+            pair,
+            format_stat(d["return"], 1),
+            format_stat(d["reward_rest"], 3),
+            *([format_stat(d["return_kept_pct"], 1)] if kept else []),
+        ]
         for pair, d in summary["differences"].items()
     ]
-    return (
-        _table(["goal", "measured", "met"], goals)
-        + "\n\n"
-        + _table(
-            ["paired difference over seeds (A − B)", "return", "reward/step after the onset"],
-            pairs,
-        )
-    )
+    header = ["paired difference over seeds (A − B)", "return", "reward/step after the onset"]
+    if kept:
+        header.append("return kept, points of nominal")
+    return _table(["goal", "measured", "met"], goals) + "\n\n" + _table(header, pairs)
 
 
 # --------------------------------------------------------------------------- RL: cue task

@@ -420,7 +420,7 @@ def evaluate_agent(
     for first in range(0, len(slots), batch):
         chunk = slots[first : first + batch]
         makers = [env_maker(env_cfg, [c.spec] if c.spec else []) for c, _ in chunk]
-        pool = EnvPool(makers, threads=threads)
+        pool = EnvPool(makers, threads=threads, fast_physics=True)  # equal to Gymnasium
         start = time.perf_counter()
         cap = env_cfg.max_episode_steps or pool.envs[0].spec.max_episode_steps
         message = f"{label} episodes {first + 1}-{first + len(chunk)}/{len(slots)}"
@@ -484,7 +484,7 @@ def evaluate_agent(
                 around.setdefault(cond.name, []).append(around_onset(r, t0, window))
             rows.append(row)
     nominal = [r["return"] for r in rows if r["condition"] == NOMINAL.name]
-    nominal_mean = float(np.mean(nominal))
+    nominal_mean = float(np.mean(nominal)) if nominal else math.nan  # no nominal runs: NaN
     for row in rows:
         row["nominal_return"] = nominal_mean
         row["return_ratio"] = row["return"] / nominal_mean if nominal_mean != 0 else math.nan
