@@ -79,7 +79,8 @@ def fast_path_blocker(env: gym.Env) -> str | None:
     """Why :class:`BatchedLocomotion` cannot step ``env`` (``None``: it can)."""
     layer = env
     while isinstance(layer, gym.Wrapper):
-        if not isinstance(layer, (TimeLimit, *_PASSIVE)) and not splits_step(layer):
+        # exact types: a subclass may override step
+        if type(layer) not in (TimeLimit, *_PASSIVE) and not splits_step(layer):
             return f"wrapper {type(layer).__name__} does not split its step (SplitStep)"
         layer = layer.env
     if type(layer) not in _BASES:
@@ -222,11 +223,11 @@ class BatchedLocomotion:
         if not self._ready[idx].all():
             raise gym.error.ResetNeeded("Cannot call env.step() before calling env.reset()")
         acts = actions[idx]
-        if acts.shape[1:] != (self.nu,):
+        given, ctrl = self._before(actions, idx)  # hooks: each inner action is checked
+        if given is None and acts.shape[1:] != (self.nu,):
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.nu,)}, found {acts.shape[1:]}"
             )
-        given, ctrl = self._before(actions, idx)
         run = self._physics(actions if ctrl is None else ctrl)
         if map_fn is None:
             for i in idx:

@@ -133,8 +133,11 @@ def _check_scale(name: str, value: Any) -> np.ndarray:
 class Perturbation(SplitStep, gym.utils.RecordConstructorArgs):
     """Base class: schedule bookkeeping, info reporting and argument recording.
 
-    Subclasses implement :meth:`_activate` / :meth:`_deactivate` (and may override
-    :meth:`step` / :meth:`reset` hooks) and describe themselves in :meth:`_describe`.
+    Subclasses implement :meth:`_activate` / :meth:`_deactivate` (and may override the
+    ``_on_action`` / ``_on_obs`` / ``_on_reset_obs`` hooks) and describe themselves in
+    :meth:`_describe`. The step is :class:`~plasticagents.envs.split.SplitStep`'s
+    (``before_step``: the schedule and ``_on_action``; ``after_step``: ``_on_obs`` and the
+    report); a subclass that overrides ``step`` itself takes its slot off the fast path.
     """
 
     def __init__(

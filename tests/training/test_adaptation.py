@@ -12,6 +12,7 @@ import yaml
 
 from plasticagents.training.analysis.adaptation import (
     _cost,
+    _kept,
     _shortfall,
     _weight_traces,
     run_adaptation,
@@ -225,6 +226,13 @@ def test_reached_is_not_measured_without_an_oracle():
     assert np.isnan(seed_summary(rows, oracle=False)["a"][0]["reached"])
 
 
+def test_the_return_kept_reads_a_loss_below_100_for_either_sign():
+    assert _kept(80.0, 100.0) == pytest.approx(80.0)
+    assert _kept(-20.0, -10.0) == pytest.approx(0.0)  # twice the loss of a -10 nominal
+    assert _kept(-5.0, -10.0) == pytest.approx(150.0)
+    assert np.isnan(_kept(3.0, 0.0))
+
+
 def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_path):
     """Around a perturbation's onset every intact arm also runs the same episodes without it;
     the return kept is, per seed, the perturbed over the nominal mean return (read as a loss
@@ -242,7 +250,7 @@ def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_p
         )
     )
     out = tmp_path / "out"
-    arms = {"plastic": runs["plastic"], "static": runs["static"]}
+    arms = {"static": runs["static"], "plastic": runs["plastic"]}  # static first: any order
     summary = run_adaptation(
         arms, path, out, condition="leg@100", seed=5, threads=1, progress=False
     )
@@ -271,10 +279,13 @@ def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_p
         assert got == pytest.approx(expected)
         kept[agent] = got
     assert "return_kept_pct" not in summary["agents"]["plastic [lesion]"]
-    gap = summary["differences"]["plastic − static"]["return_kept_pct"]["per_seed"]
+    gap = summary["differences"]["static − plastic"]["return_kept_pct"]["per_seed"]
     assert gap == pytest.approx(
-        [p - s for p, s in zip(kept["plastic"], kept["static"], strict=True)]
+        [s - p for p, s in zip(kept["plastic"], kept["static"], strict=True)]
     )
     goal = [g for g in summary["goals"] if "nominal return" in g["goal"]]
     assert len(goal) == 1 and "beats static by >= 10 points" in goal[0]["goal"]
+    mean_gap = np.mean([p - s for p, s in zip(kept["plastic"], kept["static"], strict=True)])
+    assert f"{mean_gap:.1f}" in goal[0]["measured"]  # oriented plastic − static
+    assert goal[0]["met"] == (np.mean(kept["plastic"]) >= 85 and mean_gap >= 10)
     assert "return kept, % of nominal" in (out / "report.md").read_text()

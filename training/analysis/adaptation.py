@@ -187,6 +187,18 @@ def _cost(intact: float, ablated: float) -> float:
     return 100.0 * (intact - ablated) / abs(intact) if intact else math.nan
 
 
+def _difference(summary: dict[str, Any], a: str, b: str, key: str) -> dict[str, Any] | None:
+    """The paired figure ``a − b`` of ``key`` whichever order the arms were given in."""
+    diffs = summary["differences"]
+    if f"{a} − {b}" in diffs:
+        return diffs[f"{a} − {b}"].get(key)
+    stat = diffs.get(f"{b} − {a}", {}).get(key)
+    if stat is None:
+        return None
+    flip = lambda v: None if v is None else -v  # noqa: E731
+    return {**stat, "mean": flip(stat["mean"]), "per_seed": [flip(v) for v in stat["per_seed"]]}
+
+
 def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dict[str, Any]]:
     """The issue's goals for this task, measured: each ``{"goal", "measured", "met"}``; a goal
     the summary has no figure for (no oracle, no ablation, no static arm) is left out."""
@@ -248,7 +260,7 @@ def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dic
         cell = f"{format_stat(kept, 1)}% of the nominal return"
         gap = None
         if static is not None:
-            gap = summary["differences"][f"{plastic} − {static}"]["return_kept_pct"]
+            gap = _difference(summary, plastic, static, "return_kept_pct")
             cell += f", {format_stat(gap, 1)} points over {static}"
         out.append(
             {
@@ -261,9 +273,8 @@ def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dic
             }
         )
     if static is not None:
-        diff = summary["differences"].get(f"{plastic} − {static}")
-        if diff is not None and diff["reward_rest"]["mean"] is not None:
-            d = diff["reward_rest"]
+        d = _difference(summary, plastic, static, "reward_rest")
+        if d is not None and d["mean"] is not None:
             cell = format_ci(d["mean"], d["half"] or math.nan, 3)
             out.append(
                 {
@@ -404,12 +415,17 @@ def run_adaptation(
             lp, cfg = lps[i], configs[name][i]
             for ablation in (None, *(ABLATIONS if plastic[name] else ())):
                 label = name if ablation is None else f"{name} [{ablation}]"
-                # a perturbation: the intact agent also runs the same episodes without it
-                also = [NOMINAL] if cond.mid_episode and ablation is None else []
+                if cond.mid_episode and ablation is None:
+                    # a perturbation: the intact agent also runs the same episodes without it
+                    # (a separate call: the perturbed episodes are batched as the ablations')
+                    nominal_rows, _ = evaluate_agent(
+                        lp, label, [NOMINAL], seeds, cfg, threads, batch, window, fraction, progress
+                    )
+                    rows += [{**r, "arm": name, "seed_index": i} for r in nominal_rows]
                 got, curve = evaluate_agent(
                     lp,
                     label,
-                    [*also, cond],
+                    [cond],
                     seeds,
                     cfg,
                     threads,
@@ -598,6 +614,7 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def report_markdown(summary: dict[str, Any]) -> str:
     header, body = table_rows(summary)
+    kept = any("return_kept_pct" in d for d in summary["differences"].values())
     lines = [
         f"# Adaptation around the onset: {summary['env']}, condition `{summary['condition']}`",
         "",
@@ -611,11 +628,12 @@ def report_markdown(summary: dict[str, Any]) -> str:
         "",
         "## Paired differences over seeds (A − B)",
         "",
-        "| pair | return | reward/step after the onset | return kept, points |",
-        "| --- | --- | --- | --- |",
+        "| pair | return | reward/step after the onset |"
+        + (" return kept, points |" if kept else ""),
+        "| --- | --- | --- |" + (" --- |" if kept else ""),
         *(
-            f"| {pair} | {format_stat(d['return'], 1)} | {format_stat(d['reward_rest'], 3)} "
-            f"| {format_stat(d.get('return_kept_pct'), 1)} |"
+            f"| {pair} | {format_stat(d['return'], 1)} | {format_stat(d['reward_rest'], 3)} |"
+            + (f" {format_stat(d.get('return_kept_pct'), 1)} |" if kept else "")
             for pair, d in summary["differences"].items()
         ),
         "",

@@ -334,6 +334,50 @@ def _adaptation_goals(root: Path, directory: str) -> str:
     return _table(["goal", "measured", "met"], goals) + "\n\n" + _table(header, pairs)
 
 
+_DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in training)
+    ("front_leg_disabled_at_300", "front leg (thigh, shin, foot) disabled", "no: held-out leg"),
+    ("gravity_1.5_at_300", "gravity x1.5", "no: held-out kind"),
+    ("weak_actuators_at_300", "every actuator at half strength", "no: held-out kind"),
+    ("back_leg_disabled_at_300", "back leg disabled", "yes"),
+)
+
+
+def _adaptation_damage(root: Path) -> str:
+    """One row per change of the damage-onset task: each arm's return kept and post-onset
+    reward, the paired gap, and the plastic SNN's freeze-at-onset cost."""
+    from plasticagents.training.analysis.adaptation import format_stat
+
+    rows = []
+    for directory, label, seen in _DAMAGE:
+        summary = _json(root / "adaptation/damage_onset" / directory / "summary.json")
+        agents, diffs = summary["agents"], summary["differences"]
+        plastic, static = agents["plastic SNN"], agents["static SNN"]
+        gap = diffs["plastic SNN − static SNN"]
+        rows.append(
+            [
+                f"{label} (step 300)",
+                seen,
+                format_stat(plastic["return_kept_pct"], 1),
+                format_stat(static["return_kept_pct"], 1),
+                format_stat(gap["return_kept_pct"], 1),
+                format_stat(plastic["reward_rest"], 3),
+                format_stat(static["reward_rest"], 3),
+                format_stat(summary["ablation_cost_pp"].get("plastic SNN [freeze-at-onset]"), 1),
+            ]
+        )
+    header = [
+        "change",
+        "seen in training",
+        "plastic SNN: return kept, %",
+        "static SNN: return kept, %",
+        "plastic − static, points",
+        "plastic SNN: reward/step after",
+        "static SNN: reward/step after",
+        "freezing the plastic SNN's plasticity at the onset costs, points",
+    ]
+    return _table(header, rows)
+
+
 # --------------------------------------------------------------------------- RL: cue task
 
 _NOISE = ("0", "0.5", "1.0")
@@ -906,6 +950,45 @@ SECTIONS: tuple[Section, ...] = (
         "`results/adaptation/train_vel_switch_variants.sh`) against the seed-0 runs of the "
         "main table on the same held-out episodes; with one seed the cells have no interval.",
         ("adaptation/vel_switch_oja_s0/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-retroactive",
+        "The velocity switch with SpikePropamine's retroactive rule (3 seeds)",
+        ("adaptation/vel_switch_retroactive",),
+        lambda root: (
+            _adaptation(root, "adaptation/vel_switch_retroactive")
+            + "\n\n"
+            + _adaptation_goals(root, "adaptation/vel_switch_retroactive")
+        ),
+        "The plastic arm with the eligibility-trace rule of SpikePropamine (`mode: "
+        "retroactive`: `E <- (1 - eta) E + eta pre post`, then `hebb <- hebb + M E` with the "
+        "network's signed modulation `M`), trained at the main arms' budget on seeds 0, 1, 2 "
+        "(`results/adaptation/train_vel_switch_variants.sh retroactive 0 1 2`), beside the "
+        "main table's modulated Hebbian and static SNN runs and the oracle, on the same 10 "
+        "held-out episodes per seed. Cells as in the main table; the goals are measured for "
+        "the retroactive arm against the static SNN.",
+        ("adaptation/vel_switch_retroactive/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-damage",
+        "The adaptation experiment: damage at a random onset (HalfCheetah)",
+        (*(f"adaptation/damage_onset/{d}" for d, _, _ in _DAMAGE), "adaptation"),
+        _adaptation_damage,
+        "HalfCheetah-v5; every training episode disables, at a step drawn from 100..600, the "
+        "whole back leg, the front shin or the front foot "
+        "(`configs/experiments/damage_onset_*.yaml`); the agents see their previous action "
+        "and reward. Both arms are trained with ES (PGPE) at the same budget, 3 training "
+        "seeds each (`results/adaptation/train_damage_onset.sh`), and evaluated on 10 "
+        "held-out episodes per seed (episode seeds from 1000) with each change of "
+        "`configs/robustness/damage_onset_heldout.yaml` switched on at step 300, and on the "
+        "same episodes without it. Return kept: the mean return under the change in % of "
+        "the same seed's nominal return; plastic − static: the per-seed difference of the "
+        "two. Cells: mean ± 95% Student-t half-width over the 3 seeds. Freeze cost: the drop "
+        "of the post-onset reward per step when the fast weights are held from the onset "
+        "on, in points of the intact agent's. Each change's full table, with the `lesion` "
+        "and `reset-at-onset` ablations and the fast weights' response, is in "
+        "`results/adaptation/damage_onset/<change>/report.md`.",
+        ("adaptation/damage_onset/front_leg_disabled_at_300/reward_around_onset.png",),
     ),
     Section(
         "delays",
