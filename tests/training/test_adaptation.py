@@ -289,3 +289,20 @@ def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_p
     assert f"{mean_gap:.1f}" in goal[0]["measured"]  # oriented plastic − static
     assert goal[0]["met"] == (np.mean(kept["plastic"]) >= 85 and mean_gap >= 10)
     assert "return kept, % of nominal" in (out / "report.md").read_text()
+
+
+def test_a_freeze_cost_whose_interval_includes_zero_does_not_meet_the_goal():
+    from plasticagents.training.analysis.adaptation import goals
+
+    def summary(mean, half):
+        cost = {"mean": mean, "half": half, "n": 3, "per_seed": []}
+        return {
+            "agents": {"p": {}},
+            "ablation_cost_pp": {"p [freeze-at-onset]": cost},
+            "weight_response_pct": {},
+            "differences": {},
+        }
+
+    assert not goals(summary(46.5, 105.3), "p", None)[0]["met"]  # near-zero rewards inflate it
+    assert goals(summary(12.0, 1.5), "p", None)[0]["met"]
+    assert not goals(summary(8.0, 1.0), "p", None)[0]["met"]

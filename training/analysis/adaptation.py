@@ -237,9 +237,12 @@ def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dic
         out.append(
             {
                 "goal": "freezing plasticity at the onset costs >= 10 points of the post-onset "
-                "return",
+                "return (the 95% CI over seeds excluding 0)",
                 "measured": f"{format_ci(freeze['mean'], freeze['half'] or math.nan, 1)} points",
-                "met": freeze["mean"] >= 10.0,
+                # a mean alone is not enough: near-zero post-onset rewards inflate the cost
+                "met": freeze["mean"] >= 10.0
+                and freeze["half"] is not None
+                and freeze["mean"] - freeze["half"] > 0,
             }
         )
     wc = summary["weight_response_pct"].get(plastic)
