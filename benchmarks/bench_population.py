@@ -5,7 +5,9 @@
     like with like: eager batched against an eager per-individual loop, and (unless
     ``--no-compile``) ``torch.compile``-d batched (``Population(..., compile=True)``) against a
     compiled per-individual loop (one ``torch.compile`` of the single-individual step, its
-    parameters passed as inputs so the one graph serves every individual).
+    parameters passed as inputs so the one graph serves every individual). The compiled batched
+    step is also timed with its fast weights stored row-major (``post_major=False``, the layout
+    before post-major storage) beside the default post-major one (``post_major_speedup_compiled``).
 (b) A BPTT forward + backward through T steps of a Linear + LIF layer, ours against snnTorch
     (``snn.Leaky``) with the same sizes, on the same device (both eager).
 
@@ -135,12 +137,16 @@ def bench_population(args, device) -> dict:
     if args.no_compile:
         return out
 
-    pop_c = Population(net, args.population, compile=True)
-    pop_c.load_vectors(pop.to_vectors())
-    info = _first_call(lambda: pop_c(x, state), device)
-    info["status"] = _status(info)
-    out["batched_compiled_info"] = info
-    out["batched_compiled"] = _seconds(lambda: pop_c(x, state), args.repeats, 20, device)
+    # compiled batched: the fast weights post-major (Population's default when compiling), and
+    # the same graph over row-major storage, the layout before (``post_major=False``)
+    for key, post_major in (("batched_compiled", True), ("batched_compiled_row_major", False)):
+        pop_c = Population(net, args.population, compile=True, post_major=post_major)
+        pop_c.load_vectors(pop.to_vectors())
+        state_c = pop_c.initial_state(args.envs)
+        info = _first_call(lambda: pop_c(x, state_c), device)  # noqa: B023 (called here)
+        info["status"] = _status(info)
+        out[f"{key}_info"] = info
+        out[key] = _seconds(lambda: pop_c(x, state_c), args.repeats, 20, device)  # noqa: B023
 
     # One compiled single-individual step; every individual's parameters are inputs of the
     # same graph (own contiguous copies, like the eager loop's module copies).
@@ -258,6 +264,11 @@ def main(argv: list[str] | None = None) -> None:
             f"[{_label(pop['batched_compiled_info'])}]"
         )
         print(
+            f"              batched, row-major fast weights "
+            f"{med['batched_compiled_row_major'] * 1e3:.3f} ms "
+            f"[{_label(pop['batched_compiled_row_major_info'])}]"
+        )
+        print(
             f"              per-individual loop {med['loop_compiled'] * 1e3:.3f} ms "
             f"[{_label(pop['loop_compiled_info'])}]"
         )
@@ -280,11 +291,16 @@ def main(argv: list[str] | None = None) -> None:
     if "batched_compiled" in med:
         ratios["compile_speedup_batched"] = med["batched_eager"] / med["batched_compiled"]
         ratios["compile_speedup_loop"] = med["loop_eager"] / med["loop_compiled"]
+        ratios["post_major_speedup_compiled"] = (
+            med["batched_compiled_row_major"] / med["batched_compiled"]
+        )
 
     def fmt(key: str, spec: str) -> str:
         value = ratios[key]
         return "n/a" if value is None else format(value, spec)
 
+    if "batched_compiled" in med:
+        print(f"post-major over row-major (compiled): {fmt('post_major_speedup_compiled', '.2f')}x")
     print(
         f"RATIOS batched_vs_loop_eager={fmt('batched_vs_loop_eager', '.1f')}x "
         f"batched_vs_loop_compiled={fmt('batched_vs_loop_compiled', '.1f')}x "

@@ -182,6 +182,20 @@ class RecurrentSpikingLayer(nn.Module):
             else None
         )
 
+    def post_major_parameters(self) -> list[str]:
+        """Names (relative to this layer) of the ``[I, N]`` parameters read elementwise with the
+        fast weights at every step (``raw``, ``alpha``, per-synapse coefficients): the ones a
+        compiled :class:`~plasticagents.Population` stores post-major, like ``hebb``. Empty for
+        a static layer."""
+        if self.plasticity is None:
+            return []
+        shape = (self.n_pre, self.n_hidden)
+        return [
+            name
+            for name, p in self.named_parameters()
+            if name.split(".")[0] in ("synapses", "plasticity") and tuple(p.shape) == shape
+        ]
+
     def initial_state(self, batch: int | tuple[int, ...]) -> LayerState:
         batch = _batch(batch)
         like = self.synapses.raw

@@ -16,6 +16,7 @@ from plasticagents import (
 )
 from plasticagents.networks import make_encoder
 from plasticagents.neurons import TimeConstants
+from plasticagents.plasticity import is_post_major
 
 
 def make_net(gen, plasticity=None, **kw):
@@ -77,9 +78,10 @@ def test_plasticity_changes_behaviour_within_an_episode(gen):
     ],
 )
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
-def test_population_output_equals_each_individual_alone(spec, neuron, gen):
+@pytest.mark.parametrize("post_major", [False, True])
+def test_population_output_equals_each_individual_alone(spec, neuron, post_major, gen):
     net = make_net(gen, spec, neuron=neuron, dale=True)
-    pop = Population(net, 5)
+    pop = Population(net, 5, post_major=post_major)
     pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(5, pop.num_params, generator=gen))
     xs = torch.randn(8, 5, 4, 6, generator=gen)
     state = pop.initial_state(4)
@@ -102,12 +104,18 @@ def test_population_shares_fixed_parameters_without_copies(gen):
     assert pop.num_params == sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
-def test_vectors_round_trip(gen):
-    net = make_net(gen, PlasticitySpec("abcd"))
-    pop = Population(net, 4)
+@pytest.mark.parametrize("post_major", [False, True])
+def test_vectors_round_trip(post_major, gen):
+    net = make_net(gen, PlasticitySpec("abcd", granularity="synapse"))
+    pop = Population(net, 4, post_major=post_major)
     v = torch.randn(4, pop.num_params, generator=gen)
     pop.load_vectors(v)
     assert torch.equal(pop.to_vectors(), v)
+    raw = pop.params["layer.synapses.raw"]
+    assert is_post_major(raw) == post_major  # the copy, not a view of v, when post-major
+    assert torch.equal(
+        raw[1], parameters_to_vector(pop.individual(1).layer.synapses, ["raw"]).view(30, 24)
+    )
     clone = pop.individual(2)
     assert torch.equal(parameters_to_vector(clone), v[2])
     vector_to_parameters(v[1], clone)
@@ -253,3 +261,46 @@ def test_population_falls_back_to_eager_when_compile_fails(monkeypatch):
         y, _ = compiled(x, ())
     torch.testing.assert_close(y, eager(x, ())[0])
     compiled(x, ())  # warned once; later calls run eagerly without trying again
+
+
+def test_post_major_population_stores_fast_weights_post_major(gen):
+    net = make_net(gen, PlasticitySpec("hebbian", mode="retroactive", granularity="synapse"))
+    pop = Population(net, 3, post_major=True)
+    assert sorted(n for n in pop.names if is_post_major(pop.params[n])) == [
+        "layer.plasticity.alpha",
+        "layer.plasticity.eta",
+        "layer.synapses.raw",
+    ]  # the [I, N] parameters read with hebb; the neuromodulator's [N, N] weights are not
+    state = pop.initial_state(2)
+    for _ in range(3):
+        _, state = pop(torch.randn(3, 2, 6, generator=gen), state)
+    assert is_post_major(state.layer.plastic.hebb) and is_post_major(state.layer.plastic.elig)
+    assert not Population(make_net(gen), 3, post_major=True)._post_major_names  # static: none
+
+
+# dynamo itself trips a DeprecationWarning (it instantiates the surrogate's autograd Function)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_compiled_population_keeps_the_post_major_layout_without_recompiling(gen):
+    from torch._dynamo.utils import counters
+
+    net = make_net(gen, PlasticitySpec("hebbian", granularity="post"))
+    eager, compiled = Population(net, 3), Population(net, 3, compile=True)
+    assert compiled.post_major and not eager.post_major
+    v = eager.to_vectors() + 0.3 * torch.randn(3, eager.num_params, generator=gen)
+    eager.load_vectors(v)
+    compiled.load_vectors(v)
+    graphs = counters["stats"]["unique_graphs"]
+    s_eager, s_comp = eager.initial_state(2), compiled.initial_state(2)
+    for t in range(8):
+        if t == 4:  # an episode restart in one row, as Agent.predict does it
+            start = torch.tensor([[True, False]] * 3)
+            s_eager = reset_where(s_eager, start, eager.initial_state(2))
+            s_comp = reset_where(s_comp, start, compiled.initial_state(2))
+        x = 3 * torch.randn(3, 2, 6, generator=gen)
+        y_eager, s_eager = eager(x, s_eager)
+        y_comp, s_comp = compiled(x, s_comp)
+        torch.testing.assert_close(y_comp, y_eager, atol=1e-4, rtol=1e-4)
+    assert is_post_major(s_comp.layer.plastic.hebb)
+    torch.testing.assert_close(s_comp.layer.plastic.hebb, s_eager.layer.plastic.hebb)
+    assert float(s_eager.spikes.sum()) > 0
+    assert counters["stats"]["unique_graphs"] - graphs == 1  # one graph: the layout held

@@ -11,7 +11,10 @@ from plasticagents.plasticity import (
     PlasticityParams,
     PlasticitySpec,
     PlasticState,
+    is_post_major,
     plasticity_step,
+    post_major,
+    post_major_state,
 )
 
 PRE = torch.tensor([1.0, 2.0])
@@ -278,3 +281,30 @@ def test_bad_plasticity_specs_are_named():
         PlasticitySpec(clip=0.0)
     with pytest.raises(ValueError, match="unknown plasticity rule 'x'"):
         plasticity_step(PRE, POST, PlasticState(HEBB), PlasticityParams(), "x")
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_post_major_state_steps_to_the_same_values_and_stays_post_major(rule, mode, gen):
+    if rule == "stdp" and mode != "plain":
+        pytest.skip("STDP runs in plain mode")
+    plast = Plasticity(5, 4, PlasticitySpec(rule, mode=mode, granularity="synapse"))
+    row = plast.initial_state((3,), torch.zeros(()))
+    row = row._replace(
+        **{k: torch.rand(v.shape, generator=gen) for k, v in row._asdict().items() if v is not None}
+    )
+    col = post_major_state(row)
+    assert is_post_major(col.hebb) and not is_post_major(row.hebb)
+    m = torch.rand(3, 4, generator=gen) if mode != "plain" else None
+    for _ in range(3):
+        pre, post = torch.rand(3, 5, generator=gen), torch.rand(3, 4, generator=gen)
+        row, col = plast(pre, post, row, m), plast(pre, post, col, m)
+        for a, b in zip(row, col, strict=True):
+            assert (a is None and b is None) or torch.equal(a, b)
+        assert is_post_major(col.hebb) and (col.elig is None or is_post_major(col.elig))
+
+
+def test_post_major_leaves_vectors_and_size_one_axes_alone():
+    assert post_major(torch.zeros(2, 1)).stride() == (1, 1)
+    assert post_major(torch.zeros(3)).shape == (3,)
+    assert not is_post_major(None) and not is_post_major(torch.zeros(4, 5))
