@@ -71,3 +71,36 @@ def test_results_page_figures_and_commands_exist():
     for section in report.SECTIONS:
         assert f"## {section.title}" in page
     assert page.count("Made by:") >= len(report.SECTIONS) - 1
+
+
+def _bench_es_record(path: Path, revision: str, ratio: float, env: str = "Ant-v5") -> None:
+    import json
+
+    ours = [{"config": {"lanes": 1, "fast_physics": True}}]
+    path.write_text(
+        json.dumps(
+            {
+                "command": {"argv": ["bench_es.py", "--fast-physics", "--env", env]},
+                "git_revision": revision,
+                "outputs": {
+                    "settings": {"env": env, "inputs": []},
+                    "ours": ours,
+                    "ratios": {"ours_over_physics": ratio, "ours_over_evotorch": 2 * ratio},
+                },
+            }
+        )
+    )
+
+
+def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    _bench_es_record(bench / "bench_es-20260101-000000.json", "a" * 40, 0.40)
+    _bench_es_record(bench / "bench_es-20260102-000000.json", "b" * 40 + "-dirty", 0.50)
+    _bench_es_record(bench / "bench_es-20260103-000000.json", "b" * 40, 0.70)
+    _bench_es_record(bench / "bench_es-20260104-000000.json", "c" * 40, 0.90, "HalfCheetah-v5")
+    table = report._benchmarks(tmp_path)
+    ant = next(r for r in table.splitlines() if "Ant-v5: ours / physics" in r)
+    assert "0.50, 0.70" in ant and "0.40" not in ant and "`bbbbbbb`" in ant and "0.60x" in ant
+    cheetah = next(r for r in table.splitlines() if "HalfCheetah-v5: ours / physics" in r)
+    assert "(fast physics)" in cheetah and "0.90x" in cheetah and "--env HalfCheetah-v5" in cheetah

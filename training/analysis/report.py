@@ -691,6 +691,11 @@ _BENCH_RATIOS = (
     ),
     (
         "bench_population",
+        "post_major_speedup_compiled",
+        "population step, P=64, compiled: post-major over row-major fast weights (> 1: faster)",
+    ),
+    (
+        "bench_population",
         "bptt_ours_over_snntorch",
         "BPTT time, Linear+LIF: ours / snnTorch (< 1: faster)",
     ),
@@ -713,12 +718,24 @@ _BENCH_RATIOS = (
 )
 
 
-def _bench_variant(script: str, rec: dict[str, Any]) -> str:
-    """What distinguishes invocations of one script that must not be pooled."""
-    if script == "bench_es":
-        ours = rec["outputs"]["ours"]
-        return "fast physics" if any(o["config"].get("fast_physics") for o in ours) else ""
-    return ""
+def _bench_variant(script: str, label: str, rec: dict[str, Any]) -> str:
+    """The row name of one invocation: ``label`` for its env, and what else must not be pooled
+    (learner inputs, fast physics) in brackets."""
+    if script != "bench_es":
+        return label
+    out = rec["outputs"]
+    settings = out.get("settings", {})
+    label = label.replace("Ant-v5", settings.get("env", "Ant-v5"))
+    parts = []
+    if settings.get("inputs"):
+        parts.append("inputs " + " + ".join(settings["inputs"]))
+    if any(o["config"].get("fast_physics") for o in out["ours"]):
+        parts.append("fast physics")
+    return f"{label} ({', '.join(parts)})" if parts else label
+
+
+def _revision(rec: dict[str, Any]) -> str:
+    return str(rec.get("git_revision", "")).removesuffix("-dirty")
 
 
 def _benchmarks(root: Path) -> str:
@@ -730,23 +747,25 @@ def _benchmarks(root: Path) -> str:
         records.setdefault(script, []).append(rec)
     rows = []
     for script, key, label in _BENCH_RATIOS:
-        groups: dict[str, list[float]] = {}
+        groups: dict[str, list[tuple[str, float]]] = {}
         commands: dict[str, str] = {}
-        for rec in records.get(script, []):
+        for rec in records.get(script, []):  # oldest first (the file names are timestamps)
             value = rec["outputs"].get("ratios", {}).get(key)
             if value is not None:
-                variant = _bench_variant(script, rec)
-                groups.setdefault(variant, []).append(float(value))
+                variant = _bench_variant(script, label, rec)
+                groups.setdefault(variant, []).append((_revision(rec), float(value)))
                 argv = rec["command"]["argv"]
                 commands[variant] = " ".join(["python", f"benchmarks/{script}.py", *argv[1:]])
-        for variant, values in groups.items():
-            name = f"{label} ({variant})" if variant else label
+        for variant, measured in groups.items():
+            # the code as it is now: the invocations at the newest commit that ran this variant
+            newest = measured[-1][0]
+            values = [v for rev, v in measured if rev == newest]
             runs = ", ".join(f"{v:.2f}" for v in values)
             median = f"{statistics.median(values):.2f}x"
-            rows.append([name, f"`{commands[variant]}`", runs, median])
+            rows.append([variant, f"`{commands[variant]}`", runs, f"`{newest[:7]}`", median])
     if not rows:
         raise ReportError(f"{root / 'benchmarks'} holds no benchmark records with ratios")
-    return _table(["measurement", "command", "ratio per invocation", "median"], rows)
+    return _table(["measurement", "command", "ratio per invocation", "commit", "median"], rows)
 
 
 # --------------------------------------------------------------------------- sections
@@ -887,7 +906,8 @@ SECTIONS: tuple[Section, ...] = (
         "Each benchmark script times ours and a peer side by side in the same process "
         "(alternating where it can), takes the median of its repeats, and writes every repeat "
         "with its command, commit, versions and machine to `results/benchmarks/`; the table "
-        "lists the ratio of each invocation and their median; each row says which way is "
+        "lists the ratio of each invocation at the newest commit that ran it (older "
+        "invocations stay in their files) and their median; each row says which way is "
         "better.",
     ),
     Section(
