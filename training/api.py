@@ -151,17 +151,23 @@ def evaluate(
     threads: int = 2,
     ablation: str | None = None,
     record: bool = True,
+    details: bool = False,
 ) -> Any:
     """A trained run on held-out data: for a policy, the returns ``[episodes]`` of seeded
     episodes (on its training env, or ``env_id`` / ``perturbations`` / ``max_episode_steps``;
     ``ablation`` as in :mod:`plasticagents.ablation`); for a classifier, its test-set result
-    dict (accuracy, spikes and SynOps per sample).
+    dict (accuracy, spikes and SynOps per sample). With ``details``, a policy's result is an
+    :class:`~plasticagents.training.analysis.evaluate.Episodes` (returns, lengths and the
+    mean forward velocity of each episode) instead of the returns alone.
 
     With ``record`` (the default) the result is appended to ``<run>/evaluations.jsonl`` as
     one provenance record (:mod:`~plasticagents.training.record`): the equivalent
     ``plasticagents evaluate`` command, commit, versions, machine, date, wall time and every
     episode's return, so a quoted evaluation can be traced to its command."""
-    from plasticagents.training.analysis.evaluate import evaluate_classifier_run, evaluate_run
+    from plasticagents.training.analysis.evaluate import (
+        evaluate_classifier_run,
+        evaluate_episodes,
+    )
     from plasticagents.training.record import Recorder, append_record
 
     opened = RunDir.open(run)
@@ -183,18 +189,23 @@ def evaluate(
     if ablation:
         argv += ["--ablation", ablation]
     recorder = Recorder(argv)
-    returns = evaluate_run(
+    result = evaluate_episodes(
         run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
     )
+    returns, velocity = result.returns, result.forward_velocity
     if record:
         outputs = {
             "returns": [float(r) for r in returns],
             "mean": float(returns.mean()),
             "std": float(returns.std()),
             "episodes": len(returns),
+            "lengths": [int(n) for n in result.lengths],
         }
+        if velocity is not None:
+            outputs["forward_velocity"] = [float(v) for v in velocity]
+            outputs["forward_velocity_mean"] = float(velocity.mean())
         append_record(opened.path / EVALUATIONS, recorder.record(outputs))
-    return returns
+    return result if details else returns
 
 
 def robustness(runs: Sequence[str | Path], suite: str | Path, out: str | Path, **kwargs: Any):

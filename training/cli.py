@@ -149,16 +149,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> int:
     """Evaluate a policy run (:func:`~plasticagents.training.api.evaluate`, ``kwargs`` passed
     on: ``env_id``, ``perturbations``, ``threads``) and print mean ± std, min and max of the
-    ``episodes`` returns of the ``which`` checkpoint. Returns exit status 0.
+    ``episodes`` returns of the ``which`` checkpoint, and their forward velocity when the env
+    reports one. Returns exit status 0.
     """
     from plasticagents.training.api import evaluate
 
-    returns = evaluate(run, episodes=episodes, seed=seed, which=which, **kwargs)
+    result = evaluate(run, episodes=episodes, seed=seed, which=which, details=True, **kwargs)
+    returns, velocity = result.returns, result.forward_velocity
     print(
         f"{which} checkpoint of {run}: return {returns.mean():.1f} ± {returns.std():.1f} "
         f"(mean ± std over {episodes} seeded episodes; min {returns.min():.1f}, "
         f"max {returns.max():.1f})"
     )
+    if velocity is not None:
+        print(
+            f"forward velocity {velocity.mean():.3f} ± {velocity.std():.3f} m/s "
+            f"(mean over each episode, mean ± std over episodes; "
+            f"episode lengths {result.lengths.min()}-{result.lengths.max()} steps)"
+        )
     return 0
 
 

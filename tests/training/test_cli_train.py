@@ -1,6 +1,8 @@
+import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from plasticagents.training.cli import main
@@ -26,6 +28,26 @@ def test_train_then_evaluate(smoke_run, capsys):
     assert main(["evaluate", str(smoke_run), "--episodes", "3", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"return -?\d+\.\d ± \d+\.\d \(mean ± std over 3 seeded episodes", out)
+    speed = re.search(r"forward velocity (-?\d+\.\d+) ± \d+\.\d+ m/s", out)
+    assert speed, out
+    record = json.loads((smoke_run / "evaluations.jsonl").read_text().splitlines()[-1])
+    velocity = record["outputs"]["forward_velocity"]
+    assert len(velocity) == 3 and float(speed.group(1)) == pytest.approx(
+        np.mean(velocity), abs=1e-3
+    )
+    lengths = record["outputs"]["lengths"]
+    assert len(lengths) == 3 and all(1 <= n <= 1000 for n in lengths)
+
+
+def test_forward_velocity_averages_each_episodes_own_steps():
+    from plasticagents.training.analysis.evaluate import _forward_velocity
+
+    steps = [
+        [{"x_velocity": 1.0}, {"x_velocity": -2.0}],
+        [{"x_velocity": 3.0}, None],  # the second episode ended after one step
+    ]
+    assert _forward_velocity(steps, 2).tolist() == [2.0, -2.0]
+    assert _forward_velocity([[{"reward": 1.0}, None]], 2) is None  # no x_velocity: no speed
 
 
 def test_train_with_evaluate_flag_prints_the_score(tmp_path, capsys):

@@ -36,9 +36,11 @@ from plasticagents.training.rollout import EnvPool, NormalizedAgent, RunningNorm
 from plasticagents.training.run import RunDir
 
 __all__ = [
+    "Episodes",
     "LoadedPolicy",
     "check_compatible",
     "evaluate_classifier_run",
+    "evaluate_episodes",
     "evaluate_run",
     "load_policy",
 ]
@@ -176,6 +178,31 @@ def evaluate_classifier_run(run: RunDir, which: str = "best", seed: int = 0) -> 
     return {**evaluate_classifier(model, test, encoder, seed=seed), "samples": len(test)}
 
 
+@dataclass(frozen=True)
+class Episodes:
+    """What :func:`evaluate_episodes` measured, one entry per seeded episode.
+
+    ``returns`` (float64), ``lengths`` (steps), and ``forward_velocity``: the mean of the
+    env's ``info["x_velocity"]`` over the episode's steps (m/s; the displacement along x over
+    the episode's duration for the MuJoCo locomotion envs), ``None`` for an env whose step
+    info has no ``x_velocity``.
+    """
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    forward_velocity: np.ndarray | None
+
+
+def _forward_velocity(infos: list[list[dict | None]], n: int) -> np.ndarray | None:
+    total, count = np.zeros(n), np.zeros(n)
+    for step in infos:
+        for i, info in enumerate(step):
+            if info is not None and "x_velocity" in info:
+                total[i] += float(info["x_velocity"])
+                count[i] += 1
+    return total / np.maximum(count, 1) if count.any() else None
+
+
 def evaluate_run(
     run_path: str | Path,
     episodes: int = 10,
@@ -187,7 +214,27 @@ def evaluate_run(
     threads: int = 2,
     ablation: str | None = None,
 ) -> np.ndarray:
-    """Returns of ``episodes`` seeded episodes of a run's policy (observation norm frozen).
+    """Returns ``[episodes]`` of seeded episodes of a run's policy (observation norm frozen);
+    :func:`evaluate_episodes` with the same arguments also gives lengths and forward velocity.
+    """
+    return evaluate_episodes(
+        run_path, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
+    ).returns
+
+
+def evaluate_episodes(
+    run_path: str | Path,
+    episodes: int = 10,
+    seed: int = 0,
+    which: str = "best",
+    env_id: str | None = None,
+    perturbations: list[dict[str, Any]] | None = None,
+    max_episode_steps: int | None = None,
+    threads: int = 2,
+    ablation: str | None = None,
+) -> Episodes:
+    """``episodes`` seeded episodes of a run's policy (observation norm frozen): their returns,
+    lengths and forward velocities (:class:`Episodes`).
 
     By default the env is the training env with its fixed perturbations; ``env_id`` /
     ``perturbations`` / ``max_episode_steps`` override them. ``ablation`` runs the plastic
@@ -198,7 +245,7 @@ def evaluate_run(
     threads), with deterministic actions (no exploration noise; PPO's Gaussian mean; a BPTT
     policy trained with ``eval_sample`` still samples, from its seeded generator). The
     run's ``train_distribution`` is not applied: evaluation is on the nominal env unless
-    ``perturbations`` say otherwise. Returns ``[episodes]`` float64 returns.
+    ``perturbations`` say otherwise.
 
     Raises:
         ValueError: ``episodes < 1``; an env whose observation or action size differs from
@@ -213,6 +260,8 @@ def evaluate_run(
     pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads, fast_physics=True)
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
-        return rollout(agent, pool, seeds).returns
+        result = rollout(agent, pool, seeds, record=["infos"])
+        velocity = _forward_velocity(result.trajectory["infos"], episodes)
+        return Episodes(result.returns, result.lengths, velocity)
     finally:
         pool.close()
