@@ -42,8 +42,8 @@ batches of sequences, as in :class:`~plasticagents.reservoir.STDPReservoir`.
 *Memory layout.* The ``[..., I, N]`` tensors may be stored post-major (:func:`post_major`: the
 ``I`` inputs of each postsynaptic neuron contiguous, ``stride(-2) == 1``), which is how
 :class:`~plasticagents.Population` keeps them for its compiled step: the fused kernel then
-reduces ``pre @ W_eff`` along contiguous memory and updates ``hebb`` in the same order, about
-twice as fast for ``P=64, I=233, N=128`` on 2 CPU cores (``benchmarks/bench_population.py``).
+reduces ``pre @ W_eff`` along contiguous memory and updates ``hebb`` in the same order
+(``benchmarks/bench_population.py`` times both layouts: ``post_major_speedup_compiled``).
 Shapes and values are the same either way; :func:`plasticity_step` returns ``hebb`` and
 ``elig`` in the layout it was given.
 """
@@ -276,9 +276,10 @@ def plasticity_step(
     if rule == "bcm":
         theta = theta + (p.dt / p.tau_theta) * (_batch_mean(post * post, shared, 1) - theta)
     if is_post_major(state.hebb):
-        # Keep the layout. Eager already does (``post_major`` would return these as they are),
-        # but a compiled graph picks its own output layout unless a ``contiguous`` pins it: a
-        # free copy in eager, the store order of the fused kernel when compiled.
+        # Keep the layout: a compiled graph picks its own output layout unless a
+        # ``contiguous`` pins it, and eager can lose it too (``torch.where`` with a row-major
+        # ``p.plastic`` first). A no-op in eager when the layout held; the fused kernel's
+        # store order when compiled.
         hebb = hebb.mT.contiguous().mT
         elig = None if elig is None else elig.mT.contiguous().mT
     return PlasticState(hebb, elig, theta, state.x_pre, state.y_post)

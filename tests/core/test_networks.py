@@ -280,23 +280,25 @@ def test_post_major_population_stores_fast_weights_post_major(gen):
 
 # dynamo itself trips a DeprecationWarning (it instantiates the surrogate's autograd Function)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_compiled_population_keeps_the_post_major_layout_without_recompiling(gen):
+@pytest.mark.parametrize("episodes", [1, 2])
+def test_compiled_population_keeps_the_post_major_layout_without_recompiling(episodes, gen):
     from torch._dynamo.utils import counters
 
     net = make_net(gen, PlasticitySpec("hebbian", granularity="post"))
     eager, compiled = Population(net, 3), Population(net, 3, compile=True)
     assert compiled.post_major and not eager.post_major
-    v = eager.to_vectors() + 0.3 * torch.randn(3, eager.num_params, generator=gen)
-    eager.load_vectors(v)
-    compiled.load_vectors(v)
     graphs = counters["stats"]["unique_graphs"]
-    s_eager, s_comp = eager.initial_state(2), compiled.initial_state(2)
+    s_eager, s_comp = eager.initial_state(episodes), compiled.initial_state(episodes)
     for t in range(8):
-        if t == 4:  # an episode restart in one row, as Agent.predict does it
-            start = torch.tensor([[True, False]] * 3)
-            s_eager = reset_where(s_eager, start, eager.initial_state(2))
-            s_comp = reset_where(s_comp, start, compiled.initial_state(2))
-        x = 3 * torch.randn(3, 2, 6, generator=gen)
+        if t % 4 == 0:  # a new generation: new vectors, as ES loads them
+            v = eager.to_vectors() + 0.3 * torch.randn(3, eager.num_params, generator=gen)
+            eager.load_vectors(v)
+            compiled.load_vectors(v)
+        if t == 4:  # an episode restart in the first row, as Agent.predict does it
+            start = torch.tensor([[True] + [False] * (episodes - 1)] * 3)
+            s_eager = reset_where(s_eager, start, eager.initial_state(episodes))
+            s_comp = reset_where(s_comp, start, compiled.initial_state(episodes))
+        x = 3 * torch.randn(3, episodes, 6, generator=gen)
         y_eager, s_eager = eager(x, s_eager)
         y_comp, s_comp = compiled(x, s_comp)
         torch.testing.assert_close(y_comp, y_eager, atol=1e-4, rtol=1e-4)

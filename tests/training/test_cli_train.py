@@ -47,6 +47,11 @@ def test_forward_velocity_averages_each_episodes_own_steps():
         [{"x_velocity": 3.0}, None],  # the second episode ended after one step
     ]
     assert _forward_velocity(steps, 2).tolist() == [2.0, -2.0]
+    nan = float("nan")
+    # episode 1 diverged at its first step, episode 2 at its reset (no steps): no speed, NaN
+    diverged = [[{"x_velocity": 1.0}, {"x_velocity": nan}, None], [{"x_velocity": 3.0}, None, None]]
+    speed = _forward_velocity(diverged, 3)
+    assert speed[0] == 2.0 and np.isnan(speed[1:]).all()
     assert _forward_velocity([[{"reward": 1.0}, None]], 2) is None  # no x_velocity: no speed
 
 

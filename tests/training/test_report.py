@@ -101,6 +101,9 @@ def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
     _bench_es_record(bench / "bench_es-20260104-000000.json", "c" * 40, 0.90, "HalfCheetah-v5")
     table = report._benchmarks(tmp_path)
     ant = next(r for r in table.splitlines() if "Ant-v5: ours / physics" in r)
-    assert "0.50, 0.70" in ant and "0.40" not in ant and "`bbbbbbb`" in ant and "0.60x" in ant
+    assert "| 0.70 |" in ant and "0.40" not in ant and "`bbbbbbb` |" in ant and "0.70x" in ant
+    _bench_es_record(bench / "bench_es-20260105-000000.json", "d" * 40 + "-dirty", 0.30)
+    ant = next(r for r in report._benchmarks(tmp_path).splitlines() if "Ant-v5: ours / ph" in r)
+    assert "| 0.30 |" in ant and "`ddddddd` (uncommitted changes)" in ant  # not pooled, named
     cheetah = next(r for r in table.splitlines() if "HalfCheetah-v5: ours / physics" in r)
     assert "(fast physics)" in cheetah and "0.90x" in cheetah and "--env HalfCheetah-v5" in cheetah

@@ -21,6 +21,7 @@ Example (after ``plasticagents train``)::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,8 +185,9 @@ class Episodes:
 
     ``returns`` (float64), ``lengths`` (steps), and ``forward_velocity``: the mean of the
     env's ``info["x_velocity"]`` over the episode's steps (m/s; the displacement along x over
-    the episode's duration for the MuJoCo locomotion envs), ``None`` for an env whose step
-    info has no ``x_velocity``.
+    the episode's duration for the MuJoCo locomotion envs; non-finite values, from a
+    diverging step, left out; NaN for an episode with none), ``None`` for an env whose step
+    info has no ``x_velocity`` (or when not asked for).
     """
 
     returns: np.ndarray
@@ -195,12 +197,19 @@ class Episodes:
 
 def _forward_velocity(infos: list[list[dict | None]], n: int) -> np.ndarray | None:
     total, count = np.zeros(n), np.zeros(n)
+    seen = False
     for step in infos:
         for i, info in enumerate(step):
             if info is not None and "x_velocity" in info:
-                total[i] += float(info["x_velocity"])
-                count[i] += 1
-    return total / np.maximum(count, 1) if count.any() else None
+                seen = True
+                value = float(info["x_velocity"])
+                if math.isfinite(value):
+                    total[i] += value
+                    count[i] += 1
+    if not seen:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def evaluate_run(
@@ -218,7 +227,16 @@ def evaluate_run(
     :func:`evaluate_episodes` with the same arguments also gives lengths and forward velocity.
     """
     return evaluate_episodes(
-        run_path, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
+        run_path,
+        episodes,
+        seed,
+        which,
+        env_id,
+        perturbations,
+        max_episode_steps,
+        threads,
+        ablation,
+        forward_velocity=False,  # no per-step infos kept for the returns alone
     ).returns
 
 
@@ -232,6 +250,7 @@ def evaluate_episodes(
     max_episode_steps: int | None = None,
     threads: int = 2,
     ablation: str | None = None,
+    forward_velocity: bool = True,
 ) -> Episodes:
     """``episodes`` seeded episodes of a run's policy (observation norm frozen): their returns,
     lengths and forward velocities (:class:`Episodes`).
@@ -260,8 +279,10 @@ def evaluate_episodes(
     pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads, fast_physics=True)
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
-        result = rollout(agent, pool, seeds, record=["infos"])
-        velocity = _forward_velocity(result.trajectory["infos"], episodes)
+        result = rollout(agent, pool, seeds, record=["infos"] if forward_velocity else False)
+        velocity = (
+            _forward_velocity(result.trajectory["infos"], episodes) if forward_velocity else None
+        )
         return Episodes(result.returns, result.lengths, velocity)
     finally:
         pool.close()

@@ -735,7 +735,26 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any]) -> str:
 
 
 def _revision(rec: dict[str, Any]) -> str:
-    return str(rec.get("git_revision", "")).removesuffix("-dirty")
+    """The commit of a record, ``-dirty`` kept: an uncommitted tree is not its commit."""
+    return str(rec.get("git_revision", ""))
+
+
+def _short(revision: str) -> str:
+    commit, dirty = revision.removesuffix("-dirty"), revision.endswith("-dirty")
+    return f"`{commit[:7]}`" + (" (uncommitted changes)" if dirty else "")
+
+
+def _bench_command(script: str, rec: dict[str, Any]) -> str:
+    argv, shown = rec["command"]["argv"][1:], []
+    skip = False
+    for arg in argv:  # where the record went says nothing about what was measured
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out="):
+            shown.append(arg)
+    return " ".join(["python", f"benchmarks/{script}.py", *shown])
 
 
 def _benchmarks(root: Path) -> str:
@@ -747,22 +766,20 @@ def _benchmarks(root: Path) -> str:
         records.setdefault(script, []).append(rec)
     rows = []
     for script, key, label in _BENCH_RATIOS:
-        groups: dict[str, list[tuple[str, float]]] = {}
-        commands: dict[str, str] = {}
+        # one row per measurement and command line (the same command pools its invocations)
+        groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for rec in records.get(script, []):  # oldest first (the file names are timestamps)
             value = rec["outputs"].get("ratios", {}).get(key)
             if value is not None:
-                variant = _bench_variant(script, label, rec)
-                groups.setdefault(variant, []).append((_revision(rec), float(value)))
-                argv = rec["command"]["argv"]
-                commands[variant] = " ".join(["python", f"benchmarks/{script}.py", *argv[1:]])
-        for variant, measured in groups.items():
-            # the code as it is now: the invocations at the newest commit that ran this variant
+                row = (_bench_variant(script, label, rec), _bench_command(script, rec))
+                groups.setdefault(row, []).append((_revision(rec), float(value)))
+        for (name, command), measured in groups.items():
+            # the code as last measured: the invocations at the commit of the newest record
             newest = measured[-1][0]
             values = [v for rev, v in measured if rev == newest]
             runs = ", ".join(f"{v:.2f}" for v in values)
             median = f"{statistics.median(values):.2f}x"
-            rows.append([variant, f"`{commands[variant]}`", runs, f"`{newest[:7]}`", median])
+            rows.append([name, f"`{command}`", runs, _short(newest), median])
     if not rows:
         raise ReportError(f"{root / 'benchmarks'} holds no benchmark records with ratios")
     return _table(["measurement", "command", "ratio per invocation", "commit", "median"], rows)
@@ -906,8 +923,8 @@ SECTIONS: tuple[Section, ...] = (
         "Each benchmark script times ours and a peer side by side in the same process "
         "(alternating where it can), takes the median of its repeats, and writes every repeat "
         "with its command, commit, versions and machine to `results/benchmarks/`; the table "
-        "lists the ratio of each invocation at the newest commit that ran it (older "
-        "invocations stay in their files) and their median; each row says which way is "
+        "lists, per command, the ratio of each invocation at the commit of its newest record "
+        "(older invocations stay in their files) and their median; each row says which way is "
         "better.",
     ),
     Section(
