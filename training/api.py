@@ -164,10 +164,7 @@ def evaluate(
     one provenance record (:mod:`~plasticagents.training.record`): the equivalent
     ``plasticagents evaluate`` command, commit, versions, machine, date, wall time and every
     episode's return, so a quoted evaluation can be traced to its command."""
-    from plasticagents.training.analysis.evaluate import (
-        evaluate_classifier_run,
-        evaluate_episodes,
-    )
+    from plasticagents.training.analysis.evaluate import evaluate_classifier_run, evaluate_run
     from plasticagents.training.record import Recorder, append_record
 
     opened = RunDir.open(run)
@@ -189,8 +186,17 @@ def evaluate(
     if ablation:
         argv += ["--ablation", ablation]
     recorder = Recorder(argv)
-    result = evaluate_episodes(
-        run, episodes, seed, which, env_id, perturbations, max_episode_steps, threads, ablation
+    result = evaluate_run(
+        run,
+        episodes,
+        seed,
+        which,
+        env_id,
+        perturbations,
+        max_episode_steps,
+        threads,
+        ablation,
+        details=True,
     )
     returns, velocity = result.returns, result.forward_velocity
     if record:

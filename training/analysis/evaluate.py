@@ -41,7 +41,6 @@ __all__ = [
     "LoadedPolicy",
     "check_compatible",
     "evaluate_classifier_run",
-    "evaluate_episodes",
     "evaluate_run",
     "load_policy",
 ]
@@ -181,13 +180,13 @@ def evaluate_classifier_run(run: RunDir, which: str = "best", seed: int = 0) -> 
 
 @dataclass(frozen=True)
 class Episodes:
-    """What :func:`evaluate_episodes` measured, one entry per seeded episode.
+    """What :func:`evaluate_run` with ``details`` measured, one entry per seeded episode.
 
     ``returns`` (float64), ``lengths`` (steps), and ``forward_velocity``: the mean of the
     env's ``info["x_velocity"]`` over the episode's steps (m/s; the displacement along x over
     the episode's duration for the MuJoCo locomotion envs; non-finite values, from a
     diverging step, left out; NaN for an episode with none), ``None`` for an env whose step
-    info has no ``x_velocity`` (or when not asked for).
+    info has no ``x_velocity``.
     """
 
     returns: np.ndarray
@@ -222,38 +221,11 @@ def evaluate_run(
     max_episode_steps: int | None = None,
     threads: int = 2,
     ablation: str | None = None,
-) -> np.ndarray:
-    """Returns ``[episodes]`` of seeded episodes of a run's policy (observation norm frozen);
-    :func:`evaluate_episodes` with the same arguments also gives lengths and forward velocity.
-    """
-    return evaluate_episodes(
-        run_path,
-        episodes,
-        seed,
-        which,
-        env_id,
-        perturbations,
-        max_episode_steps,
-        threads,
-        ablation,
-        forward_velocity=False,  # no per-step infos kept for the returns alone
-    ).returns
-
-
-def evaluate_episodes(
-    run_path: str | Path,
-    episodes: int = 10,
-    seed: int = 0,
-    which: str = "best",
-    env_id: str | None = None,
-    perturbations: list[dict[str, Any]] | None = None,
-    max_episode_steps: int | None = None,
-    threads: int = 2,
-    ablation: str | None = None,
-    forward_velocity: bool = True,
-) -> Episodes:
-    """``episodes`` seeded episodes of a run's policy (observation norm frozen): their returns,
-    lengths and forward velocities (:class:`Episodes`).
+    details: bool = False,
+) -> np.ndarray | Episodes:
+    """Returns ``[episodes]`` (float64) of seeded episodes of a run's policy (observation norm
+    frozen); with ``details``, an :class:`Episodes` with their lengths and forward velocities
+    too (each step's info is then kept until the episodes end).
 
     By default the env is the training env with its fixed perturbations; ``env_id`` /
     ``perturbations`` / ``max_episode_steps`` override them. ``ablation`` runs the plastic
@@ -279,10 +251,10 @@ def evaluate_episodes(
     pool = EnvPool([env_maker(env_cfg)] * episodes, threads=threads, fast_physics=True)
     try:
         seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes)]
-        result = rollout(agent, pool, seeds, record=["infos"] if forward_velocity else False)
-        velocity = (
-            _forward_velocity(result.trajectory["infos"], episodes) if forward_velocity else None
-        )
+        result = rollout(agent, pool, seeds, record=["infos"] if details else False)
+        if not details:
+            return result.returns
+        velocity = _forward_velocity(result.trajectory["infos"], episodes)
         return Episodes(result.returns, result.lengths, velocity)
     finally:
         pool.close()
