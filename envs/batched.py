@@ -66,13 +66,25 @@ from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
-from plasticagents.envs.split import SplitStep, splits_step
+from plasticagents.envs.split import SplitStep, StepArrays, splits_step
 
-__all__ = ["SUPPORTED_IDS", "BatchedLocomotion", "fast_path_blocker"]
+__all__ = ["SUPPORTED_IDS", "BatchedLocomotion", "StepArrays", "fast_path_blocker"]
 
 SUPPORTED_IDS = ("HalfCheetah-v5", "Ant-v5")
 _BASES = (HalfCheetahEnv, AntEnv)
 _PASSIVE = (OrderEnforcing, PassiveEnvChecker)
+_CHEETAH_INFO = ("x_position", "x_velocity", "reward_forward", "reward_ctrl")
+_ANT_INFO = (
+    "x_position",
+    "y_position",
+    "distance_from_origin",
+    "x_velocity",
+    "y_velocity",
+    "reward_forward",
+    "reward_ctrl",
+    "reward_contact",
+    "reward_survive",
+)
 
 
 def fast_path_blocker(env: gym.Env) -> str | None:
@@ -157,6 +169,7 @@ class BatchedLocomotion:
                 layer = layer.env
         self._hooked = np.array([any(isinstance(w, SplitStep) for w in ws) for ws in self._layers])
         self._ready = np.zeros(n, dtype=bool)
+        self._obs_shape = envs[0].observation_space.shape if n else (0,)
         if reference is None:
             return
         base = self.bases[first]
@@ -213,11 +226,43 @@ class BatchedLocomotion:
 
         ``map_fn(fn, indices)`` runs ``fn(i)`` for every slot (default: a loop; a pool passes
         its thread map). Returns ``(obs, reward, terminated, truncated, info)`` per slot, as
-        ``envs[i].step(actions[i])`` would.
+        ``envs[i].step(actions[i])`` would (same values and types).
         """
+        out: list[tuple[np.ndarray, Any, bool, bool, dict]] = []
+        self._step(actions, indices, map_fn, out)
+        return out
+
+    def step_arrays(
+        self,
+        actions: np.ndarray,
+        indices: Sequence[int],
+        map_fn: Callable[[Callable[[int], Any], Sequence[int]], Any] | None = None,
+        infos: bool = True,
+    ) -> StepArrays:
+        """:meth:`step` with the slots' results as arrays (the rollout engine's path).
+
+        The values are :meth:`step`'s (rewards widened to float64, exactly). With
+        ``infos=False`` a slot without step hooks gets ``None`` for its info, which is then
+        never built (its dict and ``distance_from_origin`` are per-slot Python); a slot with
+        hooks always gets its info (the hooks read it, and it carries their
+        ``perturbation`` / ``task`` reports).
+        """
+        return self._step(actions, indices, map_fn, None, infos)
+
+    def _step(
+        self,
+        actions: np.ndarray,
+        indices: Sequence[int],
+        map_fn: Callable[[Callable[[int], Any], Sequence[int]], Any] | None,
+        out: list | None,
+        infos: bool = True,
+    ) -> StepArrays:
+        """Both step forms: per-slot tuples appended to ``out`` (``None``: arrays only)."""
         idx = np.asarray(indices, dtype=np.intp)
-        if len(idx) == 0:
-            return []
+        k = len(idx)
+        if k == 0:
+            empty = np.zeros(0, dtype=bool)
+            return StepArrays(np.zeros((0, *self._obs_shape)), np.zeros(0), empty, empty, [])
         if not self.covered[idx].all():
             raise ValueError(f"slots {[int(i) for i in idx if not self.covered[i]]} not covered")
         if not self._ready[idx].all():
@@ -248,7 +293,7 @@ class BatchedLocomotion:
             forces = np.clip(self.cfrc_ext[idx], *self.force_range)
             parts = [qpos[:, self.skip :], qvel]
             if self.cfrc:
-                parts.append(forces[:, 1:].reshape(len(idx), -1))
+                parts.append(forces[:, 1:].reshape(k, -1))
             obs = np.concatenate(parts, axis=1)
             forward = x_velocity * self.forward_weight
             finite = np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1)
@@ -269,43 +314,55 @@ class BatchedLocomotion:
                 -contact_cost,
                 survive,
             ]
-            keys = (
-                "x_position",
-                "y_position",
-                "distance_from_origin",
-                "x_velocity",
-                "y_velocity",
-                "reward_forward",
-                "reward_ctrl",
-                "reward_contact",
-                "reward_survive",
-            )
+            keys = _ANT_INFO
         else:
             x_velocity = (self.after[idx, 0] - self.before[idx, 0]) / self.dt
             obs = np.concatenate([qpos[:, self.skip :], qvel], axis=1)
             forward = self.forward_weight * x_velocity
             reward = forward - ctrl_cost
-            terminated = np.zeros(len(idx), dtype=bool)
+            terminated = np.zeros(k, dtype=bool)
             columns = [qpos[:, 0], x_velocity, forward, reward_ctrl]
-            keys = ("x_position", "x_velocity", "reward_forward", "reward_ctrl")
-        out = []
+            keys = _CHEETAH_INFO
+        rewards = np.asarray(reward, dtype=np.float64)
+        truncated = np.zeros(k, dtype=bool)
+        step_infos: list[dict | None] = [None] * k
+        # hooks may change the observation's shape (learner inputs append to it)
+        final = obs if obs.shape[1:] == self._obs_shape else np.empty((k, *self._obs_shape))
         norm = np.linalg.norm
-        for r, (i, values) in enumerate(zip(idx, zip(*columns, strict=True), strict=True)):
-            info = dict(zip(keys, values, strict=True))
-            if self.ant:  # Gymnasium's own norm of each slot's (x, y), not a batched one
-                info["distance_from_origin"] = norm(values[2], ord=2)
-            result = (obs[r], reward[r], bool(terminated[r]), False, info)
+        hooked = self._hooked
+        for r, i in enumerate(idx):
             layers = self._layers[i]
-            for k in range(len(layers) - 1, -1, -1):  # innermost first, as env.step returns
-                layer = layers[k]
+            if out is None and not infos and not hooked[i]:  # TimeLimits only, no info
+                for layer in layers:
+                    layer._elapsed_steps += 1
+                    if layer._elapsed_steps >= layer._max_episode_steps:
+                        truncated[r] = True
+                continue
+            info = dict(zip(keys, [c[r] for c in columns], strict=True))
+            if self.ant:  # Gymnasium's own norm of each slot's (x, y), not a batched one
+                info["distance_from_origin"] = norm(info["distance_from_origin"], ord=2)
+            # arrays: a hook may keep the observation it is given (a delay returns it later)
+            # while its slot's row is overwritten with what the hooks return
+            row = obs[r].copy() if out is None and hooked[i] and final is obs else obs[r]
+            result = (row, reward[r], bool(terminated[r]), False, info)
+            for j in range(len(layers) - 1, -1, -1):  # innermost first, as env.step returns
+                layer = layers[j]
                 if isinstance(layer, TimeLimit):
                     layer._elapsed_steps += 1
                     if layer._elapsed_steps >= layer._max_episode_steps:
                         result = (*result[:3], True, result[4])
                 else:
-                    result = layer.after_step(given[r][k], *result)
-            out.append(result)
-        return out
+                    result = layer.after_step(given[r][j], *result)
+            if out is not None:
+                out.append(result)
+                continue
+            if hooked[i]:  # hooks may replace any part; a TimeLimit only truncates
+                final[r], rewards[r], terminated[r] = result[0], result[1], result[2]
+            elif final is not obs:
+                final[r] = obs[r]
+            truncated[r] = result[3]
+            step_infos[r] = result[4]
+        return StepArrays(final, rewards, terminated, truncated, step_infos)
 
     def _before(
         self, actions: np.ndarray, idx: np.ndarray

@@ -30,11 +30,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
+import numpy as np
 
-__all__ = ["SplitStep", "splits_step"]
+__all__ = ["SplitStep", "StepArrays", "splits_step"]
 
 
 class SplitStep(gym.Wrapper):
@@ -58,3 +59,15 @@ class SplitStep(gym.Wrapper):
 def splits_step(wrapper: gym.Env) -> bool:
     """Whether ``wrapper``'s step is exactly its two hooks (it does not override ``step``)."""
     return isinstance(wrapper, SplitStep) and type(wrapper).step is SplitStep.step
+
+
+class StepArrays(NamedTuple):
+    """One step of ``k`` envs as arrays: what ``env.step`` returned for each, stacked
+    (:meth:`~plasticagents.envs.batched.BatchedLocomotion.step_arrays`,
+    :meth:`~plasticagents.training.rollout.EnvPool.step_arrays`)."""
+
+    obs: np.ndarray  # [k, obs_dim] float64
+    rewards: np.ndarray  # [k] float64 (a float32 reward widened exactly)
+    terminated: np.ndarray  # [k] bool
+    truncated: np.ndarray  # [k] bool
+    infos: list[dict | None]  # [k] each slot's info (None: not asked for and not built)

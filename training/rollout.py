@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,8 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
+
+from plasticagents.envs.split import StepArrays
 
 __all__ = [
     "RECORD_FIELDS",
@@ -282,7 +283,8 @@ class EnvPool:
         return np.stack([o for o, _ in out]), [info for _, info in out]
 
     def step(self, actions: np.ndarray, indices: Sequence[int]) -> list[tuple]:
-        """Step the slots in ``indices`` with their rows of ``actions``."""
+        """Step the slots in ``indices`` with their rows of ``actions``: one
+        ``(obs, reward, terminated, truncated, info)`` per slot, as ``env.step`` returns."""
         if self.fast is None:
             return self._map(lambda i: self.envs[i].step(actions[i]), indices)
         indices = np.asarray(indices, dtype=np.intp)
@@ -299,6 +301,40 @@ class EnvPool:
         for at, result in zip(slow, results, strict=True):
             out[at] = result
         return out
+
+    def step_arrays(
+        self, actions: np.ndarray, indices: Sequence[int], infos: bool = True
+    ) -> StepArrays:
+        """:meth:`step` as arrays over ``indices`` (observations ``[k, obs_dim]`` float64,
+        rewards float64, terminated, truncated) and the infos. ``infos=False``: the fast path
+        may leave a slot's info unbuilt (``None``) where no wrapper reports in it (see
+        :meth:`BatchedLocomotion.step_arrays
+        <plasticagents.envs.batched.BatchedLocomotion.step_arrays>`)."""
+        indices = np.asarray(indices, dtype=np.intp)
+        if self.fast is not None:
+            fast = self.fast.covered[indices]
+            if fast.all():
+                return self.fast.step_arrays(actions, indices, self._map, infos)
+        else:
+            fast = np.zeros(len(indices), dtype=bool)
+        k = len(indices)
+        obs = np.empty((k, *self.observation_space.shape))
+        rewards = np.empty(k)
+        terminated = np.empty(k, dtype=bool)
+        truncated = np.empty(k, dtype=bool)
+        step_infos: list[dict | None] = [None] * k
+        parts = [np.flatnonzero(fast), np.flatnonzero(~fast)]
+        if len(parts[0]):
+            done = self.fast.step_arrays(actions, indices[parts[0]], self._map, infos)
+            at = parts[0]
+            obs[at], rewards[at] = done.obs, done.rewards
+            terminated[at], truncated[at] = done.terminated, done.truncated
+            for j, info in zip(at, done.infos, strict=True):
+                step_infos[j] = info
+        results = self._map(lambda i: self.envs[i].step(actions[i]), indices[parts[1]])
+        for j, (o, r, term, trunc, info) in zip(parts[1], results, strict=True):
+            obs[j], rewards[j], terminated[j], truncated[j], step_infos[j] = o, r, term, trunc, info
+        return StepArrays(obs, rewards, terminated, truncated, step_infos)
 
     def close(self) -> None:
         for env in self.envs:
@@ -436,28 +472,27 @@ def _step(
     diverged = ~np.isfinite(action).all(axis=1) & active
     stepped = active & ~diverged
     idx = np.flatnonzero(stepped)
-    results = pool.step(action, idx)
+    out = pool.step_arrays(action, idx, infos=keep_infos)
     rewards = np.zeros(n)
     terminated = np.zeros(n, dtype=bool)
     truncated = np.zeros(n, dtype=bool)
-    infos: list[dict | None] | None = [None] * n if keep_infos else None
-    obs, returns, lengths = carry.obs, carry.returns, carry.lengths
-    for i, (o, r, term, trunc, info) in zip(idx, results, strict=True):
-        obs[i] = o
-        if "perturbation" in info or "task" in info:
-            carry._note(i, info)
-        lengths[i] += 1
-        if term:
-            terminated[i] = True
-        if trunc:
-            truncated[i] = True
-        if infos is not None:
+    for i, info in zip(idx, out.infos, strict=True):
+        if info is not None and ("perturbation" in info or "task" in info):
+            carry._note(i, info)  # before the length counts this step: its index
+    obs = carry.obs
+    obs[idx] = out.obs
+    carry.lengths[idx] += 1
+    terminated[idx], truncated[idx] = out.terminated, out.truncated
+    finite = np.isfinite(out.rewards)
+    diverged[idx[~finite]] = True
+    ok = idx[finite]
+    carry.returns[ok] += out.rewards[finite]
+    rewards[ok] = out.rewards[finite]
+    infos: list[dict | None] | None = None
+    if keep_infos:
+        infos = [None] * n
+        for i, info in zip(idx, out.infos, strict=True):
             infos[i] = info
-        if not math.isfinite(r):
-            diverged[i] = True
-            continue
-        returns[i] += r
-        rewards[i] = r
     bad_obs = np.zeros(n, dtype=bool)
     bad_obs[idx] = ~np.isfinite(obs[idx]).all(axis=1)
     bad_obs &= ~terminated  # a terminal observation is never used

@@ -47,10 +47,26 @@ def _maker(env_id, specs, **kwargs):
     return lambda: make_env(env_id, specs, max_episode_steps=CAP, **kwargs)
 
 
+class _Pools:
+    """The same slots three ways: Gymnasium's ``env.step``, the fast path's per-slot tuples
+    (``EnvPool.step``) and its arrays (``EnvPool.step_arrays``, the rollout engine's path)."""
+
+    def __init__(self, makers, threads=1):
+        self.gym = EnvPool(makers)
+        self.fast = EnvPool(makers, fast_physics=True, threads=threads)
+        self.arrays = EnvPool(makers, fast_physics=True, threads=threads)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for pool in (self.gym, self.fast, self.arrays):
+            pool.close()
+
+
 def _pools(env_id, slots=None):
     slots = SLOTS[env_id] if slots is None else slots
-    makers = [_maker(env_id, s) for s in slots]
-    return EnvPool(makers), EnvPool(makers, fast_physics=True, threads=2)
+    return _Pools([_maker(env_id, s) for s in slots], threads=2)
 
 
 def _same(a, b, where):
@@ -70,63 +86,77 @@ def _same(a, b, where):
         assert a == b, (where, a, b)
 
 
-def _compare(gym_pool, fast_pool, seed=0, drop=()):
-    """Step both pools with the same random actions (float32 and float64 alternately), resetting
-    slots whose episode ended, and check every return is identical. Counts the ends and the
-    hidden goals' switches."""
+def _same_arrays(results, arrays, infos, pool, slots, where):
+    """``step_arrays`` holds the per-slot results' values (bit for bit, rewards widened); an
+    info is left out exactly where it was not asked for and no wrapper hooks the step (the
+    hooked slots' infos carry the perturbation and task reports)."""
+    for j, (o, r, term, trunc, info) in enumerate(results):
+        assert np.array_equal(arrays.obs[j], o), (where, j)
+        assert arrays.rewards[j] == np.float64(r) and arrays.rewards.dtype == np.float64
+        assert arrays.terminated[j] == term and arrays.truncated[j] == trunc, (where, j)
+        fast = pool.fast is not None and pool.fast.covered[slots[j]]
+        unbuilt = not infos and fast and not pool.fast._hooked[slots[j]]
+        if unbuilt:
+            assert arrays.infos[j] is None, (where, j)
+            assert "perturbation" not in info and "task" not in info, (where, j)
+        else:
+            _same(info, arrays.infos[j], f"{where} slot {j} info")
+
+
+def _compare(pools, seed=0, drop=()):
+    """Step the pools with the same random actions (float32 and float64 alternately),
+    resetting slots whose episode ended, and check every return is identical. Counts the
+    ends and the hidden goals' switches."""
+    gym_pool, fast_pool, arrays_pool = pools.gym, pools.fast, pools.arrays
     n = len(gym_pool)
     rng = np.random.default_rng(seed)
     space = gym_pool.action_space
     obs_a, info_a = gym_pool.reset(list(range(n)))
-    obs_b, info_b = fast_pool.reset(list(range(n)))
-    _same(obs_a, obs_b, "reset")
-    _same(info_a, info_b, "reset info")
+    for pool in (fast_pool, arrays_pool):
+        obs_b, info_b = pool.reset(list(range(n)))
+        _same(obs_a, obs_b, "reset")
+        _same(info_a, info_b, "reset info")
     ends = {"terminated": 0, "truncated": 0, "switched": 0}
     for t in range(STEPS):
         dtype = np.float32 if t % 2 == 0 else np.float64
         actions = rng.uniform(space.low, space.high, (n, *space.shape)).astype(dtype)
         alive = [i for i in range(n) if i not in drop or t % 3]  # some slots skip steps
-        for i, a, b in zip(
-            alive, gym_pool.step(actions, alive), fast_pool.step(actions, alive), strict=True
-        ):
+        results = gym_pool.step(actions, alive)
+        infos = t % 4 == 0
+        arrays = arrays_pool.step_arrays(actions, alive, infos)
+        _same_arrays(results, arrays, infos, arrays_pool, alive, f"step {t}")
+        for i, a, b in zip(alive, results, fast_pool.step(actions, alive), strict=True):
             _same(a, b, f"step {t} slot {i}")
             ends["switched"] += a[4].get("task", {}).get("switched", False)
             if a[2] or a[3]:
                 ends["terminated" if a[2] else "truncated"] += 1
                 o_a, i_a = gym_pool.reset([None], [i])
-                o_b, i_b = fast_pool.reset([None], [i])
-                _same((o_a, i_a), (o_b, i_b), f"reset after step {t} slot {i}")
+                for pool in (fast_pool, arrays_pool):
+                    o_b, i_b = pool.reset([None], [i])
+                    _same((o_a, i_a), (o_b, i_b), f"reset after step {t} slot {i}")
     return ends
 
 
 @pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Ant-v5"])
 def test_fast_path_equals_gymnasium_step_for_step(env_id):
-    gym_pool, fast_pool = _pools(env_id)
-    try:
+    with _pools(env_id) as pools:
         n = len(SLOTS[env_id])
-        assert fast_pool.fast.covered.tolist() == [True] * (n - 1) + [False]
-        assert list(fast_pool.fast_blocked) == [n - 1]
+        assert pools.fast.fast.covered.tolist() == [True] * (n - 1) + [False]
+        assert list(pools.fast.fast_blocked) == [n - 1]
         # slots 5 (noise, delay) skip steps: their hooks must run only when they are stepped
-        ends = _compare(gym_pool, fast_pool, drop={5, n - 1})
+        ends = _compare(pools, drop={5, n - 1})
         assert ends["truncated"] > 0
         if env_id == "Ant-v5":
             assert ends["terminated"] > 0  # random actions flip the ant (healthy_z_range)
-    finally:
-        gym_pool.close()
-        fast_pool.close()
 
 
 def test_registered_perturbed_ids_equal_gymnasium():
     ids = ["Ant-v5", *(f"plasticagents/Ant{x}-v0" for x in ("CrippledRandomLeg", "HeavyTorso"))]
     ids += ["plasticagents/AntLowGravity-v0", "plasticagents/AntSlippery-v0"]
     makers = [lambda env_id=env_id: gym.make(env_id, max_episode_steps=CAP) for env_id in ids]
-    gym_pool, fast_pool = EnvPool(makers), EnvPool(makers, fast_physics=True)
-    try:
-        assert fast_pool.fast.covered.all()
-        _compare(gym_pool, fast_pool, seed=2)
-    finally:
-        gym_pool.close()
-        fast_pool.close()
+    with _Pools(makers) as pools:
+        assert pools.fast.fast.covered.all()
+        _compare(pools, seed=2)
 
 
 def test_non_default_env_parameters_are_honoured():
@@ -139,13 +169,9 @@ def test_non_default_env_parameters_are_honoured():
         max_episode_steps=CAP,
     )
     makers = [lambda: make_env("Ant-v5", [], **kwargs)] * 3
-    gym_pool, fast_pool = EnvPool(makers), EnvPool(makers, fast_physics=True)
-    try:
-        assert fast_pool.fast.covered.all()
-        assert _compare(gym_pool, fast_pool, seed=1)["terminated"] > 0
-    finally:
-        gym_pool.close()
-        fast_pool.close()
+    with _Pools(makers) as pools:
+        assert pools.fast.fast.covered.all()
+        assert _compare(pools, seed=1)["terminated"] > 0
 
 
 @pytest.mark.parametrize(
@@ -163,13 +189,9 @@ def test_hidden_goals_and_learner_inputs_equal_gymnasium(env_id, inputs, options
     options = {"switch_range": [20, 60], **options} if "Switch" in env_id else options
     slots = [[], [{"type": "gaussian_noise_action", "std": 0.2}], [{"type": "delay_action"}]]
     makers = [_maker(env_id, s, inputs=inputs, **options) for s in slots]
-    gym_pool, fast_pool = EnvPool(makers), EnvPool(makers, fast_physics=True, threads=2)
-    try:
-        assert fast_pool.fast.covered.all()
-        assert _compare(gym_pool, fast_pool, seed=3)["switched"] >= 6  # 2+ per slot
-    finally:
-        gym_pool.close()
-        fast_pool.close()
+    with _Pools(makers, threads=2) as pools:
+        assert pools.fast.fast.covered.all()
+        assert _compare(pools, seed=3)["switched"] >= 6  # 2+ per slot
 
 
 class _OwnStep(SplitStep):

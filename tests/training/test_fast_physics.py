@@ -40,13 +40,13 @@ def test_es_with_fast_physics_reproduces_the_gymnasium_run(tiny_config, tmp_path
         "obs_norm_warmup": 200,
     }
     stepped = []
-    original = BatchedLocomotion.step
+    original = BatchedLocomotion.step_arrays
 
-    def counting(self, actions, indices, map_fn=None):
+    def counting(self, actions, indices, map_fn=None, infos=True):
         stepped.append(len(indices))
-        return original(self, actions, indices, map_fn)
+        return original(self, actions, indices, map_fn, infos)
 
-    monkeypatch.setattr(BatchedLocomotion, "step", counting)
+    monkeypatch.setattr(BatchedLocomotion, "step_arrays", counting)
     slow = _metrics(tiny_config(env=env, trainer=trainer), tmp_path / "gym")
     assert not stepped
     fast = _metrics(
