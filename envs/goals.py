@@ -47,6 +47,12 @@ reset) and ``"last_switch"`` (the step since which the current goal holds; 0 fro
 ``privileged=True`` (for an oracle) appends the goal to the observation: ``[v*]``, ``[d]`` or
 ``[cos(theta), sin(theta)]``. The observation a step returns shows the goal that rewarded that
 step, as its ``info["task"]`` does, so even a privileged agent sees a switch one step late.
+``cue_steps=K`` (a task that needs a memory: the goal is told, then must be remembered)
+appends the goal and a cue flag, ``[goal..., 1]``, only to the ``K`` observations from the
+one a goal was drawn in: the reset observation and those of steps ``0..K-2`` for the first
+goal, those of steps ``t..t+K-1`` after a switch at ``t``; every other observation gets
+``[0..., 0]``. An agent whose memory lasts a few steps cannot hold the goal until the next
+switch; the rewards are the hidden task's, so its feedback stays available.
 :func:`~plasticagents.envs.factory.make_env` applies observation perturbations (noise, delay,
 dropout, stuck sensors) outside the task, so on a privileged id they act on the goal too.
 
@@ -147,6 +153,7 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
         switch_range: Sequence[int] | None = None,
         switch_every: int | None = None,
         privileged: bool = False,
+        cue_steps: int | None = None,
         **recorded: Any,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
@@ -155,6 +162,7 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
             switch_range=switch_range,
             switch_every=switch_every,
             privileged=privileged,
+            cue_steps=cue_steps,
             **recorded,
         )
         gym.Wrapper.__init__(self, env)
@@ -182,11 +190,25 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
             switch_range = (bounds[0], bounds[1])
         self.switch_at, self.switch_range, self.switch_every = switch_at, switch_range, switch_every
         self.privileged = bool(privileged)
-        if self.privileged:
+        if cue_steps is not None:
+            _int_at_least("cue_steps", cue_steps, 1)
+            if self.privileged:
+                raise ValueError(
+                    "give privileged (the goal always shown) or cue_steps (shown for a few "
+                    "steps after each draw), not both"
+                )
+        self.cue_steps = cue_steps
+        self._age = 0  # observations since the goal was drawn (0: the drawing one)
+        if self.privileged or cue_steps is not None:
             space = env.observation_space
             if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
-                raise ValueError(f"privileged needs a flat Box observation space, got {space}")
+                raise ValueError(
+                    f"privileged / cue_steps need a flat Box observation space, got {space}"
+                )
             low, high = self._feature_bounds()
+            if cue_steps is not None:  # the features (0 when hidden), then the cue flag
+                low = [min(v, 0.0) for v in low] + [0.0]
+                high = [max(v, 0.0) for v in high] + [1.0]
             self.observation_space = gym.spaces.Box(
                 np.concatenate([space.low, low]).astype(space.dtype),
                 np.concatenate([space.high, high]).astype(space.dtype),
@@ -222,7 +244,7 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
     # -- gym API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.t, self.last_switch = 0, 0
+        self.t, self.last_switch, self._age = 0, 0, 0
         # the task's own stream, fixed by the reset: nothing drawn from np_random during the
         # episode (e.g. observation noise) can shift the goals that follow
         self.task_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
@@ -242,6 +264,7 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
     def after_step(self, action, obs, base_reward, terminated, truncated, info):
         switched = self._switched
         self.t += 1
+        self._age = 0 if switched else self._age + 1
         other = self._other_terms(info, float(base_reward))
         goal_term = float(self._goal_term(info))
         info = {**info, "reward_forward": goal_term}
@@ -266,6 +289,10 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
         return sum(v for k, v in terms.items() if k != "reward_forward")
 
     def _observe(self, obs):
+        if self.cue_steps is not None:
+            shown = self._age < self.cue_steps
+            features = [*self._features(), 1.0] if shown else [0.0] * (len(self._features()) + 1)
+            return np.concatenate([obs, np.asarray(features, obs.dtype)])
         if not self.privileged:
             return obs
         return np.concatenate([obs, np.asarray(self._features(), obs.dtype)])

@@ -181,6 +181,7 @@ def test_non_default_env_parameters_are_honoured():
         ("plasticagents/HalfCheetahVelSwitchPrivileged-v0", ["reward"], {}),
         ("plasticagents/HalfCheetahDir-v0", ["action", "reward"], {"switch_every": 30}),
         ("plasticagents/AntDirSwitch-v0", ["reward"], {}),
+        ("plasticagents/HalfCheetahVelSwitch-v0", [], {"cue_steps": 5}),
     ],
 )
 def test_hidden_goals_and_learner_inputs_equal_gymnasium(env_id, inputs, options):

@@ -257,6 +257,8 @@ def test_a_crippled_leg_composes_with_a_goal_task():
         ({"switch_at": 3, "switch_every": 4}, "give at most one of switch_at"),
         ({"velocity_range": [3, 1]}, "velocity_range must be finite with low <= high"),
         ({"velocity_range": 2.0}, "velocity_range must be two numbers"),
+        ({"cue_steps": 0}, "cue_steps must be an int >= 1, got 0"),
+        ({"cue_steps": 2, "privileged": True}, "give privileged .* or cue_steps"),
     ],
 )
 def test_bad_options_fail_at_construction(kwargs, message):
@@ -290,3 +292,28 @@ def test_observation_noise_does_not_change_the_goals_of_hidden_and_privileged_va
     hidden = goals("plasticagents/HalfCheetahVel-v0")
     assert hidden == goals("plasticagents/HalfCheetahVelPrivileged-v0")
     assert len(set(hidden)) == 4  # switched at 5, 10, 15
+
+
+@pytest.mark.parametrize("task", sorted(TASK_IDS))
+def test_a_cued_goal_shows_for_cue_steps_observations_after_each_draw(task):
+    """``cue_steps=K``: ``[goal..., 1]`` in the K observations from each draw (reset, switch),
+    ``[0..., 0]`` in all others; goals, rewards and the base observation are the hidden
+    task's on the same seed."""
+    env_id, size, _ = TASK_IDS[task]
+    acts = actions(14, size)
+    cued = gym.make(env_id, cue_steps=3, switch_every=6)
+    hidden = gym.make(env_id, switch_every=6)
+    obs, rewards, infos = run(cued, acts)
+    obs_hidden, rewards_hidden, infos_hidden = run(hidden, acts)
+    width = len(features(infos[0]["task"])) + 1
+    assert cued.observation_space.shape == (hidden.observation_space.shape[0] + width,)
+    assert cued.observation_space.contains(obs[0].astype(cued.observation_space.dtype))
+    np.testing.assert_array_equal(obs[:, :-width], obs_hidden)
+    np.testing.assert_array_equal(rewards, rewards_hidden)
+    assert [i["task"] for i in infos] == [i["task"] for i in infos_hidden]
+    # observation k (0: reset) is that of step k - 1; draws at reset and steps 6, 12
+    shown = [k for k in range(len(obs)) if obs[k, -1] == 1.0]
+    assert shown == [0, 1, 2, 7, 8, 9, 13, 14]
+    for k in range(len(obs)):
+        expected = [*features(infos[k]["task"]), 1.0] if k in shown else [0.0] * width
+        np.testing.assert_allclose(obs[k, -width:], expected)
