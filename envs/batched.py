@@ -14,7 +14,9 @@ formulas for all slots at once:
   healthy * w_healthy - (w_ctrl * |a|² + w_contact * |clip(cfrc_ext)|²)`` with ``v_x`` from
   the main body's ``xpos`` and ``terminated = not healthy`` (finite state, ``z`` in range);
 - ``truncated`` by the slot's ``TimeLimit``; each step's ``info`` has the env's keys, values
-  and types, and the perturbation wrappers' ``info["perturbation"]`` report.
+  and types, and the perturbation wrappers' ``info["perturbation"]`` report
+  (:meth:`BatchedLocomotion.step_arrays` leaves out the info of a slot without wrappers
+  that hook its step, when asked to).
 
 Each term is computed in the order and dtype Gymnasium uses (a float32 action gives a float32
 control cost, as ``np.sum(np.square(action))`` does), so observations, rewards,
@@ -138,7 +140,7 @@ class BatchedLocomotion:
         envs: the pool's Gymnasium envs, slot ``i`` is ``envs[i]``.
 
     Attributes:
-        covered: ``[n]`` bool, the slots :meth:`step` may be given.
+        covered: ``[n]`` bool, the slots :meth:`step` and :meth:`step_arrays` may be given.
         blocked: slot -> why it is not covered.
     """
 
@@ -241,11 +243,12 @@ class BatchedLocomotion:
     ) -> StepArrays:
         """:meth:`step` with the slots' results as arrays (the rollout engine's path).
 
-        The values are :meth:`step`'s (rewards widened to float64, exactly). With
-        ``infos=False`` a slot without step hooks gets ``None`` for its info, which is then
-        never built (its dict and ``distance_from_origin`` are per-slot Python); a slot with
-        hooks always gets its info (the hooks read it, and it carries their
-        ``perturbation`` / ``task`` reports).
+        The values are :meth:`step`'s, stacked: observations as float64 and rewards widened
+        to float64 (exactly, from float32 or float), flags as bool. With ``infos=False`` a
+        slot without :class:`~plasticagents.envs.split.SplitStep` wrappers gets ``None`` for
+        its info, which is then never built (its dict and ``distance_from_origin`` are
+        per-slot Python); a slot with such wrappers always gets its info (their hooks read
+        it, and it carries their ``perturbation`` / ``task`` reports).
         """
         return self._step(actions, indices, map_fn, None, infos)
 
@@ -337,6 +340,8 @@ class BatchedLocomotion:
                     layer._elapsed_steps += 1
                     if layer._elapsed_steps >= layer._max_episode_steps:
                         truncated[r] = True
+                if final is not obs:
+                    final[r] = obs[r]  # (raises where the slots' shapes differ)
                 continue
             info = dict(zip(keys, [c[r] for c in columns], strict=True))
             if self.ant:  # Gymnasium's own norm of each slot's (x, y), not a batched one

@@ -66,7 +66,7 @@ class StepArrays(NamedTuple):
     (:meth:`~plasticagents.envs.batched.BatchedLocomotion.step_arrays`,
     :meth:`~plasticagents.training.rollout.EnvPool.step_arrays`)."""
 
-    obs: np.ndarray  # [k, obs_dim] float64
+    obs: np.ndarray  # [k, *obs_shape] float64
     rewards: np.ndarray  # [k] float64 (a float32 reward widened exactly)
     terminated: np.ndarray  # [k] bool
     truncated: np.ndarray  # [k] bool

@@ -305,9 +305,9 @@ class EnvPool:
     def step_arrays(
         self, actions: np.ndarray, indices: Sequence[int], infos: bool = True
     ) -> StepArrays:
-        """:meth:`step` as arrays over ``indices`` (observations ``[k, obs_dim]`` float64,
+        """:meth:`step` as arrays over ``indices`` (observations ``[k, *obs_shape]`` float64,
         rewards float64, terminated, truncated) and the infos. ``infos=False``: the fast path
-        may leave a slot's info unbuilt (``None``) where no wrapper reports in it (see
+        leaves the info of a slot without step-hooking wrappers unbuilt (``None``; see
         :meth:`BatchedLocomotion.step_arrays
         <plasticagents.envs.batched.BatchedLocomotion.step_arrays>`)."""
         indices = np.asarray(indices, dtype=np.intp)
@@ -318,21 +318,27 @@ class EnvPool:
         else:
             fast = np.zeros(len(indices), dtype=bool)
         k = len(indices)
-        obs = np.empty((k, *self.observation_space.shape))
+        at_fast, at_slow = np.flatnonzero(fast), np.flatnonzero(~fast)
+        done = None
+        if len(at_fast):
+            done = self.fast.step_arrays(actions, indices[at_fast], self._map, infos)
+        results = self._map(lambda i: self.envs[i].step(actions[i]), indices[at_slow])
+        # the observations' own shape (a space may declare another)
+        if done is not None:
+            shape = done.obs.shape[1:]
+        else:
+            shape = np.shape(results[0][0]) if k else self.observation_space.shape
+        obs = np.empty((k, *shape))
         rewards = np.empty(k)
         terminated = np.empty(k, dtype=bool)
         truncated = np.empty(k, dtype=bool)
         step_infos: list[dict | None] = [None] * k
-        parts = [np.flatnonzero(fast), np.flatnonzero(~fast)]
-        if len(parts[0]):
-            done = self.fast.step_arrays(actions, indices[parts[0]], self._map, infos)
-            at = parts[0]
-            obs[at], rewards[at] = done.obs, done.rewards
-            terminated[at], truncated[at] = done.terminated, done.truncated
-            for j, info in zip(at, done.infos, strict=True):
+        if done is not None:
+            obs[at_fast], rewards[at_fast] = done.obs, done.rewards
+            terminated[at_fast], truncated[at_fast] = done.terminated, done.truncated
+            for j, info in zip(at_fast, done.infos, strict=True):
                 step_infos[j] = info
-        results = self._map(lambda i: self.envs[i].step(actions[i]), indices[parts[1]])
-        for j, (o, r, term, trunc, info) in zip(parts[1], results, strict=True):
+        for j, (o, r, term, trunc, info) in zip(at_slow, results, strict=True):
             obs[j], rewards[j], terminated[j], truncated[j], step_infos[j] = o, r, term, trunc, info
         return StepArrays(obs, rewards, terminated, truncated, step_infos)
 

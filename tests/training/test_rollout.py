@@ -253,6 +253,44 @@ def test_rollout_onsets_are_the_first_steps_the_infos_report_active():
         pool.close()
 
 
+def test_fast_physics_rollout_without_infos_equals_gymnasium_in_a_mixed_pool():
+    """The engine reads onsets from the infos it does not keep: on the fast path (slots with
+    and without hooks, and a slot Gymnasium steps because a wrapper does not split its step)
+    returns, lengths, onsets and reports equal a Gymnasium-only rollout's."""
+    clipped = _halfcheetah(MID)
+    makers = [
+        _halfcheetah(),
+        _halfcheetah(DRAWN),
+        lambda: gym.wrappers.ClipAction(clipped()),
+        _halfcheetah(ALWAYS, LATE),
+    ]
+    agent = Agent(MLPPolicy(17, 6, hidden=(8,), generator=torch.Generator().manual_seed(1)))
+    results = []
+    for fast in (False, True):
+        pool = EnvPool(makers, threads=2, fast_physics=fast)
+        try:
+            assert fast is (pool.fast is not None and list(pool.fast_blocked) == [2])
+            results.append(rollout(agent, pool, seeds=[0, 1, 2, 3]))
+        finally:
+            pool.close()
+    slow, fast = results
+    assert np.array_equal(slow.returns, fast.returns)
+    assert np.array_equal(slow.lengths, fast.lengths)
+    assert slow.onsets == fast.onsets and slow.reports == fast.reports
+    assert fast.onsets[2] == {"mid": 5} and fast.onsets[3] == {"always": 0}
+    assert 2 <= fast.onsets[1]["drawn"] <= 9
+
+
+def test_empty_steps_are_empty_arrays():
+    pool = EnvPool([_halfcheetah()] * 2, fast_physics=True)
+    try:
+        pool.reset([0, 1])
+        step = pool.step_arrays(np.zeros((2, 6)), [], infos=False)
+        assert step.obs.shape == (0, 17) and step.rewards.shape == (0,) and step.infos == []
+    finally:
+        pool.close()
+
+
 def test_collect_onsets_restart_with_every_episode():
     pool = EnvPool([_halfcheetah(DRAWN, steps=10)] * 2)
     agent = Agent(MLPPolicy(17, 6, hidden=(8,), generator=torch.Generator().manual_seed(0)))
