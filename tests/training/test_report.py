@@ -107,3 +107,38 @@ def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
     assert "| 0.30 |" in ant and "`ddddddd` (uncommitted changes)" in ant  # not pooled, named
     cheetah = next(r for r in table.splitlines() if "HalfCheetah-v5: ours / physics" in r)
     assert "(fast physics)" in cheetah and "0.90x" in cheetah and "--env HalfCheetah-v5" in cheetah
+
+
+def _ant_run(root, name, seed, steps, returns, velocities, lengths):
+    import json
+
+    run = root / "ant_walk/runs" / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(f"seed: {seed}\nenv: {{id: Ant-v5}}\n")
+    rows = [{"generation": 9, "env_steps": steps, "wall_time": 600.0}]
+    with (run / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    outputs = {
+        "returns": returns,
+        "mean": sum(returns) / len(returns),
+        "std": 0.0,
+        "episodes": len(returns),
+        "lengths": lengths,
+        "forward_velocity": velocities,
+    }
+    argv = ["plasticagents", "evaluate", str(run), "--checkpoint", "best", "--episodes", "10"]
+    line = {"command": {"argv": argv}, "outputs": outputs}
+    (run / "evaluations.jsonl").write_text(json.dumps(line) + "\n")
+
+
+def test_the_ant_walk_goal_needs_return_speed_and_budget_together(tmp_path):
+    full = [1000] * 10
+    _ant_run(tmp_path, "a", 0, 19_000_000, [2600.0] * 10, [1.1] * 10, full)
+    _ant_run(tmp_path, "b", 1, 19_000_000, [2600.0] * 10, [0.9] * 10, full)  # too slow
+    _ant_run(tmp_path, "c", 2, 21_000_000, [2600.0] * 10, [1.1] * 10, full)  # over budget
+    _ant_run(tmp_path, "d", 3, 19_000_000, [2400.0] * 10, [1.2] * 10, [1000] * 9 + [300])
+    rows = report._ant_walk(tmp_path).splitlines()[2:]
+    assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["yes", "no", "no", "no"]
+    assert "| 9 / 10 |" in rows[3] and "| 1.10 ± 0.00 |" in rows[0] and "| 19.00M |" in rows[0]
