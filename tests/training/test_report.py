@@ -73,14 +73,17 @@ def test_results_page_figures_and_commands_exist():
     assert page.count("Made by:") >= len(report.SECTIONS) - 1
 
 
-def _bench_es_record(path: Path, revision: str, ratio: float, env: str = "Ant-v5") -> None:
+def _bench_es_record(
+    path: Path, revision: str, ratio: float, env: str = "Ant-v5", flipped: bool = False
+) -> None:
     import json
 
     ours = [{"config": {"lanes": 1, "fast_physics": True}}]
+    argv = ["bench_es.py", "--fast-physics", "--env", env]
     path.write_text(
         json.dumps(
             {
-                "command": {"argv": ["bench_es.py", "--fast-physics", "--env", env]},
+                "command": {"argv": argv if not flipped else [argv[0], *argv[2:], argv[1]]},
                 "git_revision": revision,
                 "outputs": {
                     "settings": {"env": env, "inputs": []},
@@ -107,6 +110,14 @@ def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
     assert "| 0.30 |" in ant and "`ddddddd` (uncommitted changes)" in ant  # not pooled, named
     cheetah = next(r for r in table.splitlines() if "HalfCheetah-v5: ours / physics" in r)
     assert "(fast physics)" in cheetah and "0.90x" in cheetah and "--env HalfCheetah-v5" in cheetah
+    # the same options in another order are the same command: one row, pooled
+    _bench_es_record(
+        bench / "bench_es-20260106-000000.json", "c" * 40, 0.80, "HalfCheetah-v5", True
+    )
+    rows = [
+        r for r in report._benchmarks(tmp_path).splitlines() if "HalfCheetah-v5: ours / ph" in r
+    ]
+    assert len(rows) == 1 and "| 0.90, 0.80 |" in rows[0]
 
 
 def _ant_run(root, name, seed, steps, returns, velocities, lengths):

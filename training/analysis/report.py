@@ -795,7 +795,15 @@ def _bench_command(script: str, rec: dict[str, Any]) -> str:
             skip = True
         elif not arg.startswith("--out="):
             shown.append(arg)
-    return " ".join(["python", f"benchmarks/{script}.py", *shown])
+    # options in a fixed order: the same settings typed in another order are one command
+    groups: list[list[str]] = []
+    for arg in shown:
+        if arg.startswith("-") or not groups:
+            groups.append([arg])
+        else:
+            groups[-1].append(arg)
+    options = sorted(" ".join(g) for g in groups)
+    return " ".join(["python", f"benchmarks/{script}.py", *options])
 
 
 def _benchmarks(root: Path) -> str:
