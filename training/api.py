@@ -123,6 +123,8 @@ def train(
     except BaseException:
         trainer.close()
         raise
+    if resume is not None or latest is not None:  # a continuation: its command on record
+        run.note_resume(overrides)
     summary = run_loop(trainer, cfg, run, latest, log, tensorboard)
     return TrainResult(
         run.path,

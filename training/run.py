@@ -156,6 +156,29 @@ class RunDir:
         (path / "meta.json").write_text(json.dumps(meta, indent=2))
         return run
 
+    def note_resume(self, overrides: Sequence[str] = ()) -> None:
+        """Append this process's resume to ``meta.json``'s ``resumed`` list (command line,
+        the ``--set`` overrides, git revision, host, start time): the first part of a run
+        keeps its own record, and each continuation, which may have trained it longer, adds
+        one."""
+        from plasticagents.training.record import machine
+
+        path = self.path / "meta.json"
+        meta = json.loads(path.read_text()) if path.is_file() else {}
+        meta.setdefault("resumed", []).append(
+            {
+                "command": sys.argv,
+                "overrides": list(overrides),
+                "git_revision": _git_revision(),
+                "versions": package_versions(),
+                "started": _dt.datetime.now().isoformat(timespec="seconds"),
+                **machine(),
+            }
+        )
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        tmp.replace(path)
+
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         """An existing run directory (resume, evaluate, view, convert).

@@ -63,10 +63,22 @@ def test_train_with_evaluate_flag_prints_the_score(tmp_path, capsys):
     assert next(tmp_path.iterdir()).name.startswith("named-")
 
 
-def test_resume_extends_a_run(smoke_run, capsys):
-    assert main(["train", "--resume", str(smoke_run), "--set", "trainer.generations=3"]) == 0
+def test_resume_extends_a_run_and_records_its_command(smoke_run, capsys, monkeypatch):
+    import json
+    import sys
+
+    first = json.loads((smoke_run / "meta.json").read_text())
+    argv = ["train", "--resume", str(smoke_run), "--set", "trainer.generations=3"]
+    monkeypatch.setattr(sys, "argv", ["plasticagents", *argv])
+    assert main(argv) == 0
     rows = (smoke_run / "metrics.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    meta = json.loads((smoke_run / "meta.json").read_text())
+    assert meta["command"] == first["command"]  # the first part keeps its record
+    (resumed,) = meta["resumed"]
+    assert resumed["command"] == ["plasticagents", *argv]
+    assert resumed["overrides"] == ["trainer.generations=3"]
+    assert {"git_revision", "started", "host", "versions"} <= set(resumed)
 
 
 @pytest.mark.parametrize(
