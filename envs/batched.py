@@ -250,7 +250,9 @@ class BatchedLocomotion:
         per-slot Python); a slot with such wrappers always gets its info (their hooks read
         it, and it carries their ``perturbation`` / ``task`` reports).
         """
-        return self._step(actions, indices, map_fn, None, infos)
+        arrays = self._step(actions, indices, map_fn, None, infos)
+        assert arrays is not None
+        return arrays
 
     def _step(
         self,
@@ -259,13 +261,15 @@ class BatchedLocomotion:
         map_fn: Callable[[Callable[[int], Any], Sequence[int]], Any] | None,
         out: list | None,
         infos: bool = True,
-    ) -> StepArrays:
-        """Both step forms: per-slot tuples appended to ``out`` (``None``: arrays only)."""
+    ) -> StepArrays | None:
+        """Both step forms: per-slot tuples appended to ``out`` (then nothing is returned),
+        or (``out=None``) the arrays."""
         idx = np.asarray(indices, dtype=np.intp)
         k = len(idx)
         if k == 0:
             empty = np.zeros(0, dtype=bool)
-            return StepArrays(np.zeros((0, *self._obs_shape)), np.zeros(0), empty, empty, [])
+            obs0 = np.zeros((0, *self._obs_shape))
+            return None if out is not None else StepArrays(obs0, np.zeros(0), empty, empty, [])
         if not self.covered[idx].all():
             raise ValueError(f"slots {[int(i) for i in idx if not self.covered[i]]} not covered")
         if not self._ready[idx].all():
@@ -367,6 +371,8 @@ class BatchedLocomotion:
                 final[r] = obs[r]
             truncated[r] = result[3]
             step_infos[r] = result[4]
+        if out is not None:
+            return None
         return StepArrays(final, rewards, terminated, truncated, step_infos)
 
     def _before(

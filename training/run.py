@@ -157,22 +157,20 @@ class RunDir:
         return run
 
     def note_resume(self, overrides: Sequence[str] = ()) -> None:
-        """Append this process's resume to ``meta.json``'s ``resumed`` list (command line,
-        the ``--set`` overrides, git revision, host, start time): the first part of a run
-        keeps its own record, and each continuation, which may have trained it longer, adds
-        one."""
-        from plasticagents.training.record import machine
+        """Append this process's resume to ``meta.json``'s ``resumed`` list (its
+        :func:`~plasticagents.training.record.provenance`: command line, git revision,
+        versions, machine; the ``--set`` overrides and the start time): the first part of a
+        run keeps its own record, and each continuation, which may have trained it longer,
+        adds one."""
+        from plasticagents.training.record import provenance
 
         path = self.path / "meta.json"
         meta = json.loads(path.read_text()) if path.is_file() else {}
         meta.setdefault("resumed", []).append(
             {
-                "command": sys.argv,
+                **provenance(),
                 "overrides": list(overrides),
-                "git_revision": _git_revision(),
-                "versions": package_versions(),
                 "started": _dt.datetime.now().isoformat(timespec="seconds"),
-                **machine(),
             }
         )
         tmp = path.with_suffix(".json.tmp")

@@ -76,9 +76,9 @@ def test_resume_extends_a_run_and_records_its_command(smoke_run, capsys, monkeyp
     meta = json.loads((smoke_run / "meta.json").read_text())
     assert meta["command"] == first["command"]  # the first part keeps its record
     (resumed,) = meta["resumed"]
-    assert resumed["command"] == ["plasticagents", *argv]
+    assert resumed["command"]["argv"] == ["plasticagents", *argv]
     assert resumed["overrides"] == ["trainer.generations=3"]
-    assert {"git_revision", "started", "host", "versions"} <= set(resumed)
+    assert {"git_revision", "started", "machine", "versions"} <= set(resumed)
 
 
 @pytest.mark.parametrize(
