@@ -20,16 +20,19 @@ timed ``--repeats`` times after one untimed warm-up generation:
   (physics on one core, torch on ``--threads`` threads). Ray's own daemons (GCS, raylet) run
   beside it, outside the timing's CPU budget: a small advantage to the peer, not to us.
 * ``physics``: ``mujoco.mj_step`` (frame skip 5) on popsize x episodes ``MjData``s of the env's
-  model over the same threads, zero controls, no policy, no Python env wrappers.
+  model over the same threads, zero controls, no policy, no Python env wrappers; and, in
+  alternating repeats, Gymnasium's whole physics step (``MujocoEnv._step_mujoco_simulation``:
+  the same plus ``mj_rnePostConstraint``, which every v5 env runs after ``mj_step``).
 
 Both sides get the same number of configurations (``--lanes`` and ``--actors`` must list as
 many values) and the same repeats; the best configuration of each side is compared.
 
 Printed: env steps/s of each configuration (median of ``--repeats``) and the ratios
-ours/evotorch (goal >= 1.0) and ours/physics (goal >= 0.7). Episodes that terminate early
-count only the steps they ran. The record (command, commit, versions, machine, date, wall
-time; every repeat's seconds and env steps, the medians, the ratios, the settings and the
-compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json`` (``--out``).
+ours/evotorch (goal >= 1.5) and ours/physics (goal >= 0.7; ``ours_over_physics`` against
+``mj_step`` alone, ``ours_over_physics_step`` against Gymnasium's physics step). Episodes that
+terminate early count only the steps they ran. The record (command, commit, versions, machine,
+date, wall time; every repeat's seconds and env steps, the medians, the ratios, the settings and
+the compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--episodes 1] [--repeats 3]
     python benchmarks/bench_es.py --lanes 1 2 --actors 2 0   # two configurations per side
@@ -220,6 +223,11 @@ def bench_evotorch(args, actors: int) -> dict:
 
 
 def bench_physics(args) -> dict:
+    """Physics alone, two floors timed in alternating repeats over the same threads:
+    ``mj_step`` (``nstep`` = frame skip, zero controls) and Gymnasium's whole physics step
+    (``MujocoEnv._step_mujoco_simulation``: controls written, ``mj_step``, then
+    ``mj_rnePostConstraint``, which every v5 env runs after each step and Ant's contact
+    forces need). Returns the ``mj_step`` floor with the other under ``"physics_step"``."""
     import gymnasium as gym
     import mujoco
 
@@ -229,26 +237,46 @@ def bench_physics(args) -> dict:
     model = env.unwrapped.model
     frame_skip = env.unwrapped.frame_skip
     n = args.popsize * args.episodes
-    datas = [mujoco.MjData(model) for _ in range(n)]
-    for d in datas:
-        mujoco.mj_forward(model, d)
+    floors = {}
+    for name in ("mj_step", "physics_step"):
+        datas = [mujoco.MjData(model) for _ in range(n)]
+        for d in datas:
+            mujoco.mj_forward(model, d)
+        floors[name] = datas
+    zeros = np.zeros(model.nu)
     chunks = np.array_split(np.arange(n), args.threads)
 
-    def run(chunk):
+    def run_mj_step(chunk):
+        datas = floors["mj_step"]
         for i in chunk:
             mujoco.mj_step(model, datas[i], nstep=frame_skip)
 
-    seconds = []
+    def run_physics_step(chunk):
+        datas = floors["physics_step"]
+        for i in chunk:
+            data = datas[i]
+            data.ctrl[:] = zeros
+            mujoco.mj_step(model, data, nstep=frame_skip)
+            mujoco.mj_rnePostConstraint(model, data)
+
+    seconds: dict[str, list[float]] = {"mj_step": [], "physics_step": []}
     with ThreadPoolExecutor(args.threads) as pool:
         for _ in range(args.repeats):
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                list(pool.map(run, chunks))
-            seconds.append(time.perf_counter() - t)
+            for name, run in (("mj_step", run_mj_step), ("physics_step", run_physics_step)):
+                t = time.perf_counter()
+                for _ in range(args.steps):
+                    list(pool.map(run, chunks))
+                seconds[name].append(time.perf_counter() - t)
     env.close()
+    config = {"threads": args.threads, "frame_skip": frame_skip, "mjdata": n}
+    steps = [n * args.steps] * args.repeats
     return {
-        "config": {"threads": args.threads, "frame_skip": frame_skip, "mjdata": n},
-        **_rates(seconds, [n * args.steps] * len(seconds)),
+        "config": {**config, "work": "mj_step"},
+        **_rates(seconds["mj_step"], steps),
+        "physics_step": {
+            "config": {**config, "work": "ctrl, mj_step, mj_rnePostConstraint"},
+            **_rates(seconds["physics_step"], steps),
+        },
     }
 
 
@@ -326,15 +354,19 @@ def main(argv: list[str] | None = None) -> None:
             f"{res['median_steps_per_s']:9.0f} env steps/s"
         )
     phys = bench_physics(args)
+    step = phys.get("physics_step", phys)
     print(
         f"  physics only (mj_step, {args.threads} threads):        "
-        f"{phys['median_steps_per_s']:9.0f} env steps/s"
+        f"{phys['median_steps_per_s']:9.0f} env steps/s\n"
+        f"  physics only (Gymnasium's physics step: mj_step + mj_rnePostConstraint): "
+        f"{step['median_steps_per_s']:9.0f} env steps/s"
     )
     ours = max(r["median_steps_per_s"] for r in ours_runs)
     evo = max(r["median_steps_per_s"] for r in evo_runs)
     ratios = {
         "ours_over_evotorch": ours / evo,
         "ours_over_physics": ours / phys["median_steps_per_s"],
+        "ours_over_physics_step": ours / step["median_steps_per_s"],
     }
     n = len(args.lanes)
     print(
@@ -343,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"ratio ours (best of {n}) / physics only: {ratios['ours_over_physics']:.2f}x (goal >= 0.7)"
+        f"; / Gymnasium's physics step: {ratios['ours_over_physics_step']:.2f}x"
     )
     path = rec.write(
         args.out or default_out("bench_es"),
@@ -358,7 +391,12 @@ def main(argv: list[str] | None = None) -> None:
             "ours": ours_runs,
             "evotorch": evo_runs,
             "physics": phys,
-            "best": {"ours": ours, "evotorch": evo, "physics": phys["median_steps_per_s"]},
+            "best": {
+                "ours": ours,
+                "evotorch": evo,
+                "physics": phys["median_steps_per_s"],
+                "physics_step": step["median_steps_per_s"],
+            },
             "ratios": ratios,
         },
     )

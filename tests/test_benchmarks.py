@@ -95,7 +95,12 @@ def test_bench_es_record(bench, tmp_path, monkeypatch):
 
     monkeypatch.setattr(mod, "bench_ours", fake("ours", 1.0))
     monkeypatch.setattr(mod, "bench_evotorch", fake("evotorch", 2.0))
-    monkeypatch.setattr(mod, "bench_physics", fake("physics", 0.5))
+    fake_physics = fake("physics", 0.5)
+
+    def physics(args):
+        return {**fake_physics(args), "physics_step": fake_physics(args)}
+
+    monkeypatch.setattr(mod, "bench_physics", physics)
     argv = ["--popsize", "4", "--steps", "5", "--repeats", "2", "--threads", "2"]
     argv += ["--lanes", "1", "2", "--actors", "2", "0", "--out", str(tmp_path / "r.json")]
     mod.main(argv)
@@ -109,6 +114,7 @@ def test_bench_es_record(bench, tmp_path, monkeypatch):
         assert len(run["seconds"]) == len(run["steps_per_s"]) == len(run["env_steps"]) == 2
     assert out["ratios"]["ours_over_evotorch"] == pytest.approx(2.0)
     assert out["ratios"]["ours_over_physics"] == pytest.approx(0.5)
+    assert out["ratios"]["ours_over_physics_step"] == pytest.approx(0.5)
     assert out["settings"]["threads"] == 2 and out["settings"]["actors"] == [2, 0]
 
 

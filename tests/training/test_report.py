@@ -150,6 +150,8 @@ def test_the_ant_walk_goal_needs_return_speed_and_budget_together(tmp_path):
     _ant_run(tmp_path, "b", 1, 19_000_000, [2600.0] * 10, [0.9] * 10, full)  # too slow
     _ant_run(tmp_path, "c", 2, 21_000_000, [2600.0] * 10, [1.1] * 10, full)  # over budget
     _ant_run(tmp_path, "d", 3, 19_000_000, [2400.0] * 10, [1.2] * 10, [1000] * 9 + [300])
+    _ant_run(tmp_path, "e", 4, 9_000_000, [900.0] * 10, [0.5] * 10, full)
+    (tmp_path / "ant_walk/runs/e/evaluations.jsonl").unlink()  # still training: not a row
     rows = report._ant_walk(tmp_path).splitlines()[2:]
     assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["yes", "no", "no", "no"]
     assert "| 9 / 10 |" in rows[3] and "| 1.10 ± 0.00 |" in rows[0] and "| 19.00M |" in rows[0]

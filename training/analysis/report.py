@@ -193,9 +193,12 @@ def _es_table(root: Path, directory: str, episodes: int = 10) -> str:
 
 def _ant_walk(root: Path, episodes: int = 10) -> str:
     """Issue 21's walking goal: per training seed, the budget spent and the best checkpoint's
-    return and forward velocity over ``episodes`` seeded episodes."""
+    return and forward velocity over ``episodes`` seeded episodes. A run without an
+    ``evaluations.jsonl`` is still training (or was stopped before its evaluation): left out."""
     rows = []
     for run in _runs(root / "ant_walk/runs"):
+        if not (run / "evaluations.jsonl").is_file():
+            continue
         config = yaml.safe_load((run / "config.yaml").read_text())
         metrics = _csv(run / "metrics.csv")
         last = metrics[-1]
@@ -229,6 +232,8 @@ def _ant_walk(root: Path, episodes: int = 10) -> str:
         "episodes without a fall",
         "goal met (≥ 2500 and ≥ 1 m/s within 20M steps)",
     ]
+    if not rows:
+        raise ReportError(f"{root / 'ant_walk/runs'} holds no evaluated run")
     return _table(header, rows)
 
 
@@ -746,6 +751,11 @@ _BENCH_RATIOS = (
         "ES env steps/s, Ant-v5: ours / evotorch VecGymNE (> 1: faster)",
     ),
     ("bench_es", "ours_over_physics", "ES env steps/s, Ant-v5: ours / physics alone (goal >= 0.7)"),
+    (
+        "bench_es",
+        "ours_over_physics_step",
+        "ES env steps/s, Ant-v5: ours / Gymnasium's physics step (mj_step + mj_rnePostConstraint)",
+    ),
     (
         "bench_classify",
         "epoch_time_ours_over_snntorch",
