@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{res['median_steps_per_s']:9.0f} env steps/s"
         )
     phys = bench_physics(args)
-    step = phys.get("physics_step", phys)
+    step = phys["physics_step"]
     print(
         f"  physics only (mj_step, {args.threads} threads):        "
         f"{phys['median_steps_per_s']:9.0f} env steps/s\n"
