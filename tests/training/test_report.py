@@ -155,3 +155,17 @@ def test_the_ant_walk_goal_needs_return_speed_and_budget_together(tmp_path):
     rows = report._ant_walk(tmp_path).splitlines()[2:]
     assert [r.rsplit("|", 2)[1].strip() for r in rows] == ["yes", "no", "no", "no"]
     assert "| 9 / 10 |" in rows[3] and "| 1.10 ± 0.00 |" in rows[0] and "| 19.00M |" in rows[0]
+
+
+def test_a_run_still_training_is_not_listed_beside_the_table(tmp_path):
+    import json
+
+    full = [1000] * 10
+    _ant_run(tmp_path, "a", 0, 19_000_000, [2600.0] * 10, [1.1] * 10, full)
+    _ant_run(tmp_path, "b", 1, 9_000_000, [900.0] * 10, [0.5] * 10, full)
+    (tmp_path / "ant_walk/runs/b/evaluations.jsonl").unlink()  # still training
+    for name, seed in (("a", 0), ("b", 1)):
+        argv = ["plasticagents", "train", "ant.yaml", "--set", f"seed={seed}"]
+        (tmp_path / "ant_walk/runs" / name / "meta.json").write_text(json.dumps({"command": argv}))
+    section = next(s for s in report.SECTIONS if s.name == "ant-walk")
+    assert report._commands(tmp_path, section) == ["`plasticagents train ant.yaml --set seed=0`"]

@@ -61,6 +61,9 @@ class Section:
         build: ``results root -> Markdown table`` (without trailing newline).
         about: what the table measures and how, in words (no numbers: those come from files).
         figures: images under ``results/`` shown below the table on the docs page.
+        run_done: a file a run directory under a source's ``runs/`` must hold to count as
+            finished (``None``: every run directory counts). The table leaves unfinished runs
+            out, and so do the commands shown beside it: a run still training is not listed.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Section:
     build: Callable[[Path], str]
     about: str
     figures: tuple[str, ...] = field(default=())
+    run_done: str | None = None
 
 
 # --------------------------------------------------------------------------- file helpers
@@ -898,6 +902,7 @@ SECTIONS: tuple[Section, ...] = (
         'mean `info["x_velocity"]`. Wall time on the 2-core machine, from `metrics.csv` '
         "(a resumed run counts both parts).",
         ("ant_walk/runs/ant-walk-plastic-snn-20261130-235732/learning_curve.png",),
+        run_done="evaluations.jsonl",
     ),
     Section(
         "vel-references",
@@ -1176,7 +1181,8 @@ def _commands(root: Path, section: Section) -> list[str]:
         if runs.is_dir() and not sweep:  # a sweep's command already made its runs
             for run in sorted(runs.iterdir()):
                 meta = run / "meta.json"
-                if meta.is_file():
+                done = section.run_done is None or (run / section.run_done).is_file()
+                if meta.is_file() and done:
                     argv = json.loads(meta.read_text())["command"]
                     argv = [Path(argv[0]).name, *argv[1:]] if argv else argv
                     lines.append("`" + " ".join(argv) + "`")
