@@ -88,8 +88,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     that would otherwise fail after hours of training run first: a ``--video`` suffix the
     viewer cannot write, ``--video`` on a classifier. After training, a policy run is
     evaluated on ``--evaluate N`` seeded episodes of its best checkpoint (``seed=0``) and
-    rendered to ``--video``; a classifier run has already written its test results
-    (``result.json``) and only the path is printed.
+    rendered to ``--video`` (a resume does what the command that started the run asked, unless
+    it gives its own ``--evaluate``/``--video``); a classifier run has already written its test
+    results (``result.json``) and only the path is printed.
 
     Raises:
         ConfigError: ``CONFIG`` and ``--resume`` together, or neither; an invalid value.
@@ -116,6 +117,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from plasticagents.training.run import RunDir
 
         kind = (RunDir.open(args.resume).config_dict().get("trainer") or {}).get("kind", "es")
+        first = _first_train_command(args.resume)
+        if first is not None:  # finish what the interrupted command asked for after training
+            args.evaluate = args.evaluate or first.evaluate
+            args.video = args.video or first.video
     else:
         if args.config is None:
             raise ConfigError("train needs a CONFIG file (or --resume RUN_DIR)")
@@ -144,6 +149,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         video, npz, rec = api.view(result.run, args.video)
         print(f"video of the best checkpoint: {video} ({len(rec.frames)} frames), trajectory {npz}")
     return 0
+
+
+def _first_train_command(run) -> argparse.Namespace | None:
+    """The ``plasticagents train`` command that started ``run`` (from its ``meta.json``),
+    parsed, or ``None`` when it was started another way (the Python API, a sweep): a resume
+    then takes that command's ``--evaluate`` and ``--video`` unless it gives its own."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    meta = Path(run) / "meta.json"
+    argv = json.loads(meta.read_text()).get("command") if meta.is_file() else None
+    if not argv or argv[1:2] != ["train"]:
+        return None
+    try:  # a command line of another version of this CLI: not worth failing the resume over
+        with contextlib.redirect_stderr(io.StringIO()):
+            return build_parser().parse_args(argv[1:])
+    except SystemExit:
+        return None
 
 
 def _report_evaluation(run, episodes: int, seed: int, which: str, **kwargs) -> int:
@@ -581,7 +606,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", default="runs", help="where run directories are created")
     train.add_argument("--name", help="run name (default: the config's name)")
     train.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint"
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its latest checkpoint (then evaluate/render as its first "
+        "command asked)",
     )
     train.add_argument(
         "--evaluate",

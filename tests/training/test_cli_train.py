@@ -130,6 +130,23 @@ def test_plot_writes_a_png(smoke_run, tmp_path, capsys):
     assert (smoke_run / "learning_curve.png").is_file()  # written by every training run
 
 
+def test_a_resume_evaluates_as_the_interrupted_command_asked(tmp_path, capsys, monkeypatch):
+    import sys
+
+    argv = ["train", str(SMOKE), "--runs-dir", str(tmp_path), "--set", "trainer.generations=1"]
+    monkeypatch.setattr(sys, "argv", ["plasticagents", *argv, "--evaluate", "2"])
+    assert main(argv) == 0  # the process "died" before its evaluation: argv asked for one
+    (run,) = tmp_path.iterdir()
+    assert not (run / "evaluations.jsonl").exists()
+    capsys.readouterr()
+    resume = ["train", "--resume", str(run), "--set", "trainer.generations=2"]
+    monkeypatch.setattr(sys, "argv", ["plasticagents", *resume])
+    assert main(resume) == 0
+    assert "over 2 seeded episodes" in capsys.readouterr().out
+    (line,) = (run / "evaluations.jsonl").read_text().splitlines()
+    assert json.loads(line)["outputs"]["episodes"] == 2
+
+
 def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     argv = ["train", str(SMOKE), "--runs-dir", str(tmp_path), "--set", "trainer.generations=1"]
     assert main(argv) == 0
