@@ -144,6 +144,38 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
         run_adaptation({"plastic": runs["plastic"][:1]}, suite, out, seed=2, progress=False)
 
 
+def test_a_cued_arm_is_measured_against_the_privileged_oracle(runs, suite, tmp_path):
+    """Arms shown the goal only after each draw (``cue_steps``) meet the oracle on the
+    privileged twin of the same task: the switch schedule is shared, the cue is not."""
+    from plasticagents.training import load_config, train
+
+    overrides = [
+        "name=cued",
+        "trainer.generations=1",
+        "agent.plasticity=null",
+        "env.id=plasticagents/HalfCheetahVelSwitch-v0",
+        "env.kwargs={cue_steps: 10}",
+    ]
+    cfg = load_config("configs/smoke/es.yaml", overrides)
+    cued = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False).run
+    summary = run_adaptation(
+        {"cued": [cued, cued]},
+        suite,
+        tmp_path / "out",
+        oracle=runs["oracle"],
+        seed=2,  # both held-out episodes switch before the suite's 420-step cap
+        threads=1,
+        progress=False,
+    )
+    rows = _rows(tmp_path / "out" / "episodes.csv")
+
+    def switches(agent):
+        return {(r["seed_index"], r["episode"], r["onset"]) for r in rows if r["agent"] == agent}
+
+    assert switches("cued") == switches("oracle") and len(switches("cued")) == 4
+    assert np.isfinite(summary["agents"]["cued"]["oracle_shortfall_pct"]["mean"])
+
+
 def test_the_fast_weights_differ_only_from_the_switch_on(runs):
     """The unchanged episode is the same episode up to the onset: same seeds, same first goal;
     the fast weights' norm is identical before the switch and departs from it after."""

@@ -199,6 +199,11 @@ def _difference(summary: dict[str, Any], a: str, b: str, key: str) -> dict[str, 
     return {**stat, "mean": flip(stat["mean"]), "per_seed": [flip(v) for v in stat["per_seed"]]}
 
 
+# hidden-goal gym kwargs that set only what the agent sees of the goal, not the task: the
+# privileged twin always shows it, so the oracle runs without them
+_VIEW_ONLY = ("cue_steps",)
+
+
 def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dict[str, Any]]:
     """The issue's goals for this task, measured: each ``{"goal", "measured", "met"}``; a goal
     the summary has no figure for (no oracle, no ablation, no static arm) is left out."""
@@ -386,7 +391,8 @@ def run_adaptation(
         for lp in oracles:
             cfg = dataclasses.replace(
                 lp.env_config(_privileged(env_id), [], max_steps),
-                kwargs=dict(kwargs),
+                # the same task; what the arms are shown of the goal is not the oracle's view
+                kwargs={k: v for k, v in kwargs.items() if k not in _VIEW_ONLY},
                 max_episode_steps=cap,
             )
             check_compatible(lp, *env_spaces(cfg)[:2], cfg.id)
