@@ -384,6 +384,10 @@ def _adaptation_goals(root: Path, directory: str) -> str:
     return _table(["goal", "measured", "met"], goals) + "\n\n" + _table(header, pairs)
 
 
+# the direction task's analyses: feed-forward arms (the headline), recurrent arms
+_DIR_FF = "adaptation/dir_cue_ff"
+_DIR_REC = "adaptation/dir_cue_g100"
+
 _DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in training)
     ("front_leg_disabled_at_300", "front leg (thigh, shin, foot) disabled", "no: held-out leg"),
     ("gravity_1.5_at_300", "gravity x1.5", "no: held-out kind"),
@@ -1084,6 +1088,51 @@ SECTIONS: tuple[Section, ...] = (
         "held-out episodes per seed. Cells as in the main table; the goals are measured for "
         "the retroactive arm against the static SNN.",
         ("adaptation/vel_switch_retroactive/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir",
+        "The adaptation experiment: a running direction told, then hidden (feed-forward SNNs)",
+        (_DIR_FF, "adaptation"),
+        lambda root: _adaptation(root, _DIR_FF),
+        "`plasticagents/HalfCheetahDirSwitch-v0`: reward `d v_x` (forward or backward), the "
+        "direction `d` drawn at the start and reversed every 250 steps, shown (with a cue "
+        "flag) only in the 10 observations after each draw, no reward or action input. Both "
+        "arms are the same SNN of 64 LIF neurons without recurrent synapses "
+        "(`configs/experiments/dir_cue_{plastic,static}_snn.yaml` with `--set "
+        "agent.recurrent=false`), so neither membranes nor recurrent activity can carry the "
+        "cue for long: the plastic arm's fast weights (modulated Hebbian) are its only "
+        "memory, and the static arm has none but the body's own motion. The oracle is the "
+        "static arm's network on the privileged twin "
+        "(`plasticagents/HalfCheetahDirSwitchPrivileged-v0`: the direction in every "
+        "observation). Each is trained with ES (PGPE, popsize 32) for 300 generations (9.6M "
+        "env steps), 5 seeds (`results/adaptation/train_dir_cue_ff.sh`: the two arms for 100 "
+        "generations, then resumed to 300), and evaluated on the same 10 held-out episodes "
+        "per seed (episode seeds from 1000; the oracle on the privileged twin, so the same "
+        "directions and reversals) by `results/adaptation/evaluate_dir_cue_ff.sh`; the onset "
+        "is the first reversal (step 250). Cells: mean ± 95% Student-t half-width over the 5 "
+        "seeds of each seed's "
+        "episode mean; ablation cost as in the velocity table.",
+        (f"{_DIR_FF}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-goals",
+        "The adaptation goals on the direction task (feed-forward SNNs)",
+        (_DIR_FF,),
+        lambda root: _adaptation_goals(root, _DIR_FF),
+        "The issue's goals measured on the table above, then the paired difference between "
+        "the arms over the 5 training seeds (mean ± 95% Student-t half-width of the per-seed "
+        "differences; the arms share their held-out episodes).",
+    ),
+    Section(
+        "adaptation-dir-recurrent",
+        "The direction task with recurrent SNNs (3 seeds, 100 generations)",
+        (_DIR_REC,),
+        lambda root: _adaptation(root, _DIR_REC) + "\n\n" + _adaptation_goals(root, _DIR_REC),
+        "The same task and budget of 100 generations x 32 with the configs as shipped "
+        "(recurrent synapses on): the static arm can then hold the cue in its recurrent "
+        "activity (`TASK=dir bash results/adaptation/train_vel_cue.sh 0 1 2`). Cells and "
+        "goals as above.",
+        (f"{_DIR_REC}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage",
