@@ -119,7 +119,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         kind = (RunDir.open(args.resume).config_dict().get("trainer") or {}).get("kind", "es")
         first = _first_train_command(args.resume)
         if first is not None:  # finish what the interrupted command asked for after training
-            args.evaluate = args.evaluate or first.evaluate
+            args.evaluate = first.evaluate if args.evaluate is None else args.evaluate
             args.video = args.video or first.video
     else:
         if args.config is None:
@@ -161,13 +161,16 @@ def _first_train_command(run) -> argparse.Namespace | None:
     from pathlib import Path
 
     meta = Path(run) / "meta.json"
-    argv = json.loads(meta.read_text()).get("command") if meta.is_file() else None
-    if not argv or argv[1:2] != ["train"]:
-        return None
-    try:  # a command line of another version of this CLI: not worth failing the resume over
+    try:  # a missing or malformed record, or another CLI version's command line: not worth
+        # failing the resume over, it then evaluates only as asked
+        argv = json.loads(meta.read_text()).get("command") if meta.is_file() else None
+        if isinstance(argv, dict):  # the {"argv", "line"} form of later records
+            argv = argv.get("argv")
+        if not isinstance(argv, list) or argv[1:2] != ["train"]:
+            return None
         with contextlib.redirect_stderr(io.StringIO()):
-            return build_parser().parse_args(argv[1:])
-    except SystemExit:
+            return build_parser().parse_args([str(a) for a in argv[1:]])
+    except (SystemExit, ValueError, AttributeError):
         return None
 
 
@@ -614,9 +617,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--evaluate",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
-        help="after training, evaluate the best checkpoint on N seeded episodes",
+        help="after training, evaluate the best checkpoint on N seeded episodes (0: not even "
+        "on a resume whose first command asked for it)",
     )
     train.add_argument(
         "--video",

@@ -145,6 +145,22 @@ def test_a_resume_evaluates_as_the_interrupted_command_asked(tmp_path, capsys, m
     assert "over 2 seeded episodes" in capsys.readouterr().out
     (line,) = (run / "evaluations.jsonl").read_text().splitlines()
     assert json.loads(line)["outputs"]["episodes"] == 2
+    # the resume's own --evaluate wins, 0 included
+    assert main(["train", "--resume", str(run), "--evaluate", "0"]) == 0
+    assert main(["train", "--resume", str(run), "--evaluate", "1"]) == 0
+    lines = (run / "evaluations.jsonl").read_text().splitlines()
+    assert [json.loads(x)["outputs"]["episodes"] for x in lines] == [2, 1]
+    # a record in the later {"argv", "line"} form is read; a malformed one is not fatal
+    meta = json.loads((run / "meta.json").read_text())
+    first = meta["command"]
+    meta["command"] = {"argv": first, "line": " ".join(first)}
+    (run / "meta.json").write_text(json.dumps(meta))
+    assert main(["train", "--resume", str(run)]) == 0
+    assert len((run / "evaluations.jsonl").read_text().splitlines()) == 3
+    meta["command"] = ["plasticagents", "train", "--no-such-flag"]
+    (run / "meta.json").write_text(json.dumps(meta))
+    assert main(["train", "--resume", str(run)]) == 0
+    assert len((run / "evaluations.jsonl").read_text().splitlines()) == 3
 
 
 def test_resuming_a_finished_run_says_so(tmp_path, capsys):
