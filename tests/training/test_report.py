@@ -164,8 +164,13 @@ def test_a_run_still_training_is_not_listed_beside_the_table(tmp_path):
     _ant_run(tmp_path, "a", 0, 19_000_000, [2600.0] * 10, [1.1] * 10, full)
     _ant_run(tmp_path, "b", 1, 9_000_000, [900.0] * 10, [0.5] * 10, full)
     (tmp_path / "ant_walk/runs/b/evaluations.jsonl").unlink()  # still training
+    resume = {"command": {"line": "plasticagents train --resume a --set trainer.generations=9"}}
     for name, seed in (("a", 0), ("b", 1)):
         argv = ["plasticagents", "train", "ant.yaml", "--set", f"seed={seed}"]
-        (tmp_path / "ant_walk/runs" / name / "meta.json").write_text(json.dumps({"command": argv}))
+        meta = {"command": argv, "resumed": [resume]}
+        (tmp_path / "ant_walk/runs" / name / "meta.json").write_text(json.dumps(meta))
     section = next(s for s in report.SECTIONS if s.name == "ant-walk")
-    assert report._commands(tmp_path, section) == ["`plasticagents train ant.yaml --set seed=0`"]
+    assert report._commands(tmp_path, section) == [
+        "`plasticagents train ant.yaml --set seed=0`",
+        "`plasticagents train --resume a --set trainer.generations=9`",  # and how it went on
+    ]

@@ -57,13 +57,14 @@ class Section:
         name: the README marker's name (``<!-- report:NAME -->``).
         title: the heading on ``docs/results.md``.
         sources: directories under ``results/`` it reads (their ``record.json`` and run
-            ``meta.json`` files give the commands shown beside the table).
+            ``meta.json`` files give the commands shown beside the table, resumes included).
         build: ``results root -> Markdown table`` (without trailing newline).
         about: what the table measures and how, in words (no numbers: those come from files).
         figures: images under ``results/`` shown below the table on the docs page.
         run_done: a file a run directory under a source's ``runs/`` must hold to count as
-            finished (``None``: every run directory counts). The table leaves unfinished runs
-            out, and so do the commands shown beside it: a run still training is not listed.
+            finished (``None``: every run directory counts): a run still training is not
+            listed among the commands beside the table (whose builder skips it by the same
+            test).
     """
 
     name: str
@@ -1232,9 +1233,15 @@ def _commands(root: Path, section: Section) -> list[str]:
                 meta = run / "meta.json"
                 done = section.run_done is None or (run / section.run_done).is_file()
                 if meta.is_file() and done:
-                    argv = json.loads(meta.read_text())["command"]
+                    record = json.loads(meta.read_text())
+                    argv = record["command"]
                     argv = [Path(argv[0]).name, *argv[1:]] if argv else argv
                     lines.append("`" + " ".join(argv) + "`")
+                    # each resume that continued it (its meta.json lists them in order)
+                    for resumed in record.get("resumed", []):
+                        cmd = resumed["command"]  # {"argv", "line"}; early records: the argv
+                        line = cmd["line"] if isinstance(cmd, dict) else " ".join(cmd)
+                        lines.append(f"`{line}`")
     return lines
 
 
