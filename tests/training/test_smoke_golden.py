@@ -19,7 +19,11 @@ def _close(a: str | float, b: str | float) -> bool:
         x, y = float(a), float(b)
     except ValueError:
         return False
-    return math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-8)
+    # float32 sums differ in their last bits between CPUs (BLAS kernels chosen per CPU): a
+    # loss that is a small mean of cancelling terms (PPO's policy loss, about 6e-4) moved by
+    # 4.5e-8 on an AMD EPYC host against the host that pinned it; a behaviour change moves
+    # these numbers by far more
+    return math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-7)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
