@@ -164,13 +164,17 @@ def test_a_run_still_training_is_not_listed_beside_the_table(tmp_path):
     _ant_run(tmp_path, "a", 0, 19_000_000, [2600.0] * 10, [1.1] * 10, full)
     _ant_run(tmp_path, "b", 1, 9_000_000, [900.0] * 10, [0.5] * 10, full)
     (tmp_path / "ant_walk/runs/b/evaluations.jsonl").unlink()  # still training
-    resume = {"command": {"line": "plasticagents train --resume a --set trainer.generations=9"}}
+    again = ["train", "--resume", "a", "--set", "trainer.generations=9"]
+    resumed = [  # an early record (the argv, the program by its install path), then a later one
+        {"command": ["/venv/bin/plasticagents", *again]},
+        {"command": {"argv": ["plasticagents", *again], "line": "(not read)"}},
+    ]
     for name, seed in (("a", 0), ("b", 1)):
-        argv = ["plasticagents", "train", "ant.yaml", "--set", f"seed={seed}"]
-        meta = {"command": argv, "resumed": [resume]}
+        argv = ["/venv/bin/plasticagents", "train", "ant.yaml", "--set", f"seed={seed}"]
+        meta = {"command": argv, "resumed": resumed}
         (tmp_path / "ant_walk/runs" / name / "meta.json").write_text(json.dumps(meta))
     section = next(s for s in report.SECTIONS if s.name == "ant-walk")
     assert report._commands(tmp_path, section) == [
         "`plasticagents train ant.yaml --set seed=0`",
-        "`plasticagents train --resume a --set trainer.generations=9`",  # and how it went on
+        *["`plasticagents train --resume a --set trainer.generations=9`"] * 2,  # how it went on
     ]

@@ -196,13 +196,16 @@ def _es_table(root: Path, directory: str, episodes: int = 10) -> str:
     return _table(header, rows)
 
 
+_EVALUATED = "evaluations.jsonl"  # an ant-walk run is finished once it holds its evaluation
+
+
 def _ant_walk(root: Path, episodes: int = 10) -> str:
     """Issue 21's walking goal: per training seed, the budget spent and the best checkpoint's
     return and forward velocity over ``episodes`` seeded episodes. A run without an
     ``evaluations.jsonl`` is still training (or was stopped before its evaluation): left out."""
     rows = []
     for run in _runs(root / "ant_walk/runs"):
-        if not (run / "evaluations.jsonl").is_file():
+        if not (run / _EVALUATED).is_file():
             continue
         config = yaml.safe_load((run / "config.yaml").read_text())
         metrics = _csv(run / "metrics.csv")
@@ -907,7 +910,7 @@ SECTIONS: tuple[Section, ...] = (
         'mean `info["x_velocity"]`. Wall time on the 2-core machine, from `metrics.csv` '
         "(a resumed run counts both parts).",
         ("ant_walk/runs/ant-walk-plastic-snn-20261130-235732/learning_curve.png",),
-        run_done="evaluations.jsonl",
+        run_done=_EVALUATED,
     ),
     Section(
         "vel-references",
@@ -1234,15 +1237,21 @@ def _commands(root: Path, section: Section) -> list[str]:
                 done = section.run_done is None or (run / section.run_done).is_file()
                 if meta.is_file() and done:
                     record = json.loads(meta.read_text())
-                    argv = record["command"]
-                    argv = [Path(argv[0]).name, *argv[1:]] if argv else argv
-                    lines.append("`" + " ".join(argv) + "`")
-                    # each resume that continued it (its meta.json lists them in order)
-                    for resumed in record.get("resumed", []):
-                        cmd = resumed["command"]  # {"argv", "line"}; early records: the argv
-                        line = cmd["line"] if isinstance(cmd, dict) else " ".join(cmd)
-                        lines.append(f"`{line}`")
+                    # the command, then each resume that continued it, in order
+                    for cmd in [
+                        record["command"],
+                        *(r["command"] for r in record.get("resumed", [])),
+                    ]:
+                        lines.append(f"`{_command_line(cmd)}`")
     return lines
+
+
+def _command_line(cmd: list[str] | dict[str, Any]) -> str:
+    """A run's recorded command as a line, the program by its name (not the install path):
+    ``meta.json`` holds the argv, its ``resumed`` entries ``{"argv", "line"}`` (early ones the
+    argv)."""
+    argv = cmd["argv"] if isinstance(cmd, dict) else cmd
+    return " ".join([Path(argv[0]).name, *argv[1:]]) if argv else ""
 
 
 def docs_page(results: str | Path, tables: dict[str, str] | None = None) -> str:
