@@ -6,8 +6,10 @@ timed ``--repeats`` times after one untimed warm-up generation:
 
 * ``ours``: :class:`plasticagents.training.evolution.PolicyProblem` with a plastic (Hebbian) SNN of
   ``--hidden`` neurons; one batched population call per env step, physics over ``--threads``
-  threads, torch limited to ``--threads`` threads (``torch.compile`` on by default, compiled in
-  the warm-up; the label says whether it really compiled or fell back to eager). One
+  threads, torch limited to ``--threads`` threads. The network step is ``--kernel``
+  (``trainer.kernel``): by default the native C step of :mod:`plasticagents.native`; with
+  ``--kernel torch``, ``torch.compile`` (compiled in the warm-up; the label says whether it
+  really compiled or fell back to eager). One
   configuration per ``--lanes`` value (``trainer.lanes``; default 1).
 * ``evotorch``: evotorch's own ``VecGymNE`` with an MLP policy (64 tanh units), observation
   normalisation on, the same popsize, episodes and episode cap. One configuration per
@@ -98,6 +100,7 @@ def bench_ours(args, lanes: int) -> dict:
                 "lanes": lanes,
                 "compile": args.compile,
                 "fast_physics": args.fast_physics,
+                "kernel": args.kernel,
             },
         }
     )
@@ -117,8 +120,15 @@ def bench_ours(args, lanes: int) -> dict:
         first = time.perf_counter() - t
     graphs1, breaks1 = _dynamo_graphs()
     problem.end_generation()
-    fell_back = [str(w.message)[:300] for w in caught if "torch.compile failed" in str(w.message)]
-    if not args.compile:
+    fell_back = [
+        str(w.message)[:300]
+        for w in caught
+        if "torch.compile failed" in str(w.message) or "native SNN step does not" in str(w.message)
+    ]
+    native = any(getattr(p, "native", False) for p in problem._populations.values())
+    if native:
+        status = "native C step"
+    elif not args.compile:
         status = "eager (--no-compile)"
     elif fell_back:
         status = "eager fallback"
@@ -127,15 +137,26 @@ def bench_ours(args, lanes: int) -> dict:
     else:
         status = "compiled" if breaks1 == breaks0 else "compiled with graph breaks"
     seconds, steps = [], []
+    logs = []
     for r in range(args.repeats):
         problem.generation = r + 1
+        if r == args.repeats - 1 and args.fast_physics:
+            logs = [PhysicsLog(pool.fast) for pool in problem._pools.values() if pool.fast]
         t = time.perf_counter()
         problem.evaluate(batch)
         seconds.append(time.perf_counter() - t)
         steps.append(int(problem.end_generation()[0]))
+        for log in logs:
+            log.detach()
+    replay = bench_replay(args, logs, steps[-1]) if logs else None
     problem.close()
     return {
-        "config": {"lanes": lanes, "compile": args.compile, "fast_physics": args.fast_physics},
+        "config": {
+            "lanes": lanes,
+            "compile": args.compile,
+            "fast_physics": args.fast_physics,
+            "kernel": args.kernel,
+        },
         "compile_status": {
             "status": status,
             "graphs": graphs1 - graphs0,
@@ -144,6 +165,116 @@ def bench_ours(args, lanes: int) -> dict:
             "warmup_generation_s": round(first, 3),
         },
         **_rates(seconds, steps),
+        "physics_replay": replay,
+    }
+
+
+class PhysicsLog:
+    """The physics one generation of ours ran through the fast path (``BatchedLocomotion``):
+    each slot's integration state when its episode began (``mjSTATE_INTEGRATION``: positions,
+    velocities, warm start...) and, per batched step, the slots stepped and their controls.
+    Attached by wrapping the fast path's ``begin`` and ``_physics`` on the instance."""
+
+    def __init__(self, fast) -> None:
+        import mujoco
+
+        self.fast, self.starts, self.steps = fast, {}, []
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        begin, physics = fast.begin, fast._physics
+
+        def logged_begin(i: int, info=None) -> None:
+            begin(i, info)
+            model, data = fast.bases[i].model, fast.bases[i].data
+            state = np.empty(mujoco.mj_stateSize(model, spec))
+            mujoco.mj_getState(model, data, state, spec)
+            self.starts[i] = state
+
+        def logged_physics(actions):
+            run, stepped = physics(actions), []
+            self.steps.append(stepped)
+
+            def logged_run(i: int) -> None:
+                stepped.append((i, np.array(actions[i], dtype=np.float64)))
+                run(i)
+
+            return logged_run
+
+        fast.begin, fast._physics = logged_begin, logged_physics
+
+    def detach(self) -> None:
+        for name in ("begin", "_physics"):
+            self.fast.__dict__.pop(name, None)
+
+
+def _replay_slot(datas: dict, key: int, frame_skip: int, slot: tuple) -> None:
+    import mujoco
+
+    i, ctrl = slot
+    model, data = datas[(key, i)]
+    data.ctrl[:] = ctrl
+    mujoco.mj_step(model, data, nstep=frame_skip)
+    mujoco.mj_rnePostConstraint(model, data)
+
+
+def _claim_loop(run, items: list, claim, lock, _worker: int) -> None:
+    """Run ``run(item)`` for the next unclaimed item until none is left (one thread)."""
+    while True:
+        with lock:
+            j = next(claim)
+        if j >= len(items):
+            return
+        run(items[j])
+
+
+def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
+    """The physics floor of ours' own workload: the slot trajectories of ours' last timed
+    generation replayed on fresh ``MjData`` (each slot's own model, its logged start state and
+    controls, Gymnasium's physics step: controls, ``mj_step`` x frame skip,
+    ``mj_rnePostConstraint``), batched step by batched step over ``--threads`` threads that
+    each take the next slot, as ours' pool does. No policy, no observations, no Python env.
+    The zero-control floor (``physics``) stands still and touches the ground less than a
+    population's flailing ants, so it understates the physics ours has to do. Each replay
+    must end in the state ours ended in (checked: ``replay_matches``)."""
+    import itertools
+    import threading
+
+    import mujoco
+
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    slots = [(log, i) for log in logs for i in sorted(log.starts)]
+    seconds, matches = [], 0.0
+    with ThreadPoolExecutor(args.threads) as pool:
+        for _ in range(args.repeats):
+            datas = {}
+            for log, i in slots:
+                model = log.fast.bases[i].model
+                data = mujoco.MjData(model)
+                mujoco.mj_setState(model, data, log.starts[i], spec)
+                datas[(id(log), i)] = (model, data)
+            t = time.perf_counter()
+            for log in logs:
+                run = functools.partial(_replay_slot, datas, id(log), log.fast.frame_skip)
+                for stepped in log.steps:
+                    claim, lock = itertools.count(), threading.Lock()
+                    work = functools.partial(_claim_loop, run, stepped, claim, lock)
+                    list(pool.map(work, range(args.threads)))
+            seconds.append(time.perf_counter() - t)
+            same = [
+                np.array_equal(datas[(id(log), i)][1].qpos, log.fast.bases[i].data.qpos)
+                for log, i in slots
+            ]
+            matches = float(np.mean(same))
+    replayed = sum(len(stepped) for log in logs for stepped in log.steps)
+    return {
+        "config": {
+            "threads": args.threads,
+            "work": "ours' logged slot trajectories: ctrl, mj_step x frame_skip, "
+            "mj_rnePostConstraint",
+            "slots": len(slots),
+        },
+        "replay_matches": matches,
+        "ours_env_steps": env_steps,
+        **_rates(seconds, [replayed] * args.repeats),
     }
 
 
@@ -316,6 +447,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="ours with trainer.fast_physics (batched v5 stepping, envs/batched.py)",
     )
+    parser.add_argument(
+        "--kernel",
+        choices=["auto", "torch", "native"],
+        default="auto",
+        help="ours' network step (trainer.kernel): auto = the native C step when compiled",
+    )
     add_out_argument(parser, "bench_es")
     args = parser.parse_args(argv)
     if args.actors is None:
@@ -345,6 +482,13 @@ def main(argv: list[str] | None = None) -> None:
             f"{'fast physics, ' if args.fast_physics else ''}"
             f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
+        if res.get("physics_replay"):
+            rep = res["physics_replay"]
+            print(
+                f"    its physics replayed (same trajectories, no policy): "
+                f"{rep['median_steps_per_s']:9.0f} env steps/s "
+                f"({100 * rep['replay_matches']:.0f}% of slots end in ours' state)"
+            )
     evo_runs = []
     for actors in args.actors:
         res = bench_evotorch(args, actors)
@@ -361,13 +505,17 @@ def main(argv: list[str] | None = None) -> None:
         f"  physics only (Gymnasium's physics step: mj_step + mj_rnePostConstraint): "
         f"{step['median_steps_per_s']:9.0f} env steps/s"
     )
-    ours = max(r["median_steps_per_s"] for r in ours_runs)
+    best_run = max(ours_runs, key=lambda r: r["median_steps_per_s"])
+    ours = best_run["median_steps_per_s"]
     evo = max(r["median_steps_per_s"] for r in evo_runs)
     ratios = {
         "ours_over_evotorch": ours / evo,
         "ours_over_physics": ours / phys["median_steps_per_s"],
         "ours_over_physics_step": ours / step["median_steps_per_s"],
     }
+    replay = best_run.get("physics_replay")
+    if replay:
+        ratios["ours_over_physics_replay"] = ours / replay["median_steps_per_s"]
     n = len(args.lanes)
     print(
         f"ratio ours / evotorch MLP (best of {n} config(s) each): "
@@ -377,6 +525,11 @@ def main(argv: list[str] | None = None) -> None:
         f"ratio ours (best of {n}) / physics only: {ratios['ours_over_physics']:.2f}x (goal >= 0.7)"
         f"; / Gymnasium's physics step: {ratios['ours_over_physics_step']:.2f}x"
     )
+    if replay:
+        print(
+            "ratio ours / its own trajectories' physics (replayed): "
+            f"{ratios['ours_over_physics_replay']:.2f}x"
+        )
     path = rec.write(
         args.out or default_out("bench_es"),
         outputs={
@@ -396,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
                 "evotorch": evo,
                 "physics": phys["median_steps_per_s"],
                 "physics_step": step["median_steps_per_s"],
+                "physics_replay": replay["median_steps_per_s"] if replay else None,
             },
             "ratios": ratios,
         },

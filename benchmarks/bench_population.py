@@ -7,7 +7,9 @@
     compiled per-individual loop (one ``torch.compile`` of the single-individual step, its
     parameters passed as inputs so the one graph serves every individual). The compiled batched
     step is also timed with its fast weights stored row-major (``post_major=False``, the layout
-    before post-major storage) beside the default post-major one (``post_major_speedup_compiled``).
+    before post-major storage) beside the default post-major one (``post_major_speedup_compiled``),
+    and, on the CPU, the hand-written C step of :mod:`plasticagents.native` beside it
+    (``native_speedup_over_compiled``).
 (b) A BPTT forward + backward through T steps of a Linear + LIF layer, ours against snnTorch
     (``snn.Leaky``) with the same sizes, on the same device (both eager).
 
@@ -134,6 +136,15 @@ def bench_population(args, device) -> dict:
         "batched_eager": _seconds(lambda: pop(x, state), args.repeats, 20, device),
         "loop_eager": _seconds(loop, args.repeats, 2, device),
     }
+    # The hand-written C step (plasticagents.native) on the same individuals, CPU only
+    from plasticagents import native
+
+    if device.type == "cpu" and native.unsupported(net) is None and native.library():
+        pop_n = Population(net, args.population, native=True)
+        pop_n.load_vectors(pop.to_vectors())
+        state_n = pop_n.initial_state(args.envs)
+        out["batched_native"] = _seconds(lambda: pop_n(x, state_n), args.repeats, 20, device)
+
     if args.no_compile:
         return out
 
@@ -272,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
             f"              per-individual loop {med['loop_compiled'] * 1e3:.3f} ms "
             f"[{_label(pop['loop_compiled_info'])}]"
         )
+    if "batched_native" in med:
+        print(f"    native C step: batched {med['batched_native'] * 1e3:.3f} ms")
     ours, peer = bench_bptt(args, device)
     ours_med = timing(ours)["median"]
     peer_med = timing(peer)["median"] if peer else None
@@ -294,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
         ratios["post_major_speedup_compiled"] = (
             med["batched_compiled_row_major"] / med["batched_compiled"]
         )
+        if "batched_native" in med:
+            ratios["native_speedup_over_compiled"] = med["batched_compiled"] / med["batched_native"]
 
     def fmt(key: str, spec: str) -> str:
         value = ratios[key]
@@ -301,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if "batched_compiled" in med:
         print(f"post-major over row-major (compiled): {fmt('post_major_speedup_compiled', '.2f')}x")
+    if "native_speedup_over_compiled" in ratios:
+        print(f"native C step over compiled: {fmt('native_speedup_over_compiled', '.2f')}x")
     print(
         f"RATIOS batched_vs_loop_eager={fmt('batched_vs_loop_eager', '.1f')}x "
         f"batched_vs_loop_compiled={fmt('batched_vs_loop_compiled', '.1f')}x "

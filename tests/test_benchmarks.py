@@ -57,7 +57,10 @@ def test_bench_population_record(bench, tmp_path, capsys):
     assert "RATIOS batched_vs_loop_eager=" in capsys.readouterr().out
     assert out["settings"]["compile"] is False and out["settings"]["population"] == 2
     assert out["ratios"]["batched_vs_loop_compiled"] is None  # nothing compiled, nothing claimed
-    for key in ("batched_eager", "loop_eager", "bptt_ours"):
+    from plasticagents.native import library
+
+    timed = ["batched_eager", "loop_eager", "bptt_ours"] + (["batched_native"] if library() else [])
+    for key in timed:
         t = out["timings"][key]
         assert len(t["repeats"]) == 3 and t["min"] <= t["median"] <= t["max"]
     assert out["ratios"]["batched_vs_loop_eager"] == pytest.approx(
@@ -196,3 +199,31 @@ def test_script_runs_and_writes_its_record(script, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _check_record(tmp_path / "r.json", script, argv, ratio_keys)
+
+
+def test_bench_es_replays_ours_own_physics(bench):
+    # The physics floor of ours' workload: the logged slot trajectories of the last timed
+    # generation, replayed without the policy, end in the states ours ended in and count the
+    # env steps ours counted.
+    import argparse
+
+    mod = bench("bench_es")
+    args = argparse.Namespace(
+        env="Ant-v5",
+        steps=40,
+        inputs=[],
+        hidden=8,
+        popsize=4,
+        episodes=2,
+        threads=2,
+        compile=False,
+        fast_physics=True,
+        kernel="torch",
+        repeats=2,
+    )
+    res = mod.bench_ours(args, lanes=1)
+    replay = res["physics_replay"]
+    assert replay["config"]["slots"] == 8
+    assert replay["replay_matches"] == 1.0
+    assert replay["env_steps"] == [res["env_steps"][-1]] * 2 == [replay["ours_env_steps"]] * 2
+    assert len(replay["seconds"]) == 2 and replay["median_steps_per_s"] > 0

@@ -161,6 +161,11 @@ class ESConfig:
     # step 0) by batched MuJoCo calls instead of Gymnasium's per-env step; results identical.
     fast_physics: bool = False
     compile: bool = False
+    # The population's network step: "native" runs a PlasticSNN through the hand-written C
+    # step of plasticagents.native (same results up to float rounding; a network it does not
+    # cover warns and runs the torch step), "torch" the vmapped torch step (compiled when
+    # `compile`), "auto" native when `compile` is on.
+    kernel: Literal["auto", "torch", "native"] = "auto"
     eval_every: int = 10
     eval_episodes: int = 5
     checkpoint_every: int = 1

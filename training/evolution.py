@@ -104,6 +104,14 @@ def _problem_base():
     return Problem
 
 
+def _covered(module: Any) -> bool:
+    """Whether the native C step runs ``module`` (``trainer.kernel: auto`` then takes it
+    quietly; ``native`` asks for it and warns when it cannot)."""
+    from plasticagents import native
+
+    return native.unsupported(module) is None and native.library() is not None
+
+
 class PolicyProblem(_problem_base()):
     """Maximise the mean episode return of a policy over ``trainer.episodes`` seeded episodes.
 
@@ -212,8 +220,14 @@ class PolicyProblem(_problem_base()):
             # functional_call swaps a module's parameters while it runs, so concurrent lanes
             # each need their own copy of the template.
             module = self.template if lane == 0 else copy.deepcopy(self.template)
+            t = self.cfg.trainer
             self._populations[key] = Population(
-                module, size, names=self.param_names, compile=self.cfg.trainer.compile
+                module,
+                size,
+                names=self.param_names,
+                compile=t.compile,
+                native=t.kernel == "native"
+                or (t.kernel == "auto" and t.compile and _covered(module)),
             )
         return self._populations[key]
 

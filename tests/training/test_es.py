@@ -297,3 +297,40 @@ def test_lanes_give_the_same_fitness_as_one_batch(tiny_config):
     for other, steps in evals[1:]:
         torch.testing.assert_close(other, evals[0][0], rtol=1e-4, atol=1e-4)
         assert steps == evals[0][1]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, raised while tracing
+def test_native_kernel_gives_the_torch_kernels_fitness(tiny_config):
+    from evotorch import SolutionBatch
+
+    evals, natives = [], []
+    for kernel, compile_ in (("torch", False), ("native", False), ("auto", True)):
+        cfg = tiny_config(
+            env={"max_episode_steps": 30}, trainer={"kernel": kernel, "compile": compile_}
+        )
+        problem = PolicyProblem(cfg)
+        values = problem.center_init + 0.1 * torch.randn(
+            4, problem.solution_length, generator=torch.Generator().manual_seed(0)
+        )
+        batch = SolutionBatch(problem, popsize=4, empty=True)
+        batch.set_values(values)
+        problem.evaluate(batch)
+        evals.append(batch.evals.clone())
+        natives.append([p.native for p in problem._populations.values()])
+        problem.close()
+    assert natives == [[False], [True], [True]]  # auto: native when compiling a covered net
+    torch.testing.assert_close(evals[1], evals[0], rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(evals[2], evals[0], rtol=1e-4, atol=1e-3)
+
+
+def test_auto_kernel_keeps_the_torch_step_quietly_for_an_uncovered_net(tiny_config, recwarn):
+    cfg = tiny_config(agent={"plasticity": {"rule": "oja"}}, trainer={"compile": False})
+    problem = PolicyProblem(cfg)
+    assert not problem._population(2).native
+    assert not [w for w in recwarn if "native" in str(w.message)]
+    problem.close()
+    cfg = tiny_config(agent={"plasticity": {"rule": "oja"}}, trainer={"kernel": "native"})
+    problem = PolicyProblem(cfg)
+    with pytest.warns(RuntimeWarning, match="does not cover this network: rule 'oja'"):
+        assert not problem._population(2).native
+    problem.close()

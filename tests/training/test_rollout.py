@@ -1,3 +1,6 @@
+import threading
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -393,3 +396,32 @@ def test_collect_ends_a_diverged_episode_and_resets_its_slot():
     # the non-finite action was not sent: the episode took 2 steps
     assert (batch.episode_lengths.tolist(), batch.episode_slots.tolist()) == ([2], [0])
     assert len(batch.final_obs) == 0 and batch.carry.lengths.tolist() == [2, 5]
+
+
+def test_pool_threads_take_the_next_slot_so_a_slow_slot_does_not_hold_back_others():
+    # Slot 0's step takes long (an Ant in heavy contact); the other thread must step every
+    # other slot meanwhile instead of waiting on a fixed half of the slots.
+    pool = EnvPool([_pendulum(5)] * 8, threads=2)
+    ran_by: dict[int, str] = {}
+
+    def step(i: int) -> int:
+        ran_by[i] = threading.current_thread().name
+        time.sleep(0.3 if i == 0 else 0.002)
+        return 10 * i
+
+    assert pool._map(step, list(range(8))) == [10 * i for i in range(8)]  # in slot order
+    slow_thread = ran_by[0]
+    assert [i for i, name in ran_by.items() if name == slow_thread] == [0]
+    assert pool._map(step, [5, 3]) == [50, 30]
+
+
+def test_pool_map_reraises_a_slots_error():
+    pool = EnvPool([_pendulum(5)] * 4, threads=2)
+
+    def step(i: int) -> int:
+        if i == 2:
+            raise RuntimeError("slot 2 diverged")
+        return i
+
+    with pytest.raises(RuntimeError, match="slot 2 diverged"):
+        pool._map(step, [0, 1, 2, 3])

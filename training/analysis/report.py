@@ -754,6 +754,11 @@ _BENCH_RATIOS = (
     ),
     (
         "bench_population",
+        "native_speedup_over_compiled",
+        "population step, P=64: native C step over the compiled step (> 1: faster)",
+    ),
+    (
+        "bench_population",
         "bptt_ours_over_snntorch",
         "BPTT time, Linear+LIF: ours / snnTorch (< 1: faster)",
     ),
@@ -767,6 +772,11 @@ _BENCH_RATIOS = (
         "bench_es",
         "ours_over_physics_step",
         "ES env steps/s, Ant-v5: ours / Gymnasium's physics step (mj_step + mj_rnePostConstraint)",
+    ),
+    (
+        "bench_es",
+        "ours_over_physics_replay",
+        "ES env steps/s, Ant-v5: ours / its own slot trajectories' physics, replayed",
     ),
     (
         "bench_classify",

@@ -1,0 +1,293 @@
+"""A hand-written C step for a population of plastic spiking networks (the ES hot path).
+
+:class:`~plasticagents.Population` with ``compile=True`` runs :class:`~plasticagents.PlasticSNN`
+through ``torch.compile``, which fuses the step into one kernel whose loops each sweep the whole
+population: the ``[P, B, I, N]`` fast weights, the slow weights and ``alpha`` are read from the
+last-level cache about nine times per env step (``benchmarks/bench_es.py`` measured the network
+at about as long as the physics). ``native_snn.c`` runs each (individual, episode) through all
+of its simulation steps at once, while its synapses stay in the core's L2 cache; OpenMP spreads
+the individuals over ``torch.get_num_threads()`` threads, and the call releases the GIL.
+
+It covers the networks the ES configs use: a direct-current encoder, one recurrent or
+feed-forward LIF layer (per-neuron time constants, ``subtract`` or ``zero`` reset) with Hebbian
+plasticity in ``plain`` or ``modulated`` mode on traces (any granularity), no Dale's law or
+sparsity mask, and a leaky-integrator readout; float32 on the CPU. :func:`unsupported` names
+what else a network uses, and the population then keeps the compiled torch step. The results
+equal the torch step's up to float rounding (the sums run in another order), which
+``tests/core/test_native.py`` checks step by step.
+
+The C file is compiled on first use with the system C compiler (``$CC``, default ``cc``;
+``-O3 -march=native -fopenmp``) into ``$PLASTICAGENTS_CACHE`` (default
+``~/.cache/plasticagents``), keyed by the source, compiler and flags. Without a compiler,
+:func:`library` returns ``None`` with the reason in :func:`build_error`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["NativeSNNStep", "build_error", "library", "native_step", "unsupported"]
+
+_SOURCE = Path(__file__).with_name("native_snn.c")
+_FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+class _Dims(ctypes.Structure):
+    _fields_ = [
+        *[(n, ctypes.c_int64) for n in ("P", "B", "D", "N", "O", "K", "I", "E", "steps")],
+        *[(n, ctypes.c_int) for n in ("recurrent", "modulated", "reset_zero", "tanh_out")],
+        ("n_threads", ctypes.c_int),
+        *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
+    ]
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("PLASTICAGENTS_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "plasticagents"
+
+
+def _build() -> ctypes.CDLL:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"no C compiler {cc!r} on PATH (set CC)")
+    source = _SOURCE.read_bytes()
+    key = hashlib.sha256(source + " ".join([cc, *_FLAGS]).encode()).hexdigest()[:16]
+    target = _cache_dir() / f"native_snn-{key}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            built = Path(tmp) / target.name
+            done = subprocess.run(
+                [cc, *_FLAGS, str(_SOURCE), "-o", str(built), "-lm"],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:500]}")
+            os.replace(built, target)  # atomic: concurrent builders agree
+    lib = ctypes.CDLL(str(target))
+    lib.snn_step.restype = None
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled step (built once per process, then cached on disk); ``None`` when it
+    cannot be built (see :func:`build_error`)."""
+    with _lock:
+        if "lib" not in _state:
+            try:
+                _state["lib"], _state["error"] = _build(), None
+            except (OSError, RuntimeError) as err:
+                _state["lib"], _state["error"] = None, str(err)
+        return _state["lib"]
+
+
+def build_error() -> str | None:
+    """Why :func:`library` returned ``None`` (``None`` when it built or was not tried)."""
+    return _state.get("error")
+
+
+def unsupported(module: torch.nn.Module, varying: set[str] | None = None) -> str | None:
+    """``None`` when :func:`native_step` computes ``module``'s step, else what it lacks.
+
+    ``varying`` (a :class:`~plasticagents.Population`'s ``names``) is accepted for callers
+    that know it; every parameter may vary per individual except learnable time constants,
+    which are not covered at all.
+    """
+    from plasticagents.networks import DirectCurrentEncoder, PlasticSNN
+    from plasticagents.neurons import ALIF, LIF
+
+    if type(module) is not PlasticSNN:
+        return f"module is {type(module).__name__}, not PlasticSNN"
+    layer = module.layer
+    spec = layer.plasticity.spec if layer.plasticity is not None else None
+    checks = [
+        (type(module.encoder) is DirectCurrentEncoder, "encoder is not direct"),
+        (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
+        (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
+        (spec is not None, "layer is static (no plasticity)"),
+        (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
+        (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
+        (layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
+        (not layer.synapses.dale_rows, "Dale's law"),
+        (layer.synapses.mask is None, "a sparsity mask"),
+        (module.output in ("tanh", "linear"), f"output {module.output!r}"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            return why
+    learnable = [n for n, _ in module.named_parameters() if "log_tau" in n]
+    if learnable:
+        return f"learnable time constants {learnable}"
+    params = list(module.parameters())
+    if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in params):
+        return "not float32 on the CPU"
+    if module.layer.plasticity.params().floor is not None:
+        return "a fast-weight floor"
+    return None
+
+
+def _per_neuron(decay: Tensor | float, n: int) -> Tensor:
+    t = torch.as_tensor(decay, dtype=torch.float32)
+    return t.expand(n).contiguous() if t.dim() == 0 else t.reshape(n).contiguous()
+
+
+def _ptr(t: Tensor) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr())
+
+
+def _post_major_rows(t: Tensor) -> Tensor:
+    """``t: [..., I, N]`` as a contiguous ``[..., N, I]`` (no copy when stored post-major)."""
+    return t.mT.contiguous()
+
+
+class NativeSNNStep:
+    """The C step of one :class:`~plasticagents.PlasticSNN` template for a population of
+    ``size``; built once per population. Its constants (time-constant decays, sizes) are
+    computed here and the C layouts of the individuals' parameters once per parameter set
+    (they change when a new generation is loaded), so a call costs the C step and little
+    else. Raises ``ValueError`` naming what :func:`unsupported` found, ``RuntimeError`` when
+    the C step cannot be built."""
+
+    def __init__(self, module: torch.nn.Module, size: int) -> None:
+        from plasticagents.neurons import decay
+
+        why = unsupported(module)
+        if why is not None:
+            raise ValueError(f"the native SNN step does not cover this network: {why}")
+        self.lib = library()
+        if self.lib is None:
+            raise RuntimeError(f"the native SNN step is not available: {build_error()}")
+        self.module, self.size = module, size
+        layer = module.layer
+        self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
+        spec = layer.plasticity.spec
+        self.modulated = spec.mode == "modulated"
+        self.K = spec.n_modulators if self.modulated else 1
+        lif, ro, pp = layer.neurons.params(), module.readout.params(), layer.plasticity.params()
+        self.decays = [
+            _per_neuron(decay(lif.tau_syn, lif.dt), self.N),
+            _per_neuron(decay(lif.tau_mem, lif.dt), self.N),
+            _per_neuron(decay(ro.tau_syn, ro.dt), self.n_out),
+            _per_neuron(decay(ro.tau_mem, ro.dt), self.n_out),
+        ]
+        self.dims = dict(
+            N=self.N,
+            O=self.n_out,
+            K=self.K,
+            I=self.n_pre,
+            steps=module.steps_per_input,
+            recurrent=int(layer.recurrent),
+            modulated=int(self.modulated),
+            reset_zero=int(lif.reset == "zero"),
+            tanh_out=int(module.output == "tanh"),
+            v_th=float(lif.v_th),
+            v_reset=float(lif.v_reset),
+            trace_a=float(layer.trace_decay),
+            clip_lo=-float(pp.clip),
+            clip_hi=float(pp.clip),
+        )
+        self._key: tuple | None = None
+        self._params: list[Tensor] = []
+
+    def _layout(self, params: dict[str, Tensor]) -> list[Tensor]:
+        """The individuals' parameters in the C layouts (cached per parameter set)."""
+        key = tuple((id(t), t._version) for t in params.values())
+        if key == self._key:
+            return self._params
+        P, named = self.size, dict(self.module.named_parameters())
+
+        def get(name: str) -> Tensor:
+            if name in params:
+                return params[name]
+            value = named[name].detach()
+            return value.unsqueeze(0).expand(P, *value.shape)
+
+        eta = get("layer.plasticity.eta")
+        eta = _post_major_rows(eta) if eta.dim() == 3 else eta.reshape(P, -1).contiguous()
+        dummy = torch.zeros(P, self.N * self.K)
+        mod = (
+            [get(f"layer.modulator.{n}").contiguous() for n in ("w_mod", "fanout")]
+            if self.modulated
+            else [dummy, dummy]
+        )
+        self._params = [
+            get("encoder.scale").contiguous(),
+            get("encoder.bias").contiguous(),
+            _post_major_rows(get("layer.synapses.raw")),
+            _post_major_rows(get("layer.plasticity.alpha")),
+            eta,
+            *mod,
+            get("readout_weight").contiguous(),
+            *self.decays,
+        ]
+        self._key = key
+        return self._params
+
+    def __call__(self, params: dict[str, Tensor], x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Every individual's step: ``params`` as a :class:`~plasticagents.Population` holds
+        them (``[P, ...]`` for the varying names; the others come from the template),
+        ``x: [P, B, D]``, ``state`` the population's ``SNNState`` (leaves ``[P, B, ...]``).
+        Returns the outputs ``[P, B, O]`` and the new state, fast weights stored post-major;
+        the inputs are not written."""
+        from plasticagents.networks import LayerState, SNNState
+        from plasticagents.neurons import LIFState, LIState
+        from plasticagents.plasticity import PlasticState
+
+        P, N, n_out, n_pre = self.size, self.N, self.n_out, self.n_pre
+        if x.dim() != 3 or x.shape[0] != P or x.shape[2] != self.module.n_in:
+            raise ValueError(f"expected input [{P}, B, {self.module.n_in}], got {list(x.shape)}")
+        B = x.shape[1]
+        weights = self._layout(params)
+        ls, rs = state.layer, state.readout
+        inputs = [
+            _post_major_rows(ls.plastic.hebb),
+            ls.neuron.v.contiguous(),
+            ls.neuron.i.contiguous(),
+            ls.z.contiguous(),
+            ls.pre_trace.contiguous(),
+            ls.post_trace.contiguous(),
+            rs.v.contiguous(),
+            rs.i.contiguous(),
+        ]
+        hebb = torch.empty(P, B, N, n_pre)
+        sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
+        outs = [hebb, *(torch.empty(P, B, n) for n in sizes)]
+        eta = weights[4]
+        dims = _Dims(
+            P=P,
+            B=B,
+            D=x.shape[2],
+            E=eta.shape[1] if eta.dim() == 2 else N * n_pre,
+            n_threads=max(1, torch.get_num_threads()),
+            **self.dims,
+        )
+        x = x.contiguous()
+        self.lib.snn_step(ctypes.byref(dims), *(_ptr(t) for t in (x, *weights, *inputs, *outs)))
+        _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
+        new = SNNState(
+            LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),
+            LIState(ro_v, ro_i),
+            spikes,
+        )
+        return out, new
+
+
+def native_step(
+    module: torch.nn.Module, params: dict[str, Tensor], size: int, x: Tensor, state: Any
+) -> tuple[Tensor, Any]:
+    """One call of :class:`NativeSNNStep` (which a caller stepping many times should keep)."""
+    return NativeSNNStep(module, size)(params, x, state)

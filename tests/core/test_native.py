@@ -1,0 +1,138 @@
+"""The hand-written C population step (plasticagents.native) against the torch step it replaces:
+same outputs and states, step by step, for every network it covers; the torch step, with a
+warning that names the reason, for every network it does not."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from plasticagents import PlasticitySpec, PlasticSNN, Population
+from plasticagents.native import NativeSNNStep, library, unsupported
+
+pytestmark = pytest.mark.skipif(library() is None, reason="no C compiler for the native step")
+
+COVERED = list(
+    itertools.product([True, False], ["plain", "modulated"], ["post", "scalar", "synapse"])
+)
+
+
+def _net(recurrent=True, mode="plain", granularity="post", eta=0.3, **kwargs):
+    torch.manual_seed(0)
+    spec = PlasticitySpec(
+        "hebbian", mode=mode, granularity=granularity, alpha_init=0.5, eta=eta, clip=0.8
+    )
+    return PlasticSNN(
+        7, 3, hidden=16, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
+    )
+
+
+def _pair(net, size=4, native=True):
+    """A torch population and a native one holding the same perturbed individuals."""
+    torch_pop = Population(net, size, post_major=True)
+    vectors = torch_pop.to_vectors()
+    vectors = vectors + 0.3 * torch.randn(vectors.shape, generator=torch.Generator().manual_seed(1))
+    torch_pop.load_vectors(vectors)
+    native_pop = Population(net, size, native=native)
+    native_pop.load_vectors(vectors)
+    return torch_pop, native_pop
+
+
+def _leaves(state):
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, tuple):
+        return [leaf for s in state for leaf in _leaves(s)]
+    return []
+
+
+@pytest.mark.parametrize("recurrent,mode,granularity", COVERED)
+def test_native_step_equals_the_torch_step(recurrent, mode, granularity):
+    net = _net(recurrent, mode, granularity)
+    assert unsupported(net) is None
+    torch_pop, native_pop = _pair(net)
+    assert native_pop.native and not torch_pop.native
+    s_torch, s_native = torch_pop.initial_state(2), native_pop.initial_state(2)
+    gen = torch.Generator().manual_seed(2)
+    spikes = 0.0
+    for _ in range(40):
+        x = 2.0 * torch.randn(4, 2, 7, generator=gen)
+        y_torch, s_torch = torch_pop(x, s_torch)
+        y_native, s_native = native_pop(x, s_native)
+        torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
+        for a, b in zip(_leaves(s_native), _leaves(s_torch), strict=True):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+        spikes += float(s_torch.spikes.sum())
+    assert spikes > 100  # the comparison saw a spiking, learning network
+    assert float(s_torch.layer.plastic.hebb.abs().mean()) > 0.05
+
+
+def test_native_step_does_not_write_its_inputs():
+    net = _net(mode="modulated")
+    _, native_pop = _pair(net)
+    state = native_pop.initial_state(2)
+    x = torch.randn(4, 2, 7)
+    _, state = native_pop(x, state)
+    before = [leaf.clone() for leaf in _leaves(state)]
+    x_before = x.clone()
+    _, new = native_pop(x, state)
+    for a, b in zip(_leaves(state), before, strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(x, x_before)
+    assert new.layer.plastic.hebb.stride(-2) == 1  # post-major, like the compiled step's
+
+
+@pytest.mark.parametrize(
+    "kwargs,reason",
+    [
+        ({"neuron": "alif"}, "neuron is not lif"),
+        ({"dale": True}, "Dale's law"),
+        ({"density": 0.5}, "sparsity mask"),
+        ({"signal": "spikes"}, "plasticity signal"),
+    ],
+)
+def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):
+    net = _net(**kwargs)
+    assert reason in unsupported(net)
+    with pytest.raises(ValueError, match=reason):
+        NativeSNNStep(net, 2)
+    with pytest.warns(RuntimeWarning, match=f"native SNN step does not cover.*{reason}"):
+        pop = Population(net, 2, native=True)
+    assert not pop.native
+    eager = Population(net, 2)
+    x = torch.randn(2, 1, 7)
+    y, _ = pop(x, pop.initial_state(1))
+    torch.testing.assert_close(y, eager(x, eager.initial_state(1))[0])
+
+
+def test_unsupported_names_the_rule_and_a_static_layer():
+    torch.manual_seed(0)
+    assert "rule 'oja'" in unsupported(PlasticSNN(3, 2, hidden=4, plasticity=PlasticitySpec("oja")))
+    assert "static" in unsupported(PlasticSNN(3, 2, hidden=4, plasticity=None))
+    assert "not PlasticSNN" in unsupported(torch.nn.Linear(3, 2))
+
+
+def test_native_step_refuses_a_wrong_input_shape():
+    net = _net()
+    _, native_pop = _pair(net)
+    with pytest.raises(ValueError, match=r"expected input \[4, B, 7\], got \[4, 2, 5\]"):
+        native_pop(torch.zeros(4, 2, 5), native_pop.initial_state(2))
+
+
+def test_native_step_follows_new_individuals():
+    # the C layouts are cached per parameter set: loading a generation must not reuse them
+    net = _net()
+    torch_pop, native_pop = _pair(net)
+    x = torch.randn(4, 1, 7)
+    native_pop(x, native_pop.initial_state(1))
+    vectors = torch_pop.to_vectors() * 1.5
+    torch_pop.load_vectors(vectors)
+    native_pop.load_vectors(vectors)
+    s_torch, s_native = torch_pop.initial_state(1), native_pop.initial_state(1)
+    for _ in range(5):
+        y_torch, s_torch = torch_pop(x, s_torch)
+        y_native, s_native = native_pop(x, s_native)
+    torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
