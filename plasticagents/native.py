@@ -251,8 +251,17 @@ class NativeSNNStep:
         if x.dim() != 3 or x.shape[0] != P or x.shape[2] != self.module.n_in:
             raise ValueError(f"expected input [{P}, B, {self.module.n_in}], got {list(x.shape)}")
         B = x.shape[1]
-        weights = self._layout(params)
+        if x.dtype != torch.float32 or x.device.type != "cpu":
+            raise ValueError(f"expected a float32 CPU input, got {x.dtype} on {x.device}")
         ls, rs = state.layer, state.readout
+        hebb_shape = (P, B, n_pre, N)
+        if tuple(ls.plastic.hebb.shape) != hebb_shape or tuple(ls.z.shape) != (P, B, N):
+            raise ValueError(
+                f"state does not match the input [{P}, {B}, {x.shape[2]}]: fast weights "
+                f"{list(ls.plastic.hebb.shape)} (expected {list(hebb_shape)}), spikes "
+                f"{list(ls.z.shape)} (expected {[P, B, N]})"
+            )
+        weights = self._layout(params)
         inputs = [
             _post_major_rows(ls.plastic.hebb),
             ls.neuron.v.contiguous(),

@@ -136,3 +136,11 @@ def test_native_step_follows_new_individuals():
         y_torch, s_torch = torch_pop(x, s_torch)
         y_native, s_native = native_pop(x, s_native)
     torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
+
+
+def test_native_step_refuses_a_state_of_another_batch_and_a_float64_input():
+    _, native_pop = _pair(_net())
+    with pytest.raises(ValueError, match=r"fast weights \[4, 3, 23, 16\] \(expected \[4, 2, 23"):
+        native_pop(torch.zeros(4, 2, 7), native_pop.initial_state(3))
+    with pytest.raises(ValueError, match="expected a float32 CPU input, got torch.float64"):
+        native_pop(torch.zeros(4, 2, 7, dtype=torch.float64), native_pop.initial_state(2))
