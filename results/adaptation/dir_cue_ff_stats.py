@@ -1,17 +1,23 @@
-"""Paired statistics of the direction task's feed-forward table that `plasticagents adaptation`
-does not print: the absolute drop of the plastic SNN's post-reversal reward per step under each
-ablation (per seed, mean ± 95% Student-t half-width), paired tests of plastic against static,
-and the freeze cost without seed 4 (a run that never learned the task). Reads
-results/adaptation/dir_cue_ff/summary.json, writes paired_stats.json beside it. Run from the
-repository root: python results/adaptation/dir_cue_ff_stats.py"""
+"""Paired statistics of a direction-task table that `plasticagents adaptation` does not print:
+the absolute drop of the plastic SNN's post-reversal reward per step under each ablation (per
+seed, mean ± 95% Student-t half-width), paired tests of the plastic SNN against every other arm
+(static SNN, LSTM when the table has one), and the freeze cost over the seeds whose plastic run
+learned the task (post-reversal reward per step above LEARNED; a run that learned nothing
+divides its cost in points by about 0). Reads DIR/summary.json, writes DIR/paired_stats.json.
+Run from the repository root:
+    python results/adaptation/dir_cue_ff_stats.py [DIR]      (default results/adaptation/dir_cue_ff)
+"""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-out_dir = Path("results/adaptation/dir_cue_ff")
+LEARNED = 0.1  # reward per step after the reversal; a goal-blind policy scores at most 0
+
+out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "results/adaptation/dir_cue_ff")
 summary = json.loads((out_dir / "summary.json").read_text())
 agents = summary["agents"]
 
@@ -20,26 +26,47 @@ def rest(agent: str) -> np.ndarray:
     return np.array(agents[agent]["reward_rest"]["per_seed"], dtype=float)
 
 
+def returns(agent: str) -> np.ndarray:
+    return np.array(agents[agent]["return"]["per_seed"], dtype=float)
+
+
 def interval(d: np.ndarray) -> dict:
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     return {"per_seed": d.round(4).tolist(), "mean": float(d.mean()), "half": float(half)}
 
 
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    return {
+        **interval(a - b),
+        "paired_t_test_p": float(stats.ttest_rel(a, b).pvalue),
+        "wilcoxon_p": float(stats.wilcoxon(a, b).pvalue),
+        "plastic_ahead_on": int((a > b).sum()),
+        "seeds": len(a),
+    }
+
+
 intact = rest("plastic SNN")
+learned = intact > LEARNED
+others = [a for a in ("static SNN", "LSTM") if a in agents]
+freeze_pp = np.array(summary["ablation_cost_pp"]["plastic SNN [freeze-at-onset]"]["per_seed"])
 result = {
+    "seeds": len(intact),
     "ablation_drop_reward_per_step": {
         ab: interval(intact - rest(f"plastic SNN [{ab}]"))
         for ab in ("freeze-at-onset", "lesion", "reset-at-onset")
     },
-    "plastic_minus_static_reward_per_step": interval(intact - rest("static SNN")),
-    "paired_t_test_p": float(stats.ttest_rel(intact, rest("static SNN")).pvalue),
-    "wilcoxon_p": float(stats.wilcoxon(intact, rest("static SNN")).pvalue),
-    # seed 4's plastic run never learned the task: its cost in points divides by ~0
-    "freeze_seeds_0_to_3": {
-        "drop_reward_per_step": interval((intact - rest("plastic SNN [freeze-at-onset]"))[:4]),
-        "cost_points": interval(
-            np.array(summary["ablation_cost_pp"]["plastic SNN [freeze-at-onset]"]["per_seed"])[:4]
-        ),
+    "plastic_minus": {
+        other: {
+            "reward_per_step_after_reversal": paired(intact, rest(other)),
+            "return": paired(returns("plastic SNN"), returns(other)),
+        }
+        for other in others
+    },
+    "learned_threshold_reward_per_step": LEARNED,
+    "learned_seeds": np.flatnonzero(learned).tolist(),
+    "freeze_learned_seeds": {
+        "drop_reward_per_step": interval((intact - rest("plastic SNN [freeze-at-onset]"))[learned]),
+        "cost_points": interval(freeze_pp[learned]),
     },
 }
 (out_dir / "paired_stats.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The direction task's feed-forward table from the runs train_dir_cue_ff.sh made: both arms'
-# runs (seeds SEEDS, default 0 1 2 3 4, in that order) on 10 held-out episodes per seed,
+# runs (seeds SEEDS, default 0 1 2 3 4 5 6 7, in that order) on 10 held-out episodes per seed,
 # against the oracle, with the plastic SNN's ablations. Run from the repository root:
 #     bash results/adaptation/evaluate_dir_cue_ff.sh [--out DIR] [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2 3 4}; do ls -d "$R"/dir-cue-ff-"$1"-snn-s"$s"-*; done | paste -sd, -; }
+runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-ff-"$1"-snn-s"$s"-*; done | paste -sd, -; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs plastic)" \
   --arm "static SNN=$(runs static)" \
