@@ -1119,11 +1119,11 @@ SECTIONS: tuple[Section, ...] = (
         "static arm's network on the privileged twin "
         "(`plasticagents/HalfCheetahDirSwitchPrivileged-v0`: the direction in every "
         "observation). Each is trained with ES (PGPE, popsize 32) for 300 generations (9.6M "
-        "env steps), 5 seeds (`results/adaptation/train_dir_cue_ff.sh`: the two arms for 100 "
+        "env steps), 8 seeds (`results/adaptation/train_dir_cue_ff.sh`: the two arms for 100 "
         "generations, then resumed to 300), and evaluated on the same 10 held-out episodes "
         "per seed (episode seeds from 1000; the oracle on the privileged twin, so the same "
         "directions and reversals) by `results/adaptation/evaluate_dir_cue_ff.sh`; the onset "
-        "is the first reversal (step 250). Cells: mean ± 95% Student-t half-width over the 5 "
+        "is the first reversal (step 250). Cells: mean ± 95% Student-t half-width over the 8 "
         "seeds of each seed's "
         "episode mean; ablation cost as in the velocity table.",
         (f"{_DIR_FF}/reward_around_onset.png",),
@@ -1134,7 +1134,7 @@ SECTIONS: tuple[Section, ...] = (
         (_DIR_FF,),
         lambda root: _adaptation_goals(root, _DIR_FF),
         "The issue's goals measured on the table above, then the paired difference between "
-        "the arms over the 5 training seeds (mean ± 95% Student-t half-width of the per-seed "
+        "the arms over the 8 training seeds (mean ± 95% Student-t half-width of the per-seed "
         "differences; the arms share their held-out episodes).",
     ),
     Section(
