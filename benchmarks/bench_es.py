@@ -137,18 +137,22 @@ def bench_ours(args, lanes: int) -> dict:
     else:
         status = "compiled" if breaks1 == breaks0 else "compiled with graph breaks"
     seconds, steps = [], []
-    logs = []
     for r in range(args.repeats):
         problem.generation = r + 1
-        if r == args.repeats - 1 and args.fast_physics:
-            logs = [PhysicsLog(pool.fast) for pool in problem._pools.values() if pool.fast]
         t = time.perf_counter()
         problem.evaluate(batch)
         seconds.append(time.perf_counter() - t)
         steps.append(int(problem.end_generation()[0]))
+    replay = None
+    if args.fast_physics:
+        # one more generation, untimed, with its physics logged for the replayed floor
+        logs = [PhysicsLog(pool.fast) for pool in problem._pools.values() if pool.fast]
+        problem.generation = args.repeats + 1
+        problem.evaluate(batch)
+        logged_steps = int(problem.end_generation()[0])
         for log in logs:
             log.detach()
-    replay = bench_replay(args, logs, steps[-1]) if logs else None
+        replay = bench_replay(args, logs, logged_steps) if logs else None
     problem.close()
     return {
         "config": {
@@ -170,9 +174,10 @@ def bench_ours(args, lanes: int) -> dict:
 
 
 class PhysicsLog:
-    """The physics one generation of ours ran through the fast path (``BatchedLocomotion``):
-    each slot's integration state when its episode began (``mjSTATE_INTEGRATION``: positions,
-    velocities, warm start...) and, per batched step, the slots stepped and their controls.
+    """The physics one (untimed) generation of ours ran through the fast path
+    (``BatchedLocomotion``): each slot's integration state when its episode began
+    (``mjSTATE_INTEGRATION``: positions, velocities, warm start...) and, per batched step,
+    the slots stepped and their controls.
     Attached by wrapping the fast path's ``begin`` and ``_physics`` on the instance."""
 
     def __init__(self, fast) -> None:
@@ -234,7 +239,9 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
     each take the next slot, as ours' pool does. No policy, no observations, no Python env.
     The zero-control floor (``physics``) stands still and touches the ground less than a
     population's flailing ants, so it understates the physics ours has to do. Each replay
-    must end in the state ours ended in (checked: ``replay_matches``)."""
+    must end in the state ours ended in (positions, velocities, the contact forces
+    ``mj_rnePostConstraint`` computes, time; checked: ``replay_matches``). The generation
+    replayed is an extra one after the timed repeats (its logging is not timed)."""
     import itertools
     import threading
 
@@ -260,8 +267,12 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
                     list(pool.map(work, range(args.threads)))
             seconds.append(time.perf_counter() - t)
             same = [
-                np.array_equal(datas[(id(log), i)][1].qpos, log.fast.bases[i].data.qpos)
+                all(
+                    np.array_equal(getattr(datas[(id(log), i)][1], f), getattr(ours, f))
+                    for f in ("qpos", "qvel", "cfrc_ext", "time")
+                )
                 for log, i in slots
+                for ours in (log.fast.bases[i].data,)
             ]
             matches = float(np.mean(same))
     replayed = sum(len(stepped) for log in logs for stepped in log.steps)

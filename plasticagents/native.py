@@ -14,7 +14,9 @@ plasticity in ``plain`` or ``modulated`` mode on traces (any granularity), no Da
 sparsity mask, and a leaky-integrator readout; float32 on the CPU. :func:`unsupported` names
 what else a network uses, and the population then keeps the compiled torch step. The results
 equal the torch step's up to float rounding (the sums run in another order), which
-``tests/core/test_native.py`` checks step by step.
+``tests/core/test_native.py`` checks step by step on every covered mode and granularity and on
+the options the C step reads (resets, thresholds, per-neuron time constants, modulators,
+simulation steps per input, outputs).
 
 The C file is compiled on first use with the system C compiler (``$CC``, default ``cc``;
 ``-O3 -march=native -fopenmp``) into ``$PLASTICAGENTS_CACHE`` (default
@@ -27,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -59,12 +62,25 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "plasticagents"
 
 
+def _cpu_flags() -> str:
+    """The instruction-set flags of this CPU (Linux), empty where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def _build() -> ctypes.CDLL:
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise RuntimeError(f"no C compiler {cc!r} on PATH (set CC)")
     source = _SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join([cc, *_FLAGS]).encode()).hexdigest()[:16]
+    # -march=native: a library built on another CPU (a shared home directory) may not run here
+    host = " ".join([platform.machine(), platform.processor(), _cpu_flags()])
+    key = hashlib.sha256(source + " ".join([cc, *_FLAGS, host]).encode()).hexdigest()[:16]
     target = _cache_dir() / f"native_snn-{key}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +141,10 @@ def unsupported(module: torch.nn.Module, varying: set[str] | None = None) -> str
         (not layer.synapses.dale_rows, "Dale's law"),
         (layer.synapses.mask is None, "a sparsity mask"),
         (module.output in ("tanh", "linear"), f"output {module.output!r}"),
+        (
+            not isinstance(layer.neurons.v_th, Tensor) or layer.neurons.v_th.numel() == 1,
+            "a per-neuron threshold",
+        ),
     ]
     for ok, why in checks:
         if not ok:
@@ -163,8 +183,6 @@ class NativeSNNStep:
     the C step cannot be built."""
 
     def __init__(self, module: torch.nn.Module, size: int) -> None:
-        from plasticagents.neurons import decay
-
         why = unsupported(module)
         if why is not None:
             raise ValueError(f"the native SNN step does not cover this network: {why}")
@@ -177,13 +195,7 @@ class NativeSNNStep:
         spec = layer.plasticity.spec
         self.modulated = spec.mode == "modulated"
         self.K = spec.n_modulators if self.modulated else 1
-        lif, ro, pp = layer.neurons.params(), module.readout.params(), layer.plasticity.params()
-        self.decays = [
-            _per_neuron(decay(lif.tau_syn, lif.dt), self.N),
-            _per_neuron(decay(lif.tau_mem, lif.dt), self.N),
-            _per_neuron(decay(ro.tau_syn, ro.dt), self.n_out),
-            _per_neuron(decay(ro.tau_mem, ro.dt), self.n_out),
-        ]
+        lif, pp = layer.neurons.params(), layer.plasticity.params()
         self.dims = dict(
             N=self.N,
             O=self.n_out,
@@ -204,11 +216,19 @@ class NativeSNNStep:
         self._params: list[Tensor] = []
 
     def _layout(self, params: dict[str, Tensor]) -> list[Tensor]:
-        """The individuals' parameters in the C layouts (cached per parameter set)."""
-        key = tuple((id(t), t._version) for t in params.values())
+        """The individuals' parameters in the C layouts and the time constants' decays,
+        cached until a tensor they come from changes: a new generation's parameters, a
+        shared (template) parameter or a time constant edited in place."""
+        from plasticagents.neurons import decay
+
+        named = dict(self.module.named_parameters())
+        sources = [*params.values(), *(t for n, t in named.items() if n not in params)]
+        sources += list(self.module.buffers())
+        key = tuple((id(t), t._version) for t in sources)
         if key == self._key:
             return self._params
-        P, named = self.size, dict(self.module.named_parameters())
+        P = self.size
+        lif, ro = self.module.layer.neurons.params(), self.module.readout.params()
 
         def get(name: str) -> Tensor:
             if name in params:
@@ -232,7 +252,10 @@ class NativeSNNStep:
             eta,
             *mod,
             get("readout_weight").contiguous(),
-            *self.decays,
+            _per_neuron(decay(lif.tau_syn, lif.dt), self.N),
+            _per_neuron(decay(lif.tau_mem, lif.dt), self.N),
+            _per_neuron(decay(ro.tau_syn, ro.dt), self.n_out),
+            _per_neuron(decay(ro.tau_mem, ro.dt), self.n_out),
         ]
         self._key = key
         return self._params
@@ -254,13 +277,23 @@ class NativeSNNStep:
         if x.dtype != torch.float32 or x.device.type != "cpu":
             raise ValueError(f"expected a float32 CPU input, got {x.dtype} on {x.device}")
         ls, rs = state.layer, state.readout
-        hebb_shape = (P, B, n_pre, N)
-        if tuple(ls.plastic.hebb.shape) != hebb_shape or tuple(ls.z.shape) != (P, B, N):
-            raise ValueError(
-                f"state does not match the input [{P}, {B}, {x.shape[2]}]: fast weights "
-                f"{list(ls.plastic.hebb.shape)} (expected {list(hebb_shape)}), spikes "
-                f"{list(ls.z.shape)} (expected {[P, B, N]})"
-            )
+        expected = {
+            "fast weights": (ls.plastic.hebb, (P, B, n_pre, N)),
+            "membranes": (ls.neuron.v, (P, B, N)),
+            "synaptic currents": (ls.neuron.i, (P, B, N)),
+            "spikes": (ls.z, (P, B, N)),
+            "presynaptic traces": (ls.pre_trace, (P, B, n_pre)),
+            "postsynaptic traces": (ls.post_trace, (P, B, N)),
+            "readout membranes": (rs.v, (P, B, n_out)),
+            "readout currents": (rs.i, (P, B, n_out)),
+        }
+        for what, (t, shape) in expected.items():
+            if tuple(t.shape) != shape or t.dtype != torch.float32 or t.device.type != "cpu":
+                raise ValueError(
+                    f"state does not match the input [{P}, {B}, {x.shape[2]}]: {what} "
+                    f"{list(t.shape)} {t.dtype} on {t.device} (expected {list(shape)} "
+                    "torch.float32 on cpu)"
+                )
         weights = self._layout(params)
         inputs = [
             _post_major_rows(ls.plastic.hebb),
@@ -275,6 +308,7 @@ class NativeSNNStep:
         hebb = torch.empty(P, B, N, n_pre)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
         outs = [hebb, *(torch.empty(P, B, n) for n in sizes)]
+        scratch = torch.empty(P * B, 2 * n_pre + 3 * N + n_out + self.K)
         eta = weights[4]
         dims = _Dims(
             P=P,
@@ -285,7 +319,8 @@ class NativeSNNStep:
             **self.dims,
         )
         x = x.contiguous()
-        self.lib.snn_step(ctypes.byref(dims), *(_ptr(t) for t in (x, *weights, *inputs, *outs)))
+        tensors = (x, *weights, *inputs, *outs, scratch)
+        self.lib.snn_step(ctypes.byref(dims), *(_ptr(t) for t in tensors))
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
             LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),

@@ -13,10 +13,9 @@
  * v, i, z, post_trace, spikes [P,B,N]; pre_trace [P,B,I]; ro_v, ro_i [P,B,O]; out [P,B,O].
  * Per-neuron decays: a_syn, a_mem [N]; readout ro_a_syn, ro_a_mem [O]. I = D + N when
  * recurrent, else D. State arrays are read from the *_in and written to the *_out pointers
- * (which may not alias). */
+ * (which may not alias); scratch [P*B, 2I+3N+O+K] is each slot's working memory. */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* torch.clamp's (NaN stays NaN) */
@@ -51,14 +50,15 @@ void snn_step(
     const float *hebb_in, const float *v_in, const float *i_in, const float *z_in,
     const float *pre_tr_in, const float *post_tr_in, const float *ro_v_in, const float *ro_i_in,
     float *hebb, float *v_out, float *i_out, float *z_out, float *pre_tr_out,
-    float *post_tr_out, float *ro_v_out, float *ro_i_out, float *spikes_out, float *out) {
+    float *post_tr_out, float *ro_v_out, float *ro_i_out, float *spikes_out, float *out,
+    float *scratch) {
     const int64_t P = d->P, B = d->B, D = d->D, N = d->N, O = d->O, K = d->K, I = d->I;
     const int64_t E = d->E;
     const float ta = d->trace_a, tb = 1.0f - d->trace_a, jump = d->v_th - d->v_reset;
 #pragma omp parallel for schedule(static) num_threads(d->n_threads)
     for (int64_t pb = 0; pb < P * B; pb++) {
         const int64_t p = pb / B;
-        float *pre = malloc(sizeof(float) * (size_t)(2 * I + 3 * N + O + K));
+        float *pre = scratch + pb * (2 * I + 3 * N + O + K); /* this slot's own rows */
         float *pre_tr = pre + I, *cur = pre_tr + I, *post_tr = cur + N, *m = post_tr + N;
         float *vv = m + N, *mk = vv + O;
         const float *xs = x + pb * D, *sc = scale + p * D, *bi = bias + p * D;
@@ -168,6 +168,5 @@ void snn_step(
         memcpy(pre_tr_out + pb * I, pre_tr, sizeof(float) * (size_t)I);
         memcpy(post_tr_out + pb * N, post_tr, sizeof(float) * (size_t)N);
         for (int64_t o = 0; o < O; o++) out[pb * O + o] = d->tanh_out ? tanhf(rv[o]) : rv[o];
-        free(pre);
     }
 }

@@ -81,9 +81,10 @@ class Population:
             shapes and values; ``None`` (default): when ``compile`` or ``native``.
         native: run :class:`~plasticagents.PlasticSNN` steps through the hand-written C step
             of :mod:`plasticagents.native` (each individual's synapses kept in cache for all
-            its simulation steps; 1.7x faster than the compiled step for P=64, N=128 on 2
-            cores), where it covers the network; otherwise (or without a C compiler) the
-            population warns once, names the reason and runs the torch step.
+            its simulation steps; 1.4x faster than the compiled step for P=64, N=128 on 2
+            cores, median of 3 ``bench_population.py`` runs), where it covers the network;
+            otherwise (or without a C compiler) the population warns once, names the reason
+            and runs the torch step.
 
     Calls run without an autograd graph (evaluation for ES); train a single module by gradient.
     """

@@ -225,5 +225,6 @@ def test_bench_es_replays_ours_own_physics(bench):
     replay = res["physics_replay"]
     assert replay["config"]["slots"] == 8
     assert replay["replay_matches"] == 1.0
-    assert replay["env_steps"] == [res["env_steps"][-1]] * 2 == [replay["ours_env_steps"]] * 2
+    assert replay["env_steps"] == [replay["ours_env_steps"]] * 2
+    assert 0 < replay["ours_env_steps"] <= 8 * 40
     assert len(replay["seconds"]) == 2 and replay["median_steps_per_s"] > 0
