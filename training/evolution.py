@@ -220,16 +220,26 @@ class PolicyProblem(_problem_base()):
             # functional_call swaps a module's parameters while it runs, so concurrent lanes
             # each need their own copy of the template.
             module = self.template if lane == 0 else copy.deepcopy(self.template)
-            t = self.cfg.trainer
             self._populations[key] = Population(
                 module,
                 size,
                 names=self.param_names,
-                compile=t.compile,
-                native=t.kernel == "native"
-                or (t.kernel == "auto" and t.compile and _covered(module)),
+                compile=self.cfg.trainer.compile,
+                native=self._wants_native(),
             )
         return self._populations[key]
+
+    def _wants_native(self) -> bool:
+        t = self.cfg.trainer
+        return t.kernel == "native" or (
+            t.kernel == "auto" and t.compile and _covered(self.template)
+        )
+
+    def network_step(self) -> str:
+        """Which step the population's network runs (the ES header line shows it)."""
+        if self._wants_native() and _covered(self.template):
+            return "native C step"
+        return "compiled torch step" if self.cfg.trainer.compile else "torch step"
 
     def _agent(self, policy: Any, seed: int) -> NormalizedAgent:
         """``policy`` as an agent scaled to the action bounds, with ``trainer.action_noise``

@@ -340,3 +340,23 @@ def test_auto_kernel_keeps_the_torch_step_quietly_for_an_uncovered_net(tiny_conf
     with pytest.warns(RuntimeWarning, match="does not cover this network: rule 'oja'"):
         assert not problem._population(2).native
     problem.close()
+
+
+def test_the_es_header_names_the_network_step(tiny_config):
+    import os
+    import shutil
+
+    from plasticagents.training.trainers.es import Trainer
+
+    compiler = shutil.which(os.environ.get("CC", "cc")) is not None
+    cases = [
+        ({"compile": False}, {}, "torch step"),
+        ({"compile": True, "kernel": "torch"}, {}, "compiled torch step"),
+        ({"compile": True}, {"plasticity": {"rule": "oja"}}, "compiled torch step"),
+    ]
+    if compiler:
+        cases.append(({"compile": True}, {}, "native C step"))
+    for trainer, agent, step in cases:
+        t = Trainer(tiny_config(trainer=trainer, agent=agent), print)
+        assert t.describe().endswith(f"generations, {step}")
+        t.problem.close()

@@ -107,7 +107,8 @@ class Trainer(TrainerBase):
         self.env_steps = 0
 
     def describe(self) -> str:
-        """The header line: env, agent (plastic or static), parameter count, algorithm, budget."""
+        """The header line: env, agent (plastic or static), parameter count, algorithm, budget,
+        the network's step (native C, compiled torch or torch)."""
         cfg, t = self.cfg, self.t
         kind = cfg.agent.kind
         if kind != "mlp":
@@ -115,7 +116,7 @@ class Trainer(TrainerBase):
         return (
             f"{cfg.name}: {cfg.env.id}, agent {kind}, {self.problem.solution_length} parameters, "
             f"{t.algorithm} popsize {t.popsize} x {t.episodes} episode(s), {t.generations} "
-            "generations"
+            f"generations, {self.problem.network_step()}"
         )
 
     def fresh(self) -> None:
