@@ -391,6 +391,7 @@ def _adaptation_goals(root: Path, directory: str) -> str:
 # the direction task's analyses: feed-forward arms (the headline), recurrent arms
 _DIR_FF = "adaptation/dir_cue_ff"
 _DIR_REC = "adaptation/dir_cue_g100"
+_DIR_LSTM = "adaptation/dir_cue_lstm"
 
 _DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in training)
     ("front_leg_disabled_at_300", "front leg (thigh, shin, foot) disabled", "no: held-out leg"),
@@ -1136,6 +1137,20 @@ SECTIONS: tuple[Section, ...] = (
         "The issue's goals measured on the table above, then the paired difference between "
         "the arms over the 8 training seeds (mean ± 95% Student-t half-width of the per-seed "
         "differences; the arms share their held-out episodes).",
+    ),
+    Section(
+        "adaptation-dir-lstm",
+        "The direction task: the LSTM baseline beside the feed-forward SNNs (3 seeds)",
+        (_DIR_LSTM,),
+        lambda root: _adaptation(root, _DIR_LSTM) + "\n\n" + _adaptation_goals(root, _DIR_LSTM),
+        "The RL² LSTM of sb3-contrib (`RecurrentPPO`, an LSTM of 256, 8 envs, "
+        "`configs/experiments/dir_cue_lstm.yaml`) on the same task and inputs, trained for "
+        "800k env steps per seed (the most three seeds could get in one session on this "
+        "machine; the SNN arms had 9.6M of ES), beside seeds 0-2 of the feed-forward table and "
+        "their oracle on the same held-out episodes "
+        "(`results/adaptation/evaluate_dir_cue_lstm.sh`). Not the same budget: PPO uses its "
+        "env steps far more sparingly than ES. Cells and goals as above.",
+        (f"{_DIR_LSTM}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-dir-recurrent",
