@@ -1,3 +1,8 @@
+import os
+
+# as the CLI does, before torch loads libgomp (plasticagents.OMP_SPINNING otherwise)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 

@@ -39,6 +39,7 @@ import contextlib
 import itertools
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -202,6 +203,27 @@ def quiet_mujoco_warnings() -> Iterator[None]:
             mujoco.set_mju_user_warning(previous)
 
 
+_OMP_WARNED = False
+
+
+def _warn_if_omp_spins() -> None:
+    """Warn once when torch was loaded before plasticagents with no ``OMP_WAIT_POLICY``:
+    libgomp's idle threads then spin and slow the pool's physics threads."""
+    global _OMP_WARNED
+    import plasticagents
+
+    if plasticagents.OMP_SPINNING and not _OMP_WARNED:
+        _OMP_WARNED = True
+        warnings.warn(
+            "torch was imported before plasticagents with OMP_WAIT_POLICY unset: torch's "
+            "idle OpenMP threads spin and slow the physics threads (about 1.5x on "
+            "HalfCheetah); set OMP_WAIT_POLICY=PASSIVE in the environment, or import "
+            "plasticagents before torch",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class EnvPool:
     """A fixed list of environments stepped together, over ``threads`` threads.
 
@@ -245,6 +267,8 @@ class EnvPool:
         self.observation_space, self.action_space = first.observation_space, first.action_space
         self.threads = max(1, min(int(threads), len(self.envs)))
         self._executor = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        if self.threads > 1:
+            _warn_if_omp_spins()
         self.fast: Any = None
         self.fast_blocked: dict[int, str] = {}
         if fast_physics:

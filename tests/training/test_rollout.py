@@ -425,3 +425,18 @@ def test_pool_map_reraises_a_slots_error():
 
     with pytest.raises(RuntimeError, match="slot 2 diverged"):
         pool._map(step, [0, 1, 2, 3])
+
+
+def test_a_threaded_pool_warns_once_when_openmp_threads_spin(monkeypatch):
+    import plasticagents
+    import plasticagents.training.rollout as rollout_mod
+
+    monkeypatch.setattr(plasticagents, "OMP_SPINNING", True)
+    monkeypatch.setattr(rollout_mod, "_OMP_WARNED", False)
+    EnvPool([_pendulum(5)], threads=2).close()  # one slot: one thread, no physics threads
+    with pytest.warns(RuntimeWarning, match="OMP_WAIT_POLICY=PASSIVE"):
+        EnvPool([_pendulum(5)] * 2, threads=2).close()
+    EnvPool([_pendulum(5)] * 2, threads=2).close()  # once per process
+    monkeypatch.setattr(plasticagents, "OMP_SPINNING", False)
+    monkeypatch.setattr(rollout_mod, "_OMP_WARNED", False)
+    EnvPool([_pendulum(5)] * 2, threads=2).close()
