@@ -221,16 +221,6 @@ def _replay_slot(datas: dict, key: int, frame_skip: int, slot: tuple) -> None:
     mujoco.mj_rnePostConstraint(model, data)
 
 
-def _claim_loop(run, items: list, claim, lock, _worker: int) -> None:
-    """Run ``run(item)`` for the next unclaimed item until none is left (one thread)."""
-    while True:
-        with lock:
-            j = next(claim)
-        if j >= len(items):
-            return
-        run(items[j])
-
-
 def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
     """The physics floor of ours' own workload: the slot trajectories of ours' last timed
     generation replayed on fresh ``MjData`` (each slot's own model, its logged start state and
@@ -242,10 +232,9 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
     must end in the state ours ended in (positions, velocities, the contact forces
     ``mj_rnePostConstraint`` computes, time; checked: ``replay_matches``). The generation
     replayed is an extra one after the timed repeats (its logging is not timed)."""
-    import itertools
-    import threading
-
     import mujoco
+
+    from plasticagents.training.rollout import claim_map
 
     spec = mujoco.mjtState.mjSTATE_INTEGRATION
     slots = [(log, i) for log in logs for i in sorted(log.starts)]
@@ -262,9 +251,7 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
             for log in logs:
                 run = functools.partial(_replay_slot, datas, id(log), log.fast.frame_skip)
                 for stepped in log.steps:
-                    claim, lock = itertools.count(), threading.Lock()
-                    work = functools.partial(_claim_loop, run, stepped, claim, lock)
-                    list(pool.map(work, range(args.threads)))
+                    claim_map(pool, args.threads, run, stepped)  # as ours' pool steps them
             seconds.append(time.perf_counter() - t)
             same = [
                 all(

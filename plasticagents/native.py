@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["NativeSNNStep", "build_error", "library", "native_step", "unsupported"]
+__all__ = ["NativeSNNStep", "build_error", "library", "unsupported"]
 
 _SOURCE = Path(__file__).with_name("native_snn.c")
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
@@ -116,13 +116,9 @@ def build_error() -> str | None:
     return _state.get("error")
 
 
-def unsupported(module: torch.nn.Module, varying: set[str] | None = None) -> str | None:
-    """``None`` when :func:`native_step` computes ``module``'s step, else what it lacks.
-
-    ``varying`` (a :class:`~plasticagents.Population`'s ``names``) is accepted for callers
-    that know it; every parameter may vary per individual except learnable time constants,
-    which are not covered at all.
-    """
+def unsupported(module: torch.nn.Module) -> str | None:
+    """``None`` when :class:`NativeSNNStep` computes ``module``'s step, else what it lacks
+    (every parameter may vary per individual; learnable time constants are not covered)."""
     from plasticagents.networks import DirectCurrentEncoder, PlasticSNN
     from plasticagents.neurons import ALIF, LIF
 
@@ -155,8 +151,6 @@ def unsupported(module: torch.nn.Module, varying: set[str] | None = None) -> str
     params = list(module.parameters())
     if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in params):
         return "not float32 on the CPU"
-    if module.layer.plasticity.params().floor is not None:
-        return "a fast-weight floor"
     return None
 
 
@@ -212,6 +206,11 @@ class NativeSNNStep:
             clip_lo=-float(pp.clip),
             clip_hi=float(pp.clip),
         )
+        # what the C layouts are built from besides the population's own parameters: the
+        # template's parameters (those not varied per individual) and its buffers (time
+        # constants); an in-place edit of any of them bumps its version and rebuilds the layout
+        self._named = dict(module.named_parameters())
+        self._buffers = list(module.buffers())
         self._key: tuple | None = None
         self._params: list[Tensor] = []
 
@@ -221,10 +220,9 @@ class NativeSNNStep:
         shared (template) parameter or a time constant edited in place."""
         from plasticagents.neurons import decay
 
-        named = dict(self.module.named_parameters())
+        named = self._named
         sources = [*params.values(), *(t for n, t in named.items() if n not in params)]
-        sources += list(self.module.buffers())
-        key = tuple((id(t), t._version) for t in sources)
+        key = tuple((id(t), t._version) for t in (*sources, *self._buffers))
         if key == self._key:
             return self._params
         P = self.size
@@ -328,10 +326,3 @@ class NativeSNNStep:
             spikes,
         )
         return out, new
-
-
-def native_step(
-    module: torch.nn.Module, params: dict[str, Tensor], size: int, x: Tensor, state: Any
-) -> tuple[Tensor, Any]:
-    """One call of :class:`NativeSNNStep` (which a caller stepping many times should keep)."""
-    return NativeSNNStep(module, size)(params, x, state)

@@ -203,6 +203,28 @@ def quiet_mujoco_warnings() -> Iterator[None]:
             mujoco.set_mju_user_warning(previous)
 
 
+def claim_map(
+    executor: ThreadPoolExecutor, threads: int, fn: Callable[[Any], Any], items: Sequence[Any]
+) -> list[Any]:
+    """``[fn(x) for x in items]`` on ``threads`` workers of ``executor``, each taking the next
+    unclaimed item when it finishes one (results in ``items``' order; a worker's exception is
+    re-raised). Uneven items (a slot in heavy contact) then leave no worker idle."""
+    out: list[Any] = [None] * len(items)
+    claim, lock = itertools.count(), threading.Lock()
+
+    def work(_: int) -> None:
+        while True:
+            with lock:
+                j = next(claim)
+            if j >= len(items):
+                return
+            out[j] = fn(items[j])
+
+    for _ in executor.map(work, range(min(threads, len(items)))):
+        pass  # re-raises a worker's exception
+    return out
+
+
 _OMP_WARNED = False
 
 
@@ -289,21 +311,7 @@ class EnvPool:
         an Ant-v5 ES population)."""
         if self._executor is None or len(indices) < 2:
             return [fn(i) for i in indices]
-        todo = [int(i) for i in indices]
-        out: list[Any] = [None] * len(todo)
-        claim, lock = itertools.count(), threading.Lock()
-
-        def work(_: int) -> None:
-            while True:
-                with lock:
-                    j = next(claim)
-                if j >= len(todo):
-                    return
-                out[j] = fn(todo[j])
-
-        for _ in self._executor.map(work, range(min(self.threads, len(todo)))):
-            pass  # re-raises a worker's exception
-        return out
+        return claim_map(self._executor, self.threads, lambda i: fn(int(i)), indices)
 
     def reset(
         self, seeds: Sequence[int | None], indices: Sequence[int] | None = None

@@ -119,24 +119,36 @@ def test_compiled_population_runs_compiled_and_matches_eager(tiny_config):
     """evotorch's solution values are a read-only tensor subclass; with several episodes per
     individual the compiled step's batched matmuls failed on them and fell back to eager (a
     RuntimeWarning: an error in this suite)."""
+    agent = {"hidden": 16, "plasticity": {"rule": "abcd", "granularity": "post"}}
+    evals = [
+        _first_generation(
+            tiny_config(
+                agent=agent,
+                env={"max_episode_steps": 10},
+                trainer={"compile": compile_, "episodes": 2},
+            ),
+            popsize=3,
+        )[0]
+        for compile_ in (False, True)
+    ]
+    torch.testing.assert_close(evals[1], evals[0], rtol=1e-4, atol=1e-3)
+
+
+def _first_generation(cfg, popsize: int):
+    """The fitnesses of ``popsize`` fixed perturbations of the centre under ``cfg``, and
+    whether each of the problem's populations ran the native step."""
     from evotorch import SolutionBatch
 
-    agent = {"hidden": 16, "plasticity": {"rule": "abcd", "granularity": "post"}}
-    evals = []
-    for compile_ in (False, True):
-        cfg = tiny_config(
-            agent=agent, env={"max_episode_steps": 10}, trainer={"compile": compile_, "episodes": 2}
-        )
-        problem = PolicyProblem(cfg)
-        values = problem.center_init + 0.1 * torch.randn(
-            3, problem.solution_length, generator=torch.Generator().manual_seed(0)
-        )
-        batch = SolutionBatch(problem, popsize=3, empty=True)
-        batch.set_values(values)
-        problem.evaluate(batch)
-        evals.append(batch.evals.clone())
-        problem.close()
-    torch.testing.assert_close(evals[1], evals[0], rtol=1e-4, atol=1e-3)
+    problem = PolicyProblem(cfg)
+    values = problem.center_init + 0.1 * torch.randn(
+        popsize, problem.solution_length, generator=torch.Generator().manual_seed(0)
+    )
+    batch = SolutionBatch(problem, popsize=popsize, empty=True)
+    batch.set_values(values)
+    problem.evaluate(batch)
+    natives = [p.native for p in problem._populations.values()]
+    problem.close()
+    return batch.evals.clone(), natives
 
 
 def test_diverging_individual_is_reported_with_generation_and_index(tiny_config):
@@ -304,26 +316,16 @@ def test_native_kernel_gives_the_torch_kernels_fitness(tiny_config):
     import os
     import shutil
 
-    from evotorch import SolutionBatch
-
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler for the native step")
 
-    evals, natives = [], []
-    for kernel, compile_ in (("torch", False), ("native", False), ("auto", True)):
-        cfg = tiny_config(
-            env={"max_episode_steps": 30}, trainer={"kernel": kernel, "compile": compile_}
+    runs = [
+        _first_generation(
+            tiny_config(env={"max_episode_steps": 30}, trainer={"kernel": k, "compile": c}), 4
         )
-        problem = PolicyProblem(cfg)
-        values = problem.center_init + 0.1 * torch.randn(
-            4, problem.solution_length, generator=torch.Generator().manual_seed(0)
-        )
-        batch = SolutionBatch(problem, popsize=4, empty=True)
-        batch.set_values(values)
-        problem.evaluate(batch)
-        evals.append(batch.evals.clone())
-        natives.append([p.native for p in problem._populations.values()])
-        problem.close()
+        for k, c in (("torch", False), ("native", False), ("auto", True))
+    ]
+    evals, natives = [e for e, _ in runs], [n for _, n in runs]
     assert natives == [[False], [True], [True]]  # auto: native when compiling a covered net
     torch.testing.assert_close(evals[1], evals[0], rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(evals[2], evals[0], rtol=1e-4, atol=1e-3)
