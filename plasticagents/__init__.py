@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 # ES steps MuJoCo on its own threads between torch's OpenMP kernels, every env step; idle
-# libgomp workers that spin would take the cores the physics needs (measured: a 64-slot
-# HalfCheetah physics step 0.95 ms alone, 1.60 ms with a torch call between steps while they
-# spin, 0.98 ms with OMP_WAIT_POLICY=PASSIVE). libgomp reads the policy once, when torch
-# loads it: set it here unless the environment chose one or torch is loaded already
-# (``OMP_SPINNING`` then says that the pool of physics threads will warn).
+# libgomp workers that spin would take the cores the physics needs (benchmarks/bench_pool.py,
+# results/benchmarks/bench_pool-20261201-150206.json: a 64-slot HalfCheetah physics step with
+# a torch call between steps, 1.44 ms while they spin, 0.91 ms with OMP_WAIT_POLICY=PASSIVE).
+# libgomp reads the policy once, when torch loads it: set it here unless the environment chose
+# one or torch is loaded already (``OMP_SPINNING`` then says that the physics pool will warn).
 OMP_SPINNING = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
 if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

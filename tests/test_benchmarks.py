@@ -228,3 +228,18 @@ def test_bench_es_replays_ours_own_physics(bench):
     assert replay["env_steps"] == [replay["ours_env_steps"]] * 2
     assert 0 < replay["ours_env_steps"] <= 8 * 40
     assert len(replay["seconds"]) == 2 and replay["median_steps_per_s"] > 0
+
+
+def test_bench_pool_record(bench, tmp_path):
+    # part (a) runs one child process per OpenMP wait policy, each timing the physics step
+    argv = ["--part", "omp", "--slots", "4", "--steps", "3", "--repeats", "2"]
+    argv += ["--out", str(tmp_path / "r.json")]
+    bench("bench_pool").main(argv)
+    out = _check_record(
+        tmp_path / "r.json", "bench_pool.py", argv, ["spinning_over_passive_with_torch_between"]
+    )
+    for policy in ("unset", "PASSIVE"):
+        for case in ("alone", "torch_between"):
+            timing = out["omp"][policy][case]
+            assert len(timing["seconds_per_step"]) == 2 and timing["median"] > 0
+    assert "schedule" not in out

@@ -238,7 +238,7 @@ def _warn_if_omp_spins() -> None:
         _OMP_WARNED = True
         warnings.warn(
             "torch was imported before plasticagents with OMP_WAIT_POLICY unset: torch's "
-            "idle OpenMP threads spin and slow the physics threads (about 1.5x on "
+            "idle OpenMP threads spin and slow the physics threads (about 1.6x on "
             "HalfCheetah); set OMP_WAIT_POLICY=PASSIVE in the environment, or import "
             "plasticagents before torch",
             RuntimeWarning,
@@ -305,10 +305,11 @@ class EnvPool:
         return len(self.envs)
 
     def _map(self, fn: Callable[[int], Any], indices: Sequence[int]) -> list[Any]:
-        """``[fn(i) for i in indices]`` over the pool's threads. Each thread takes the next
-        slot when it finishes one, so a slot whose physics runs long (many contacts) does not
-        leave the other threads idle as fixed shares did (measured: 13% more env steps/s for
-        an Ant-v5 ES population)."""
+        """``[fn(i) for i in indices]`` over the pool's threads, each taking the next slot when
+        it finishes one (:func:`claim_map`), so one long slot cannot idle the other threads.
+        On a nominal Ant-v5 ES population it is no faster than fixed halves of the slots
+        (``benchmarks/bench_pool.py``: 0.97x and 1.00x); an earlier 13% gain came from a
+        profile whose OpenMP threads were spinning."""
         if self._executor is None or len(indices) < 2:
             return [fn(i) for i in indices]
         return claim_map(self._executor, self.threads, lambda i: fn(int(i)), indices)
