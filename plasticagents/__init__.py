@@ -31,6 +31,7 @@ _EXPORTS = {
     "plasticagents.agents": ["Agent"],
     "plasticagents.networks": [
         "DirectCurrentEncoder",
+        "LSTMPolicy",
         "MLPPolicy",
         "PlasticSNN",
         "PopulationEncoder",

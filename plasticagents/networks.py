@@ -23,6 +23,8 @@ from plasticagents.synapses import Synapses
 __all__ = [
     "NEURONS",
     "DirectCurrentEncoder",
+    "LSTMPolicy",
+    "LSTMState",
     "LayerState",
     "MLPPolicy",
     "PlasticSNN",
@@ -374,3 +376,66 @@ class MLPPolicy(nn.Module):
         if x.shape[-1] != self.n_in:
             raise ValueError(f"expected input [..., {self.n_in}], got {list(x.shape)}")
         return torch.tanh(self.net(x)), ()
+
+
+class LSTMState(NamedTuple):
+    """An :class:`LSTMPolicy`'s state: hidden output ``h`` and cell ``c``, ``[..., H]``."""
+
+    h: Tensor
+    c: Tensor
+
+
+class LSTMPolicy(nn.Module):
+    """The non-spiking recurrent baseline: one LSTM layer (``hidden`` units) and a ``tanh``
+    readout, ``y = tanh(W h + b)``. Its memory is the cell state, trained by ES like the SNNs
+    (population-batched through :class:`~plasticagents.Population`); the gradient trainers use
+    sb3-contrib's LSTM instead (``trainer.kind: lstm_ppo``).
+
+    Gates ``i, f, g, o`` as in :class:`torch.nn.LSTM` (weights ``[4H, ...]`` in that order),
+    initialised uniform in ``±1/sqrt(H)`` with the forget-gate bias at 1 (so the cell starts
+    out remembering); the readout ``N(0, 1/H)`` with zero bias.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        hidden: int = 32,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("n_in", n_in), ("n_out", n_out), ("hidden", hidden)):
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"LSTMPolicy {name} must be a positive int, got {value!r}")
+        bound = 1.0 / math.sqrt(hidden)
+
+        def uniform(*shape: int) -> nn.Parameter:
+            return nn.Parameter((torch.rand(*shape, generator=generator) * 2 - 1) * bound)
+
+        self.weight_ih = uniform(4 * hidden, n_in)
+        self.weight_hh = uniform(4 * hidden, hidden)
+        bias = torch.zeros(4 * hidden)
+        bias[hidden : 2 * hidden] = 1.0
+        self.bias = nn.Parameter(bias)
+        self.readout_weight = nn.Parameter(
+            torch.randn(n_out, hidden, generator=generator) / math.sqrt(hidden)
+        )
+        self.readout_bias = nn.Parameter(torch.zeros(n_out))
+        self.n_in, self.n_out, self.hidden = n_in, n_out, hidden
+
+    def initial_state(self, batch: int | tuple[int, ...]) -> LSTMState:
+        shape = (*_batch(batch), self.hidden)
+        return LSTMState(torch.zeros(shape), torch.zeros(shape))
+
+    def forward(self, x: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
+        if x.shape[-1] != self.n_in:
+            raise ValueError(f"expected input [..., {self.n_in}], got {list(x.shape)}")
+        if state is None:
+            state = self.initial_state(tuple(x.shape[:-1]))
+        h, c = state
+        gates = x @ self.weight_ih.T + h @ self.weight_hh.T + self.bias
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        y = torch.tanh(h @ self.readout_weight.T + self.readout_bias)
+        return y, LSTMState(h, c)

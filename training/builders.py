@@ -46,13 +46,15 @@ def build_policy(
         >>> type(net).__name__, net.layer.plasticity is not None
         ('PlasticSNN', True)
     """
-    from plasticagents import MLPPolicy, PlasticitySpec, PlasticSNN
+    from plasticagents import LSTMPolicy, MLPPolicy, PlasticitySpec, PlasticSNN
 
     generator = torch.Generator().manual_seed(int(seed))
+    if cfg.kind in ("mlp", "lstm") and output != "tanh":
+        raise ValueError(f"agent.kind {cfg.kind!r} has tanh outputs only, not {output!r}")
     if cfg.kind == "mlp":
-        if output != "tanh":
-            raise ValueError(f"agent.kind 'mlp' has tanh outputs only, not {output!r}")
         return MLPPolicy(obs_dim, act_dim, hidden=tuple(cfg.mlp_hidden), generator=generator)
+    if cfg.kind == "lstm":
+        return LSTMPolicy(obs_dim, act_dim, hidden=cfg.hidden, generator=generator)
     plasticity = None
     if cfg.plasticity is not None:  # the config section mirrors PlasticitySpec field for field
         plasticity = PlasticitySpec(**dataclasses.asdict(cfg.plasticity))

@@ -101,10 +101,11 @@ class PlasticityConfig:
 
 @dataclass
 class AgentConfig:
-    """The policy. ``kind: snn`` with ``plasticity: null`` is the static SNN baseline."""
+    """The policy. ``kind: snn`` with ``plasticity: null`` is the static SNN baseline;
+    ``kind: lstm`` (ES only) is a non-spiking LSTM of ``hidden`` units with a tanh readout."""
 
-    kind: Literal["snn", "mlp"] = "snn"
-    hidden: int = 128
+    kind: Literal["snn", "mlp", "lstm"] = "snn"
+    hidden: int = 128  # spiking neurons (snn) or LSTM units (lstm)
     neuron: Literal["lif", "alif"] = "lif"
     # after a spike: subtract the threshold (default) or set the membrane to 0 ("zero": the
     # reset NIR expresses, so `plasticagents export` needs no --approximate-reset)
@@ -750,6 +751,11 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
         raise ConfigError(
             f"agent.kind: trainer.kind 'bptt' trains spiking networks, got {a.kind!r} "
             "(valid: ['snn'])"
+        )
+    if a.kind == "lstm" and t.kind != "es":
+        raise ConfigError(
+            f"agent.kind 'lstm' is trained by trainer.kind 'es', got trainer.kind {t.kind!r} "
+            "(for PPO with an LSTM use trainer.kind 'lstm_ppo', which builds sb3-contrib's)"
         )
     for name in (
         "hidden",

@@ -4,6 +4,7 @@ import torch
 
 from plasticagents import (
     Agent,
+    LSTMPolicy,
     MLPPolicy,
     PlasticitySpec,
     PlasticSNN,
@@ -306,3 +307,56 @@ def test_compiled_population_keeps_the_post_major_layout_without_recompiling(epi
     torch.testing.assert_close(s_comp.layer.plastic.hebb, s_eager.layer.plastic.hebb)
     assert float(s_eager.spikes.sum()) > 0
     assert counters["stats"]["unique_graphs"] - graphs == 1  # one graph: the layout held
+
+
+def test_lstm_policy_is_torchs_lstm_cell_with_a_tanh_readout(gen):
+    """Gate order, forget bias and the state's h/c roles, against ``nn.LSTMCell``."""
+    net = LSTMPolicy(5, 2, hidden=7, generator=gen)
+    assert torch.equal(net.bias[7:14], torch.ones(7))  # forget gate starts remembering
+    with torch.no_grad():
+        net.bias.add_(0.2 * torch.randn(28, generator=gen))
+    cell = torch.nn.LSTMCell(5, 7)
+    with torch.no_grad():
+        cell.weight_ih.copy_(net.weight_ih)
+        cell.weight_hh.copy_(net.weight_hh)
+        cell.bias_ih.copy_(net.bias)
+        cell.bias_hh.zero_()
+    xs = torch.randn(6, 3, 5, generator=gen)
+    ys, state = rollout(net, xs)
+    h = c = torch.zeros(3, 7)
+    with torch.no_grad():
+        for t, x in enumerate(xs):
+            h, c = cell(x, (h, c))
+            y = torch.tanh(h @ net.readout_weight.T + net.readout_bias)
+            torch.testing.assert_close(ys[t], y)
+    torch.testing.assert_close(state.h, h)
+    torch.testing.assert_close(state.c, c)
+
+
+def test_lstm_population_equals_each_individual_and_remembers(gen):
+    net = LSTMPolicy(4, 2, hidden=6, generator=gen)
+    pop = Population(net, 3)
+    pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(3, pop.num_params, generator=gen))
+    xs = torch.randn(5, 3, 2, 4, generator=gen)
+    state = pop.initial_state(2)
+    assert state.h.shape == state.c.shape == (3, 2, 6)
+    batched = []
+    for x in xs:
+        y, state = pop(x, state)
+        batched.append(y)
+    batched = torch.stack(batched, 1)  # [P, T, B, A]
+    for i in range(3):
+        alone, _ = rollout(pop.individual(i), xs[:, i])
+        torch.testing.assert_close(batched[i], alone, atol=1e-6, rtol=1e-5)
+    # memory: the same last input after different first inputs gives different outputs
+    one = pop.individual(0)
+    a, _ = rollout(one, torch.stack([torch.ones(1, 4), torch.zeros(1, 4)]))
+    b, _ = rollout(one, torch.stack([-torch.ones(1, 4), torch.zeros(1, 4)]))
+    assert not torch.allclose(a[1], b[1])
+
+
+def test_bad_lstm_arguments_are_named(gen):
+    with pytest.raises(ValueError, match="LSTMPolicy hidden must be a positive int, got 0"):
+        LSTMPolicy(3, 1, hidden=0)
+    with pytest.raises(ValueError, match=r"expected input \[..., 3\], got \[2, 4\]"):
+        LSTMPolicy(3, 1, hidden=4, generator=gen)(torch.zeros(2, 4))

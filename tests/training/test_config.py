@@ -68,9 +68,14 @@ def test_null_plasticity_is_the_static_snn():
             r"trainer: unknown key 'popsiz' \(did you mean 'popsize'\?\)",
         ),
         (
-            {"agent": {"kind": "lstm"}},
+            {"agent": {"kind": "gru"}},
             [],
-            r"agent.kind: invalid value 'lstm'; valid choices: \['snn', 'mlp'\]",
+            r"agent.kind: invalid value 'gru'; valid choices: \['snn', 'mlp', 'lstm'\]",
+        ),
+        (
+            {"agent": {"kind": "lstm"}, "trainer": {"kind": "ppo"}},
+            [],
+            r"agent.kind 'lstm' is trained by trainer.kind 'es', got trainer.kind 'ppo'",
         ),
         ({}, ["trainer.algorithm=adam"], r"trainer.algorithm: invalid value 'adam'; valid choices"),
         ({}, ["trainer.popsize=many"], r"trainer.popsize: expected an integer, got 'many'"),

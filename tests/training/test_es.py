@@ -362,3 +362,23 @@ def test_the_es_header_names_the_network_step(tiny_config):
         t = Trainer(tiny_config(trainer=trainer, agent=agent), print)
         assert t.describe().endswith(f"generations, {step}")
         t.problem.close()
+
+
+def test_an_lstm_trains_by_es_and_its_checkpoint_evaluates(tiny_config, tmp_path):
+    """agent.kind 'lstm': trained through the same population step, saved, and reloaded as an
+    LSTMPolicy whose evaluation is the logged centre evaluation."""
+    from plasticagents import LSTMPolicy
+
+    cfg = tiny_config(
+        agent={"kind": "lstm", "hidden": 8, "plasticity": None},
+        trainer={"generations": 2, "eval_every": 2, "eval_episodes": 2},
+    )
+    lines = []
+    run, _ = _train(cfg, tmp_path, log=lines.append)
+    assert "agent lstm (8 units), 886 parameters" in lines[0]  # 4*8*(17+8+1) + 6*8 + 6
+    rows = run.read_metrics()
+    assert len(rows) == 2 and float(rows[-1]["spikes_per_step"]) == 0.0
+    assert isinstance(load_policy(run.path, which="latest").policy, LSTMPolicy)
+    # the trainer evaluates the centre of the last generation (1) on seeds from seed + 10,001
+    returns = evaluate_run(run.path, 2, cfg.seed + 10_001, which="latest", threads=1)
+    assert float(returns.mean()) == pytest.approx(float(rows[-1]["eval_return"]), abs=1e-3)

@@ -154,6 +154,8 @@ def _agent_label(config: dict[str, Any]) -> str:
     agent = config.get("agent") or {}
     if agent.get("kind") == "mlp":
         return f"MLP {tuple(agent.get('mlp_hidden') or ())}"
+    if agent.get("kind") == "lstm":
+        return f"LSTM ({agent.get('hidden')} units)"
     plasticity = agent.get("plasticity")
     size = f"{agent.get('hidden')} LIF"
     if not plasticity:

@@ -111,8 +111,10 @@ class Trainer(TrainerBase):
         the network's step (native C, compiled torch or torch)."""
         cfg, t = self.cfg, self.t
         kind = cfg.agent.kind
-        if kind != "mlp":
+        if kind == "snn":
             kind += " plastic" if cfg.agent.plasticity else " static"
+        elif kind == "lstm":
+            kind += f" ({cfg.agent.hidden} units)"
         return (
             f"{cfg.name}: {cfg.env.id}, agent {kind}, {self.problem.solution_length} parameters, "
             f"{t.algorithm} popsize {t.popsize} x {t.episodes} episode(s), {t.generations} "
