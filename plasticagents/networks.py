@@ -391,9 +391,10 @@ class LSTMPolicy(nn.Module):
     (population-batched through :class:`~plasticagents.Population`); the gradient trainers use
     sb3-contrib's LSTM instead (``trainer.kind: lstm_ppo``).
 
-    Gates ``i, f, g, o`` as in :class:`torch.nn.LSTM` (weights ``[4H, ...]`` in that order),
-    initialised uniform in ``±1/sqrt(H)`` with the forget-gate bias at 1 (so the cell starts
-    out remembering); the readout ``N(0, 1/H)`` with zero bias.
+    Gates ``i, f, g, o`` in :class:`torch.nn.LSTM`'s order and weight layout (``[4H, ...]``),
+    weights initialised uniform in ``±1/sqrt(H)``; one bias vector (torch has two), zero but
+    for the forget gate's 1, so the cell starts out remembering. The readout ``N(0, 1/H)``
+    with zero bias.
     """
 
     def __init__(
@@ -424,8 +425,9 @@ class LSTMPolicy(nn.Module):
         self.n_in, self.n_out, self.hidden = n_in, n_out, hidden
 
     def initial_state(self, batch: int | tuple[int, ...]) -> LSTMState:
-        shape = (*_batch(batch), self.hidden)
-        return LSTMState(torch.zeros(shape), torch.zeros(shape))
+        shape, w = (*_batch(batch), self.hidden), self.weight_ih
+        zeros = torch.zeros(shape, dtype=w.dtype, device=w.device)
+        return LSTMState(zeros, zeros.clone())
 
     def forward(self, x: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
         if x.shape[-1] != self.n_in:

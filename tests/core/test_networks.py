@@ -355,6 +355,12 @@ def test_lstm_population_equals_each_individual_and_remembers(gen):
     assert not torch.allclose(a[1], b[1])
 
 
+def test_lstm_state_follows_the_parameters_dtype(gen):
+    net = LSTMPolicy(3, 1, hidden=4, generator=gen).double()
+    y, state = net(torch.zeros(2, 3, dtype=torch.float64))
+    assert y.dtype == state.h.dtype == state.c.dtype == torch.float64
+
+
 def test_bad_lstm_arguments_are_named(gen):
     with pytest.raises(ValueError, match="LSTMPolicy hidden must be a positive int, got 0"):
         LSTMPolicy(3, 1, hidden=0)
