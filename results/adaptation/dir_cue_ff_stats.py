@@ -1,7 +1,7 @@
 """Paired statistics of a direction-task table that `plasticagents adaptation` does not print:
 the absolute drop of the plastic SNN's post-reversal reward per step under each ablation (per
-seed, mean ± 95% Student-t half-width), paired tests of the plastic SNN against every other arm
-(static SNN, and the LSTMs where the table has them), and the freeze cost over the seeds whose plastic run
+seed, mean ± 95% Student-t half-width), paired tests of the plastic SNN against every other
+arm but the oracle (static SNN, LSTMs), and the freeze cost over the seeds whose plastic run
 learned the task (post-reversal reward per step above LEARNED; a run that learned nothing
 divides its cost in points by about 0). Reads DIR/summary.json, writes DIR/paired_stats.json.
 Run from the repository root:
