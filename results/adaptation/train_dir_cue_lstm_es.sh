@@ -11,6 +11,7 @@ mkdir -p results/adaptation/logs
 seeds=("${@:-0 1 2}")
 export GENERATIONS="${GENERATIONS:-300}" HIDDEN="${HIDDEN:-20}"
 printf '%s\n' ${seeds[@]} | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
+  set -euo pipefail  # a failed run leaves no .done mark, so the next call retries it
   seed=$0; name="dir-cue-lstm${HIDDEN}-es-s${seed}"; R=results/adaptation/runs
   log="results/adaptation/logs/$name"
   [ -e "$log.done" ] && exit 0

@@ -394,6 +394,7 @@ def _adaptation_goals(root: Path, directory: str) -> str:
 _DIR_FF = "adaptation/dir_cue_ff"
 _DIR_REC = "adaptation/dir_cue_g100"
 _DIR_LSTM = "adaptation/dir_cue_lstm"
+_DIR_LSTM_ES = "adaptation/dir_cue_lstm_es"
 
 _DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in training)
     ("front_leg_disabled_at_300", "front leg (thigh, shin, foot) disabled", "no: held-out leg"),
@@ -1153,6 +1154,24 @@ SECTIONS: tuple[Section, ...] = (
         "(`results/adaptation/evaluate_dir_cue_lstm.sh`). Not the same budget: PPO uses its "
         "env steps far more sparingly than ES. Cells and goals as above.",
         (f"{_DIR_LSTM}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-lstm-es",
+        "The direction task at one budget: an LSTM trained by the same ES (8 seeds)",
+        (_DIR_LSTM_ES,),
+        lambda root: (
+            _adaptation(root, _DIR_LSTM_ES) + "\n\n" + _adaptation_goals(root, _DIR_LSTM_ES)
+        ),
+        "An LSTM of 20 units (`agent.kind: lstm`, 3,326 parameters beside the plastic SNN's "
+        "3,046; `configs/experiments/dir_cue_lstm_es.yaml`) trained exactly as the SNN arms: "
+        "ES (PGPE, popsize 32), 100 generations resumed to 300, 9.6M env steps per seed "
+        "(`results/adaptation/train_dir_cue_lstm_es.sh 0 1 2 3 4 5 6 7`), beside the "
+        "feed-forward table's 8 seeds and oracle on the same held-out episodes "
+        "(`results/adaptation/evaluate_dir_cue_lstm_es.sh`). Same budget, same optimiser, "
+        "same inputs. Cells and goals as above; the paired tests against each arm are in "
+        "`paired_stats.json` (`python results/adaptation/dir_cue_ff_stats.py "
+        "results/adaptation/dir_cue_lstm_es`).",
+        (f"{_DIR_LSTM_ES}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-dir-recurrent",
