@@ -67,6 +67,22 @@ def test_plasticity_changes_behaviour_within_an_episode(gen):
     assert not torch.allclose(y, y0)
 
 
+def assert_population_equals_individuals(pop, xs, atol):
+    """``pop`` stepped through ``xs: [T, P, B, D]`` from its initial state gives each
+    individual's outputs alone, and the individuals really differ."""
+    state = pop.initial_state(xs.shape[2])
+    batched = []
+    for x in xs:
+        y, state = pop(x, state)
+        batched.append(y)
+    batched = torch.stack(batched, 1)  # [P, T, B, A]
+    for i in range(pop.size):
+        alone, _ = rollout(pop.individual(i), xs[:, i])
+        torch.testing.assert_close(batched[i], alone, atol=atol, rtol=1e-5)
+    assert not torch.allclose(batched[0], batched[1])
+    return state
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -84,17 +100,7 @@ def test_population_output_equals_each_individual_alone(spec, neuron, post_major
     net = make_net(gen, spec, neuron=neuron, dale=True)
     pop = Population(net, 5, post_major=post_major)
     pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(5, pop.num_params, generator=gen))
-    xs = torch.randn(8, 5, 4, 6, generator=gen)
-    state = pop.initial_state(4)
-    batched = []
-    for x in xs:
-        y, state = pop(x, state)
-        batched.append(y)
-    batched = torch.stack(batched, 1)  # [P, T, B, A]
-    for i in range(5):
-        alone, _ = rollout(pop.individual(i), xs[:, i])
-        torch.testing.assert_close(batched[i], alone, atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(batched[0], batched[1])  # individuals really differ
+    assert_population_equals_individuals(pop, torch.randn(8, 5, 4, 6, generator=gen), 1e-5)
 
 
 def test_population_shares_fixed_parameters_without_copies(gen):
@@ -337,17 +343,8 @@ def test_lstm_population_equals_each_individual_and_remembers(gen):
     net = LSTMPolicy(4, 2, hidden=6, generator=gen)
     pop = Population(net, 3)
     pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(3, pop.num_params, generator=gen))
-    xs = torch.randn(5, 3, 2, 4, generator=gen)
-    state = pop.initial_state(2)
+    state = assert_population_equals_individuals(pop, torch.randn(5, 3, 2, 4, generator=gen), 1e-6)
     assert state.h.shape == state.c.shape == (3, 2, 6)
-    batched = []
-    for x in xs:
-        y, state = pop(x, state)
-        batched.append(y)
-    batched = torch.stack(batched, 1)  # [P, T, B, A]
-    for i in range(3):
-        alone, _ = rollout(pop.individual(i), xs[:, i])
-        torch.testing.assert_close(batched[i], alone, atol=1e-6, rtol=1e-5)
     # memory: the same last input after different first inputs gives different outputs
     one = pop.individual(0)
     a, _ = rollout(one, torch.stack([torch.ones(1, 4), torch.zeros(1, 4)]))

@@ -366,6 +366,11 @@ def _adaptation(root: Path, directory: str) -> str:
     return _table(header, body)
 
 
+def _adaptation_with_goals(root: Path, directory: str) -> str:
+    """A side table: its arms, then its goals and paired differences."""
+    return _adaptation(root, directory) + "\n\n" + _adaptation_goals(root, directory)
+
+
 def _adaptation_goals(root: Path, directory: str) -> str:
     from plasticagents.training.analysis.adaptation import format_stat
 
@@ -1145,7 +1150,7 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-dir-lstm",
         "The direction task: the LSTM baseline beside the feed-forward SNNs (3 seeds)",
         (_DIR_LSTM,),
-        lambda root: _adaptation(root, _DIR_LSTM) + "\n\n" + _adaptation_goals(root, _DIR_LSTM),
+        lambda root: _adaptation_with_goals(root, _DIR_LSTM),
         "The RL² LSTM of sb3-contrib (`RecurrentPPO`, an LSTM of 256, 8 envs, "
         "`configs/experiments/dir_cue_lstm.yaml`) on the same task and inputs, trained for "
         "800k env steps per seed (the most three seeds could get in one session on this "
@@ -1159,9 +1164,7 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-dir-lstm-es",
         "The direction task at one budget: an LSTM trained by the same ES (8 seeds)",
         (_DIR_LSTM_ES,),
-        lambda root: (
-            _adaptation(root, _DIR_LSTM_ES) + "\n\n" + _adaptation_goals(root, _DIR_LSTM_ES)
-        ),
+        lambda root: _adaptation_with_goals(root, _DIR_LSTM_ES),
         "An LSTM of 20 units (`agent.kind: lstm`, 3,326 parameters beside the plastic SNN's "
         "3,046; `configs/experiments/dir_cue_lstm_es.yaml`) trained exactly as the SNN arms: "
         "ES (PGPE, popsize 32), 100 generations resumed to 300, 9.6M env steps per seed "
@@ -1177,7 +1180,7 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-dir-recurrent",
         "The direction task with recurrent SNNs (3 seeds, 100 generations)",
         (_DIR_REC,),
-        lambda root: _adaptation(root, _DIR_REC) + "\n\n" + _adaptation_goals(root, _DIR_REC),
+        lambda root: _adaptation_with_goals(root, _DIR_REC),
         "The same task and budget of 100 generations x 32 with the configs as shipped "
         "(recurrent synapses on): the static arm can then hold the cue in its recurrent "
         "activity (`TASK=dir bash results/adaptation/train_vel_cue.sh 0 1 2`). Cells and "
