@@ -119,7 +119,7 @@ def _check_id(env_id: str) -> None:
         raise ValueError(f"unknown environment id {env_id!r}{hint}")
 
 
-SUITE_KEYS = ("env", "episodes", "max_episode_steps", "perturbations")
+SUITE_KEYS = ("env", "env_kwargs", "episodes", "max_episode_steps", "perturbations")
 
 
 def load_suite(path: str | Path) -> dict[str, Any]:
@@ -128,6 +128,7 @@ def load_suite(path: str | Path) -> dict[str, Any]:
     Format::
 
         env: Ant-v5                       # optional default env id
+        env_kwargs: {switch_every: 125}   # optional: gym kwargs over each run's own
         episodes: 10                      # optional: seeded episodes per condition
         max_episode_steps: 1000           # optional episode cap
         perturbations:
@@ -144,8 +145,12 @@ def load_suite(path: str | Path) -> dict[str, Any]:
     ``sweep`` names one parameter of the perturbation and the values it takes; ``onsets`` the
     schedule's onset steps; a suite entry with both expands to every combination.
 
-    Returns ``{"env", "episodes", "max_episode_steps", "perturbations": {name: spec}}`` (``None``
-    for what the file leaves out); errors name the bad entry.
+    ``env_kwargs`` changes the task itself for every condition (e.g. a hidden goal's switch
+    schedule never used in training): the evaluated runs' own gym kwargs, updated with these.
+
+    Returns ``{"env", "env_kwargs", "episodes", "max_episode_steps", "perturbations": {name:
+    spec}}`` (``None`` for what the file leaves out; ``env_kwargs`` ``{}``); errors name the bad
+    entry.
     """
     path = Path(path)
     if not path.is_file():
@@ -159,6 +164,9 @@ def load_suite(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key {unknown[0]!r}; valid keys: {list(SUITE_KEYS)}")
+    env_kwargs = data.get("env_kwargs") or {}
+    if not (isinstance(env_kwargs, dict) and all(isinstance(k, str) for k in env_kwargs)):
+        raise ValueError(f"{path}: env_kwargs must be a mapping of gym kwargs, got {env_kwargs!r}")
     for key in ("episodes", "max_episode_steps"):
         value = data.get(key)
         if value is not None and not (isinstance(value, int) and value >= 1):
@@ -180,6 +188,7 @@ def load_suite(path: str | Path) -> dict[str, Any]:
         _check_id(data["env"])
     return {
         "env": data.get("env"),
+        "env_kwargs": dict(env_kwargs),
         "episodes": data.get("episodes"),
         "max_episode_steps": data.get("max_episode_steps"),
         "perturbations": suite,

@@ -338,3 +338,26 @@ def test_a_freeze_cost_whose_interval_includes_zero_does_not_meet_the_goal():
     assert not goals(summary(46.5, 105.3), "p", None)[0]["met"]  # near-zero rewards inflate it
     assert goals(summary(12.0, 1.5), "p", None)[0]["met"]
     assert not goals(summary(8.0, 1.0), "p", None)[0]["met"]
+
+
+def test_a_suite_can_change_the_task_for_every_arm_and_the_oracle(runs, tmp_path):
+    """A suite's ``env_kwargs`` (here a switch schedule the runs never trained on) go over
+    every arm's own gym kwargs and the oracle's: all switch at the suite's step, the summary
+    and report say the task was changed; a kwarg the env does not take names the suite."""
+    path = tmp_path / "held_out.yaml"
+    base = {"env": "plasticagents/HalfCheetahVelSwitch-v0", "episodes": 2}
+    base["max_episode_steps"], base["perturbations"] = 200, []
+    path.write_text(yaml.safe_dump({**base, "env_kwargs": {"switch_range": [90, 90]}}))
+    out = tmp_path / "out"
+    summary = run_adaptation(
+        {"static": runs["static"]}, path, out, oracle=runs["oracle"], threads=1, progress=False
+    )
+    rows = _rows(out / "episodes.csv")
+    assert {r["agent"] for r in rows} == {"static", "oracle"}
+    assert {r["onset"] for r in rows} == {"90"}  # the registered range is 300..700
+    assert summary["suite_env_kwargs"] == {"switch_range": [90, 90]}
+    assert "never trained on" in (out / "report.md").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**base, "env_kwargs": {"switch_rnge": [90, 90]}}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*switch_rnge"):
+        run_adaptation({"static": runs["static"]}, bad, tmp_path / "o2", progress=False)

@@ -69,6 +69,7 @@ from plasticagents.training.analysis.robustness import (
     evaluate_agent,
     format_ci,
     mean_ci,
+    with_suite_kwargs,
     write_csv,
 )
 
@@ -364,7 +365,10 @@ def run_adaptation(
     loaded = {name: [load_policy(r, which) for r in runs] for name, runs in arms.items()}
     # every incompatibility is named before anything runs; all runs meet the same task
     configs = {
-        name: [lp.env_config(env_id, [], max_steps) for lp in lps] for name, lps in loaded.items()
+        name: [
+            with_suite_kwargs(lp.env_config(env_id, [], max_steps), suite, suite_path) for lp in lps
+        ]
+        for name, lps in loaded.items()
     }
     task = None
     for name, lps in loaded.items():
@@ -484,6 +488,8 @@ def run_adaptation(
     summary: dict[str, Any] = {
         "condition": cond.name,
         "env": env_id,
+        "env_kwargs": dict(kwargs),
+        "suite_env_kwargs": dict(suite["env_kwargs"]),
         "episodes_per_seed": episodes,
         "seeds": n_seeds,
         "eval_seed": seed,
@@ -631,6 +637,15 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"episodes per seed (episode seeds from {summary['eval_seed']}); "
         f"{summary['statistic']}.",
         "",
+        *(
+            [
+                "The task changed for this evaluation (never trained on): gym kwargs "
+                f"{summary['suite_env_kwargs']} over the runs' own.",
+                "",
+            ]
+            if summary.get("suite_env_kwargs")
+            else []
+        ),
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",
         *("| " + " | ".join(r) + " |" for r in body),

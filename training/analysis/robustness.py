@@ -20,12 +20,13 @@ Example::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import math
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -580,7 +581,10 @@ def run_robustness(
     loaded_runs = [load_policy(r, which) for r in runs]
     env_id = env_id or suite["env"]
     max_steps = max_episode_steps or suite["max_episode_steps"]
-    configs = [lp.env_config(env_id, [], max_steps) for lp in loaded_runs]
+    configs = [
+        with_suite_kwargs(lp.env_config(env_id, [], max_steps), suite, suite_path)
+        for lp in loaded_runs
+    ]
     from plasticagents.training.builders import env_spaces
 
     for lp, cfg in zip(loaded_runs, configs, strict=True):
@@ -596,7 +600,11 @@ def run_robustness(
     reference = None
     if oracle is not None:
         lp = load_policy(oracle, which)
-        cfg = lp.env_config(oracle_env or _privileged(configs[0].id), [], max_steps)
+        cfg = with_suite_kwargs(
+            lp.env_config(oracle_env or _privileged(configs[0].id), [], max_steps),
+            suite,
+            suite_path,
+        )
         obs_dim, act_dim, _, _ = env_spaces(cfg)
         check_compatible(lp, obs_dim, act_dim, cfg.id)
         name = f"{_agent_label(lp, used)} (oracle)"
@@ -723,6 +731,25 @@ def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "paired_difference": differences,
         "interval": f"95% paired percentile bootstrap, {N_BOOT} resamples of the episodes",
     }
+
+
+def with_suite_kwargs(cfg: Any, suite: Mapping[str, Any], suite_path: str | Path) -> Any:
+    """``cfg`` with the suite's ``env_kwargs`` over its own gym kwargs (the task changed for
+    evaluation, e.g. a switch schedule never trained on); a kwarg the env does not take is a
+    clear error naming the suite."""
+    extra = suite.get("env_kwargs") or {}
+    if not extra:
+        return cfg
+    from plasticagents.training.builders import env_spaces
+
+    cfg = dataclasses.replace(cfg, kwargs={**cfg.kwargs, **extra})
+    try:
+        env_spaces(cfg)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{str(suite_path)!r}: env_kwargs {extra} do not fit {cfg.id!r}: {err}"
+        ) from None
+    return cfg
 
 
 def _privileged(env_id: str) -> str:
