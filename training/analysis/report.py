@@ -401,6 +401,50 @@ _DIR_REC = "adaptation/dir_cue_g100"
 _DIR_LSTM = "adaptation/dir_cue_lstm"
 _DIR_LSTM_ES = "adaptation/dir_cue_lstm_es"
 
+_DIR_HELDOUT = (  # (output directory under adaptation/dir_heldout, label): changes never trained on
+    ("gravity_1.5", "gravity x1.5 from step 300"),
+    ("weak_actuators", "every actuator at half strength from step 300"),
+    ("heavy", "body mass x1.5 from step 300"),
+    ("front_leg_disabled", "front leg disabled from step 300"),
+    ("schedule_every125", "reversed every 125 steps"),
+    ("schedule_every400", "reversed every 400 steps"),
+    ("schedule_once", "reversed once, at a step drawn from 150..850"),
+)
+_DIR_ARMS = ("plastic SNN", "static SNN", "LSTM (ES)")
+
+
+def _adaptation_dir_heldout(root: Path) -> str:
+    """One row per held-out change of the direction task: every arm's return under it (with
+    the share of its return on the trained task: the ratio of the seed means, each seed's
+    runs on the same held-out episodes in both), and the plastic SNN's paired differences."""
+    from plasticagents.training.analysis.adaptation import format_stat
+
+    base = _json(root / _DIR_LSTM_ES / "summary.json")
+    trained = base["agents"]
+
+    def row(label: str, summary: dict) -> list[str]:
+        cells = []
+        for name in ("oracle", *_DIR_ARMS):
+            got, nominal = summary["agents"][name]["return"], trained[name]["return"]
+            share = 100.0 * got["mean"] / nominal["mean"] if nominal["mean"] else math.nan
+            cells.append(f"{format_stat(got, 0)} ({share:.0f}%)")
+        diffs = summary["differences"]
+        cells += [format_stat(diffs[f"plastic SNN − {b}"]["return"], 0) for b in _DIR_ARMS[1:]]
+        return [label, *cells]
+
+    rows = [row("none (the trained task)", base)]
+    for directory, label in _DIR_HELDOUT:
+        rows.append(row(label, _json(root / "adaptation/dir_heldout" / directory / "summary.json")))
+    header = [
+        "change (none of it seen in training)",
+        "oracle",
+        *_DIR_ARMS,
+        "plastic − static SNN",
+        "plastic SNN − LSTM",
+    ]
+    return _table(header, rows)
+
+
 _DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in training)
     ("front_leg_disabled_at_300", "front leg (thigh, shin, foot) disabled", "no: held-out leg"),
     ("gravity_1.5_at_300", "gravity x1.5", "no: held-out kind"),
@@ -1186,6 +1230,24 @@ SECTIONS: tuple[Section, ...] = (
         "activity (`TASK=dir bash results/adaptation/train_vel_cue.sh 0 1 2`). Cells and "
         "goals as above.",
         (f"{_DIR_REC}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-heldout",
+        "The direction task under changes never trained on",
+        (_DIR_LSTM_ES, *(f"adaptation/dir_heldout/{d}" for d, _ in _DIR_HELDOUT)),
+        _adaptation_dir_heldout,
+        "The runs of the same-budget comparison above (feed-forward plastic and static SNNs, "
+        "the 20-unit LSTM, the oracle; ES, 9.6M env steps each, 8 seeds) on the same 10 "
+        "held-out episodes per seed, with the body changed from step 300 "
+        "(`configs/robustness/dir_heldout.yaml`) or the reversals on a schedule never used "
+        "in training (`configs/robustness/dir_schedule_*.yaml`, the suites' `env_kwargs`); "
+        "`results/adaptation/evaluate_dir_heldout.sh`. Cells: return, mean ± 95% Student-t "
+        "half-width over seeds, and in brackets that mean as a share of the same arm's mean "
+        "on the trained task (first row); the last two columns: paired differences of "
+        "return over seeds. Each change's full table (post-change reward, the plastic SNN's "
+        "ablations, per-seed shares of the nominal return for the body changes) is in "
+        "`results/adaptation/dir_heldout/<change>/report.md`.",
+        ("adaptation/dir_heldout/schedule_once/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage",
