@@ -1,0 +1,73 @@
+"""Paired statistics of the direction task under held-out changes (results/adaptation/
+dir_heldout/, made by evaluate_dir_heldout.sh): for every change, the plastic SNN against the
+static SNN and the LSTM over the 8 training seeds, on the return under the change, the reward
+per step after its onset, and the return lost against the same seed's return on the trained
+task (results/adaptation/dir_cue_lstm_es/: the same runs on the same held-out episodes);
+paired t-test and Wilcoxon p-values; and each arm's share of its trained-task return as the
+ratio of the seed means (a per-seed ratio divides by about 0 for a run that never learned
+the task). Writes results/adaptation/dir_heldout/paired_stats.json. From the repository root:
+    python results/adaptation/dir_heldout_stats.py
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path("results/adaptation")
+ARMS = ("plastic SNN", "static SNN", "LSTM (ES)", "oracle")
+trained = json.loads((ROOT / "dir_cue_lstm_es/summary.json").read_text())["agents"]
+
+
+def per_seed(agents: dict, arm: str, key: str) -> np.ndarray:
+    return np.array(agents[arm][key]["per_seed"], dtype=float)
+
+
+def interval(d: np.ndarray) -> dict:
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return {"per_seed": d.round(4).tolist(), "mean": float(d.mean()), "half": float(half)}
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    return {
+        **interval(a - b),
+        "paired_t_test_p": float(stats.ttest_rel(a, b).pvalue),
+        "wilcoxon_p": float(stats.wilcoxon(a, b).pvalue),
+        "plastic_ahead_on": int((a > b).sum()),
+    }
+
+
+result = {}
+for d in sorted(p for p in (ROOT / "dir_heldout").iterdir() if (p / "summary.json").exists()):
+    agents = json.loads((d / "summary.json").read_text())["agents"]
+    ret = {a: per_seed(agents, a, "return") for a in ARMS}
+    rest = {a: per_seed(agents, a, "reward_rest") for a in ARMS}
+    lost = {a: per_seed(trained, a, "return") - ret[a] for a in ARMS}
+    result[d.name] = {
+        "share_of_trained_return_pct": {
+            a: float(100 * ret[a].mean() / per_seed(trained, a, "return").mean()) for a in ARMS
+        },
+        "plastic_minus": {
+            other: {
+                "return": paired(ret["plastic SNN"], ret[other]),
+                "reward_per_step_after_onset": paired(rest["plastic SNN"], rest[other]),
+                "return_lost_vs_trained_task": paired(lost["plastic SNN"], lost[other]),
+            }
+            for other in ("static SNN", "LSTM (ES)")
+        },
+    }
+out = ROOT / "dir_heldout/paired_stats.json"
+out.write_text(json.dumps(result, indent=2) + "\n")
+for change, r in result.items():
+    share = ", ".join(f"{a} {v:.0f}%" for a, v in r["share_of_trained_return_pct"].items())
+    print(f"{change}: {share}")
+    for other, p in r["plastic_minus"].items():
+        print(
+            f"  plastic − {other}: return {p['return']['mean']:.0f} ± {p['return']['half']:.0f}"
+            f" (p {p['return']['paired_t_test_p']:.3f}); lost"
+            f" {p['return_lost_vs_trained_task']['mean']:.0f} ±"
+            f" {p['return_lost_vs_trained_task']['half']:.0f}"
+            f" (p {p['return_lost_vs_trained_task']['paired_t_test_p']:.3f},"
+            f" Wilcoxon {p['return_lost_vs_trained_task']['wilcoxon_p']:.3f})"
+        )
