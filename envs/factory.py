@@ -164,7 +164,7 @@ def load_suite(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown key {unknown[0]!r}; valid keys: {list(SUITE_KEYS)}")
-    env_kwargs = data.get("env_kwargs") or {}
+    env_kwargs = {} if data.get("env_kwargs") is None else data["env_kwargs"]
     if not (isinstance(env_kwargs, dict) and all(isinstance(k, str) for k in env_kwargs)):
         raise ValueError(f"{path}: env_kwargs must be a mapping of gym kwargs, got {env_kwargs!r}")
     for key in ("episodes", "max_episode_steps"):

@@ -17,7 +17,8 @@ from scipy import stats
 
 ROOT = Path("results/adaptation")
 ARMS = ("plastic SNN", "static SNN", "LSTM (ES)", "oracle")
-trained = json.loads((ROOT / "dir_cue_lstm_es/summary.json").read_text())["agents"]
+trained_summary = json.loads((ROOT / "dir_cue_lstm_es/summary.json").read_text())
+trained = trained_summary["agents"]
 
 
 def per_seed(agents: dict, arm: str, key: str) -> np.ndarray:
@@ -40,7 +41,11 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 
 result = {}
 for d in sorted(p for p in (ROOT / "dir_heldout").iterdir() if (p / "summary.json").exists()):
-    agents = json.loads((d / "summary.json").read_text())["agents"]
+    summary = json.loads((d / "summary.json").read_text())
+    # seed i of every arm is the same run, on the same held-out episodes, in both analyses
+    same = ("runs", "eval_seed", "episodes_per_seed")
+    assert all(summary[k] == trained_summary[k] for k in same), f"{d}: other runs or episodes"
+    agents = summary["agents"]
     ret = {a: per_seed(agents, a, "return") for a in ARMS}
     rest = {a: per_seed(agents, a, "reward_rest") for a in ARMS}
     lost = {a: per_seed(trained, a, "return") - ret[a] for a in ARMS}

@@ -284,9 +284,14 @@ def test_suites_load_and_bad_suites_are_named(tmp_path):
     )
     with pytest.raises(ValueError, match="duplicate perturbation name 'a'"):
         load_suite(bad)
-    bad.write_text("env_kwargs: [switch_every, 100]\nperturbations: []\n")
-    with pytest.raises(ValueError, match="env_kwargs must be a mapping"):
-        load_suite(bad)
+    bad.write_text("perturbations: []\n")
+    assert load_suite(bad)["env_kwargs"] == {}  # no key: the runs' own kwargs
+    for value in ("[switch_every, 100]", "false", "''"):
+        bad.write_text(f"env_kwargs: {value}\nperturbations: []\n")
+        with pytest.raises(ValueError, match="env_kwargs must be a mapping"):
+            load_suite(bad)
+    bad.write_text("env_kwargs: {switch_every: 400}\nperturbations: []\n")
+    assert load_suite(bad)["env_kwargs"] == {"switch_every": 400}
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_suite(tmp_path / "missing.yaml")
 

@@ -344,20 +344,32 @@ def test_a_suite_can_change_the_task_for_every_arm_and_the_oracle(runs, tmp_path
     """A suite's ``env_kwargs`` (here a switch schedule the runs never trained on) go over
     every arm's own gym kwargs and the oracle's: all switch at the suite's step, the summary
     and report say the task was changed; a kwarg the env does not take names the suite."""
+    from plasticagents.training import load_config, train
+
+    overrides = [  # a run with its own schedule (a switch at 150), which the suite overrides
+        "name=own",
+        "trainer.generations=1",
+        "agent.plasticity=null",
+        "env.id=plasticagents/HalfCheetahVelSwitch-v0",
+        "env.kwargs={switch_range: [150, 150]}",
+    ]
+    cfg = load_config("configs/smoke/es.yaml", overrides)
+    own = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False).run
     path = tmp_path / "held_out.yaml"
     base = {"env": "plasticagents/HalfCheetahVelSwitch-v0", "episodes": 2}
     base["max_episode_steps"], base["perturbations"] = 200, []
     path.write_text(yaml.safe_dump({**base, "env_kwargs": {"switch_range": [90, 90]}}))
     out = tmp_path / "out"
     summary = run_adaptation(
-        {"static": runs["static"]}, path, out, oracle=runs["oracle"], threads=1, progress=False
+        {"own": [own, own]}, path, out, oracle=runs["oracle"], threads=1, progress=False
     )
     rows = _rows(out / "episodes.csv")
-    assert {r["agent"] for r in rows} == {"static", "oracle"}
-    assert {r["onset"] for r in rows} == {"90"}  # the registered range is 300..700
+    assert {r["agent"] for r in rows} == {"own", "oracle"}
+    assert {r["onset"] for r in rows} == {"90"}  # not the run's 150 nor the registered 300..700
     assert summary["suite_env_kwargs"] == {"switch_range": [90, 90]}
+    assert summary["env_kwargs"] == {"switch_range": [90, 90]}
     assert "never trained on" in (out / "report.md").read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**base, "env_kwargs": {"switch_rnge": [90, 90]}}))
     with pytest.raises(ValueError, match=r"bad\.yaml.*switch_rnge"):
-        run_adaptation({"static": runs["static"]}, bad, tmp_path / "o2", progress=False)
+        run_adaptation({"own": [own]}, bad, tmp_path / "o2", progress=False)

@@ -438,3 +438,53 @@ def time_to_level_of(row, level, tmp_path):
         pool.close()
     rewards = np.stack(result.trajectory["rewards"])[:, 0]
     return time_to_level(rewards, row["onset"], level, window=50, fraction=0.8)
+
+
+def test_a_suite_can_change_the_task_for_every_run_and_the_oracle(trained, tmp_path):
+    """A suite's ``env_kwargs`` (a switch schedule never trained on) reach every run and the
+    privileged oracle; report and record say the task was changed."""
+    import yaml
+
+    from plasticagents.training import load_config, train
+
+    overrides = [
+        "name=oracle",
+        "env.id=plasticagents/HalfCheetahVelSwitchPrivileged-v0",
+        "trainer.generations=1",
+    ]
+    oracle = train(
+        load_config("configs/smoke/es.yaml", overrides),
+        runs_dir=tmp_path,
+        log=lambda m: None,
+        tensorboard=False,
+    ).run
+    suite = tmp_path / "held_out.yaml"
+    base = {"env": "plasticagents/HalfCheetahVelSwitch-v0", "episodes": 2, "perturbations": []}
+    suite.write_text(yaml.safe_dump({**base, "env_kwargs": {"switch_range": [40, 40]}}))
+    out = tmp_path / "out"
+    rows = run_robustness([trained], suite, out, threads=1, progress=False, oracle=oracle)
+    assert {r["agent"] for r in rows} == {"oracle (oracle)", "tiny-plastic"}
+    assert {r["onset"] for r in rows} == {40}  # the registered range is 300..700
+    assert "The task changed for this evaluation" in (out / "report.md").read_text()
+    record = json.loads((out / "record.json").read_text())
+    assert record["outputs"]["env_kwargs"] == {"switch_range": [40, 40]}
+
+
+def test_suite_kwargs_go_over_the_runs_own_and_name_a_clash():
+    from plasticagents.training.analysis.robustness import with_suite_kwargs
+    from plasticagents.training.config import EnvConfig
+
+    own = {"switch_range": None, "switch_every": 250}  # as the direction task's runs
+    cued = EnvConfig(id="plasticagents/HalfCheetahDirSwitch-v0", kwargs=own)
+    suite = {"env_kwargs": {"switch_every": 400, "cue_steps": 5}}
+    got = with_suite_kwargs(cued, suite, "s.yaml").kwargs
+    assert got == {"switch_range": None, "switch_every": 400, "cue_steps": 5}
+    # the privileged oracle sees the goal always: what only sets the arms' view is dropped
+    privileged = EnvConfig(id="plasticagents/HalfCheetahDirSwitchPrivileged-v0", kwargs=own)
+    got = with_suite_kwargs(privileged, suite, "s.yaml", oracle=True).kwargs
+    assert got == {"switch_range": None, "switch_every": 400}
+    clash = {"env_kwargs": {"switch_range": [100, 200]}}
+    with pytest.raises(ValueError, match=r"'s\.yaml'.*'switch_every': 250.*give at most one"):
+        with_suite_kwargs(cued, clash, "s.yaml")
+    none = {"env_kwargs": {}}
+    assert with_suite_kwargs(cued, none, "s.yaml") is cued

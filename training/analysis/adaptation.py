@@ -18,7 +18,9 @@ keeps them apart from the 0-based seeds training and the other commands use), wi
   weights' response to the change.
 
 Every arm and the oracle run the same task: the suite's env with the arms' own gym kwargs
-(which must agree), the oracle on its privileged twin with those kwargs.
+(which must agree) updated with the suite's ``env_kwargs`` (a task changed for evaluation,
+e.g. a switch schedule never trained on), the oracle on its privileged twin with those kwargs
+(less what only sets the arms' view of the goal, ``cue_steps``).
 
 Statistics are over seeds (the unit that was trained): each number is first averaged over the
 episodes of one seed, then given as mean ± 95% Student-t half-width over the seeds. Paired
@@ -63,6 +65,7 @@ import numpy as np
 from plasticagents.training.analysis.robustness import (
     COLUMNS,
     NOMINAL,
+    VIEW_ONLY,
     around_onset,
     conditions_of,
     episode_seed_list,
@@ -198,11 +201,6 @@ def _difference(summary: dict[str, Any], a: str, b: str, key: str) -> dict[str, 
         return None
     flip = lambda v: None if v is None else -v  # noqa: E731
     return {**stat, "mean": flip(stat["mean"]), "per_seed": [flip(v) for v in stat["per_seed"]]}
-
-
-# hidden-goal gym kwargs that set only what the agent sees of the goal, not the task: the
-# privileged twin always shows it, so the oracle runs without them
-_VIEW_ONLY = ("cue_steps",)
 
 
 def goals(summary: dict[str, Any], plastic: str, static: str | None) -> list[dict[str, Any]]:
@@ -396,7 +394,7 @@ def run_adaptation(
             cfg = dataclasses.replace(
                 lp.env_config(_privileged(env_id), [], max_steps),
                 # the same task; what the arms are shown of the goal is not the oracle's view
-                kwargs={k: v for k, v in kwargs.items() if k not in _VIEW_ONLY},
+                kwargs={k: v for k, v in kwargs.items() if k not in VIEW_ONLY},
                 max_episode_steps=cap,
             )
             check_compatible(lp, *env_spaces(cfg)[:2], cfg.id)

@@ -403,8 +403,8 @@ _DIR_LSTM_ES = "adaptation/dir_cue_lstm_es"
 
 _DIR_HELDOUT = (  # (output directory under adaptation/dir_heldout, label): changes never trained on
     ("gravity_1.5", "gravity x1.5 from step 300"),
-    ("weak_actuators", "every actuator at half strength from step 300"),
     ("heavy", "body mass x1.5 from step 300"),
+    ("weak_actuators", "every actuator at half strength from step 300"),
     ("front_leg_disabled", "front leg disabled from step 300"),
     ("schedule_every125", "reversed every 125 steps"),
     ("schedule_every400", "reversed every 400 steps"),
@@ -416,31 +416,39 @@ _DIR_ARMS = ("plastic SNN", "static SNN", "LSTM (ES)")
 def _adaptation_dir_heldout(root: Path) -> str:
     """One row per held-out change of the direction task: every arm's return under it (with
     the share of its return on the trained task: the ratio of the seed means, each seed's
-    runs on the same held-out episodes in both), and the plastic SNN's paired differences."""
+    runs on the same held-out episodes in both), and the plastic SNN's paired differences
+    with the paired t-test's p (``paired_stats.json`` of ``dir_cue_ff_stats.py`` and
+    ``dir_heldout_stats.py``)."""
     from plasticagents.training.analysis.adaptation import format_stat
 
     base = _json(root / _DIR_LSTM_ES / "summary.json")
     trained = base["agents"]
+    tests = _json(root / "adaptation/dir_heldout/paired_stats.json")
+    tests[None] = {
+        "plastic_minus": _json(root / _DIR_LSTM_ES / "paired_stats.json")["plastic_minus"]
+    }
 
-    def row(label: str, summary: dict) -> list[str]:
+    def row(label: str, summary: dict, change: str | None) -> list[str]:
         cells = []
         for name in ("oracle", *_DIR_ARMS):
             got, nominal = summary["agents"][name]["return"], trained[name]["return"]
             share = 100.0 * got["mean"] / nominal["mean"] if nominal["mean"] else math.nan
             cells.append(f"{format_stat(got, 0)} ({share:.0f}%)")
-        diffs = summary["differences"]
-        cells += [format_stat(diffs[f"plastic SNN − {b}"]["return"], 0) for b in _DIR_ARMS[1:]]
+        for other in _DIR_ARMS[1:]:
+            p = tests[change]["plastic_minus"][other]["return"]["paired_t_test_p"]
+            diff = summary["differences"][f"plastic SNN − {other}"]["return"]
+            cells.append(f"{format_stat(diff, 0)} (p {p:.3f})")
         return [label, *cells]
 
-    rows = [row("none (the trained task)", base)]
+    rows = [row("none (the trained task)", base, None)]
     for directory, label in _DIR_HELDOUT:
-        rows.append(row(label, _json(root / "adaptation/dir_heldout" / directory / "summary.json")))
+        summary = _json(root / "adaptation/dir_heldout" / directory / "summary.json")
+        rows.append(row(label, summary, directory))
     header = [
         "change (none of it seen in training)",
         "oracle",
         *_DIR_ARMS,
-        "plastic − static SNN",
-        "plastic SNN − LSTM",
+        *(f"plastic SNN − {other}" for other in _DIR_ARMS[1:]),
     ]
     return _table(header, rows)
 
@@ -1244,9 +1252,10 @@ SECTIONS: tuple[Section, ...] = (
         "`results/adaptation/evaluate_dir_heldout.sh`. Cells: return, mean ± 95% Student-t "
         "half-width over seeds, and in brackets that mean as a share of the same arm's mean "
         "on the trained task (first row); the last two columns: paired differences of "
-        "return over seeds. Each change's full table (post-change reward, the plastic SNN's "
-        "ablations, per-seed shares of the nominal return for the body changes) is in "
-        "`results/adaptation/dir_heldout/<change>/report.md`.",
+        "return over seeds, with the paired t-test's p (`python "
+        "results/adaptation/dir_heldout_stats.py`). Each change's full table (post-change "
+        "reward, the plastic SNN's ablations, per-seed shares of the nominal return for "
+        "the body changes) is in `results/adaptation/dir_heldout/<change>/report.md`.",
         ("adaptation/dir_heldout/schedule_once/reward_around_onset.png",),
     ),
     Section(

@@ -519,6 +519,9 @@ def run_robustness(
     the provenance record ``record.json`` (:mod:`~plasticagents.training.record`) into ``out``.
     Returns the CSV rows.
 
+    Every run meets its training env (or ``env_id``) without its training perturbations, with
+    the suite's ``env_kwargs`` over its own gym kwargs (:func:`with_suite_kwargs`).
+
     ``record.json`` holds the command (``command``, default: the ``plasticagents robustness``
     command line equivalent to these arguments), commit, versions, machine, dates and wall
     time, and as ``outputs`` the settings, the agents and the report's summary numbers: mean
@@ -604,6 +607,7 @@ def run_robustness(
             lp.env_config(oracle_env or _privileged(configs[0].id), [], max_steps),
             suite,
             suite_path,
+            oracle=True,
         )
         obs_dim, act_dim, _, _ = env_spaces(cfg)
         check_compatible(lp, obs_dim, act_dim, cfg.id)
@@ -644,6 +648,7 @@ def run_robustness(
         "window": window,
         "fraction": fraction,
         "env": configs[0].id,
+        "env_kwargs": dict(suite["env_kwargs"]),
         "max_episode_steps": configs[0].max_episode_steps,
         "ablations": list(ablations),
         "oracle": str(oracle) if oracle is not None else None,
@@ -733,23 +738,35 @@ def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def with_suite_kwargs(cfg: Any, suite: Mapping[str, Any], suite_path: str | Path) -> Any:
+# hidden-goal gym kwargs that set only what the agent sees of the goal, not the task: the
+# privileged oracle sees the goal always and takes none of them
+VIEW_ONLY = ("cue_steps",)
+
+
+def with_suite_kwargs(
+    cfg: Any, suite: Mapping[str, Any], suite_path: str | Path, oracle: bool = False
+) -> Any:
     """``cfg`` with the suite's ``env_kwargs`` over its own gym kwargs (the task changed for
-    evaluation, e.g. a switch schedule never trained on); a kwarg the env does not take is a
-    clear error naming the suite."""
-    extra = suite.get("env_kwargs") or {}
+    evaluation, e.g. a switch schedule never trained on; for the privileged ``oracle``, less
+    :data:`VIEW_ONLY`); kwargs the env does not take are a clear error naming the suite, the
+    run's own kwargs and the merged ones."""
+    extra = dict(suite.get("env_kwargs") or {})
+    if oracle:
+        extra = {k: v for k, v in extra.items() if k not in VIEW_ONLY}
     if not extra:
         return cfg
     from plasticagents.training.builders import env_spaces
 
-    cfg = dataclasses.replace(cfg, kwargs={**cfg.kwargs, **extra})
+    merged = dataclasses.replace(cfg, kwargs={**cfg.kwargs, **extra})
     try:
-        env_spaces(cfg)
+        env_spaces(merged)
     except (TypeError, ValueError) as err:
         raise ValueError(
-            f"{str(suite_path)!r}: env_kwargs {extra} do not fit {cfg.id!r}: {err}"
+            f"{str(suite_path)!r}: env_kwargs {extra} over the run's own {dict(cfg.kwargs)} "
+            f"give {dict(merged.kwargs)}, which {cfg.id!r} does not take: {err} (set a run's "
+            "kwarg to null in env_kwargs to drop it)"
         ) from None
-    return cfg
+    return merged
 
 
 def _privileged(env_id: str) -> str:
@@ -1027,6 +1044,15 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, info: dict[str, Any
         "Cells: mean ± 95% confidence half-width (Student t) over episodes; bold: best agent; "
         "ratios and differences: paired bootstrap intervals in brackets.",
         "",
+        *(
+            [
+                "The task changed for this evaluation: the suite's gym kwargs "
+                f"{info['env_kwargs']} over each run's own.",
+                "",
+            ]
+            if info.get("env_kwargs")
+            else []
+        ),
         *(
             [
                 "Ablated agents (`<agent> [<ablation>]`) are the same policy on the same seeds "
