@@ -400,6 +400,7 @@ _DIR_FF = "adaptation/dir_cue_ff"
 _DIR_REC = "adaptation/dir_cue_g100"
 _DIR_LSTM = "adaptation/dir_cue_lstm"
 _DIR_LSTM_ES = "adaptation/dir_cue_lstm_es"
+_DIR_G600 = "adaptation/dir_cue_ff_g600"
 
 _DIR_HELDOUT = (  # (output directory under adaptation/dir_heldout, label): changes never trained on
     ("gravity_1.5", "gravity x1.5 from step 300"),
@@ -1238,6 +1239,21 @@ SECTIONS: tuple[Section, ...] = (
         "activity (`TASK=dir bash results/adaptation/train_vel_cue.sh 0 1 2`). Cells and "
         "goals as above.",
         (f"{_DIR_REC}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-g600",
+        "The direction task: the plastic SNN at twice the LSTM's budget",
+        (_DIR_G600, "adaptation"),
+        lambda root: _adaptation_with_goals(root, _DIR_G600),
+        "Each seed's feed-forward plastic SNN of the table above, copied to a new run "
+        "directory and resumed from 300 to 600 generations (19.2M env steps; "
+        "`results/adaptation/extend_dir_cue_ff_plastic.sh`), beside the 300-generation "
+        "plastic and static SNNs, the LSTM (ES, 9.6M) and the oracle on the same held-out "
+        "episodes (`results/adaptation/evaluate_dir_cue_ff_g600.sh`); paired statistics in "
+        "`paired_stats.json` (`python results/adaptation/dir_cue_ff_stats.py "
+        'results/adaptation/dir_cue_ff_g600 "plastic SNN, 19.2M steps"`). Cells and goals '
+        "as above.",
+        (f"{_DIR_G600}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-dir-heldout",
