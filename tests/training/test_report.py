@@ -178,3 +178,27 @@ def test_a_run_still_training_is_not_listed_beside_the_table(tmp_path):
         "`plasticagents train ant.yaml --set seed=0`",
         *["`plasticagents train --resume a --set trainer.generations=9`"] * 2,  # how it went on
     ]
+
+
+def test_an_analysis_lists_the_training_commands_of_the_runs_it_evaluated_only(tmp_path):
+    """Runs shipped beside an adaptation analysis but not evaluated in it (a pilot, another
+    task's arms) are not listed as the commands behind its table."""
+    import json
+
+    runs = tmp_path / "adaptation/runs"
+    for name in ("arm-s0", "oracle-s0", "pilot-s0"):
+        (runs / name).mkdir(parents=True)
+        meta = {"command": ["plasticagents", "train", f"{name}.yaml"]}
+        (runs / name / "meta.json").write_text(json.dumps(meta))
+    analysis = tmp_path / "adaptation/dir"
+    analysis.mkdir()
+    named = {
+        "arm": ["results/adaptation/runs/arm-s0"],
+        "oracle": ["results/adaptation/runs/oracle-s0"],
+    }
+    (analysis / "summary.json").write_text(json.dumps({"runs": named}))
+    section = report.Section("x", "x", ("adaptation/dir", "adaptation"), lambda root: "", "x")
+    assert report._commands(tmp_path, section) == [
+        "`plasticagents train arm-s0.yaml`",
+        "`plasticagents train oracle-s0.yaml`",
+    ]

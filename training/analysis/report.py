@@ -1353,8 +1353,17 @@ def sync_readme(text: str, tables: dict[str, str]) -> str:
 def _commands(root: Path, section: Section) -> list[str]:
     """The command lines that made a section's files: each source's ``record.json`` (and,
     unless it is a sweep's, the ``meta.json`` of the run directories shipped under it: the
-    training commands behind a robustness run), reconstructed records flagged as such."""
+    training commands behind a robustness run), reconstructed records flagged as such. Where
+    a source's ``summary.json`` names the runs it evaluated (an adaptation analysis), only
+    those runs' commands are given, not every run shipped beside them."""
     lines: list[str] = []
+    evaluated: set[str] = set()
+    for source in section.sources:
+        summary = root / source / "summary.json"
+        if summary.is_file():
+            named = json.loads(summary.read_text()).get("runs")
+            if isinstance(named, dict):
+                evaluated |= {Path(r).name for runs in named.values() for r in runs}
     for source in section.sources:
         directory = root / source
         record = directory / "record.json"
@@ -1371,6 +1380,8 @@ def _commands(root: Path, section: Section) -> list[str]:
             for run in sorted(runs.iterdir()):
                 meta = run / "meta.json"
                 done = section.run_done is None or (run / section.run_done).is_file()
+                if evaluated and run.name not in evaluated:
+                    continue
                 if meta.is_file() and done:
                     record = json.loads(meta.read_text())
                     # the command, then each resume that continued it, in order
