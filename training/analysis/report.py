@@ -1253,7 +1253,7 @@ SECTIONS: tuple[Section, ...] = (
         "`paired_stats.json` (`python results/adaptation/dir_cue_ff_stats.py "
         'results/adaptation/dir_cue_ff_g600 "plastic SNN, 19.2M steps"`). Cells and goals '
         "as above.",
-        (f"{_DIR_G600}/reward_around_onset.png",),
+        (f"{_DIR_G600}/learning_curves.png", f"{_DIR_G600}/reward_around_onset.png"),
     ),
     Section(
         "adaptation-dir-heldout",
