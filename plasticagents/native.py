@@ -134,6 +134,7 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
         (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
         (layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
+        (not layer.modulator_reads_input, "a neuromodulator reading the input"),
         (not layer.synapses.dale_rows, "Dale's law"),
         (layer.synapses.mask is None, "a sparsity mask"),
         (module.output in ("tanh", "linear"), f"output {module.output!r}"),

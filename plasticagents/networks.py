@@ -121,7 +121,8 @@ class RecurrentSpikingLayer(nn.Module):
     low-pass traces of pre and post activity (``signal="traces"``, time constant ``tau_trace``,
     ``trace <- a trace + (1 - a) s`` so a trace is a rate in [0, 1] for spikes) or the raw spikes
     (``signal="spikes"``; STDP always uses spikes and keeps its own traces). In modulated modes
-    the layer computes ``M = Neuromodulator(post_trace)``.
+    the layer computes ``M = Neuromodulator(post_trace)`` (or, with the spec's
+    ``modulator_input="input"``, from the input currents' traces ``pre_trace[..., :I]``).
 
     Args:
         n_in, n_hidden: input current size ``I`` and number of neurons ``N``.
@@ -178,11 +179,22 @@ class RecurrentSpikingLayer(nn.Module):
             Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
         )
         modulated = plasticity is not None and plasticity.mode != "plain"
+        self.modulator_reads_input = modulated and plasticity.modulator_input == "input"
         self.modulator = (
-            Neuromodulator(n_hidden, n_hidden, plasticity.n_modulators, generator)
+            Neuromodulator(
+                n_in if self.modulator_reads_input else n_hidden,
+                n_hidden,
+                plasticity.n_modulators,
+                generator,
+            )
             if modulated
             else None
         )
+
+    def modulator_source(self, pre_trace: Tensor, post_trace: Tensor) -> Tensor:
+        """What the neuromodulator reads (``spec.modulator_input``): the traces of the input
+        currents, ``pre_trace[..., :I]``, or of the layer's own spikes, ``post_trace``."""
+        return pre_trace[..., : self.n_in] if self.modulator_reads_input else post_trace
 
     def post_major_parameters(self) -> list[str]:
         """Names (relative to this layer) of the ``[I, N]`` parameters read elementwise with the
@@ -227,7 +239,9 @@ class RecurrentSpikingLayer(nn.Module):
         pre_trace = a * state.pre_trace + (1.0 - a) * pre
         post_trace = a * state.post_trace + (1.0 - a) * z
         if plastic is not None:
-            m = self.modulator(post_trace) if self.modulator is not None else None
+            m = None
+            if self.modulator is not None:
+                m = self.modulator(self.modulator_source(pre_trace, post_trace))
             use_spikes = self.signal == "spikes" or self.plasticity.spec.rule == "stdp"
             plastic = self.plasticity(
                 pre if use_spikes else pre_trace, z if use_spikes else post_trace, plastic, m
@@ -328,11 +342,13 @@ class PlasticSNN(nn.Module):
         return out, SNNState(layer, readout, spikes)
 
     def modulation(self, state: SNNState) -> Tensor | None:
-        """The K neuromodulatory signals ``tanh(post_trace @ w_mod): [..., K]`` the network
-        computes from its activity in ``state`` (``None`` without a neuromodulator)."""
+        """The K neuromodulatory signals ``tanh(source @ w_mod): [..., K]`` the network
+        computes in ``state`` from its activity (``post_trace``) or its input (see
+        :meth:`RecurrentSpikingLayer.modulator_source`); ``None`` without a neuromodulator."""
         if self.layer.modulator is None:
             return None
-        return torch.tanh(state.layer.post_trace @ self.layer.modulator.w_mod)
+        source = self.layer.modulator_source(state.layer.pre_trace, state.layer.post_trace)
+        return torch.tanh(source @ self.layer.modulator.w_mod)
 
     def weight_change(self, state: SNNState) -> Tensor:
         """Frobenius norm of the plastic part of the synapse matrix, ``||alpha * hebb||``, per

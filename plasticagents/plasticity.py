@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 RULES = ("hebbian", "oja", "bcm", "abcd", "stdp")
+MODULATOR_INPUTS = ("activity", "input")
 MODES = ("plain", "modulated", "retroactive")
 GRANULARITIES = ("scalar", "post", "synapse")
 
@@ -300,6 +301,9 @@ class PlasticitySpec:
             draws one per synapse (heterogeneous STDP).
         tau_theta: BCM threshold time constant (s).
         n_modulators: modulatory signals computed by the network (modulated modes).
+        modulator_input: what the neuromodulator reads: ``activity`` (the layer's own
+            postsynaptic traces, Backpropamine's choice) or ``input`` (the traces of the
+            layer's input currents: a cue in the observation can gate plasticity directly).
     """
 
     rule: str = "hebbian"
@@ -312,12 +316,14 @@ class PlasticitySpec:
     tau_minus: float | TimeConstants = 20e-3
     tau_theta: float = 1.0
     n_modulators: int = 1
+    modulator_input: str = "activity"
 
     def __post_init__(self) -> None:
         for field, value, choices in (
             ("rule", self.rule, RULES),
             ("mode", self.mode, MODES),
             ("granularity", self.granularity, GRANULARITIES),
+            ("modulator_input", self.modulator_input, MODULATOR_INPUTS),
         ):
             if value not in choices:
                 raise ValueError(

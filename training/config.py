@@ -97,6 +97,8 @@ class PlasticityConfig:
     tau_minus: float = 20e-3
     tau_theta: float = 1.0
     n_modulators: int = 1
+    # what the neuromodulator reads: the layer's own activity or its input currents
+    modulator_input: Literal["activity", "input"] = "activity"
 
 
 @dataclass

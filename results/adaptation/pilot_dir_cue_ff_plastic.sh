@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # A pilot for the direction task's feed-forward plastic SNN: does a larger initial share of the
-# fast weights (agent.plasticity.alpha_init, default 0.01) or a wider search (trainer.stdev_init,
-# default 0.03) let ES find the memory sooner? Each variant x seed (default seeds 0-3) trains the
+# fast weights (agent.plasticity.alpha_init, default 0.01), a wider search (trainer.stdev_init,
+# default 0.03) or a neuromodulator that reads the input currents instead of the hidden
+# layer's activity (modin: agent.plasticity.modulator_input=input, so the cue flag can gate
+# the fast weights' learning directly) let ES find the memory sooner? Each variant in VARIANTS
+# (default base alpha0.1 alpha0.3 stdev0.1) x seed (default seeds 0-3) trains the
 # train_dir_cue_ff.sh arm for its first 100 generations (3.2M env steps), one core per run,
 # PARALLEL (default 2) at a time; `base` is that arm unchanged, rerun here because these runs
 # take the native C step (the 8-seed runs mostly took the compiled torch step, equal up to
-# float rounding, which ES amplifies). Run from the repository root:
-#     bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
+# float rounding, which ES amplifies; modin takes the compiled torch step, which the C step
+# does not cover). Run from the repository root:
+#     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 mkdir -p results/adaptation/logs
 seeds=("${@:-0 1 2 3}")
 jobs=()
 for seed in ${seeds[@]}; do
-  for variant in base alpha0.1 alpha0.3 stdev0.1; do jobs+=("$variant $seed"); done
+  for variant in ${VARIANTS:-base alpha0.1 alpha0.3 stdev0.1}; do jobs+=("$variant $seed"); done
 done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   variant=$0; seed=$1; name="dir-cue-ff-plastic-${variant}-s${seed}"; R=results/adaptation/runs
@@ -23,6 +27,7 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   case $variant in
     alpha*) extra=(--set "agent.plasticity.alpha_init=${variant#alpha}") ;;
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
+    modin) extra=(--set agent.plasticity.modulator_input=input) ;;
   esac
   plasticagents train configs/experiments/dir_cue_plastic_snn.yaml --runs-dir $R \
     --name "$name" --set seed=$seed --set agent.recurrent=false "${extra[@]}" > "$log.log" 2>&1

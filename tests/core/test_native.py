@@ -32,10 +32,18 @@ COVERED = list(
 )
 
 
-def _net(recurrent=True, mode="plain", granularity="post", eta=0.3, **kwargs):
+def _net(
+    recurrent=True, mode="plain", granularity="post", eta=0.3, modulator_input="activity", **kwargs
+):
     torch.manual_seed(0)
     spec = PlasticitySpec(
-        "hebbian", mode=mode, granularity=granularity, alpha_init=0.5, eta=eta, clip=0.8
+        "hebbian",
+        mode=mode,
+        granularity=granularity,
+        alpha_init=0.5,
+        eta=eta,
+        clip=0.8,
+        modulator_input=modulator_input,
     )
     return PlasticSNN(
         7, 3, hidden=16, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
@@ -113,6 +121,7 @@ def test_native_step_does_not_write_its_inputs(native_lib):
         ({"dale": True}, "Dale's law"),
         ({"density": 0.5}, "sparsity mask"),
         ({"signal": "spikes"}, "plasticity signal"),
+        ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):

@@ -92,6 +92,7 @@ def assert_population_equals_individuals(pop, xs, atol):
         PlasticitySpec("bcm", mode="retroactive", granularity="scalar"),
         PlasticitySpec("abcd", n_modulators=2, mode="modulated"),
         PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)),
+        PlasticitySpec("hebbian", mode="modulated", granularity="post", modulator_input="input"),
     ],
 )
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
@@ -363,3 +364,31 @@ def test_bad_lstm_arguments_are_named(gen):
         LSTMPolicy(3, 1, hidden=0)
     with pytest.raises(ValueError, match=r"expected input \[..., 3\], got \[2, 4\]"):
         LSTMPolicy(3, 1, hidden=4, generator=gen)(torch.zeros(2, 4))
+
+
+def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(gen):
+    """``modulator_input="input"``: M is computed from the input currents' traces, so an input
+    channel can switch the fast weights' learning on and off; the default reads activity."""
+    spec = PlasticitySpec("hebbian", mode="modulated", granularity="post", modulator_input="input")
+    net = make_net(gen, spec, recurrent=False)
+    assert net.layer.modulator.w_mod.shape == (6, 1)  # one row per input current
+    with torch.no_grad():
+        net.layer.modulator.w_mod.zero_()
+        net.layer.modulator.w_mod[0] = 5.0  # only input channel 0 modulates
+    quiet = torch.rand(20, 2, 6, generator=gen) * 2
+    quiet[..., 0] = 0.0  # the gating channel silent: no learning
+    _, state = rollout(net, quiet)
+    assert state.layer.plastic.hebb.abs().max() == 0.0
+    assert state.spikes.sum() > 0  # not for want of activity
+    source = state.layer.pre_trace[..., :6]
+    torch.testing.assert_close(
+        net.modulation(state), torch.tanh(source @ net.layer.modulator.w_mod)
+    )
+    cued = quiet.clone()
+    cued[:3, :, 0] = 1.0  # the gate opens for three steps, then the fast weights are held
+    _, state = rollout(net, cued)
+    assert state.layer.plastic.hebb.abs().max() > 0.0
+    default = make_net(gen, PlasticitySpec("hebbian", mode="modulated", granularity="post"))
+    assert default.layer.modulator.w_mod.shape == (24, 1)  # the hidden layer's activity
+    with pytest.raises(ValueError, match="modulator_input 'spikes'.*'activity', 'input'"):
+        PlasticitySpec("hebbian", mode="modulated", modulator_input="spikes")
