@@ -335,6 +335,11 @@ class PlasticitySpec:
             raise ValueError(f"plasticity tau_theta must be > 0 seconds, got {self.tau_theta!r}")
         if self.n_modulators < 1:
             raise ValueError(f"n_modulators must be >= 1, got {self.n_modulators!r}")
+        if self.modulator_input != "activity" and self.mode == "plain":
+            raise ValueError(
+                f"modulator_input {self.modulator_input!r} needs a neuromodulator: mode "
+                "'modulated' or 'retroactive', not 'plain'"
+            )
 
 
 class Neuromodulator(nn.Module):

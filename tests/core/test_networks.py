@@ -366,11 +366,13 @@ def test_bad_lstm_arguments_are_named(gen):
         LSTMPolicy(3, 1, hidden=4, generator=gen)(torch.zeros(2, 4))
 
 
-def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(gen):
-    """``modulator_input="input"``: M is computed from the input currents' traces, so an input
-    channel can switch the fast weights' learning on and off; the default reads activity."""
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(recurrent, gen):
+    """``modulator_input="input"``: M is computed from the input currents' traces (not the
+    recurrent spikes' beside them), so an input channel can switch the fast weights' learning
+    on and off; the default reads activity."""
     spec = PlasticitySpec("hebbian", mode="modulated", granularity="post", modulator_input="input")
-    net = make_net(gen, spec, recurrent=False)
+    net = make_net(gen, spec, recurrent=recurrent)
     assert net.layer.modulator.w_mod.shape == (6, 1)  # one row per input current
     with torch.no_grad():
         net.layer.modulator.w_mod.zero_()
@@ -380,6 +382,7 @@ def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(gen):
     _, state = rollout(net, quiet)
     assert state.layer.plastic.hebb.abs().max() == 0.0
     assert state.spikes.sum() > 0  # not for want of activity
+    assert state.layer.pre_trace.shape[-1] == (30 if recurrent else 6)  # [x, z] if recurrent
     source = state.layer.pre_trace[..., :6]
     torch.testing.assert_close(
         net.modulation(state), torch.tanh(source @ net.layer.modulator.w_mod)
@@ -392,3 +395,5 @@ def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(gen):
     assert default.layer.modulator.w_mod.shape == (24, 1)  # the hidden layer's activity
     with pytest.raises(ValueError, match="modulator_input 'spikes'.*'activity', 'input'"):
         PlasticitySpec("hebbian", mode="modulated", modulator_input="spikes")
+    with pytest.raises(ValueError, match="needs a neuromodulator: mode 'modulated'"):
+        PlasticitySpec("hebbian", mode="plain", modulator_input="input")  # would do nothing
