@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from paired import interval, paired  # results/adaptation/paired.py, beside this script
 
 LEARNED = 0.1  # reward per step after the reversal; a goal-blind policy scores at most 0
 
@@ -30,21 +30,6 @@ def rest(agent: str) -> np.ndarray:
 
 def returns(agent: str) -> np.ndarray:
     return np.array(agents[agent]["return"]["per_seed"], dtype=float)
-
-
-def interval(d: np.ndarray) -> dict:
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return {"per_seed": d.round(4).tolist(), "mean": float(d.mean()), "half": float(half)}
-
-
-def paired(a: np.ndarray, b: np.ndarray) -> dict:
-    return {
-        **interval(a - b),
-        "paired_t_test_p": float(stats.ttest_rel(a, b).pvalue),
-        "wilcoxon_p": float(stats.wilcoxon(a, b).pvalue),
-        "plastic_ahead_on": int((a > b).sum()),
-        "seeds": len(a),
-    }
 
 
 intact = rest(P)

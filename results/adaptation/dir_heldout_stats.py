@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from paired import paired  # results/adaptation/paired.py, beside this script
 
 ROOT = Path("results/adaptation")
 ARMS = ("plastic SNN", "static SNN", "LSTM (ES)", "oracle")
@@ -23,20 +23,6 @@ trained = trained_summary["agents"]
 
 def per_seed(agents: dict, arm: str, key: str) -> np.ndarray:
     return np.array(agents[arm][key]["per_seed"], dtype=float)
-
-
-def interval(d: np.ndarray) -> dict:
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return {"per_seed": d.round(4).tolist(), "mean": float(d.mean()), "half": float(half)}
-
-
-def paired(a: np.ndarray, b: np.ndarray) -> dict:
-    return {
-        **interval(a - b),
-        "paired_t_test_p": float(stats.ttest_rel(a, b).pvalue),
-        "wilcoxon_p": float(stats.wilcoxon(a, b).pvalue),
-        "plastic_ahead_on": int((a > b).sum()),
-    }
 
 
 result = {}

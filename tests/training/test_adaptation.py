@@ -68,6 +68,21 @@ def suite(tmp_path):
     return path
 
 
+def _static_switch_run(root, name, env_kwargs):
+    """A static SNN trained one generation on the velocity-switch task with ``env_kwargs``."""
+    from plasticagents.training import load_config, train
+
+    overrides = [
+        f"name={name}",
+        "trainer.generations=1",
+        "agent.plasticity=null",
+        "env.id=plasticagents/HalfCheetahVelSwitch-v0",
+        f"env.kwargs={env_kwargs}",
+    ]
+    cfg = load_config("configs/smoke/es.yaml", overrides)
+    return train(cfg, runs_dir=root, log=lambda m: None, tensorboard=False).run
+
+
 def _rows(path):
     with open(path) as fh:
         return list(csv.DictReader(fh))
@@ -147,17 +162,7 @@ def test_the_summary_is_computed_per_seed_from_the_episodes(runs, suite, tmp_pat
 def test_a_cued_arm_is_measured_against_the_privileged_oracle(runs, suite, tmp_path):
     """Arms shown the goal only after each draw (``cue_steps``) meet the oracle on the
     privileged twin of the same task: the switch schedule is shared, the cue is not."""
-    from plasticagents.training import load_config, train
-
-    overrides = [
-        "name=cued",
-        "trainer.generations=1",
-        "agent.plasticity=null",
-        "env.id=plasticagents/HalfCheetahVelSwitch-v0",
-        "env.kwargs={cue_steps: 10}",
-    ]
-    cfg = load_config("configs/smoke/es.yaml", overrides)
-    cued = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False).run
+    cued = _static_switch_run(tmp_path, "cued", "{cue_steps: 10}")
     summary = run_adaptation(
         {"cued": [cued, cued]},
         suite,
@@ -344,17 +349,8 @@ def test_a_suite_can_change_the_task_for_every_arm_and_the_oracle(runs, tmp_path
     """A suite's ``env_kwargs`` (here a switch schedule the runs never trained on) go over
     every arm's own gym kwargs and the oracle's: all switch at the suite's step, the summary
     and report say the task was changed; a kwarg the env does not take names the suite."""
-    from plasticagents.training import load_config, train
-
-    overrides = [  # a run with its own schedule (a switch at 150), which the suite overrides
-        "name=own",
-        "trainer.generations=1",
-        "agent.plasticity=null",
-        "env.id=plasticagents/HalfCheetahVelSwitch-v0",
-        "env.kwargs={switch_range: [150, 150]}",
-    ]
-    cfg = load_config("configs/smoke/es.yaml", overrides)
-    own = train(cfg, runs_dir=tmp_path, log=lambda m: None, tensorboard=False).run
+    # a run with its own schedule (a switch at 150), which the suite overrides
+    own = _static_switch_run(tmp_path, "own", "{switch_range: [150, 150]}")
     path = tmp_path / "held_out.yaml"
     base = {"env": "plasticagents/HalfCheetahVelSwitch-v0", "episodes": 2}
     base["max_episode_steps"], base["perturbations"] = 200, []

@@ -424,9 +424,10 @@ def _adaptation_dir_heldout(root: Path) -> str:
 
     base = _json(root / _DIR_LSTM_ES / "summary.json")
     trained = base["agents"]
-    tests = _json(root / "adaptation/dir_heldout/paired_stats.json")
-    tests[None] = {
-        "plastic_minus": _json(root / _DIR_LSTM_ES / "paired_stats.json")["plastic_minus"]
+    # the paired tests: on the trained task, then under each change
+    tests = {
+        None: _json(root / _DIR_LSTM_ES / "paired_stats.json"),
+        **_json(root / "adaptation/dir_heldout/paired_stats.json"),
     }
 
     def row(label: str, summary: dict, change: str | None) -> list[str]:
