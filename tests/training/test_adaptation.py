@@ -315,6 +315,12 @@ def test_a_perturbation_reports_the_share_of_the_nominal_return_kept(runs, tmp_p
         got = summary["agents"][agent]["return_kept_pct"]["per_seed"]
         assert got == pytest.approx(expected)
         kept[agent] = got
+        # the share of the seed means: one point estimate, not a mean of per-seed shares
+        nom = np.mean([seed_mean(agent, i, "nominal") for i in (0, 1)])
+        hit = np.mean([seed_mean(agent, i, "leg@100") for i in (0, 1)])
+        assert summary["agents"][agent]["return_kept_of_means_pct"] == pytest.approx(
+            100 * (1 + (hit - nom) / abs(nom))
+        )
     assert "return_kept_pct" not in summary["agents"]["plastic [lesion]"]
     gap = summary["differences"]["static − plastic"]["return_kept_pct"]["per_seed"]
     assert gap == pytest.approx(

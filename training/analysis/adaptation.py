@@ -35,7 +35,11 @@ Definitions (``rest``: the mean reward per step from the onset to the end of the
 - return kept, % (a perturbation's onset only) = ``100 return / return_nominal``, each intact
   arm's mean return under the perturbation against its mean return on the same episode seeds
   without it (for a negative nominal return ``100 (1 + (return - return_nominal) /
-  |return_nominal|)``, so that a loss reads below 100 either way);
+  |return_nominal|)``, so that a loss reads below 100 either way); per seed, then summarised
+  over seeds; beside it the same share of the seed means (``return_kept_of_means_pct``: the
+  arm's mean return over seeds under the change against its mean over seeds without it), a
+  point estimate that stays finite when one seed's nominal return is near 0 (a run that never
+  learned the task divides its per-seed share by about 0);
 - ablation cost, percentage points of the post-onset return = ``100 (rest_intact -
   rest_ablated) / |rest_intact|`` (positive: the ablation hurts);
 - weight-change response, % = ``100 (W_changed / W_unchanged - 1)`` with ``W`` the mean
@@ -480,9 +484,15 @@ def run_adaptation(
 
     per_seed = seed_summary(rows, cond.name, oracle=oracle is not None)
     nominal = seed_summary(rows, NOMINAL.name, oracle=False) if cond.mid_episode else {}
+    kept_of_means = {}
     for agent, per in nominal.items():  # the share of the nominal return kept, per seed
         for s, n in zip(per_seed[agent], per, strict=True):
             s["return_kept_pct"] = _kept(s["return"], n["return"])
+        share = _kept(
+            float(np.mean([s["return"] for s in per_seed[agent]])),
+            float(np.mean([n["return"] for n in per])),
+        )
+        kept_of_means[agent] = share if math.isfinite(share) else None
     summary: dict[str, Any] = {
         "condition": cond.name,
         "env": env_id,
@@ -511,6 +521,8 @@ def run_adaptation(
                     for s, o in zip(seeds_stats, oracle_seeds, strict=True)
                 ]
             )
+        if agent in kept_of_means:
+            entry["return_kept_of_means_pct"] = kept_of_means[agent]
         summary["agents"][agent] = entry
         m = re.fullmatch(r"(.*) \[(.*)\]", agent)
         if m:
@@ -596,7 +608,7 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     ]
     kept = any("return_kept_pct" in e for e in summary["agents"].values())
     if kept:  # a perturbation: each arm's return under it as a share of its nominal return
-        header.insert(2, "return kept, % of nominal")
+        header[2:2] = ["return kept, % of nominal", "return kept, % (ratio of seed means)"]
     body = []
     for agent, e in summary["agents"].items():
         reached = e["reached"]["mean"]
@@ -613,7 +625,16 @@ def table_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             [
                 agent,
                 format_stat(e["return"], 1),
-                *([format_stat(e.get("return_kept_pct"), 1)] if kept else []),
+                *(
+                    [
+                        format_stat(e.get("return_kept_pct"), 1),
+                        "–"
+                        if e.get("return_kept_of_means_pct") is None
+                        else f"{e['return_kept_of_means_pct']:.1f}",
+                    ]
+                    if kept
+                    else []
+                ),
                 format_stat(e["reward_rest"], 3),
                 "–" if agent == "oracle" else format_stat(e.get("oracle_shortfall_pct"), 1),
                 adapt,

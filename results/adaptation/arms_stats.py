@@ -1,0 +1,38 @@
+"""Paired tests of the plastic SNN against every other arm but the oracle (return and reward
+per step after the onset, over the training seeds: mean ± 95% Student-t half-width, paired
+t-test and Wilcoxon p, seeds ahead), for tables whose tasks have no "learned" threshold (the
+velocity-switch and damage-onset tasks; dir_cue_ff_stats.py does the direction task). Reads
+each DIR/summary.json, writes DIR/paired_stats.json. Run from the repository root:
+    python results/adaptation/arms_stats.py DIR [DIR ...]
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from paired import paired  # results/adaptation/paired.py, beside this script
+
+P = "plastic SNN"
+for out_dir in map(Path, sys.argv[1:]):
+    agents = json.loads((out_dir / "summary.json").read_text())["agents"]
+
+    def per_seed(agent: str, key: str) -> np.ndarray:
+        return np.array(agents[agent][key]["per_seed"], dtype=float)
+
+    others = [a for a in agents if a not in (P, "oracle") and "[" not in a]
+    result = {
+        "plastic_arm": P,
+        "seeds": len(per_seed(P, "return")),
+        "plastic_minus": {
+            other: {
+                "reward_per_step_after_onset": paired(
+                    per_seed(P, "reward_rest"), per_seed(other, "reward_rest")
+                ),
+                "return": paired(per_seed(P, "return"), per_seed(other, "return")),
+            }
+            for other in others
+        },
+    }
+    (out_dir / "paired_stats.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(out_dir, json.dumps(result["plastic_minus"], indent=1))
