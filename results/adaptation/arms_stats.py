@@ -14,22 +14,25 @@ import numpy as np
 from paired import paired  # results/adaptation/paired.py, beside this script
 
 P = "plastic SNN"
+
+
+def per_seed(agents: dict, agent: str, key: str) -> np.ndarray:
+    return np.array(agents[agent][key]["per_seed"], dtype=float)
+
+
 for out_dir in map(Path, sys.argv[1:]):
     agents = json.loads((out_dir / "summary.json").read_text())["agents"]
-
-    def per_seed(agent: str, key: str) -> np.ndarray:
-        return np.array(agents[agent][key]["per_seed"], dtype=float)
 
     others = [a for a in agents if a not in (P, "oracle") and "[" not in a]
     result = {
         "plastic_arm": P,
-        "seeds": len(per_seed(P, "return")),
+        "seeds": len(per_seed(agents, P, "return")),
         "plastic_minus": {
             other: {
                 "reward_per_step_after_onset": paired(
-                    per_seed(P, "reward_rest"), per_seed(other, "reward_rest")
+                    per_seed(agents, P, "reward_rest"), per_seed(agents, other, "reward_rest")
                 ),
-                "return": paired(per_seed(P, "return"), per_seed(other, "return")),
+                "return": paired(per_seed(agents, P, "return"), per_seed(agents, other, "return")),
             }
             for other in others
         },
