@@ -186,6 +186,7 @@ class RecurrentSpikingLayer(nn.Module):
                 n_hidden,
                 plasticity.n_modulators,
                 generator,
+                gate_bias=plasticity.gate_bias if plasticity.mode == "gated" else None,
             )
             if modulated
             else None
@@ -342,13 +343,14 @@ class PlasticSNN(nn.Module):
         return out, SNNState(layer, readout, spikes)
 
     def modulation(self, state: SNNState) -> Tensor | None:
-        """The K neuromodulatory signals ``tanh(source @ w_mod): [..., K]`` the network
-        computes in ``state`` from its activity (``post_trace``) or its input (see
+        """The K neuromodulatory signals ``tanh(source @ w_mod): [..., K]`` (in ``gated`` mode
+        the gates ``sigmoid(source @ w_mod + b_mod)``) the network computes in ``state`` from
+        its activity (``post_trace``) or its input (see
         :meth:`RecurrentSpikingLayer.modulator_source`); ``None`` without a neuromodulator."""
         if self.layer.modulator is None:
             return None
         source = self.layer.modulator_source(state.layer.pre_trace, state.layer.post_trace)
-        return torch.tanh(source @ self.layer.modulator.w_mod)
+        return self.layer.modulator.signals(source)
 
     def weight_change(self, state: SNNState) -> Tensor:
         """Frobenius norm of the plastic part of the synapse matrix, ``||alpha * hebb||``, per

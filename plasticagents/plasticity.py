@@ -15,14 +15,20 @@ abcd       ``A pre_i post_j + B pre_i + C post_j + D``             Najarro & Ris
 stdp       ``a_plus x_pre_i s_post_j - a_minus s_pre_i y_post_j``  pair-based STDP (standard form)
 =========  ======================================================  ============================
 
-and the fast weight follows one of three update modes (``c`` = ``clip``)::
+and the fast weight follows one of four update modes (``c`` = ``clip``)::
 
     plain        hebb <- clip(hebb + eta T, -c, c)     (hebbian: eta (T - hebb), Miconi's decay)
     modulated    hebb <- clip(hebb + M_j eta T, -c, c)            (Backpropamine)
     retroactive  E <- (1 - eta) E + eta T;  hebb <- clip(hebb + M_j E, -c, c)
+    gated        hebb <- clip(hebb + G_j eta (T - hebb), -c, c)
 
 where ``M: [..., N]`` is a neuromodulatory signal per postsynaptic neuron that the network
-computes itself (:class:`Neuromodulator`). BCM's threshold slides towards the mean squared
+computes itself (:class:`Neuromodulator`). In ``gated`` mode the signal is a gate ``G`` (a
+sigmoid with a learned bias, ``spec.gate_bias`` at the start: mostly closed) on Miconi's decay
+rule: while the gate is shut the fast weight holds its value, however active the synapse; when
+it opens, the fast weight moves towards the term (a write that replaces the old content,
+where ``modulated`` only adds). A neuromodulated memory slot: the network decides when to
+write it. BCM's threshold slides towards the mean squared
 postsynaptic activity, ``theta <- theta + (dt / tau_theta) (post² - theta)``. For STDP, ``pre``
 and ``post`` are spikes; the traces decay as ``x_pre <- exp(-dt/tau_plus) x_pre + s_pre`` and
 ``y_post <- exp(-dt/tau_minus) y_post + s_post`` *before* the weight change, so a pre spike Δ
@@ -50,6 +56,7 @@ Shapes and values are the same either way; :func:`plasticity_step` returns ``heb
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -76,7 +83,7 @@ __all__ = [
 
 RULES = ("hebbian", "oja", "bcm", "abcd", "stdp")
 MODULATOR_INPUTS = ("activity", "input")
-MODES = ("plain", "modulated", "retroactive")
+MODES = ("plain", "modulated", "retroactive", "gated")
 GRANULARITIES = ("scalar", "post", "synapse")
 
 
@@ -218,6 +225,7 @@ def plasticity_step(
     rule: str = "hebbian",
     modulation: Tensor | None = None,
     shared: bool = False,
+    gated: bool = False,
 ) -> PlasticState:
     """One update of the fast weights; never writes into its inputs.
 
@@ -230,6 +238,8 @@ def plasticity_step(
         modulation: ``M: [..., N]`` or ``None`` (plain mode).
         shared: ``state.hebb: [I, N]`` (and BCM's ``theta: [N]``) is one fast weight shared by
             the batch of ``pre``/``post``, moved by the batch mean of the term (plain mode).
+        gated: ``modulation`` is a gate ``G`` on the decay rule (``gated`` mode):
+            ``hebb <- hebb + G_j eta (T - hebb)``.
 
     Example (a pre spike one step before a post spike potentiates by ``a_plus e^{-dt/tau+}``):
         >>> p = PlasticityParams(eta=1.0, a_minus=0.5)
@@ -239,6 +249,8 @@ def plasticity_step(
         >>> round(float(s.hebb), 4)  # exp(-1 ms / 20 ms)
         0.9512
     """
+    if gated and (modulation is None or state.elig is not None):
+        raise ValueError("gated mode needs the gate (modulation) and no eligibility trace")
     if shared and (modulation is not None or state.elig is not None):
         raise ValueError(
             "a shared fast weight takes the plain update only (no modulation, no eligibility "
@@ -252,7 +264,11 @@ def plasticity_step(
     hebb, elig = state.hebb, state.elig
     eta = torch.as_tensor(p.eta, dtype=hebb.dtype, device=hebb.device)
     # Fused updates, one pass over the [..., I, N] fast weights each: the hot path of ES.
-    if modulation is not None and elig is None and rule == "hebbian":
+    if gated:
+        # the gate scales the decay rule's step: hebb + (G eta) (T - hebb), a lerp per synapse
+        term = rule_term(rule, pre, post, state, p, shared)
+        hebb = torch.lerp(hebb, term, modulation.unsqueeze(-2) * eta)
+    elif modulation is not None and elig is None and rule == "hebbian":
         # M_j pre_i post_j = pre_i (M_j post_j): fold M into post instead of a full-size product.
         hebb = torch.addcmul(hebb, eta, _outer(pre, post * modulation))
     else:
@@ -304,6 +320,8 @@ class PlasticitySpec:
         modulator_input: what the neuromodulator reads: ``activity`` (the layer's own
             postsynaptic traces, Backpropamine's choice) or ``input`` (the traces of the
             layer's input currents: a cue in the observation can gate plasticity directly).
+        gate_bias: ``gated`` mode: the gate's initial bias (its logit with no input);
+            ``sigmoid(-4) = 0.018``, so the fast weights start mostly held.
     """
 
     rule: str = "hebbian"
@@ -317,6 +335,7 @@ class PlasticitySpec:
     tau_theta: float = 1.0
     n_modulators: int = 1
     modulator_input: str = "activity"
+    gate_bias: float = -4.0
 
     def __post_init__(self) -> None:
         for field, value, choices in (
@@ -335,6 +354,13 @@ class PlasticitySpec:
             raise ValueError(f"plasticity tau_theta must be > 0 seconds, got {self.tau_theta!r}")
         if self.n_modulators < 1:
             raise ValueError(f"n_modulators must be >= 1, got {self.n_modulators!r}")
+        if not math.isfinite(self.gate_bias):
+            raise ValueError(f"plasticity gate_bias must be finite, got {self.gate_bias!r}")
+        if self.mode == "gated" and self.rule == "stdp":
+            raise ValueError(
+                "mode 'gated' moves the fast weight towards a rate term; rule 'stdp' is a "
+                "spike-timing term: use mode 'plain', 'modulated' or 'retroactive' with it"
+            )
         if self.modulator_input != "activity" and self.mode == "plain":
             raise ValueError(
                 f"modulator_input {self.modulator_input!r} needs a neuromodulator: mode "
@@ -344,15 +370,36 @@ class PlasticitySpec:
 
 class Neuromodulator(nn.Module):
     """``M = tanh(h @ w_mod) @ fanout``: K modulatory signals from activity ``h: [..., H]``,
-    fanned out to every postsynaptic neuron, ``M: [..., N]`` (Miconi et al. 2019)."""
+    fanned out to every postsynaptic neuron, ``M: [..., N]`` (Miconi et al. 2019).
 
-    def __init__(self, n_in: int, n_post: int, n_modulators: int = 1, generator=None) -> None:
+    With ``gate_bias`` (``gated`` mode) the signals are gates,
+    ``G = sigmoid(h @ w_mod + b_mod) @ fanout`` with ``b_mod`` a trained bias starting at
+    ``gate_bias``."""
+
+    def __init__(
+        self,
+        n_in: int,
+        n_post: int,
+        n_modulators: int = 1,
+        generator=None,
+        gate_bias: float | None = None,
+    ) -> None:
         super().__init__()
         self.w_mod = nn.Parameter(torch.randn(n_in, n_modulators, generator=generator) / n_in**0.5)
         self.fanout = nn.Parameter(torch.ones(n_modulators, n_post))
+        self.gated = gate_bias is not None
+        if self.gated:
+            self.b_mod = nn.Parameter(torch.full((n_modulators,), float(gate_bias)))
+
+    def signals(self, h: Tensor) -> Tensor:
+        """The K signals before the fan-out, ``[..., K]``: ``tanh(h @ w_mod)``, or the gates
+        ``sigmoid(h @ w_mod + b_mod)``."""
+        if self.gated:
+            return torch.sigmoid(h @ self.w_mod + self.b_mod)
+        return torch.tanh(h @ self.w_mod)
 
     def forward(self, h: Tensor) -> Tensor:
-        return torch.tanh(h @ self.w_mod) @ self.fanout
+        return self.signals(h) @ self.fanout
 
 
 class Plasticity(nn.Module):
@@ -428,4 +475,12 @@ class Plasticity(nn.Module):
     def forward(
         self, pre: Tensor, post: Tensor, state: PlasticState, modulation: Tensor | None = None
     ) -> PlasticState:
-        return plasticity_step(pre, post, state, self.params(), self.spec.rule, modulation)
+        return plasticity_step(
+            pre,
+            post,
+            state,
+            self.params(),
+            self.spec.rule,
+            modulation,
+            gated=self.spec.mode == "gated",
+        )

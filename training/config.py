@@ -88,7 +88,7 @@ class PlasticityConfig:
     """Mirrors :class:`plasticagents.PlasticitySpec` (rule, mode, granularity, ...)."""
 
     rule: Literal["hebbian", "oja", "bcm", "abcd", "stdp"] = "hebbian"
-    mode: Literal["plain", "modulated", "retroactive"] = "plain"
+    mode: Literal["plain", "modulated", "retroactive", "gated"] = "plain"
     granularity: Literal["scalar", "post", "synapse"] = "synapse"
     eta: float = 0.1
     alpha_init: float = 0.01
@@ -99,6 +99,8 @@ class PlasticityConfig:
     n_modulators: int = 1
     # what the neuromodulator reads: the layer's own activity or its input currents
     modulator_input: Literal["activity", "input"] = "activity"
+    # gated mode: the gate's initial bias (sigmoid(-4) = 0.018: the fast weights start held)
+    gate_bias: float = -4.0
 
 
 @dataclass

@@ -9,7 +9,12 @@
 # PARALLEL (default 2) at a time; `base` is that arm unchanged, rerun here because these runs
 # take the native C step (the 8-seed runs mostly took the compiled torch step, equal up to
 # float rounding, which ES amplifies; modin takes the compiled torch step, which the C step
-# does not cover). Run from the repository root:
+# does not cover). The gated variants (agent.plasticity.mode=gated, new in the session of
+# 2026-12-01 evening) make the fast weights a memory slot the input opens: a sigmoid gate read
+# from the input currents on the decay rule, hebb += G eta (pre post - hebb), held while the
+# gate is shut; alpha_init 0.1 (a shut gate keeps the larger share from adding noise);
+# gated4: gate_bias -4, eta 0.1; gated6: gate_bias -6, eta 1 (a full write when open). Run
+# from the repository root:
 #     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
@@ -28,6 +33,14 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     alpha*) extra=(--set "agent.plasticity.alpha_init=${variant#alpha}") ;;
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
+    gated4|gated6)
+      extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
+             --set agent.plasticity.alpha_init=0.1)
+      if [ $variant = gated4 ]; then
+        extra+=(--set agent.plasticity.gate_bias=-4 --set agent.plasticity.eta=0.1)
+      else
+        extra+=(--set agent.plasticity.gate_bias=-6 --set agent.plasticity.eta=1.0)
+      fi ;;
   esac
   plasticagents train configs/experiments/dir_cue_plastic_snn.yaml --runs-dir $R \
     --name "$name" --set seed=$seed --set agent.recurrent=false "${extra[@]}" > "$log.log" 2>&1

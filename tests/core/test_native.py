@@ -122,6 +122,7 @@ def test_native_step_does_not_write_its_inputs(native_lib):
         ({"density": 0.5}, "sparsity mask"),
         ({"signal": "spikes"}, "plasticity signal"),
         ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
+        ({"mode": "gated"}, "mode 'gated'"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):

@@ -93,6 +93,8 @@ def assert_population_equals_individuals(pop, xs, atol):
         PlasticitySpec("abcd", n_modulators=2, mode="modulated"),
         PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)),
         PlasticitySpec("hebbian", mode="modulated", granularity="post", modulator_input="input"),
+        PlasticitySpec("hebbian", mode="gated", granularity="post", modulator_input="input"),
+        PlasticitySpec("oja", mode="gated", n_modulators=2, gate_bias=0.0),
     ],
 )
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
@@ -397,3 +399,68 @@ def test_a_neuromodulator_reading_the_input_gates_plasticity_by_it(recurrent, ge
         PlasticitySpec("hebbian", mode="modulated", modulator_input="spikes")
     with pytest.raises(ValueError, match="needs a neuromodulator: mode 'modulated'"):
         PlasticitySpec("hebbian", mode="plain", modulator_input="input")  # would do nothing
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_a_gated_fast_weight_holds_until_the_gate_opens_then_is_rewritten(recurrent, gen):
+    """``mode="gated"``: G = sigmoid(input traces @ w_mod + b_mod) gates Miconi's decay rule,
+    hebb <- hebb + G eta (pre post - hebb). Shut, the fast weights hold whatever they hold
+    while the layer spikes on; open (G = 1, eta = 1), they become the current pre * post,
+    whatever they held before: a write, not an accumulation."""
+    spec = PlasticitySpec(
+        "hebbian", mode="gated", granularity="post", modulator_input="input", eta=1.0
+    )
+    # traces that follow their signal within a step, so the gate opens and shuts on the cue
+    net = make_net(gen, spec, recurrent=recurrent, tau_trace=1e-5)
+    mod = net.layer.modulator
+    assert mod.b_mod.shape == (1,) and torch.equal(mod.b_mod.data, torch.tensor([-4.0]))
+    with torch.no_grad():
+        mod.w_mod.zero_()
+        mod.w_mod[0] = 1e3  # input channel 0 opens the gate fully
+        mod.b_mod.fill_(-1e3)  # and it is shut otherwise: G = 0 exactly
+    x = torch.rand(30, 2, 6, generator=gen) * 2
+    x[..., 0] = 0.0
+    x[:4, :, 0] = 1.0  # open for the first four steps
+    states = []
+    state = None
+    with torch.no_grad():
+        for t in range(len(x)):
+            _, state = net(x[t], state)
+            states.append(state)
+    written = states[3].layer.plastic.hebb
+    assert written.abs().max() > 0.0
+    # while open, the fast weight is exactly the term of the traces (old content replaced)
+    pre, post = states[3].layer.pre_trace, states[3].layer.post_trace
+    torch.testing.assert_close(written, (pre.unsqueeze(-1) * post.unsqueeze(-2)).clamp(-1, 1))
+    # shut: held bit for bit through 26 more steps of activity
+    assert sum(float(s.spikes.sum()) for s in states[4:]) > 0
+    assert torch.equal(states[-1].layer.plastic.hebb, written)
+    torch.testing.assert_close(
+        net.modulation(states[-1]),
+        torch.sigmoid(states[-1].layer.pre_trace[..., :6] @ mod.w_mod + mod.b_mod),
+    )
+
+
+def test_the_gated_update_is_the_gates_share_of_the_decay_step(gen):
+    """plasticity_step(gated=True): hebb + G eta (T - hebb), then clipped; G = 0 changes
+    nothing, a plain modulated step would add G eta T instead."""
+    from plasticagents.plasticity import PlasticityParams, PlasticState, plasticity_step
+
+    pre, post = torch.rand(3, 5, generator=gen), torch.rand(3, 4, generator=gen)
+    hebb = torch.rand(3, 5, 4, generator=gen) - 0.5
+    gate = torch.rand(3, 4, generator=gen)
+    p = PlasticityParams(eta=torch.full((4,), 0.7))
+    got = plasticity_step(pre, post, PlasticState(hebb), p, "hebbian", gate, gated=True).hebb
+    term = pre.unsqueeze(-1) * post.unsqueeze(-2)
+    want = hebb + (0.7 * gate).unsqueeze(-2) * (term - hebb)
+    torch.testing.assert_close(got, want)
+    shut = plasticity_step(pre, post, PlasticState(hebb), p, "hebbian", 0 * gate, gated=True)
+    assert torch.equal(shut.hebb, hebb)
+    with pytest.raises(ValueError, match="gated mode needs the gate"):
+        plasticity_step(pre, post, PlasticState(hebb), p, "hebbian", None, gated=True)
+    with pytest.raises(ValueError, match="mode 'gated'.*rule 'stdp'"):
+        PlasticitySpec("stdp", mode="gated")
+    with pytest.raises(ValueError, match="gate_bias must be finite"):
+        PlasticitySpec("hebbian", mode="gated", gate_bias=float("nan"))
+    with pytest.raises(ValueError, match="valid choices.*'gated'"):
+        PlasticitySpec("hebbian", mode="gate")

@@ -273,8 +273,8 @@ def test_floor_and_plastic_mask_bound_and_select_the_synapses_that_learn():
 def test_bad_plasticity_specs_are_named():
     with pytest.raises(ValueError, match="rule 'hebb'.*valid choices.*'oja'"):
         PlasticitySpec("hebb")
-    with pytest.raises(ValueError, match="mode 'gated'.*'retroactive'"):
-        PlasticitySpec(mode="gated")
+    with pytest.raises(ValueError, match="mode 'gate'.*'retroactive', 'gated'"):
+        PlasticitySpec(mode="gate")
     with pytest.raises(ValueError, match="granularity 'layer'"):
         PlasticitySpec(granularity="layer")
     with pytest.raises(ValueError, match="clip must be > 0"):
