@@ -499,6 +499,65 @@ def _adaptation_damage(root: Path) -> str:
     return _table(header, rows)
 
 
+_VEL_LSTM_ES = "adaptation/vel_switch_lstm_es"
+_DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
+_LSTM_ES_ARMS = ("plastic SNN", "static SNN", "LSTM 88 (ES)", "LSTM 20 (ES)")
+
+
+def _adaptation_lstm_pairs(root: Path, directory: str) -> str:
+    """The plastic SNN against each other arm of a table: paired differences over seeds with
+    the paired t-test's p (``paired_stats.json`` of ``results/adaptation/arms_stats.py``)."""
+    from plasticagents.training.analysis.adaptation import format_stat
+
+    tests = _json(root / directory / "paired_stats.json")["plastic_minus"]
+    rows = [
+        [
+            f"plastic SNN − {other}",
+            f"{format_stat(t['return'], 1)} (p {t['return']['paired_t_test_p']:.3f})",
+            f"{format_stat(t['reward_per_step_after_onset'], 3)} "
+            f"(p {t['reward_per_step_after_onset']['paired_t_test_p']:.3f})",
+            f"{t['return']['plastic_ahead_on']} of {t['return']['seeds']}",
+        ]
+        for other, t in tests.items()
+    ]
+    header = [
+        "paired difference over seeds",
+        "return (paired t-test p)",
+        "reward/step after the onset (p)",
+        "seeds with the plastic SNN ahead in return",
+    ]
+    return _table(header, rows)
+
+
+def _adaptation_damage_lstm(root: Path) -> str:
+    """One row per change of the damage-onset task with the LSTM arms: each arm's return (and
+    its share of the same arm's nominal return, the ratio of seed means), the plastic SNN's
+    paired return difference with each LSTM and its p."""
+    from plasticagents.training.analysis.adaptation import format_stat
+
+    rows = []
+    for directory, label, seen in _DAMAGE:
+        where = f"{_DAMAGE_LSTM_ES}/{directory}"
+        agents = _json(root / where / "summary.json")["agents"]
+        tests = _json(root / where / "paired_stats.json")["plastic_minus"]
+        cells = []
+        for arm in _LSTM_ES_ARMS:
+            kept = agents[arm].get("return_kept_of_means_pct")
+            share = "–" if kept is None else f"{kept:.0f}%"
+            cells.append(f"{format_stat(agents[arm]['return'], 0)} ({share})")
+        for arm in _LSTM_ES_ARMS[2:]:
+            t = tests[arm]["return"]
+            cells.append(f"{format_stat(t, 0)} (p {t['paired_t_test_p']:.3f})")
+        rows.append([f"{label} (step 300)", seen, *cells])
+    header = [
+        "change",
+        "seen in training",
+        *_LSTM_ES_ARMS,
+        *(f"plastic SNN − {arm}" for arm in _LSTM_ES_ARMS[2:]),
+    ]
+    return _table(header, rows)
+
+
 # --------------------------------------------------------------------------- RL: cue task
 
 _NOISE = ("0", "0.5", "1.0")
@@ -1295,6 +1354,48 @@ SECTIONS: tuple[Section, ...] = (
         "and `reset-at-onset` ablations and the fast weights' response, is in "
         "`results/adaptation/damage_onset/<change>/report.md`.",
         ("adaptation/damage_onset/front_leg_disabled_at_300/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-lstm-es",
+        "The velocity switch at one budget: LSTMs trained by the same ES (3 seeds)",
+        (_VEL_LSTM_ES, "adaptation"),
+        lambda root: (
+            _adaptation(root, _VEL_LSTM_ES)
+            + "\n\n"
+            + _adaptation_lstm_pairs(root, _VEL_LSTM_ES)
+            + "\n\n"
+            + _adaptation_goals(root, _VEL_LSTM_ES)
+        ),
+        "The velocity-switch table's arms beside two LSTMs (`agent.kind: lstm`, "
+        "`configs/experiments/vel_switch_lstm_es.yaml`) trained exactly as the SNN arms: ES "
+        "(PGPE, popsize 32 x 1 episode), 60 generations (1.92M env steps), the same inputs "
+        "(previous action and reward), seeds 0-2 (`results/adaptation/train_lstm_es_arms.sh`, "
+        "with `HIDDEN=20` for the small one). 88 units give 40,310 parameters, about the "
+        "plastic SNN's 40,112; 20 units (2,486) is the size that solved the direction task. "
+        "Evaluated on the same 10 held-out episodes per seed as the table above "
+        "(`results/adaptation/evaluate_lstm_es_arms.sh`); the SNN and MLP arms' rows repeat "
+        "that table's runs. Paired tests: `python results/adaptation/arms_stats.py "
+        "results/adaptation/vel_switch_lstm_es`. Cells and goals as above.",
+        (f"{_VEL_LSTM_ES}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-damage-lstm-es",
+        "Damage at a random onset at one budget: LSTMs trained by the same ES (3 seeds)",
+        (*(f"{_DAMAGE_LSTM_ES}/{d}" for d, _, _ in _DAMAGE), "adaptation"),
+        _adaptation_damage_lstm,
+        "The damage-onset table's plastic and static SNNs beside two LSTMs trained exactly as "
+        "they were (`configs/experiments/damage_onset_lstm_es.yaml`: ES, PGPE, popsize 32 x "
+        "1 episode, 60 generations, 1.92M env steps, the same training damages and inputs, "
+        "seeds 0-2; `results/adaptation/train_lstm_es_arms.sh`, `HIDDEN=20` for the small "
+        "one), on the same held-out episodes with each change from step 300 "
+        "(`results/adaptation/evaluate_lstm_es_arms.sh`). Cells: return under the change, "
+        "mean ± 95% Student-t half-width over the 3 seeds, and in brackets that mean as a "
+        "share of the same arm's mean return on the same episodes without the change (the "
+        "ratio of seed means); the last columns: the plastic SNN's paired return difference "
+        "with each LSTM and the paired t-test's p (`python results/adaptation/arms_stats.py "
+        "results/adaptation/damage_onset_lstm_es/*`). Each change's full table is in "
+        "`results/adaptation/damage_onset_lstm_es/<change>/report.md`.",
+        (f"{_DAMAGE_LSTM_ES}/front_leg_disabled_at_300/reward_around_onset.png",),
     ),
     Section(
         "delays",
