@@ -5,14 +5,18 @@
 # disabled, gravity x1.5, actuators at half strength, body mass x1.5; each arm's return as a
 # share of its own nominal return) and changed switch schedules (configs/robustness/
 # dir_schedule_*.yaml). One output directory per change under results/adaptation/dir_heldout/.
+# PLASTIC (default ff-plastic-snn) names the plastic arm's runs (dir-cue-PLASTIC-sS-*), LABEL
+# (default "plastic SNN") its arm, OUT (default results/adaptation/dir_heldout) the output
+# directory: PLASTIC=ff-plastic-gated4 LABEL="gated plastic SNN"
+# OUT=results/adaptation/dir_heldout_gated evaluates the gated arm (train_dir_cue_ff_gated.sh).
 # Run from the repository root:
 #     bash results/adaptation/evaluate_dir_heldout.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-O=results/adaptation/dir_heldout
+O=${OUT:-results/adaptation/dir_heldout}
 runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
 arms=(
-  --arm "plastic SNN=$(runs ff-plastic-snn)"
+  --arm "${LABEL:-plastic SNN}=$(runs "${PLASTIC:-ff-plastic-snn}")"
   --arm "static SNN=$(runs ff-static-snn)"
   --arm "LSTM (ES)=$(runs lstm20-es)"
   --oracle "$(runs ff-oracle-snn)"
