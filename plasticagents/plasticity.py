@@ -25,10 +25,12 @@ and the fast weight follows one of four update modes (``c`` = ``clip``)::
 where ``M: [..., N]`` is a neuromodulatory signal per postsynaptic neuron that the network
 computes itself (:class:`Neuromodulator`). In ``gated`` mode the signal is a gate ``G`` (a
 sigmoid with a learned bias, ``spec.gate_bias`` at the start: mostly closed) on Miconi's decay
-rule: while the gate is shut the fast weight holds its value, however active the synapse; when
-it opens, the fast weight moves towards the term (a write that replaces the old content,
-where ``modulated`` only adds). A neuromodulated memory slot: the network decides when to
-write it. BCM's threshold slides towards the mean squared
+rule: while the gate is shut the fast weight keeps its value, however active the synapse (a
+nearly shut gate leaks: it decays towards the term with a time constant of about
+``1 / (G eta)`` steps, 550 steps for ``sigmoid(-4)`` and ``eta = 0.1``, until training shuts it
+further); when it opens, the fast weight moves towards the term (a write that replaces the
+old content, where ``modulated`` only adds). A neuromodulated memory slot: the network
+decides when to write it. BCM's threshold slides towards the mean squared
 postsynaptic activity, ``theta <- theta + (dt / tau_theta) (post² - theta)``. For STDP, ``pre``
 and ``post`` are spikes; the traces decay as ``x_pre <- exp(-dt/tau_plus) x_pre + s_pre`` and
 ``y_post <- exp(-dt/tau_minus) y_post + s_post`` *before* the weight change, so a pre spike Δ
@@ -308,7 +310,8 @@ class PlasticitySpec:
 
     Args:
         rule: one of ``hebbian``, ``oja``, ``bcm``, ``abcd``, ``stdp``.
-        mode: ``plain``, ``modulated`` (Backpropamine) or ``retroactive`` (eligibility trace).
+        mode: ``plain``, ``modulated`` (Backpropamine), ``retroactive`` (eligibility trace) or
+            ``gated`` (a gate on the decay rule; not with ``stdp``).
         granularity: shape of the learned coefficients ``eta``, ``A..D``, STDP amplitudes:
             ``scalar``, ``post`` (one per postsynaptic neuron) or ``synapse``. ``alpha`` is
             always per synapse.
@@ -316,12 +319,13 @@ class PlasticitySpec:
         tau_plus, tau_minus: STDP trace time constants; a :class:`TimeConstants` distribution
             draws one per synapse (heterogeneous STDP).
         tau_theta: BCM threshold time constant (s).
-        n_modulators: modulatory signals computed by the network (modulated modes).
+        n_modulators: modulatory signals computed by the network (every mode but ``plain``).
         modulator_input: what the neuromodulator reads: ``activity`` (the layer's own
             postsynaptic traces, Backpropamine's choice) or ``input`` (the traces of the
             layer's input currents: a cue in the observation can gate plasticity directly).
         gate_bias: ``gated`` mode: the gate's initial bias (its logit with no input);
-            ``sigmoid(-4) = 0.018``, so the fast weights start mostly held.
+            ``sigmoid(-4) = 0.018``, so the fast weights start mostly held (ignored in the
+            other modes).
     """
 
     rule: str = "hebbian"
@@ -364,7 +368,7 @@ class PlasticitySpec:
         if self.modulator_input != "activity" and self.mode == "plain":
             raise ValueError(
                 f"modulator_input {self.modulator_input!r} needs a neuromodulator: mode "
-                "'modulated' or 'retroactive', not 'plain'"
+                "'modulated', 'retroactive' or 'gated', not 'plain'"
             )
 
 
@@ -374,7 +378,9 @@ class Neuromodulator(nn.Module):
 
     With ``gate_bias`` (``gated`` mode) the signals are gates,
     ``G = sigmoid(h @ w_mod + b_mod) @ fanout`` with ``b_mod`` a trained bias starting at
-    ``gate_bias``."""
+    ``gate_bias`` and the fan-out starting at ``1/K`` (each ``G_j`` starts in [0, 1] whatever
+    ``K``; a trained fan-out may take it outside: a negative ``G_j`` moves the fast weight
+    away from the term, up to the clip)."""
 
     def __init__(
         self,
@@ -386,8 +392,9 @@ class Neuromodulator(nn.Module):
     ) -> None:
         super().__init__()
         self.w_mod = nn.Parameter(torch.randn(n_in, n_modulators, generator=generator) / n_in**0.5)
-        self.fanout = nn.Parameter(torch.ones(n_modulators, n_post))
         self.gated = gate_bias is not None
+        fan = 1.0 / n_modulators if self.gated else 1.0  # gates: an average of the K at first
+        self.fanout = nn.Parameter(torch.full((n_modulators, n_post), fan))
         if self.gated:
             self.b_mod = nn.Parameter(torch.full((n_modulators,), float(gate_bias)))
 

@@ -11,8 +11,9 @@
 # float rounding, which ES amplifies; modin takes the compiled torch step, which the C step
 # does not cover). The gated variants (agent.plasticity.mode=gated, new in the session of
 # 2026-12-01 evening) make the fast weights a memory slot the input opens: a sigmoid gate read
-# from the input currents on the decay rule, hebb += G eta (pre post - hebb), held while the
-# gate is shut; alpha_init 0.1 (a shut gate keeps the larger share from adding noise);
+# from the input currents on the decay rule, hebb += G eta (pre post - hebb), kept while the
+# gate is shut (up to a leak of G eta per step: 0.0018 for gated4, 0.0025 for gated6 at the
+# start); alpha_init 0.1 (a shut gate keeps the larger share from adding noise);
 # gated4: gate_bias -4, eta 0.1; gated6: gate_bias -6, eta 1 (a full write when open). Run
 # from the repository root:
 #     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]

@@ -441,6 +441,26 @@ def test_a_gated_fast_weight_holds_until_the_gate_opens_then_is_rewritten(recurr
     )
 
 
+def test_a_configured_gate_bias_and_modulator_count_reach_the_gate(tmp_path):
+    """``agent.plasticity.gate_bias`` from a config is the gate's starting bias, and with K
+    modulators the gates start as their average (each G_j in [0, 1])."""
+    from plasticagents.training.builders import build_policy
+    from plasticagents.training.config import AgentConfig, PlasticityConfig
+
+    cfg = AgentConfig(
+        hidden=8,
+        plasticity=PlasticityConfig(mode="gated", gate_bias=-6.5, n_modulators=3),
+    )
+    net = build_policy(cfg, obs_dim=5, act_dim=2, seed=0)
+    mod = net.layer.modulator
+    assert torch.equal(mod.b_mod.data, torch.full((3,), -6.5))
+    gates = mod(torch.randn(7, 8) * 10)
+    assert gates.min() >= 0 and gates.max() <= 1
+    assert not hasattr(
+        make_net(torch.Generator(), PlasticitySpec(mode="modulated")).layer.modulator, "b_mod"
+    )
+
+
 def test_the_gated_update_is_the_gates_share_of_the_decay_step(gen):
     """plasticity_step(gated=True): hebb + G eta (T - hebb), then clipped; G = 0 changes
     nothing, a plain modulated step would add G eta T instead."""

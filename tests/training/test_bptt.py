@@ -24,8 +24,10 @@ def _train(cfg, path):
 
 
 @pytest.mark.parametrize("rule", ["hebbian", "oja", "bcm", "abcd", "stdp"])
-@pytest.mark.parametrize("mode", ["plain", "modulated", "retroactive"])
+@pytest.mark.parametrize("mode", ["plain", "modulated", "retroactive", "gated"])
 def test_gradients_reach_every_plasticity_parameter_through_an_episode(rule, mode):
+    if rule == "stdp" and mode == "gated":
+        pytest.skip("gated mode takes rate rules, not STDP")
     cfg = _config(f"agent.plasticity.rule={rule}", f"agent.plasticity.mode={mode}")
     policy = build_bptt_policy(cfg, obs_dim=6, act_dim=1)
     pool = EnvPool([env_maker(cfg.env)] * 4)
@@ -46,6 +48,8 @@ def test_gradients_reach_every_plasticity_parameter_through_an_episode(rule, mod
     assert expected <= {n.rsplit(".", 1)[1] for n in plastic}
     if mode != "plain":
         assert any(".modulator." in n for n in plastic)
+    if mode == "gated":  # the gate's bias is trained too
+        assert "layer.modulator.b_mod" in dict(policy.net.named_parameters())
     for name, p in plastic.items():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
         assert p.grad.abs().sum() > 0, name
