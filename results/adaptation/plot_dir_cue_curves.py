@@ -4,10 +4,18 @@ range of the middle 6 (2nd to 7th of 8) shaded, for the feed-forward plastic SNN
 generations, dir-cue-ff-plastic-snn-g600-sS: its first 300 are the 300-generation runs'), the
 static SNN and the LSTM (300 generations each) and the oracle. Writes
 results/adaptation/dir_cue_ff_g600/learning_curves.png. From the repository root:
-    python results/adaptation/plot_dir_cue_curves.py
+    python results/adaptation/plot_dir_cue_curves.py [OUT LABEL=PREFIX...]
+(OUT and the arms as label=run-name-prefix pairs replace the defaults; the gated table's:
+    python results/adaptation/plot_dir_cue_curves.py \
+        results/adaptation/dir_cue_gated/learning_curves.png \
+        "gated plastic SNN=dir-cue-ff-plastic-gated4" \
+        "plastic SNN (modulated)=dir-cue-ff-plastic-snn" \
+        "static SNN=dir-cue-ff-static-snn" "LSTM, 20 units=dir-cue-lstm20-es" \
+        "oracle (sees the direction)=dir-cue-ff-oracle-snn")
 """
 
 import csv
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +31,10 @@ ARMS = {  # label: run-name prefix (one run per seed)
     "LSTM, 20 units": "dir-cue-lstm20-es",
     "oracle (sees the direction)": "dir-cue-ff-oracle-snn",
 }
+OUT = Path("results/adaptation/dir_cue_ff_g600/learning_curves.png")
+if len(sys.argv) > 1:
+    OUT = Path(sys.argv[1])
+    ARMS = dict(pair.split("=", 1) for pair in sys.argv[2:])
 
 
 def curve(prefix: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +58,5 @@ ax.set_ylabel("population mean fitness (return)")
 ax.set_title("Direction task, ES (PGPE, popsize 32): median of 8 seeds, 2nd-7th shaded", size=9)
 ax.legend(fontsize=8, loc="upper left")
 fig.tight_layout()
-out = Path("results/adaptation/dir_cue_ff_g600/learning_curves.png")
-fig.savefig(out, dpi=120)
-print(f"wrote {out}")
+fig.savefig(OUT, dpi=120)
+print(f"wrote {OUT}")
