@@ -502,6 +502,7 @@ def _adaptation_damage(root: Path) -> str:
     return _table(header, rows)
 
 
+_DIR_GATED = "adaptation/dir_cue_gated"
 _VEL_LSTM_ES = "adaptation/vel_switch_lstm_es"
 _DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
 _LSTM_ES_ARMS = ("plastic SNN", "static SNN", "LSTM 88 (ES)", "LSTM 20 (ES)")
@@ -512,22 +513,25 @@ def _adaptation_lstm_pairs(root: Path, directory: str) -> str:
     the paired t-test's p (``paired_stats.json`` of ``results/adaptation/arms_stats.py``)."""
     from plasticagents.training.analysis.adaptation import format_stat
 
-    tests = _json(root / directory / "paired_stats.json")["plastic_minus"]
-    rows = [
-        [
-            f"plastic SNN − {other}",
-            f"{format_stat(t['return'], 1)} (p {t['return']['paired_t_test_p']:.3f})",
-            f"{format_stat(t['reward_per_step_after_onset'], 3)} "
-            f"(p {t['reward_per_step_after_onset']['paired_t_test_p']:.3f})",
-            f"{t['return']['plastic_ahead_on']} of {t['return']['seeds']}",
-        ]
-        for other, t in tests.items()
-    ]
+    stats = _json(root / directory / "paired_stats.json")
+    plastic = stats.get("plastic_arm", "plastic SNN")
+    rows = []
+    for other, t in stats["plastic_minus"].items():
+        # arms_stats.py's key, or dir_cue_ff_stats.py's (the onset is the first reversal)
+        after = t.get("reward_per_step_after_onset", t.get("reward_per_step_after_reversal"))
+        rows.append(
+            [
+                f"{plastic} − {other}",
+                f"{format_stat(t['return'], 1)} (p {t['return']['paired_t_test_p']:.3f})",
+                f"{format_stat(after, 3)} (p {after['paired_t_test_p']:.3f})",
+                f"{t['return']['plastic_ahead_on']} of {t['return']['seeds']}",
+            ]
+        )
     header = [
         "paired difference over seeds",
         "return (paired t-test p)",
         "reward/step after the onset (p)",
-        "seeds with the plastic SNN ahead in return",
+        f"seeds with the {plastic} ahead in return",
     ]
     return _table(header, rows)
 
@@ -1317,6 +1321,31 @@ SECTIONS: tuple[Section, ...] = (
         'results/adaptation/dir_cue_ff_g600 "plastic SNN, 19.2M steps"`). Cells and goals '
         "as above.",
         (f"{_DIR_G600}/learning_curves.png", f"{_DIR_G600}/reward_around_onset.png"),
+    ),
+    Section(
+        "adaptation-dir-gated",
+        "The direction task with gated fast weights, at the LSTM's budget (8 seeds)",
+        (_DIR_GATED, "adaptation"),
+        lambda root: (
+            _adaptation(root, _DIR_GATED)
+            + "\n\n"
+            + _adaptation_lstm_pairs(root, _DIR_GATED)
+            + "\n\n"
+            + _adaptation_goals(root, _DIR_GATED, pairs=False)
+        ),
+        "The feed-forward plastic SNN with `agent.plasticity.mode: gated` (a sigmoid gate "
+        "read from the input currents, with a learned bias starting at -4, on Miconi's decay "
+        "rule `hebb += G eta (pre post - hebb)`: the fast weights are kept while the gate is "
+        "shut and rewritten when it opens; `modulator_input: input`, `alpha_init` 0.1), "
+        "trained as the other arms: ES (PGPE, popsize 32), 100 generations resumed to 300, "
+        "9.6M env steps, seeds 0-7 (`results/adaptation/train_dir_cue_ff_gated.sh`), beside "
+        "the same-budget table's modulated plastic SNN, static SNN, LSTM (ES) and oracle on "
+        "the same held-out episodes (`results/adaptation/evaluate_dir_cue_gated.sh`). Paired "
+        "tests of the gated arm against each other arm: `python "
+        "results/adaptation/dir_cue_ff_stats.py results/adaptation/dir_cue_gated "
+        '"gated plastic SNN"`. Cells and goals as above (the goals are measured for the gated '
+        "arm against the static SNN).",
+        (f"{_DIR_GATED}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-dir-heldout",
