@@ -128,6 +128,7 @@ def unsupported(module: torch.nn.Module) -> str | None:
     spec = layer.plasticity.spec if layer.plasticity is not None else None
     checks = [
         (type(module.encoder) is DirectCurrentEncoder, "encoder is not direct"),
+        (not module.constant_input, "a constant input"),
         (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
         (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
         (spec is not None, "layer is static (no plasticity)"),

@@ -273,6 +273,10 @@ class PlasticSNN(nn.Module):
         encoder: ``direct`` or ``population`` (``encoder_kwargs`` go to it).
         steps_per_input: simulation steps per input.
         readout_tau_mem, readout_tau_syn: readout time constants (s).
+        constant_input: add a presynaptic unit that is always 1 to the layer's inputs (after
+            the encoded observation): its row of the synapse matrix is a bias, and with
+            plasticity its fast weights are a bias the network writes within the episode,
+            read the same way at every step whatever the observation.
         layer_kwargs: passed to :class:`RecurrentSpikingLayer` (neuron, plasticity, dale, ...).
 
     Example:
@@ -295,6 +299,7 @@ class PlasticSNN(nn.Module):
         readout_tau_syn: float | TimeConstants = 5e-3,
         dt: float = 1e-3,
         generator: torch.Generator | None = None,
+        constant_input: bool = False,
         **layer_kwargs,
     ) -> None:
         super().__init__()
@@ -309,8 +314,13 @@ class PlasticSNN(nn.Module):
             output,
         )
         self.encoder = make_encoder(encoder, n_in, **(encoder_kwargs or {}))
+        self.constant_input = bool(constant_input)
         self.layer = RecurrentSpikingLayer(
-            self.encoder.n_out, hidden, dt=dt, generator=generator, **layer_kwargs
+            self.encoder.n_out + self.constant_input,
+            hidden,
+            dt=dt,
+            generator=generator,
+            **layer_kwargs,
         )
         self.readout_weight = nn.Parameter(
             torch.randn(hidden, n_out, generator=generator) / math.sqrt(hidden)
@@ -333,6 +343,8 @@ class PlasticSNN(nn.Module):
         if state is None:
             state = self.initial_state(tuple(x.shape[:-1]))
         current = self.encoder(x)
+        if self.constant_input:  # a presynaptic unit always at 1, after the encoded inputs
+            current = nn.functional.pad(current, (0, 1), value=1.0)
         layer, readout = state.layer, state.readout
         spikes = torch.zeros_like(state.spikes)
         for _ in range(self.steps_per_input):

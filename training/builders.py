@@ -70,6 +70,7 @@ def build_policy(
         readout_tau_syn=cfg.readout_tau_syn,
         dt=cfg.dt,
         generator=generator,
+        constant_input=cfg.constant_input,
         neuron=cfg.neuron,
         reset=cfg.reset,
         plasticity=plasticity,

@@ -132,6 +132,9 @@ class AgentConfig:
     readout_tau_syn: float = 5e-3
     dt: float = 1e-3
     tau_trace: float = 20e-3  # low-pass of pre/post activity that plasticity reads
+    # a presynaptic unit always at 1 (snn): a bias row, whose fast weights are a bias the
+    # network writes within an episode
+    constant_input: bool = False
     plasticity: PlasticityConfig | None = field(default_factory=PlasticityConfig)
     mlp_hidden: list[int] = field(default_factory=lambda: [64, 64])
 

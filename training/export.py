@@ -218,9 +218,10 @@ def _policy_graph(
         eye = torch.eye(layer.n_pre, dtype=hebb.dtype)
         w = layer.synapses.current(eye, layer.plasticity.alpha.detach(), hebb).detach()
     w = w.double().numpy()
-    w_in, w_rec = w[: layer.n_in], w[layer.n_in :]
+    # the encoded inputs, then (constant_input) one row fed a constant 1: a bias
+    n_obs = net.encoder.n_out
+    w_in, w_const, w_rec = w[:n_obs], w[n_obs : layer.n_in], w[layer.n_in :]
     # x -> encoder -> current, as one affine map x -> scale' x + shift' folded into w_in.
-    n_obs = layer.n_in
     scale, shift = np.ones(n_obs), np.zeros(n_obs)
     if isinstance(net.encoder, DirectCurrentEncoder):
         scale, shift = _np(net.encoder.scale), _np(net.encoder.bias)
@@ -245,7 +246,8 @@ def _policy_graph(
         layer.neurons, dt_nir, True, "hidden layer", notes, approximate_reset
     )
     g.add("input", _io(n_obs, "input"))
-    g.add("hidden_synapses", _dense(w_in * scale[:, None], gain, shift @ w_in), "input")
+    bias = shift @ w_in + w_const.sum(axis=0)  # the constant input's row, if any
+    g.add("hidden_synapses", _dense(w_in * scale[:, None], gain, bias), "input")
     g.add("hidden", hidden, "hidden_synapses")
     if layer.recurrent:
         g.add("hidden_recurrent", _dense(w_rec, gain), "hidden")

@@ -14,7 +14,10 @@
 # from the input currents on the decay rule, hebb += G eta (pre post - hebb), kept while the
 # gate is shut (up to a leak of G eta per step: 0.0018 for gated4, 0.0025 for gated6 at the
 # start); alpha_init 0.1 (a shut gate keeps the larger share from adding noise);
-# gated4: gate_bias -4, eta 0.1; gated6: gate_bias -6, eta 1 (a full write when open). Run
+# gated4: gate_bias -4, eta 0.1; gated6: gate_bias -6, eta 1 (a full write when open).
+# gated4c and modc: gated4 and the modulated arm (base) with agent.constant_input=true, a
+# presynaptic unit always at 1 whose fast weights are a bias the network writes, read the
+# same way at every step (the other rows' fast weights act through the gait's inputs). Run
 # from the repository root:
 #     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
 set -euo pipefail
@@ -34,10 +37,12 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     alpha*) extra=(--set "agent.plasticity.alpha_init=${variant#alpha}") ;;
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
-    gated4|gated6)
+    modc) extra=(--set agent.constant_input=true) ;;
+    gated4|gated6|gated4c)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
              --set agent.plasticity.alpha_init=0.1)
-      if [ $variant = gated4 ]; then
+      [ $variant = gated4c ] && extra+=(--set agent.constant_input=true)
+      if [ $variant != gated6 ]; then
         extra+=(--set agent.plasticity.gate_bias=-4 --set agent.plasticity.eta=0.1)
       else
         extra+=(--set agent.plasticity.gate_bias=-6 --set agent.plasticity.eta=1.0)

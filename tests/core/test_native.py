@@ -123,6 +123,7 @@ def test_native_step_does_not_write_its_inputs(native_lib):
         ({"signal": "spikes"}, "plasticity signal"),
         ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
         ({"mode": "gated"}, "mode 'gated'"),
+        ({"constant_input": True}, "a constant input"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):

@@ -100,7 +100,9 @@ def assert_population_equals_individuals(pop, xs, atol):
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
 @pytest.mark.parametrize("post_major", [False, True])
 def test_population_output_equals_each_individual_alone(spec, neuron, post_major, gen):
-    net = make_net(gen, spec, neuron=neuron, dale=True)
+    # a constant input with the gated rule (its fast weights: a bias the network writes)
+    const = spec is not None and spec.mode == "gated"
+    net = make_net(gen, spec, neuron=neuron, dale=True, constant_input=const)
     pop = Population(net, 5, post_major=post_major)
     pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(5, pop.num_params, generator=gen))
     assert_population_equals_individuals(pop, torch.randn(8, 5, 4, 6, generator=gen), 1e-5)
@@ -484,3 +486,26 @@ def test_the_gated_update_is_the_gates_share_of_the_decay_step(gen):
         PlasticitySpec("hebbian", mode="gated", gate_bias=float("nan"))
     with pytest.raises(ValueError, match="valid choices.*'gated'"):
         PlasticitySpec("hebbian", mode="gate")
+
+
+def test_a_constant_input_is_a_bias_row_whose_fast_weights_the_network_writes(gen):
+    """``constant_input=True``: the layer gets one more presynaptic unit, always 1 (after the
+    encoded inputs, before the recurrent ones); its row of W adds a fixed current, and its row
+    of the fast weights is a bias written by plasticity while the observation is 0."""
+    spec = PlasticitySpec("hebbian", mode="gated", granularity="post", gate_bias=10.0, eta=1.0)
+    net = make_net(gen, spec, constant_input=True)
+    assert net.layer.n_in == 7 and net.layer.n_pre == 7 + 24  # 6 encoded + 1 constant + 24
+    with torch.no_grad():
+        x = torch.zeros(2, 6)
+        net.layer.synapses.raw.zero_()
+        net.layer.synapses.raw[6] = 3.0  # only the constant row drives the layer
+        _, state = rollout(net, x.expand(5, 2, 6))
+        assert state.spikes.sum() > 0  # driven by the constant alone
+        assert torch.all(state.layer.pre_trace[..., 6] > 0)  # the constant's trace
+        hebb = state.layer.plastic.hebb
+        assert hebb[:, 6].abs().sum() > 0  # its fast weights written (the gate is open)
+        assert hebb[:, :6].abs().sum() == 0  # the silent inputs' are not
+    plain = make_net(torch.Generator().manual_seed(0), spec)
+    assert plain.layer.n_in == 6
+    with pytest.raises(ValueError, match=r"expected input \[..., 6\], got \[2, 7\]"):
+        net(torch.zeros(2, 7))

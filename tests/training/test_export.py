@@ -49,6 +49,9 @@ def runs(tmp_path_factory):
     return {
         "classifier": make("classify", ["trainer.epochs=1"]),
         "static": make("es", [*FAST_ES, "agent.plasticity=null"]),
+        "static_const": make(
+            "es", [*FAST_ES, "agent.plasticity=null", "agent.constant_input=true"]
+        ),
         "plastic": make("es", [*FAST_ES, "agent.gain=5.0"]),  # spiking, so hebb moves
     }
 
@@ -150,12 +153,16 @@ def test_a_classifier_trained_with_zero_reset_exports_exactly_without_approximat
     assert torch.allclose(theirs, ours.readout, atol=TOL, rtol=0)
 
 
-def test_static_policy_round_trip_through_snntorch(runs, tmp_path):
+@pytest.mark.parametrize("run", ["static", "static_const"])
+def test_static_policy_round_trip_through_snntorch(runs, run, tmp_path):
+    """The exported graph runs as the policy does; a constant input's row (agent.constant_input)
+    is folded into the hidden synapses' bias."""
     from plasticagents.training.analysis.evaluate import load_policy
 
-    result = export_run(runs["static"], tmp_path / "p.nir", approximate_reset=True)
+    result = export_run(runs[run], tmp_path / "p.nir", approximate_reset=True)
     module = load_in_snntorch(nir.read(result.path) and result.path)
-    loaded = load_policy(runs["static"])
+    loaded = load_policy(runs[run])
+    assert loaded.policy.constant_input == (run == "static_const")
     net, norm = zero_reset(loaded.policy), loaded.obs_norm
     gen = torch.Generator().manual_seed(2)
     std = torch.as_tensor(np.sqrt(norm.var), dtype=torch.float32)
