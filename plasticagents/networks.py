@@ -274,9 +274,11 @@ class PlasticSNN(nn.Module):
         steps_per_input: simulation steps per input.
         readout_tau_mem, readout_tau_syn: readout time constants (s).
         constant_input: add a presynaptic unit that is always 1 to the layer's inputs (after
-            the encoded observation): its row of the synapse matrix is a bias, and with
-            plasticity its fast weights are a bias the network writes within the episode,
-            read the same way at every step whatever the observation.
+            the encoded observation): its row of the synapse matrix is a bias (initialised as
+            one more random input row), and with plasticity its fast weights are a bias the
+            network writes within the episode, read the same way at every step whatever the
+            observation. A neuromodulator reading the input (``modulator_input="input"``)
+            reads it too.
         layer_kwargs: passed to :class:`RecurrentSpikingLayer` (neuron, plasticity, dale, ...).
 
     Example:

@@ -22,6 +22,8 @@ integer / learned delays           per delay value ``d`` present, a ``Delay`` no
 batch norm (eval statistics)       folded into the layer's input ``Affine``
 direct-current encoder, the        folded into the input ``Affine`` (the normaliser's clip at
 observation normaliser             ±``clip`` standard deviations is left out)
+a constant input                   its row folded into the input ``Affine``'s bias
+(``agent.constant_input``)
 dropout                            nothing (identity at evaluation)
 =================================  ============================================================
 

@@ -100,8 +100,9 @@ def assert_population_equals_individuals(pop, xs, atol):
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
 @pytest.mark.parametrize("post_major", [False, True])
 def test_population_output_equals_each_individual_alone(spec, neuron, post_major, gen):
-    # a constant input with the gated rule (its fast weights: a bias the network writes)
-    const = spec is not None and spec.mode == "gated"
+    # a constant input with the gated rule and with the input-reading neuromodulator (its
+    # fast weights: a bias the network writes; the neuromodulator reads it too)
+    const = spec is not None and (spec.mode == "gated" or spec.modulator_input == "input")
     net = make_net(gen, spec, neuron=neuron, dale=True, constant_input=const)
     pop = Population(net, 5, post_major=post_major)
     pop.load_vectors(pop.to_vectors() + 0.3 * torch.randn(5, pop.num_params, generator=gen))
