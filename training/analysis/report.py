@@ -417,43 +417,49 @@ _DIR_HELDOUT = (  # (output directory under adaptation/dir_heldout, label): chan
 _DIR_ARMS = ("plastic SNN", "static SNN", "LSTM (ES)")
 
 
-def _adaptation_dir_heldout(root: Path) -> str:
+def _adaptation_dir_heldout(
+    root: Path,
+    heldout: str = "adaptation/dir_heldout",
+    trained_dir: str = _DIR_LSTM_ES,
+    plastic: str = "plastic SNN",
+) -> str:
     """One row per held-out change of the direction task: every arm's return under it (with
     the share of its return on the trained task: the ratio of the seed means, each seed's
-    runs on the same held-out episodes in both), and the plastic SNN's paired differences
+    runs on the same held-out episodes in both), and the plastic arm's paired differences
     with the paired t-test's p (``paired_stats.json`` of ``dir_cue_ff_stats.py`` and
     ``dir_heldout_stats.py``)."""
     from plasticagents.training.analysis.adaptation import format_stat
 
-    base = _json(root / _DIR_LSTM_ES / "summary.json")
+    arms = (plastic, *_DIR_ARMS[1:])
+    base = _json(root / trained_dir / "summary.json")
     trained = base["agents"]
     # the paired tests: on the trained task, then under each change
     tests = {
-        None: _json(root / _DIR_LSTM_ES / "paired_stats.json"),
-        **_json(root / "adaptation/dir_heldout/paired_stats.json"),
+        None: _json(root / trained_dir / "paired_stats.json"),
+        **_json(root / heldout / "paired_stats.json"),
     }
 
     def row(label: str, summary: dict, change: str | None) -> list[str]:
         cells = []
-        for name in ("oracle", *_DIR_ARMS):
+        for name in ("oracle", *arms):
             got, nominal = summary["agents"][name]["return"], trained[name]["return"]
             share = 100.0 * got["mean"] / nominal["mean"] if nominal["mean"] else math.nan
             cells.append(f"{format_stat(got, 0)} ({share:.0f}%)")
-        for other in _DIR_ARMS[1:]:
+        for other in arms[1:]:
             p = tests[change]["plastic_minus"][other]["return"]["paired_t_test_p"]
-            diff = summary["differences"][f"plastic SNN − {other}"]["return"]
+            diff = summary["differences"][f"{plastic} − {other}"]["return"]
             cells.append(f"{format_stat(diff, 0)} (p {p:.3f})")
         return [label, *cells]
 
     rows = [row("none (the trained task)", base, None)]
     for directory, label in _DIR_HELDOUT:
-        summary = _json(root / "adaptation/dir_heldout" / directory / "summary.json")
+        summary = _json(root / heldout / directory / "summary.json")
         rows.append(row(label, summary, directory))
     header = [
         "change (none of it seen in training)",
         "oracle",
-        *_DIR_ARMS,
-        *(f"plastic SNN − {other}" for other in _DIR_ARMS[1:]),
+        *arms,
+        *(f"{plastic} − {other}" for other in arms[1:]),
     ]
     return _table(header, rows)
 
@@ -503,6 +509,7 @@ def _adaptation_damage(root: Path) -> str:
 
 
 _DIR_GATED = "adaptation/dir_cue_gated"
+_DIR_HELDOUT_GATED = "adaptation/dir_heldout_gated"
 _VEL_LSTM_ES = "adaptation/vel_switch_lstm_es"
 _DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
 _LSTM_ES_ARMS = ("plastic SNN", "static SNN", "LSTM 88 (ES)", "LSTM 20 (ES)")
@@ -1365,6 +1372,24 @@ SECTIONS: tuple[Section, ...] = (
         "reward, the plastic SNN's ablations, per-seed shares of the nominal return for "
         "the body changes) is in `results/adaptation/dir_heldout/<change>/report.md`.",
         ("adaptation/dir_heldout/schedule_once/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-heldout-gated",
+        "The direction task with gated fast weights under changes never trained on",
+        (_DIR_GATED, *(f"{_DIR_HELDOUT_GATED}/{d}" for d, _ in _DIR_HELDOUT)),
+        lambda root: _adaptation_dir_heldout(
+            root, _DIR_HELDOUT_GATED, _DIR_GATED, "gated plastic SNN"
+        ),
+        "The held-out changes of the table above with the gated plastic SNN in place of the "
+        'modulated one (`PLASTIC=ff-plastic-gated4 LABEL="gated plastic SNN" '
+        "OUT=results/adaptation/dir_heldout_gated bash "
+        "results/adaptation/evaluate_dir_heldout.sh`), beside the same static SNN, LSTM (ES) "
+        "and oracle runs on the same held-out episodes. Cells as above; the shares are "
+        "against the gated table's trained-task returns; paired tests from `python "
+        'results/adaptation/dir_heldout_stats.py dir_heldout_gated dir_cue_gated "gated '
+        "plastic SNN\"`. Each change's full table is in "
+        "`results/adaptation/dir_heldout_gated/<change>/report.md`.",
+        (f"{_DIR_HELDOUT_GATED}/heavy/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage",
