@@ -484,15 +484,9 @@ def run_adaptation(
 
     per_seed = seed_summary(rows, cond.name, oracle=oracle is not None)
     nominal = seed_summary(rows, NOMINAL.name, oracle=False) if cond.mid_episode else {}
-    kept_of_means = {}
     for agent, per in nominal.items():  # the share of the nominal return kept, per seed
         for s, n in zip(per_seed[agent], per, strict=True):
             s["return_kept_pct"] = _kept(s["return"], n["return"])
-        share = _kept(
-            float(np.mean([s["return"] for s in per_seed[agent]])),
-            float(np.mean([n["return"] for n in per])),
-        )
-        kept_of_means[agent] = share if math.isfinite(share) else None
     summary: dict[str, Any] = {
         "condition": cond.name,
         "env": env_id,
@@ -521,8 +515,12 @@ def run_adaptation(
                     for s, o in zip(seeds_stats, oracle_seeds, strict=True)
                 ]
             )
-        if agent in kept_of_means:
-            entry["return_kept_of_means_pct"] = kept_of_means[agent]
+        if agent in nominal:  # the same share of the seed means: one point estimate
+            share = _kept(
+                float(np.mean([s["return"] for s in seeds_stats])),
+                float(np.mean([n["return"] for n in nominal[agent]])),
+            )
+            entry["return_kept_of_means_pct"] = share if math.isfinite(share) else None
         summary["agents"][agent] = entry
         m = re.fullmatch(r"(.*) \[(.*)\]", agent)
         if m:

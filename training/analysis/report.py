@@ -371,6 +371,18 @@ def _adaptation_with_goals(root: Path, directory: str) -> str:
     return _adaptation(root, directory) + "\n\n" + _adaptation_goals(root, directory)
 
 
+def _adaptation_with_tests(root: Path, directory: str) -> str:
+    """A side table: its arms, the plastic arm's paired tests against each other arm
+    (``paired_stats.json``), then its goals."""
+    return "\n\n".join(
+        [
+            _adaptation(root, directory),
+            _adaptation_pairs(root, directory),
+            _adaptation_goals(root, directory, pairs=False),
+        ]
+    )
+
+
 def _adaptation_goals(root: Path, directory: str, pairs: bool = True) -> str:
     """The goals of a table, then (``pairs``) every paired difference between its arms."""
     from plasticagents.training.analysis.adaptation import format_stat
@@ -515,9 +527,10 @@ _DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
 _LSTM_ES_ARMS = ("plastic SNN", "static SNN", "LSTM 88 (ES)", "LSTM 20 (ES)")
 
 
-def _adaptation_lstm_pairs(root: Path, directory: str) -> str:
-    """The plastic SNN against each other arm of a table: paired differences over seeds with
-    the paired t-test's p (``paired_stats.json`` of ``results/adaptation/arms_stats.py``)."""
+def _adaptation_pairs(root: Path, directory: str) -> str:
+    """The plastic arm against each other arm of a table: paired differences over seeds with
+    the paired t-test's p (``paired_stats.json`` of ``results/adaptation/arms_stats.py`` or
+    ``dir_cue_ff_stats.py``)."""
     from plasticagents.training.analysis.adaptation import format_stat
 
     stats = _json(root / directory / "paired_stats.json")
@@ -1333,13 +1346,7 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-dir-gated",
         "The direction task with gated fast weights, at the LSTM's budget (8 seeds)",
         (_DIR_GATED, "adaptation"),
-        lambda root: (
-            _adaptation(root, _DIR_GATED)
-            + "\n\n"
-            + _adaptation_lstm_pairs(root, _DIR_GATED)
-            + "\n\n"
-            + _adaptation_goals(root, _DIR_GATED, pairs=False)
-        ),
+        lambda root: _adaptation_with_tests(root, _DIR_GATED),
         "The feed-forward plastic SNN with `agent.plasticity.mode: gated` (a sigmoid gate "
         "read from the input currents, with a learned bias starting at -4, on Miconi's decay "
         "rule `hebb += G eta (pre post - hebb)`: the fast weights are kept while the gate is "
@@ -1416,19 +1423,15 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-vel-lstm-es",
         "The velocity switch at one budget: LSTMs trained by the same ES (3 seeds)",
         (_VEL_LSTM_ES, "adaptation"),
-        lambda root: (
-            _adaptation(root, _VEL_LSTM_ES)
-            + "\n\n"
-            + _adaptation_lstm_pairs(root, _VEL_LSTM_ES)
-            + "\n\n"
-            + _adaptation_goals(root, _VEL_LSTM_ES, pairs=False)
-        ),
+        lambda root: _adaptation_with_tests(root, _VEL_LSTM_ES),
         "The velocity-switch table's arms beside two LSTMs (`agent.kind: lstm`, "
-        "`configs/experiments/vel_switch_lstm_es.yaml`) trained exactly as the SNN arms: ES "
+        "`configs/experiments/vel_switch_lstm_es.yaml`) trained as the SNN arms: ES "
         "(PGPE, popsize 32 x 1 episode), 60 generations (1.92M env steps), the same inputs "
         "(previous action and reward), seeds 0-2 (`results/adaptation/train_lstm_es_arms.sh`, "
-        "with `HIDDEN=20` for the small one). 88 units give 40,310 parameters, about the "
-        "plastic SNN's 40,112; 20 units (2,486) is the size that solved the direction task. "
+        "with `HIDDEN=20` for the small one), with fast physics (bit-identical to the "
+        "Gymnasium step the SNN arms took). 88 units give 40,310 parameters, about the "
+        "plastic SNN's 40,112; 20 units (3,726 with these 24 inputs) is the size that solved "
+        "the direction task. "
         "Evaluated on the same 10 held-out episodes per seed as the table above "
         "(`results/adaptation/evaluate_lstm_es_arms.sh`); the SNN and MLP arms' rows repeat "
         "that table's runs. Paired tests of the plastic SNN against each arm: `python "
