@@ -153,6 +153,14 @@ def bench_ours(args, lanes: int) -> dict:
         for log in logs:
             log.detach()
         replay = bench_replay(args, logs, logged_steps) if logs else None
+    fast = [pool.fast for pool in problem._pools.values() if pool.fast]
+    physics_step = (
+        None
+        if not fast
+        else "C (envs/native_physics.c)"
+        if all(f.native for f in fast)
+        else "Python per slot"
+    )
     problem.close()
     return {
         "config": {
@@ -160,6 +168,7 @@ def bench_ours(args, lanes: int) -> dict:
             "compile": args.compile,
             "fast_physics": args.fast_physics,
             "kernel": args.kernel,
+            "physics_step": physics_step,
         },
         "compile_status": {
             "status": status,
@@ -178,7 +187,8 @@ class PhysicsLog:
     (``BatchedLocomotion``): each slot's integration state when its episode began
     (``mjSTATE_INTEGRATION``: positions, velocities, warm start...) and, per batched step,
     the slots stepped and their controls.
-    Attached by wrapping the fast path's ``begin`` and ``_physics`` on the instance."""
+    Attached by wrapping the fast path's ``begin`` and ``_physics`` / ``_native_physics`` (its
+    Python or C physics step) on the instance."""
 
     def __init__(self, fast) -> None:
         import mujoco
@@ -204,10 +214,20 @@ class PhysicsLog:
 
             return logged_run
 
-        fast.begin, fast._physics = logged_begin, logged_physics
+        native = fast._native_physics
+
+        def logged_native(actions, idx) -> None:  # the C physics step: all slots at once
+            self.steps.append([(int(i), np.array(actions[i], dtype=np.float64)) for i in idx])
+            native(actions, idx)
+
+        fast.begin, fast._physics, fast._native_physics = (
+            logged_begin,
+            logged_physics,
+            logged_native,
+        )
 
     def detach(self) -> None:
-        for name in ("begin", "_physics"):
+        for name in ("begin", "_physics", "_native_physics"):
             self.fast.__dict__.pop(name, None)
 
 
@@ -475,9 +495,9 @@ def main(argv: list[str] | None = None) -> None:
     for lanes in args.lanes:
         res = bench_ours(args, lanes)
         ours_runs.append(res)
+        fast = f"fast physics ({res['config']['physics_step']}), " if args.fast_physics else ""
         print(
-            f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s), "
-            f"{'fast physics, ' if args.fast_physics else ''}"
+            f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s), {fast}"
             f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
         if res.get("physics_replay"):

@@ -6,8 +6,12 @@ A population of Gymnasium envs stepped one ``env.step`` at a time spends more ti
 :class:`BatchedLocomotion` takes the *same* env objects and replaces only the step of the
 slots it covers: it writes each slot's action to its own ``MjData``, runs
 ``mj_step(model, data, nstep=frame_skip)`` and ``mj_rnePostConstraint`` (exactly Gymnasium's
-``MujocoEnv._step_mujoco_simulation``) on the caller's threads, and evaluates the v5
-formulas for all slots at once:
+``MujocoEnv._step_mujoco_simulation``), and evaluates the v5 formulas for all slots at once.
+The physics of all slots is one call of a small C loop (``native_physics.c``, compiled on first
+use against the installed ``mujoco`` package's headers and library, OpenMP over ``threads``),
+so no Python runs between slots; where it cannot be built, each slot's physics is a Python
+closure on the caller's threads (``PLASTICAGENTS_NATIVE_PHYSICS=0`` forces that path). Both
+make the same MuJoCo calls and copies. The v5 formulas:
 
 - HalfCheetah-v5: ``obs = [qpos[1:], qvel]``, ``reward = w_fwd * dx/dt - w_ctrl * |a|²``;
 - Ant-v5: ``obs = [qpos[2:], qvel, clip(cfrc_ext[1:], -1, 1)]``, ``reward = v_x * w_fwd +
@@ -58,7 +62,13 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import glob
+import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -70,7 +80,14 @@ from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from plasticagents.envs.split import SplitStep, StepArrays, splits_step
 
-__all__ = ["SUPPORTED_IDS", "BatchedLocomotion", "StepArrays", "fast_path_blocker"]
+__all__ = [
+    "SUPPORTED_IDS",
+    "BatchedLocomotion",
+    "StepArrays",
+    "fast_path_blocker",
+    "physics_build_error",
+    "physics_library",
+]
 
 SUPPORTED_IDS = ("HalfCheetah-v5", "Ant-v5")
 _BASES = (HalfCheetahEnv, AntEnv)
@@ -87,6 +104,65 @@ _ANT_INFO = (
     "reward_contact",
     "reward_survive",
 )
+
+
+_PHYSICS_SOURCE = Path(__file__).with_name("native_physics.c")
+_physics_lock = threading.Lock()
+_physics: dict[str, Any] = {}
+_I64 = ctypes.POINTER(ctypes.c_int64)
+_F64 = ctypes.POINTER(ctypes.c_double)
+
+
+def _build_physics() -> ctypes.CDLL:
+    from plasticagents.native import build_shared
+
+    root = Path(mujoco.__file__).parent
+    found = sorted(glob.glob(str(root / "libmujoco.so*")) + glob.glob(str(root / "*.dylib")))
+    if not (root / "include" / "mujoco" / "mujoco.h").exists() or not found:
+        raise RuntimeError(f"the mujoco package at {root} ships no C headers or libmujoco")
+    flags = ["-O2", "-fopenmp", "-shared", "-fPIC", "-std=c11", f"-I{root / 'include'}"]
+    libs = [found[0], f"-Wl,-rpath,{root}"]
+    path = build_shared(_PHYSICS_SOURCE, flags, libs, key=f"mujoco {mujoco.__version__}")
+    lib = ctypes.CDLL(str(path))
+    lib.pa_physics_step.restype = None
+    lib.pa_physics_step.argtypes = [
+        ctypes.c_int64, _I64, _I64, _I64, _F64,
+        ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        _F64, _F64, _F64, _F64, _F64,
+    ]  # fmt: skip
+    return lib
+
+
+def physics_library() -> ctypes.CDLL | None:
+    """The compiled physics step of ``native_physics.c`` (built on first use against the
+    installed ``mujoco`` package's headers and library, then cached on disk like
+    :func:`plasticagents.native.library`); ``None`` when it cannot be built (the reason:
+    :func:`physics_build_error`), or when ``PLASTICAGENTS_NATIVE_PHYSICS=0``."""
+    if os.environ.get("PLASTICAGENTS_NATIVE_PHYSICS", "1") == "0":
+        return None
+    with _physics_lock:
+        if "lib" not in _physics:
+            try:
+                _physics["lib"], _physics["error"] = _build_physics(), None
+            except (OSError, RuntimeError) as err:
+                _physics["lib"], _physics["error"] = None, str(err)
+                logging.getLogger("plasticagents").info(
+                    "fast_physics: the C physics step is not available (%s); slots step "
+                    "through MuJoCo's Python bindings one by one",
+                    err,
+                )
+        return _physics["lib"]
+
+
+def physics_build_error() -> str | None:
+    """Why :func:`physics_library` returned ``None`` (``None`` when it built or was not tried)."""
+    if os.environ.get("PLASTICAGENTS_NATIVE_PHYSICS", "1") == "0":
+        return "turned off by PLASTICAGENTS_NATIVE_PHYSICS=0"
+    return _physics.get("error")
+
+
+def _ptr(a: np.ndarray, kind: Any) -> Any:
+    return a.ctypes.data_as(kind)
 
 
 def fast_path_blocker(env: gym.Env) -> str | None:
@@ -138,14 +214,29 @@ class BatchedLocomotion:
 
     Args:
         envs: the pool's Gymnasium envs, slot ``i`` is ``envs[i]``.
+        threads: the threads the C physics step spreads the slots over.
+        native: step the physics of all slots in one call of the C step
+            (``native_physics.c``: the same MuJoCo calls and copies, no Python between
+            slots); ``None`` (default): when it builds (:func:`physics_library`). ``False``:
+            each slot's physics is a Python closure run by the caller's ``map_fn``.
 
     Attributes:
         covered: ``[n]`` bool, the slots :meth:`step` and :meth:`step_arrays` may be given.
         blocked: slot -> why it is not covered.
+        native: whether the C physics step runs.
     """
 
-    def __init__(self, envs: Sequence[gym.Env]) -> None:
+    def __init__(
+        self, envs: Sequence[gym.Env], threads: int = 1, native: bool | None = None
+    ) -> None:
         n = len(envs)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = int(threads)
+        self._lib = physics_library() if native or native is None else None
+        if native and self._lib is None:
+            raise RuntimeError(f"the C physics step is not available: {physics_build_error()}")
+        self.native = self._lib is not None
         self.blocked: dict[int, str] = {}
         self.bases = [env.unwrapped for env in envs]
         reference = None
@@ -218,6 +309,27 @@ class BatchedLocomotion:
 
         return run
 
+    def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> None:
+        """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
+        released; the addresses are read at each call: a perturbation may swap a model)."""
+        bases = self.bases
+        models = np.fromiter((bases[i].model._address for i in idx), np.int64, len(idx))
+        datas = np.fromiter((bases[i].data._address for i in idx), np.int64, len(idx))
+        ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
+        if ctrl.ndim != 2 or ctrl.shape[1] != self.nu or ctrl.shape[0] != len(self.bases):
+            raise ValueError(
+                f"Action dimension mismatch. Expected {(self.nu,)}, found {ctrl.shape[1:]}"
+            )
+        rows = np.ascontiguousarray(idx, dtype=np.int64)
+        ant = self.ant
+        cfrc = self.cfrc_ext if ant else self.after  # (unused when not ant)
+        self._lib.pa_physics_step(
+            len(idx), _ptr(models, _I64), _ptr(datas, _I64), _ptr(rows, _I64),
+            _ptr(ctrl, _F64), self.frame_skip, int(ant), int(getattr(self, "body", 0)),
+            self.threads, _ptr(self.qpos, _F64), _ptr(self.qvel, _F64),
+            _ptr(self.before, _F64), _ptr(self.after, _F64), _ptr(cfrc, _F64),
+        )  # fmt: skip
+
     def step(
         self,
         actions: np.ndarray,
@@ -280,12 +392,15 @@ class BatchedLocomotion:
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.nu,)}, found {acts.shape[1:]}"
             )
-        run = self._physics(actions if ctrl is None else ctrl)
-        if map_fn is None:
-            for i in idx:
-                run(int(i))
+        if self.native:
+            self._native_physics(actions if ctrl is None else ctrl, idx)
         else:
-            map_fn(run, idx)
+            run = self._physics(actions if ctrl is None else ctrl)
+            if map_fn is None:
+                for i in idx:
+                    run(int(i))
+            else:
+                map_fn(run, idx)
         qpos, qvel = self.qpos[idx], self.qvel[idx]
         if given is None:
             ctrl_cost = self.ctrl_weight * np.sum(np.square(acts), axis=1)

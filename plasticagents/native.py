@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["NativeSNNStep", "build_error", "library", "unsupported"]
+__all__ = ["NativeSNNStep", "build_error", "build_shared", "library", "unsupported"]
 
 _SOURCE = Path(__file__).with_name("native_snn.c")
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
@@ -73,28 +73,35 @@ def _cpu_flags() -> str:
     return ""
 
 
-def _build() -> ctypes.CDLL:
+def build_shared(source: Path, flags: list[str], libs: list[str], key: str = "") -> Path:
+    """Compile the C file ``source`` into a shared library in the cache directory (once: the
+    file name is keyed by the source, the compiler, ``flags``, ``libs``, ``key`` and this CPU)
+    and return its path. Raises ``RuntimeError`` without a compiler or when it fails."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise RuntimeError(f"no C compiler {cc!r} on PATH (set CC)")
-    source = _SOURCE.read_bytes()
+    text = source.read_bytes()
     # -march=native: a library built on another CPU (a shared home directory) may not run here
     host = " ".join([platform.machine(), platform.processor(), _cpu_flags()])
-    key = hashlib.sha256(source + " ".join([cc, *_FLAGS, host]).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"native_snn-{key}.so"
+    digest = hashlib.sha256(text + " ".join([cc, *flags, *libs, key, host]).encode())
+    target = _cache_dir() / f"{source.stem}-{digest.hexdigest()[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             built = Path(tmp) / target.name
             done = subprocess.run(
-                [cc, *_FLAGS, str(_SOURCE), "-o", str(built), "-lm"],
+                [cc, *flags, str(source), "-o", str(built), *libs],
                 capture_output=True,
                 text=True,
             )
             if done.returncode != 0:
                 raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:500]}")
             os.replace(built, target)  # atomic: concurrent builders agree
-    lib = ctypes.CDLL(str(target))
+    return target
+
+
+def _build() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(build_shared(_SOURCE, _FLAGS, ["-lm"])))
     lib.snn_step.restype = None
     return lib
 

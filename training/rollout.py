@@ -296,7 +296,7 @@ class EnvPool:
         if fast_physics:
             from plasticagents.envs.batched import BatchedLocomotion
 
-            self.fast = BatchedLocomotion(self.envs)
+            self.fast = BatchedLocomotion(self.envs, threads=self.threads)
             self.fast_blocked = self.fast.blocked
             if not self.fast.covered.any():
                 self.fast = None

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from plasticagents.envs import make_env
-from plasticagents.envs.batched import BatchedLocomotion, fast_path_blocker
+from plasticagents.envs.batched import (
+    BatchedLocomotion,
+    fast_path_blocker,
+    physics_build_error,
+    physics_library,
+)
 from plasticagents.envs.split import SplitStep
 from plasticagents.training.rollout import EnvPool
 
@@ -137,10 +142,22 @@ def _compare(pools, seed=0, drop=()):
     return ends
 
 
+@pytest.fixture(params=["native", "python"])
+def physics(request, monkeypatch):
+    """Both physics paths of the fast path: the C step (``native_physics.c``) and each
+    slot's Python closure (``PLASTICAGENTS_NATIVE_PHYSICS=0``)."""
+    if request.param == "python":
+        monkeypatch.setenv("PLASTICAGENTS_NATIVE_PHYSICS", "0")
+    elif physics_library() is None:
+        pytest.skip(f"the C physics step does not build here: {physics_build_error()}")
+    return request.param
+
+
 @pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Ant-v5"])
-def test_fast_path_equals_gymnasium_step_for_step(env_id):
+def test_fast_path_equals_gymnasium_step_for_step(env_id, physics):
     with _pools(env_id) as pools:
         n = len(SLOTS[env_id])
+        assert pools.fast.fast.native == (physics == "native")
         assert pools.fast.fast.covered.tolist() == [True] * (n - 1) + [False]
         assert list(pools.fast.fast_blocked) == [n - 1]
         # slots 5 (noise, delay) skip steps: their hooks must run only when they are stepped
@@ -246,3 +263,18 @@ def test_step_before_reset_is_an_error():
     fast = BatchedLocomotion([gym.make("HalfCheetah-v5")])
     with pytest.raises(gym.error.ResetNeeded):
         fast.step(np.zeros((1, 6)), [0])
+
+
+def test_physics_path_choice(monkeypatch):
+    """``native=True`` insists on the C step and says why it is missing; ``False`` keeps each
+    slot's Python closure; a thread count below 1 is named."""
+    envs = [gym.make("HalfCheetah-v5")]
+    assert not BatchedLocomotion(envs, native=False).native
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        BatchedLocomotion(envs, threads=0)
+    monkeypatch.setenv("PLASTICAGENTS_NATIVE_PHYSICS", "0")
+    assert not BatchedLocomotion(envs).native
+    with pytest.raises(
+        RuntimeError, match="not available: turned off by PLASTICAGENTS_NATIVE_PHYSICS=0"
+    ):
+        BatchedLocomotion(envs, native=True)

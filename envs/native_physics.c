@@ -1,0 +1,45 @@
+/* The physics of a batched step of Gymnasium's MuJoCo locomotion envs (envs/batched.py), in C:
+ * for every slot, what BatchedLocomotion's per-slot Python did, with no Python between slots.
+ *
+ * Slot r of the call steps the MjModel/MjData at models[r]/datas[r] (the addresses of the
+ * Python bindings' objects, each slot its own model) and writes row rows[r] of the outputs:
+ *   data->ctrl = ctrl[rows[r]]                      (float64 [n, nu])
+ *   before[rows[r]] = body's xpos[:2] (ant) or qpos[0]
+ *   mj_step x nstep; mj_rnePostConstraint          (MujocoEnv._step_mujoco_simulation)
+ *   qpos, qvel, after, cfrc_ext (ant) rows         (float64 [n, nq], [n, nv], [n, 2], [n, nbody*6])
+ * The MuJoCo calls and the copies are those of the Python path, so the results are equal bit
+ * for bit. OpenMP spreads the slots over n_threads threads, each taking the next slot when it
+ * finishes one (a slot in heavy contact takes longer); ctypes releases the GIL for the call. */
+#include <mujoco/mujoco.h>
+#include <stdint.h>
+#include <string.h>
+
+void pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
+                     const double *ctrl, int nstep, int ant, int body, int n_threads,
+                     double *qpos, double *qvel, double *before, double *after, double *cfrc) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (int64_t r = 0; r < n; r++) {
+        const mjModel *m = (const mjModel *)(intptr_t)models[r];
+        mjData *d = (mjData *)(intptr_t)datas[r];
+        const int64_t row = rows[r];
+        const int nq = m->nq, nv = m->nv, nu = m->nu, nb = m->nbody;
+        memcpy(d->ctrl, ctrl + row * nu, sizeof(mjtNum) * (size_t)nu);
+        if (ant) {
+            before[2 * row] = d->xpos[3 * body];
+            before[2 * row + 1] = d->xpos[3 * body + 1];
+        } else {
+            before[2 * row] = d->qpos[0];
+        }
+        for (int k = 0; k < nstep; k++) mj_step(m, d);
+        mj_rnePostConstraint(m, d);
+        memcpy(qpos + row * nq, d->qpos, sizeof(mjtNum) * (size_t)nq);
+        memcpy(qvel + row * nv, d->qvel, sizeof(mjtNum) * (size_t)nv);
+        if (ant) {
+            after[2 * row] = d->xpos[3 * body];
+            after[2 * row + 1] = d->xpos[3 * body + 1];
+            memcpy(cfrc + row * nb * 6, d->cfrc_ext, sizeof(mjtNum) * (size_t)(nb * 6));
+        } else {
+            after[2 * row] = d->qpos[0];
+        }
+    }
+}
