@@ -27,7 +27,15 @@ timed ``--repeats`` times after one untimed warm-up generation:
   the same plus ``mj_rnePostConstraint``, which every v5 env runs after ``mj_step``).
 
 Both sides get the same number of configurations (``--lanes`` and ``--actors`` must list as
-many values) and the same repeats; the best configuration of each side is compared.
+many values) and the same repeats; the best configuration of each side is compared. The
+sides run repeat by repeat: every configuration is set up and warmed up first, then repeat r of
+ours, physics and (with one ``--actors`` value) evotorch run back to back before repeat r + 1
+of any, so a shared host whose speed drifts during the invocation slows the sides' repeat r
+alike. Each ratio is printed both as the ratio of the medians and as the median of the
+per-repeat ratios (``paired_ratios`` in the record; repeat r of each side against repeat r of
+the other). With several ``--actors`` values each peer configuration starts its own Ray, so
+those run one after another, after the rest, and only the ratio of medians is given for them.
+Ray's daemons then run through ours' and physics' repeats too (idle, a small cost to both).
 
 Printed: env steps/s of each configuration (median of ``--repeats``) and the ratios
 ours/evotorch (goal >= 1.5) and ours/physics (goal >= 0.7; ``ours_over_physics`` against
@@ -52,6 +60,7 @@ import os
 import statistics
 import time
 import warnings
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,7 +86,42 @@ def _dynamo_graphs() -> tuple[int, int]:
     return int(counters["stats"]["unique_graphs"]), int(sum(counters["graph_break"].values()))
 
 
+def _drain(rounds: Iterator[None]) -> dict:
+    """A benchmark's rounds run back to back (set-up, then every repeat): its result."""
+    while True:
+        try:
+            next(rounds)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _interleave(benches: list[Iterator[None]]) -> list[dict]:
+    """Benchmarks side by side: each set up and warmed up (to its first ``yield``), then
+    repeat r of every benchmark in turn before repeat r + 1 of any, so a host whose speed
+    drifts during the invocation (a shared VM) slows every side's repeat r alike and the
+    per-repeat ratios stay paired. Returns each benchmark's result, in order."""
+    for bench in benches:
+        next(bench)
+    results: list[dict | None] = [None] * len(benches)
+    live = list(range(len(benches)))
+    while live:
+        for k in list(live):
+            try:
+                next(benches[k])
+            except StopIteration as stop:
+                results[k] = stop.value
+                live.remove(k)
+    return results  # type: ignore[return-value]
+
+
 def bench_ours(args, lanes: int) -> dict:
+    """:func:`ours_rounds` run on its own."""
+    return _drain(ours_rounds(args, lanes))
+
+
+def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
+    """Ours: set up and warm up, ``yield``, then one timed generation per ``yield``; returns
+    the result (after the untimed replay generation)."""
     from evotorch import SolutionBatch
 
     from plasticagents.training.config import from_dict
@@ -137,12 +181,14 @@ def bench_ours(args, lanes: int) -> dict:
     else:
         status = "compiled" if breaks1 == breaks0 else "compiled with graph breaks"
     seconds, steps = [], []
+    yield
     for r in range(args.repeats):
         problem.generation = r + 1
         t = time.perf_counter()
         problem.evaluate(batch)
         seconds.append(time.perf_counter() - t)
         steps.append(int(problem.end_generation()[0]))
+        yield
     replay = None
     if args.fast_physics:
         # one more generation, untimed, with its physics logged for the replayed floor
@@ -319,6 +365,13 @@ def _peer_envs(env_id: str, inputs: list[str], num_envs: int = 1, **kwargs):
 
 
 def bench_evotorch(args, actors: int) -> dict:
+    """:func:`evotorch_rounds` run on its own."""
+    return _drain(evotorch_rounds(args, actors))
+
+
+def evotorch_rounds(args, actors: int) -> Generator[None, None, dict]:
+    """The peer: set up (Ray actors started) and warm up, ``yield``, then one timed
+    generation per ``yield``; returns the result after stopping Ray."""
     from evotorch import SolutionBatch
     from evotorch.neuroevolution import VecGymNE
 
@@ -349,12 +402,14 @@ def bench_evotorch(args, actors: int) -> dict:
     problem.evaluate(batch)  # warm-up (starts the actors)
     first = time.perf_counter() - t
     seconds, steps = [], []
+    yield
     for _ in range(args.repeats):
         before = problem.status["total_interaction_count"]
         t = time.perf_counter()
         problem.evaluate(batch)
         seconds.append(time.perf_counter() - t)
         steps.append(int(problem.status["total_interaction_count"] - before))
+        yield
     if actors > 0:
         import ray
 
@@ -372,6 +427,11 @@ def bench_evotorch(args, actors: int) -> dict:
 
 
 def bench_physics(args) -> dict:
+    """:func:`physics_rounds` run on its own."""
+    return _drain(physics_rounds(args))
+
+
+def physics_rounds(args) -> Generator[None, None, dict]:
     """Physics alone, two floors timed in alternating repeats over the same threads:
     ``mj_step`` (``nstep`` = frame skip, zero controls) and Gymnasium's whole physics step
     (``MujocoEnv._step_mujoco_simulation``: controls written, ``mj_step``, then
@@ -410,12 +470,14 @@ def bench_physics(args) -> dict:
 
     seconds: dict[str, list[float]] = {"mj_step": [], "physics_step": []}
     with ThreadPoolExecutor(args.threads) as pool:
+        yield
         for _ in range(args.repeats):
             for name, run in (("mj_step", run_mj_step), ("physics_step", run_physics_step)):
                 t = time.perf_counter()
                 for _ in range(args.steps):
                     list(pool.map(run, chunks))
                 seconds[name].append(time.perf_counter() - t)
+            yield
     env.close()
     config = {"threads": args.threads, "frame_skip": frame_skip, "mjdata": n}
     steps = [n * args.steps] * args.repeats
@@ -491,10 +553,17 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.threads} threads, torch {torch.__version__}, {os.cpu_count()} CPUs; "
         f"median of {args.repeats}"
     )
-    ours_runs = []
-    for lanes in args.lanes:
-        res = bench_ours(args, lanes)
-        ours_runs.append(res)
+    # side by side, repeat by repeat (_interleave); the peer's configurations each start
+    # their own Ray, so with more than one they run one after another, after the rest
+    benches = [ours_rounds(args, lanes) for lanes in args.lanes] + [physics_rounds(args)]
+    paired = len(args.actors) == 1
+    if paired:
+        benches.append(evotorch_rounds(args, args.actors[0]))
+    results = _interleave(benches)
+    n_ours = len(args.lanes)
+    ours_runs, phys = results[:n_ours], results[n_ours]
+    evo_runs = results[n_ours + 1 :] if paired else [bench_evotorch(args, a) for a in args.actors]
+    for lanes, res in zip(args.lanes, ours_runs, strict=True):
         fast = f"fast physics ({res['config']['physics_step']}), " if args.fast_physics else ""
         print(
             f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s), {fast}"
@@ -507,15 +576,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{rep['median_steps_per_s']:9.0f} env steps/s "
                 f"({100 * rep['replay_matches']:.0f}% of slots end in ours' state)"
             )
-    evo_runs = []
-    for actors in args.actors:
-        res = bench_evotorch(args, actors)
-        evo_runs.append(res)
+    for res in evo_runs:
         print(
             f"  evotorch VecGymNE (MLP 64, {res['config']['mode']}): "
             f"{res['median_steps_per_s']:9.0f} env steps/s"
         )
-    phys = bench_physics(args)
     step = phys["physics_step"]
     print(
         f"  physics only (mj_step, {args.threads} threads):        "
@@ -524,24 +589,41 @@ def main(argv: list[str] | None = None) -> None:
         f"{step['median_steps_per_s']:9.0f} env steps/s"
     )
     best_run = max(ours_runs, key=lambda r: r["median_steps_per_s"])
-    ours = best_run["median_steps_per_s"]
-    evo = max(r["median_steps_per_s"] for r in evo_runs)
+    best_evo = max(evo_runs, key=lambda r: r["median_steps_per_s"])
+    ours, evo = best_run["median_steps_per_s"], best_evo["median_steps_per_s"]
     ratios = {
         "ours_over_evotorch": ours / evo,
         "ours_over_physics": ours / phys["median_steps_per_s"],
         "ours_over_physics_step": ours / step["median_steps_per_s"],
     }
+    # the same ratios repeat by repeat (repeat r of each side ran back to back), their median
+    peers = {"ours_over_physics": phys, "ours_over_physics_step": step}
+    if paired:
+        peers["ours_over_evotorch"] = best_evo
+    paired_ratios = {
+        key: statistics.median(
+            a / b for a, b in zip(best_run["steps_per_s"], peer["steps_per_s"], strict=True)
+        )
+        for key, peer in peers.items()
+    }
     replay = best_run.get("physics_replay")
     if replay:
         ratios["ours_over_physics_replay"] = ours / replay["median_steps_per_s"]
     n = len(args.lanes)
+
+    def both(key: str) -> str:
+        text = f"{ratios[key]:.2f}x"
+        if key in paired_ratios:
+            text += f" (repeat by repeat, median: {paired_ratios[key]:.2f}x)"
+        return text
+
     print(
         f"ratio ours / evotorch MLP (best of {n} config(s) each): "
-        f"{ratios['ours_over_evotorch']:.2f}x (goal >= 1.5)"
+        f"{both('ours_over_evotorch')} (goal >= 1.5)"
     )
     print(
-        f"ratio ours (best of {n}) / physics only: {ratios['ours_over_physics']:.2f}x (goal >= 0.7)"
-        f"; / Gymnasium's physics step: {ratios['ours_over_physics_step']:.2f}x"
+        f"ratio ours (best of {n}) / physics only: {both('ours_over_physics')} (goal >= 0.7)"
+        f"; / Gymnasium's physics step: {both('ours_over_physics_step')}"
     )
     if replay:
         print(
@@ -570,6 +652,8 @@ def main(argv: list[str] | None = None) -> None:
                 "physics_replay": replay["median_steps_per_s"] if replay else None,
             },
             "ratios": ratios,
+            "paired_ratios": paired_ratios,
+            "interleaved": "ours, physics" + (", evotorch" if paired else ""),
         },
     )
     print(f"record: {path}")

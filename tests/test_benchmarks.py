@@ -82,43 +82,86 @@ def test_bench_population_labels_a_fallback_as_eager(bench):
     assert mod._status({**info, "fallback": [], "graph_breaks": 2}) == "compiled with graph breaks"
 
 
+def _fake_rounds(mod, kind, seconds, log):
+    """A benchmark's rounds: set-up, then one fake timed repeat per ``yield`` (``seconds[r]``
+    each), logged as ``(kind, config, r)``."""
+
+    def rounds(args, config=None):
+        log.append((kind, config, "set-up"))
+        yield
+        for r in range(args.repeats):
+            log.append((kind, config, r))
+            yield
+        steps = [args.popsize * args.steps] * args.repeats
+        res = mod._rates(list(seconds[: args.repeats]), steps)
+        config_ = {"value": config, "mode": f"fake {config}", "physics_step": "fake"}
+        return {"config": config_, "compile_status": {"status": "compiled"}, **res}
+
+    return rounds
+
+
+def _fake_physics(mod, seconds, log):
+    inner = _fake_rounds(mod, "physics", seconds, log)
+
+    def rounds(args):
+        res = yield from inner(args)
+        return {**res, "physics_step": res}
+
+    return rounds
+
+
 def test_bench_es_record(bench, tmp_path, monkeypatch):
     mod = bench("bench_es")
-    calls = {"ours": [], "evotorch": []}
-
-    def fake(kind, seconds):
-        def run(args, config=None):
-            calls.setdefault(kind, []).append(config)
-            steps = [args.popsize * args.steps] * args.repeats
-            res = mod._rates([seconds] * args.repeats, steps)
-            config_ = {"value": config, "mode": f"fake {config}"}
-            return {"config": config_, "compile_status": {"status": "compiled"}, **res}
-
-        return run
-
-    monkeypatch.setattr(mod, "bench_ours", fake("ours", 1.0))
-    monkeypatch.setattr(mod, "bench_evotorch", fake("evotorch", 2.0))
-    fake_physics = fake("physics", 0.5)
-
-    def physics(args):
-        return {**fake_physics(args), "physics_step": fake_physics(args)}
-
-    monkeypatch.setattr(mod, "bench_physics", physics)
+    log = []
+    monkeypatch.setattr(mod, "ours_rounds", _fake_rounds(mod, "ours", [1.0] * 2, log))
+    monkeypatch.setattr(mod, "physics_rounds", _fake_physics(mod, [0.5] * 2, log))
+    evo = _fake_rounds(mod, "evotorch", [2.0] * 2, log)
+    monkeypatch.setattr(mod, "bench_evotorch", lambda args, a: mod._drain(evo(args, a)))
     argv = ["--popsize", "4", "--steps", "5", "--repeats", "2", "--threads", "2"]
     argv += ["--lanes", "1", "2", "--actors", "2", "0", "--out", str(tmp_path / "r.json")]
     mod.main(argv)
     out = _check_record(
         tmp_path / "r.json", "bench_es.py", argv, ["ours_over_evotorch", "ours_over_physics"]
     )
-    # as many configurations and repeats on each side
-    assert calls["ours"] == [1, 2] and calls["evotorch"] == [2, 0]
+    # as many configurations and repeats on each side; ours and physics side by side, repeat
+    # by repeat; two peer configurations (each its own Ray) one after the other
+    runs = [(k, c) for k, c, r in log if r == 0]
+    assert runs == [("ours", 1), ("ours", 2), ("physics", None), ("evotorch", 2), ("evotorch", 0)]
+    assert [x for x in log if x[0] != "evotorch"][3:] == [
+        ("ours", 1, 0), ("ours", 2, 0), ("physics", None, 0),
+        ("ours", 1, 1), ("ours", 2, 1), ("physics", None, 1),
+    ]  # fmt: skip
     assert len(out["ours"]) == len(out["evotorch"]) == 2
     for run in (*out["ours"], *out["evotorch"], out["physics"]):
         assert len(run["seconds"]) == len(run["steps_per_s"]) == len(run["env_steps"]) == 2
     assert out["ratios"]["ours_over_evotorch"] == pytest.approx(2.0)
     assert out["ratios"]["ours_over_physics"] == pytest.approx(0.5)
     assert out["ratios"]["ours_over_physics_step"] == pytest.approx(0.5)
+    assert "ours_over_evotorch" not in out["paired_ratios"]  # not run side by side
     assert out["settings"]["threads"] == 2 and out["settings"]["actors"] == [2, 0]
+
+
+def test_bench_es_pairs_the_repeats_of_sides_run_side_by_side(bench, tmp_path, monkeypatch):
+    """One peer configuration runs beside ours and physics; each ratio is also taken repeat by
+    repeat (median), which differs from the ratio of the medians when the host drifts."""
+    mod = bench("bench_es")
+    log = []
+    monkeypatch.setattr(mod, "ours_rounds", _fake_rounds(mod, "ours", [1.0, 1.0, 4.0], log))
+    monkeypatch.setattr(mod, "physics_rounds", _fake_physics(mod, [1.0, 2.0, 2.0], log))
+    monkeypatch.setattr(mod, "evotorch_rounds", _fake_rounds(mod, "evotorch", [2, 2, 8], log))
+    argv = ["--popsize", "4", "--steps", "5", "--repeats", "3", "--threads", "2"]
+    mod.main([*argv, "--out", str(tmp_path / "r.json")])
+    out = json.loads((tmp_path / "r.json").read_text())["outputs"]
+    assert [x for x in log if x[2] == 1] == [
+        ("ours", 1, 1),
+        ("physics", None, 1),
+        ("evotorch", 2, 1),
+    ]
+    # ours' rates 1, 1, 1/4 and physics' 1, 1/2, 1/2 (x 20 steps): per repeat 1, 2, 1/2
+    assert out["ratios"]["ours_over_physics"] == pytest.approx(2.0)
+    assert out["paired_ratios"]["ours_over_physics"] == pytest.approx(1.0)
+    assert out["paired_ratios"]["ours_over_evotorch"] == pytest.approx(2.0)
+    assert out["interleaved"] == "ours, physics, evotorch"
 
 
 def test_bench_es_refuses_unequal_configurations(bench, capsys):
