@@ -118,6 +118,24 @@ def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
         r for r in report._benchmarks(tmp_path).splitlines() if "HalfCheetah-v5: ours / ph" in r
     ]
     assert len(rows) == 1 and "| 0.90, 0.80 |" in rows[0]
+    assert "per-repeat" not in report._benchmarks(tmp_path)  # no record has paired ratios
+
+
+def test_the_benchmark_table_shows_paired_ratios_in_rows_of_their_own(tmp_path):
+    import json
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    path = bench / "bench_es-20260101-000000.json"
+    _bench_es_record(path, "a" * 40, 0.60)
+    rec = json.loads(path.read_text())
+    rec["outputs"]["paired_ratios"] = {"ours_over_physics": 0.65, "ours_over_evotorch": 1.1}
+    path.write_text(json.dumps(rec))
+    lines = report._benchmarks(tmp_path).splitlines()
+    plain = next(r for r in lines if "ours / physics alone (goal" in r)
+    paired = next(r for r in lines if "ours / physics alone, median of per-repeat" in r)
+    assert "0.60x" in plain and "0.65x" in paired
+    assert "1.10x" in next(r for r in lines if "VecGymNE, median of per-repeat" in r)
 
 
 def _ant_run(root, name, seed, steps, returns, velocities, lengths):

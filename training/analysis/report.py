@@ -919,6 +919,16 @@ _BENCH_RATIOS = (
     ("bench_es", "ours_over_physics", "ES env steps/s, Ant-v5: ours / physics alone (goal >= 0.7)"),
     (
         "bench_es",
+        "paired_ratios.ours_over_physics",
+        "ES env steps/s, Ant-v5: ours / physics alone, median of per-repeat ratios (goal >= 0.7)",
+    ),
+    (
+        "bench_es",
+        "paired_ratios.ours_over_evotorch",
+        "ES env steps/s, Ant-v5: ours / evotorch VecGymNE, median of per-repeat ratios",
+    ),
+    (
+        "bench_es",
         "ours_over_physics_step",
         "ES env steps/s, Ant-v5: ours / Gymnasium's physics step (mj_step + mj_rnePostConstraint)",
     ),
@@ -999,7 +1009,9 @@ def _benchmarks(root: Path) -> str:
         # one row per measurement and command line (the same command pools its invocations)
         groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for rec in records.get(script, []):  # oldest first (the file names are timestamps)
-            value = rec["outputs"].get("ratios", {}).get(key)
+            # "ratios" unless the key names its dict ("paired_ratios.<key>", bench_es)
+            field, _, name = key.rpartition(".")
+            value = rec["outputs"].get(field or "ratios", {}).get(name)
             if value is not None:
                 row = (_bench_variant(script, label, rec), _bench_command(script, rec))
                 groups.setdefault(row, []).append((_revision(rec), float(value)))
