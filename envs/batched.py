@@ -11,7 +11,9 @@ The physics of all slots is one call of a small C loop (``native_physics.c``, co
 use against the installed ``mujoco`` package's headers and library, OpenMP over ``threads``),
 so no Python runs between slots; where it cannot be built, each slot's physics is a Python
 closure on the caller's threads (``PLASTICAGENTS_NATIVE_PHYSICS=0`` forces that path). Both
-make the same MuJoCo calls and copies. The v5 formulas:
+make the same MuJoCo calls and copies, and a MuJoCo error in a slot's step (its arena
+overflowing) raises ``mujoco.FatalError`` on both (the C step's message names the slot). The v5
+formulas:
 
 - HalfCheetah-v5: ``obs = [qpos[1:], qvel]``, ``reward = w_fwd * dx/dt - w_ctrl * |a|²``;
 - Ant-v5: ``obs = [qpos[2:], qvel, clip(cfrc_ext[1:], -1, 1)]``, ``reward = v_x * w_fwd +
@@ -109,6 +111,7 @@ _ANT_INFO = (
 _PHYSICS_SOURCE = Path(__file__).with_name("native_physics.c")
 _physics_lock = threading.Lock()
 _physics: dict[str, Any] = {}
+_ERROR_LEN = 512  # native_physics.c's ERROR_LEN
 _I64 = ctypes.POINTER(ctypes.c_int64)
 _F64 = ctypes.POINTER(ctypes.c_double)
 
@@ -128,8 +131,10 @@ def _build_physics() -> ctypes.CDLL:
     lib.pa_physics_step.argtypes = [
         ctypes.c_int64, _I64, _I64, _I64, _F64,
         ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-        _F64, _F64, _F64, _F64, _F64,
+        _F64, _F64, _F64, _F64, _F64, ctypes.POINTER(ctypes.c_int32), ctypes.c_char_p,
     ]  # fmt: skip
+    if lib.pa_install() != 1:  # a MuJoCo error in a slot would reach another's handler
+        raise RuntimeError("MuJoCo's error handler (mju_user_error) is already set by another")
     return lib
 
 
@@ -323,12 +328,19 @@ class BatchedLocomotion:
         rows = np.ascontiguousarray(idx, dtype=np.int64)
         ant = self.ant
         cfrc = self.cfrc_ext if ant else self.after  # (unused when not ant)
+        failed = np.zeros(len(idx), dtype=np.int32)
+        errors = ctypes.create_string_buffer(_ERROR_LEN * len(idx))
         self._lib.pa_physics_step(
             len(idx), _ptr(models, _I64), _ptr(datas, _I64), _ptr(rows, _I64),
             _ptr(ctrl, _F64), self.frame_skip, int(ant), int(getattr(self, "body", 0)),
             self.threads, _ptr(self.qpos, _F64), _ptr(self.qvel, _F64),
             _ptr(self.before, _F64), _ptr(self.after, _F64), _ptr(cfrc, _F64),
+            _ptr(failed, ctypes.POINTER(ctypes.c_int32)), errors,
         )  # fmt: skip
+        if failed.any():  # as the bindings' mj_step raises it, naming the slot
+            r = int(np.flatnonzero(failed)[0])
+            text = errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
+            raise mujoco.FatalError(f"slot {int(idx[r])}: {text.decode(errors='replace')}")
 
     def step(
         self,

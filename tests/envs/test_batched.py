@@ -278,3 +278,31 @@ def test_physics_path_choice(monkeypatch):
         RuntimeError, match="not available: turned off by PLASTICAGENTS_NATIVE_PHYSICS=0"
     ):
         BatchedLocomotion(envs, native=True)
+
+
+def test_a_mujoco_error_in_a_slot_is_mujocos_fatal_error(physics, tmp_path):
+    """A slot whose arena overflows mid-episode: the step raises ``mujoco.FatalError`` (the C
+    step names the slot) instead of MuJoCo's default handler ending the process, and the
+    bindings' own calls still raise theirs afterwards."""
+    from pathlib import Path
+
+    import mujoco
+    from gymnasium.envs.mujoco import half_cheetah_v5
+
+    xml = (Path(half_cheetah_v5.__file__).parent / "assets" / "half_cheetah.xml").read_text()
+    small = tmp_path / "cheetah.xml"  # enough for the reset, not for the contacts of a fall
+    small.write_text(xml.replace('model="cheetah">', 'model="cheetah"><size memory="8K"/>'))
+    envs = [gym.make("HalfCheetah-v5"), gym.make("HalfCheetah-v5", xml_file=str(small))]
+    fast = BatchedLocomotion(envs, threads=2)
+    for i, env in enumerate(envs):
+        env.reset(seed=i)
+        fast.begin(i)
+    where = "slot 1: mj_stackAlloc" if fast.native else "mj_stackAlloc"
+    with pytest.raises(mujoco.FatalError, match=where):
+        for _ in range(300):
+            fast.step(np.ones((2, 6)), [0, 1])
+    model = envs[1].unwrapped.model
+    data = mujoco.MjData(model)
+    data.ctrl[:] = 1.0
+    with pytest.raises(mujoco.FatalError, match="mj_stackAlloc"):
+        mujoco.mj_step(model, data, nstep=1500)
