@@ -100,17 +100,21 @@ def _interleave(benches: list[Iterator[None]]) -> list[dict]:
     repeat r of every benchmark in turn before repeat r + 1 of any, so a host whose speed
     drifts during the invocation (a shared VM) slows every side's repeat r alike and the
     per-repeat ratios stay paired. Returns each benchmark's result, in order."""
-    for bench in benches:
-        next(bench)
     results: list[dict | None] = [None] * len(benches)
-    live = list(range(len(benches)))
-    while live:
-        for k in list(live):
-            try:
-                next(benches[k])
-            except StopIteration as stop:
-                results[k] = stop.value
-                live.remove(k)
+    try:
+        for bench in benches:
+            next(bench)
+        live = list(range(len(benches)))
+        while live:
+            for k in list(live):
+                try:
+                    next(benches[k])
+                except StopIteration as stop:
+                    results[k] = stop.value
+                    live.remove(k)
+    finally:  # one side failed: the others' set-up (Ray, env pools) is released
+        for bench in benches:
+            bench.close()
     return results  # type: ignore[return-value]
 
 
@@ -181,14 +185,18 @@ def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
     else:
         status = "compiled" if breaks1 == breaks0 else "compiled with graph breaks"
     seconds, steps = [], []
-    yield
-    for r in range(args.repeats):
-        problem.generation = r + 1
-        t = time.perf_counter()
-        problem.evaluate(batch)
-        seconds.append(time.perf_counter() - t)
-        steps.append(int(problem.end_generation()[0]))
+    try:
         yield
+        for r in range(args.repeats):
+            problem.generation = r + 1
+            t = time.perf_counter()
+            problem.evaluate(batch)
+            seconds.append(time.perf_counter() - t)
+            steps.append(int(problem.end_generation()[0]))
+            yield
+    except GeneratorExit:  # closed early (another side failed): release the pools
+        problem.close()
+        raise
     replay = None
     if args.fast_physics:
         # one more generation, untimed, with its physics logged for the replayed floor
@@ -262,9 +270,11 @@ class PhysicsLog:
 
         native = fast._native_physics
 
-        def logged_native(actions, idx) -> None:  # the C physics step: all slots at once
-            self.steps.append([(int(i), np.array(actions[i], dtype=np.float64)) for i in idx])
-            native(actions, idx)
+        def logged_native(actions, idx) -> bool:  # the C physics step: all slots at once
+            stepped = native(actions, idx)
+            if stepped:  # (False: nothing stepped, the Python path steps and logs them)
+                self.steps.append([(int(i), np.array(actions[i], dtype=np.float64)) for i in idx])
+            return stepped
 
         fast.begin, fast._physics, fast._native_physics = (
             logged_begin,
@@ -333,7 +343,8 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
         "config": {
             "threads": args.threads,
             "work": "ours' logged slot trajectories: ctrl, mj_step x frame_skip, "
-            "mj_rnePostConstraint",
+            "mj_rnePostConstraint, through MuJoCo's Python bindings per slot (ours may take "
+            "the C physics step: config physics_step)",
             "slots": len(slots),
         },
         "replay_matches": matches,
@@ -397,24 +408,26 @@ def evotorch_rounds(args, actors: int) -> Generator[None, None, dict]:
         num_actors=actors if actors > 0 else None,
         actor_config={"num_cpus": 1} if actors > 0 else None,
     )
-    batch = SolutionBatch(problem, popsize=args.popsize)
-    t = time.perf_counter()
-    problem.evaluate(batch)  # warm-up (starts the actors)
-    first = time.perf_counter() - t
     seconds, steps = [], []
-    yield
-    for _ in range(args.repeats):
-        before = problem.status["total_interaction_count"]
+    try:  # Ray is stopped however the rounds end (another side failing closes them)
+        batch = SolutionBatch(problem, popsize=args.popsize)
         t = time.perf_counter()
-        problem.evaluate(batch)
-        seconds.append(time.perf_counter() - t)
-        steps.append(int(problem.status["total_interaction_count"] - before))
+        problem.evaluate(batch)  # warm-up (starts the actors)
+        first = time.perf_counter() - t
         yield
-    if actors > 0:
-        import ray
+        for _ in range(args.repeats):
+            before = problem.status["total_interaction_count"]
+            t = time.perf_counter()
+            problem.evaluate(batch)
+            seconds.append(time.perf_counter() - t)
+            steps.append(int(problem.status["total_interaction_count"] - before))
+            yield
+    finally:
+        if actors > 0:
+            import ray
 
-        problem.kill_actors()
-        ray.shutdown()
+            problem.kill_actors()
+            ray.shutdown()
     return {
         "config": {
             "num_actors": actors,

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import hashlib
 import logging
 import os
 import threading
@@ -113,6 +114,7 @@ _physics_lock = threading.Lock()
 _physics: dict[str, Any] = {}
 _ERROR_LEN = 512  # native_physics.c's ERROR_LEN
 _I64 = ctypes.POINTER(ctypes.c_int64)
+_I32 = ctypes.POINTER(ctypes.c_int32)
 _F64 = ctypes.POINTER(ctypes.c_double)
 
 
@@ -123,17 +125,28 @@ def _build_physics() -> ctypes.CDLL:
     found = sorted(glob.glob(str(root / "libmujoco.so*")) + glob.glob(str(root / "*.dylib")))
     if not (root / "include" / "mujoco" / "mujoco.h").exists() or not found:
         raise RuntimeError(f"the mujoco package at {root} ships no C headers or libmujoco")
+    if not hasattr(mujoco.MjData, "_address"):
+        raise RuntimeError(f"mujoco {mujoco.__version__}'s bindings do not expose _address")
     flags = ["-O2", "-fopenmp", "-shared", "-fPIC", "-std=c11", f"-I{root / 'include'}"]
     libs = [found[0], f"-Wl,-rpath,{root}"]
-    path = build_shared(_PHYSICS_SOURCE, flags, libs, key=f"mujoco {mujoco.__version__}")
+    # the structs' layouts come from the headers: a rebuilt mujoco at the same path and
+    # version must not reuse a library compiled against other headers
+    header = hashlib.sha256((root / "include" / "mujoco" / "mjdata.h").read_bytes())
+    header.update((root / "include" / "mujoco" / "mjmodel.h").read_bytes())
+    stat = os.stat(found[0])
+    key = f"mujoco {mujoco.__version__} {header.hexdigest()} {stat.st_size} {stat.st_mtime_ns}"
+    path = build_shared(_PHYSICS_SOURCE, flags, libs, key=key)
     lib = ctypes.CDLL(str(path))
-    lib.pa_physics_step.restype = None
+    lib.pa_physics_step.restype = ctypes.c_int
     lib.pa_physics_step.argtypes = [
-        ctypes.c_int64, _I64, _I64, _I64, _F64,
+        ctypes.c_int64, _I64, _I64, _I64, _I32, _F64,
         ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-        _F64, _F64, _F64, _F64, _F64, ctypes.POINTER(ctypes.c_int32), ctypes.c_char_p,
+        _F64, _F64, _F64, _F64, _F64, _I32, ctypes.c_char_p,
     ]  # fmt: skip
-    if lib.pa_install() != 1:  # a MuJoCo error in a slot would reach another's handler
+    installed = lib.pa_install()
+    if installed == -1:
+        raise RuntimeError(f"libmujoco {mujoco.mj_versionString()} is not its headers' version")
+    if installed != 1:  # a MuJoCo error in a slot would reach another's handler
         raise RuntimeError("MuJoCo's error handler (mju_user_error) is already set by another")
     return lib
 
@@ -273,6 +286,8 @@ class BatchedLocomotion:
         base = self.bases[first]
         self.ant = isinstance(base, AntEnv)
         self.frame_skip, self.dt, self.nu = base.frame_skip, base.dt, base.model.nu
+        sizes = (base.model.nq, base.model.nv, base.model.nu, base.model.nbody)
+        self._sizes = np.array(sizes, dtype=np.int32)  # what the C step checks per slot
         self.forward_weight, self.ctrl_weight = base._forward_reward_weight, base._ctrl_cost_weight
         self.skip = (2 if self.ant else 1) * bool(base._exclude_current_positions_from_observation)
         self.qpos = np.zeros((n, base.model.nq))
@@ -314,33 +329,52 @@ class BatchedLocomotion:
 
         return run
 
-    def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> None:
+    def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
-        released; the addresses are read at each call: a perturbation may swap a model)."""
+        released; the addresses are read at each call: a perturbation may swap a model).
+        Returns ``False``, having stepped nothing, where MuJoCo's error handler was replaced
+        since the library was loaded (the caller then takes the Python path, from now on).
+
+        A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
+        error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
+        the pool's episodes before stepping it again, as after an error on the Python path)."""
         bases = self.bases
         models = np.fromiter((bases[i].model._address for i in idx), np.int64, len(idx))
         datas = np.fromiter((bases[i].data._address for i in idx), np.int64, len(idx))
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
-        if ctrl.ndim != 2 or ctrl.shape[1] != self.nu or ctrl.shape[0] != len(self.bases):
+        if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
             raise ValueError(
-                f"Action dimension mismatch. Expected {(self.nu,)}, found {ctrl.shape[1:]}"
+                f"expected actions [{len(self.bases)}, {self.nu}] (a row per slot), got "
+                f"{list(ctrl.shape)}"
             )
         rows = np.ascontiguousarray(idx, dtype=np.int64)
         ant = self.ant
         cfrc = self.cfrc_ext if ant else self.after  # (unused when not ant)
         failed = np.zeros(len(idx), dtype=np.int32)
         errors = ctypes.create_string_buffer(_ERROR_LEN * len(idx))
-        self._lib.pa_physics_step(
+        status = self._lib.pa_physics_step(
             len(idx), _ptr(models, _I64), _ptr(datas, _I64), _ptr(rows, _I64),
-            _ptr(ctrl, _F64), self.frame_skip, int(ant), int(getattr(self, "body", 0)),
+            _ptr(self._sizes, _I32), _ptr(ctrl, _F64), self.frame_skip, int(ant),
+            int(getattr(self, "body", 0)),
             self.threads, _ptr(self.qpos, _F64), _ptr(self.qvel, _F64),
             _ptr(self.before, _F64), _ptr(self.after, _F64), _ptr(cfrc, _F64),
-            _ptr(failed, ctypes.POINTER(ctypes.c_int32)), errors,
+            _ptr(failed, _I32), errors,
         )  # fmt: skip
-        if failed.any():  # as the bindings' mj_step raises it, naming the slot
+        if status != 0:
+            logging.getLogger("plasticagents").warning(
+                "fast_physics: MuJoCo's error handler was replaced since the C physics step "
+                "was loaded; the slots step through MuJoCo's Python bindings from now on"
+            )
+            self.native = False
+            return False
+        if failed.any():
             r = int(np.flatnonzero(failed)[0])
             text = errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
-            raise mujoco.FatalError(f"slot {int(idx[r])}: {text.decode(errors='replace')}")
+            message = f"slot {int(idx[r])}: {text.decode(errors='replace')}"
+            if failed[r] == 2:
+                raise ValueError(message)
+            raise mujoco.FatalError(message)  # as the bindings' mj_step raises it
+        return True
 
     def step(
         self,
@@ -394,6 +428,9 @@ class BatchedLocomotion:
             empty = np.zeros(0, dtype=bool)
             obs0 = np.zeros((0, *self._obs_shape))
             return None if out is not None else StepArrays(obs0, np.zeros(0), empty, empty, [])
+        n = len(self.bases)
+        if idx.ndim != 1 or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != k:
+            raise ValueError(f"slot indices must be distinct and in 0..{n - 1}, got {idx.tolist()}")
         if not self.covered[idx].all():
             raise ValueError(f"slots {[int(i) for i in idx if not self.covered[i]]} not covered")
         if not self._ready[idx].all():
@@ -404,9 +441,7 @@ class BatchedLocomotion:
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.nu,)}, found {acts.shape[1:]}"
             )
-        if self.native:
-            self._native_physics(actions if ctrl is None else ctrl, idx)
-        else:
+        if not (self.native and self._native_physics(actions if ctrl is None else ctrl, idx)):
             run = self._physics(actions if ctrl is None else ctrl)
             if map_fn is None:
                 for i in idx:

@@ -38,8 +38,11 @@ static void pa_error(const char *msg) {
     exit(EXIT_FAILURE);
 }
 
-/* Make pa_error MuJoCo's error handler unless one is set; 1 when pa_error is the handler. */
+/* Make pa_error MuJoCo's error handler unless another is set. Returns 1 when pa_error is the
+ * handler, 0 when another one is, -1 when the loaded libmujoco is not the version of the headers
+ * this file was compiled against (its structs' layouts may differ). */
 int pa_install(void) {
+    if (mj_version() != mjVERSION_HEADER) return -1;
     if (mju_user_error == NULL) mju_user_error = pa_error;
     return mju_user_error == pa_error;
 }
@@ -68,22 +71,37 @@ static void slot_step(const mjModel *m, mjData *d, int64_t row, const double *ct
     }
 }
 
-void pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
-                     const double *ctrl, int nstep, int ant, int body, int n_threads,
-                     double *qpos, double *qvel, double *before, double *after, double *cfrc,
-                     int32_t *failed, char *errors) {
+/* The step of slots rows[0..n) (distinct, each in [0, rows of the outputs): the caller's
+ * checks). A slot whose model's sizes are not `sizes` (nq, nv, nu, nbody: the outputs' widths)
+ * is not stepped and fails. Returns 0, or -1 without stepping any slot when pa_error is no
+ * longer MuJoCo's error handler (something set another since pa_install). */
+int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
+                    const int32_t *sizes, const double *ctrl, int nstep, int ant, int body,
+                    int n_threads, double *qpos, double *qvel, double *before, double *after,
+                    double *cfrc, int32_t *failed, char *errors) {
+    if (mju_user_error != pa_error) return -1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
     for (int64_t r = 0; r < n; r++) {
+        const mjModel *m = (const mjModel *)(intptr_t)models[r];
         jmp_buf jump;
         failed[r] = 0;
         pa_message = errors + r * ERROR_LEN;
+        if (m->nq != sizes[0] || m->nv != sizes[1] || m->nu != sizes[2] || m->nbody != sizes[3]) {
+            snprintf(pa_message, ERROR_LEN,
+                     "its model has nq %d, nv %d, nu %d, nbody %d; the batch was built for "
+                     "%d, %d, %d, %d",
+                     m->nq, m->nv, m->nu, m->nbody, sizes[0], sizes[1], sizes[2], sizes[3]);
+            failed[r] = 2;
+            continue;
+        }
         if (setjmp(jump) == 0) {
             pa_jump = &jump;
-            slot_step((const mjModel *)(intptr_t)models[r], (mjData *)(intptr_t)datas[r], rows[r],
-                      ctrl, nstep, ant, body, qpos, qvel, before, after, cfrc);
+            slot_step(m, (mjData *)(intptr_t)datas[r], rows[r], ctrl, nstep, ant, body, qpos,
+                      qvel, before, after, cfrc);
         } else {
             failed[r] = 1;
         }
         pa_jump = NULL;
     }
+    return 0;
 }

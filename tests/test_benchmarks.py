@@ -286,3 +286,23 @@ def test_bench_pool_record(bench, tmp_path):
             timing = out["omp"][policy][case]
             assert len(timing["seconds_per_step"]) == 2 and timing["median"] > 0
     assert "schedule" not in out
+
+
+def test_bench_es_interleave_releases_every_side_when_one_fails(bench):
+    mod = bench("bench_es")
+    released = []
+
+    def side(name, fail_at=None):
+        try:
+            yield  # set-up
+            for r in range(3):
+                if r == fail_at:
+                    raise RuntimeError(f"{name} failed")
+                yield
+        finally:
+            released.append(name)
+        return {}
+
+    with pytest.raises(RuntimeError, match="b failed"):
+        mod._interleave([side("a"), side("b", fail_at=1), side("c")])
+    assert sorted(released) == ["a", "b", "c"]

@@ -297,6 +297,7 @@ def test_a_mujoco_error_in_a_slot_is_mujocos_fatal_error(physics, tmp_path):
     for i, env in enumerate(envs):
         env.reset(seed=i)
         fast.begin(i)
+    assert fast.native == (physics == "native")
     where = "slot 1: mj_stackAlloc" if fast.native else "mj_stackAlloc"
     with pytest.raises(mujoco.FatalError, match=where):
         for _ in range(300):
@@ -306,3 +307,20 @@ def test_a_mujoco_error_in_a_slot_is_mujocos_fatal_error(physics, tmp_path):
     data.ctrl[:] = 1.0
     with pytest.raises(mujoco.FatalError, match="mj_stackAlloc"):
         mujoco.mj_step(model, data, nstep=1500)
+
+
+def test_bad_slot_indices_and_a_swapped_model_are_named(physics):
+    """Slot indices out of range or repeated are refused before any physics (the C step would
+    write outside its rows); a slot whose model no longer has the batch's sizes is refused."""
+    envs = [gym.make("HalfCheetah-v5") for _ in range(3)]
+    fast = BatchedLocomotion(envs, threads=2)
+    for i, env in enumerate(envs):
+        env.reset(seed=i)
+        fast.begin(i)
+    for bad in ([-1], [3], [0, 0]):
+        with pytest.raises(ValueError, match=r"distinct and in 0\.\.2, got"):
+            fast.step(np.zeros((3, 6)), bad)
+    ant = gym.make("Ant-v5").unwrapped
+    envs[2].unwrapped.model, envs[2].unwrapped.data = ant.model, ant.data
+    with pytest.raises(ValueError, match="slot 2: its model has nq 15" if fast.native else None):
+        fast.step(np.zeros((3, 6)), [0, 2])
