@@ -5,11 +5,12 @@
 # to Gymnasium, mid-episode onsets and learner inputs included). A run is claimed with a lock
 # directory, so several copies of this script can share the queue (one per free core):
 #     bash results/adaptation/train_damage_onset.sh &  bash results/adaptation/train_damage_onset.sh
-# (a killed run leaves its lock: remove logs/NAME.lock to rerun it)
+# (a killed run leaves its lock: remove logs/NAME.lock to rerun it). SEEDS (default "0 1 2")
+# picks the seeds: the session of 2026-12-01 (night) added SEEDS="3 4 5".
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 logs=results/adaptation/logs
-for seed in 0 1 2; do
+for seed in ${SEEDS:-0 1 2}; do
   for arm in plastic_snn static_snn; do
     name="damage-onset-${arm//_/-}-s${seed}"
     [ -e "$logs/$name.done" ] && continue
