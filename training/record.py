@@ -8,6 +8,9 @@ writes a ``record.json`` (or appends to a ``.jsonl``) beside its output with:
 - ``git_revision``: the commit (``-dirty`` when tracked files had uncommitted changes);
 - ``versions``: Python and the packages the numbers depend on;
 - ``machine``: host, CPU count, platform, processor, torch threads;
+- ``environment``: the environment variables set that change what runs or how fast
+  (``PLASTICAGENTS_*`` such as ``PLASTICAGENTS_NATIVE_PHYSICS``, OpenMP's and MKL's thread
+  settings, ``MUJOCO_GL``, ``CC``);
 - ``started`` / ``finished`` (ISO dates) and ``wall_time_s``;
 - ``outputs``: whatever the command printed that a reader quotes (evaluation lines, repeats).
 
@@ -35,7 +38,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Recorder", "append_record", "machine", "provenance"]
+__all__ = ["Recorder", "append_record", "environment", "machine", "provenance"]
+
+_ENVIRONMENT = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "MUJOCO_GL", "CC")
+
+
+def environment() -> dict[str, str]:
+    """The environment variables that are set and change what a command runs or how fast:
+    every ``PLASTICAGENTS_*`` (e.g. ``PLASTICAGENTS_NATIVE_PHYSICS=0``, the Python physics
+    path), the OpenMP and MKL thread settings, ``MUJOCO_GL`` and ``CC`` (the compiler of the
+    C steps)."""
+    return {
+        k: v for k, v in sorted(os.environ.items())
+        if k.startswith("PLASTICAGENTS_") or k in _ENVIRONMENT
+    }  # fmt: skip
 
 
 def machine() -> dict[str, Any]:
@@ -69,6 +85,7 @@ def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "git_revision": _git_revision(),
         "versions": package_versions(),
         "machine": machine(),
+        "environment": environment(),
     }
 
 

@@ -141,10 +141,11 @@ class RunDir:
     @classmethod
     def _initialise(cls, path: Path, config: dict[str, Any]) -> RunDir:
         """Write ``config.yaml`` and ``meta.json`` (package versions, git revision, command line,
-        host, start time, CPU count, torch threads) into ``path``."""
+        host, start time, CPU count, torch threads, the environment variables of
+        :func:`~plasticagents.training.record.environment`) into ``path``."""
         run = cls(path)
         (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        from plasticagents.training.record import machine
+        from plasticagents.training.record import environment, machine
 
         meta = {
             "versions": package_versions(),
@@ -152,6 +153,7 @@ class RunDir:
             "command": sys.argv,
             "started": _dt.datetime.now().isoformat(timespec="seconds"),
             **machine(),  # host, cpus, platform, processor, torch_threads
+            "environment": environment(),  # e.g. PLASTICAGENTS_NATIVE_PHYSICS, OMP_NUM_THREADS
         }
         (path / "meta.json").write_text(json.dumps(meta, indent=2))
         return run

@@ -59,3 +59,23 @@ def test_the_recorded_evaluate_command_reproduces_the_recorded_returns(bptt_run,
     assert main(record["command"]["argv"][1:]) == 0
     again = json.loads((bptt_run.run / "evaluations.jsonl").read_text().splitlines()[-1])
     assert again["outputs"]["returns"] == pytest.approx(record["outputs"]["returns"])
+
+
+def test_records_name_the_environment_variables_that_change_what_runs(monkeypatch, tmp_path):
+    """``PLASTICAGENTS_NATIVE_PHYSICS=0`` (the Python physics path) and the thread settings are
+    in every record and run's meta.json; unrelated variables and unset ones are not."""
+    from plasticagents.training.record import Recorder
+    from plasticagents.training.run import RunDir
+
+    monkeypatch.setenv("PLASTICAGENTS_NATIVE_PHYSICS", "0")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("SOME_OTHER_VARIABLE", "x")
+    rec = json.loads(Recorder(["x"]).write(tmp_path / "r.json").read_text())
+    env = rec["environment"]
+    assert env["PLASTICAGENTS_NATIVE_PHYSICS"] == "0" and env["OMP_NUM_THREADS"] == "1"
+    assert "MKL_NUM_THREADS" not in env and "SOME_OTHER_VARIABLE" not in env
+    (tmp_path / "run").mkdir()
+    RunDir._initialise(tmp_path / "run", {"name": "x"})
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["environment"] == env
