@@ -119,6 +119,18 @@ def test_the_benchmark_table_shows_the_newest_commit_of_each_env(tmp_path):
     ]
     assert len(rows) == 1 and "| 0.90, 0.80 |" in rows[0]
     assert "per-repeat" not in report._benchmarks(tmp_path)  # no record has paired ratios
+    import json
+
+    # the Python per-slot physics (PLASTICAGENTS_NATIVE_PHYSICS=0) is not pooled with the C step
+    path = bench / "bench_es-20260107-000000.json"
+    _bench_es_record(path, "c" * 40, 0.20, "HalfCheetah-v5")
+    rec = json.loads(path.read_text())
+    rec["outputs"]["ours"][0]["config"]["physics_step"] = "Python per slot"
+    path.write_text(json.dumps(rec))
+    rows = [
+        r for r in report._benchmarks(tmp_path).splitlines() if "HalfCheetah-v5: ours / ph" in r
+    ]
+    assert len(rows) == 2 and "| 0.90, 0.80 |" in rows[0] and "Python per-slot physics" in rows[1]
 
 
 def test_the_benchmark_table_shows_paired_ratios_in_rows_of_their_own(tmp_path):

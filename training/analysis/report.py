@@ -484,14 +484,18 @@ _DAMAGE = (  # (output directory under adaptation/damage_onset, label, seen in t
 )
 
 
-def _adaptation_damage(root: Path) -> str:
+_DAMAGE_6 = "adaptation/damage_onset_6seeds"
+
+
+def _adaptation_damage(root: Path, base: str = "adaptation/damage_onset") -> str:
     """One row per change of the damage-onset task: each arm's return kept and post-onset
-    reward, the paired gap, and the plastic SNN's freeze-at-onset cost."""
+    reward, the paired gap, and the plastic SNN's freeze-at-onset cost (the tables under
+    ``base``)."""
     from plasticagents.training.analysis.adaptation import format_stat
 
     rows = []
     for directory, label, seen in _DAMAGE:
-        summary = _json(root / "adaptation/damage_onset" / directory / "summary.json")
+        summary = _json(root / base / directory / "summary.json")
         agents, diffs = summary["agents"], summary["differences"]
         plastic, static = agents["plastic SNN"], agents["static SNN"]
         gap = diffs["plastic SNN − static SNN"]
@@ -963,6 +967,8 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any]) -> str:
         parts.append("inputs " + " + ".join(settings["inputs"]))
     if any(o["config"].get("fast_physics") for o in out["ours"]):
         parts.append("fast physics")
+    if any(o["config"].get("physics_step") == "Python per slot" for o in out["ours"]):
+        parts.append("Python per-slot physics")  # PLASTICAGENTS_NATIVE_PHYSICS=0
     return f"{label} ({', '.join(parts)})" if parts else label
 
 
@@ -1430,6 +1436,20 @@ SECTIONS: tuple[Section, ...] = (
         "and `reset-at-onset` ablations and the fast weights' response, is in "
         "`results/adaptation/damage_onset/<change>/report.md`.",
         ("adaptation/damage_onset/front_leg_disabled_at_300/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-damage-6seeds",
+        "Damage at a random onset with 6 training seeds",
+        (*(f"{_DAMAGE_6}/{d}" for d, _, _ in _DAMAGE), "adaptation"),
+        lambda root: _adaptation_damage(root, _DAMAGE_6),
+        "The table above with three more training seeds per arm (3-5, trained exactly as 0-2: "
+        '`SEEDS="3 4 5" bash results/adaptation/train_damage_onset.sh`), evaluated with '
+        'seeds 0-2 on the same held-out episodes (`SEEDS="0 1 2 3 4 5" '
+        "OUT=results/adaptation/damage_onset_6seeds bash "
+        "results/adaptation/evaluate_damage_onset.sh`). Cells: mean ± 95% Student-t "
+        "half-width over the 6 seeds. Each change's full table is in "
+        "`results/adaptation/damage_onset_6seeds/<change>/report.md`.",
+        (f"{_DAMAGE_6}/gravity_1.5_at_300/reward_around_onset.png",),
     ),
     Section(
         "adaptation-vel-lstm-es",
