@@ -439,11 +439,6 @@ def evotorch_rounds(args, actors: int) -> Generator[None, None, dict]:
     }
 
 
-def bench_physics(args) -> dict:
-    """:func:`physics_rounds` run on its own."""
-    return _drain(physics_rounds(args))
-
-
 def physics_rounds(args) -> Generator[None, None, dict]:
     """Physics alone, two floors timed in alternating repeats over the same threads:
     ``mj_step`` (``nstep`` = frame skip, zero controls) and Gymnasium's whole physics step

@@ -69,7 +69,6 @@ import glob
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,8 +109,6 @@ _ANT_INFO = (
 
 
 _PHYSICS_SOURCE = Path(__file__).with_name("native_physics.c")
-_physics_lock = threading.Lock()
-_physics: dict[str, Any] = {}
 _ERROR_LEN = 512  # native_physics.c's ERROR_LEN
 _I64 = ctypes.POINTER(ctypes.c_int64)
 _I32 = ctypes.POINTER(ctypes.c_int32)
@@ -156,27 +153,28 @@ def physics_library() -> ctypes.CDLL | None:
     installed ``mujoco`` package's headers and library, then cached on disk like
     :func:`plasticagents.native.library`); ``None`` when it cannot be built (the reason:
     :func:`physics_build_error`), or when ``PLASTICAGENTS_NATIVE_PHYSICS=0``."""
+    from plasticagents.native import load_once
+
     if os.environ.get("PLASTICAGENTS_NATIVE_PHYSICS", "1") == "0":
         return None
-    with _physics_lock:
-        if "lib" not in _physics:
-            try:
-                _physics["lib"], _physics["error"] = _build_physics(), None
-            except (OSError, RuntimeError) as err:
-                _physics["lib"], _physics["error"] = None, str(err)
-                logging.getLogger("plasticagents").info(
-                    "fast_physics: the C physics step is not available (%s); slots step "
-                    "through MuJoCo's Python bindings one by one",
-                    err,
-                )
-        return _physics["lib"]
+    return load_once("physics", _build_physics, _log_unavailable)
+
+
+def _log_unavailable(reason: str) -> None:
+    logging.getLogger("plasticagents").info(
+        "fast_physics: the C physics step is not available (%s); slots step through MuJoCo's "
+        "Python bindings one by one",
+        reason,
+    )
 
 
 def physics_build_error() -> str | None:
     """Why :func:`physics_library` returned ``None`` (``None`` when it built or was not tried)."""
+    from plasticagents.native import load_error
+
     if os.environ.get("PLASTICAGENTS_NATIVE_PHYSICS", "1") == "0":
         return "turned off by PLASTICAGENTS_NATIVE_PHYSICS=0"
-    return _physics.get("error")
+    return load_error("physics")
 
 
 def _ptr(a: np.ndarray, kind: Any) -> Any:
@@ -288,6 +286,9 @@ class BatchedLocomotion:
         self.frame_skip, self.dt, self.nu = base.frame_skip, base.dt, base.model.nu
         sizes = (base.model.nq, base.model.nv, base.model.nu, base.model.nbody)
         self._sizes = np.array(sizes, dtype=np.int32)  # what the C step checks per slot
+        # the C step's per-slot failure flags and messages, allocated once
+        self._failed = np.zeros(n, dtype=np.int32)
+        self._errors = ctypes.create_string_buffer(_ERROR_LEN * n)
         self.forward_weight, self.ctrl_weight = base._forward_reward_weight, base._ctrl_cost_weight
         self.skip = (2 if self.ant else 1) * bool(base._exclude_current_positions_from_observation)
         self.qpos = np.zeros((n, base.model.nq))
@@ -350,8 +351,7 @@ class BatchedLocomotion:
         rows = np.ascontiguousarray(idx, dtype=np.int64)
         ant = self.ant
         cfrc = self.cfrc_ext if ant else self.after  # (unused when not ant)
-        failed = np.zeros(len(idx), dtype=np.int32)
-        errors = ctypes.create_string_buffer(_ERROR_LEN * len(idx))
+        failed, errors = self._failed, self._errors  # rows 0..len(idx)-1 written by the call
         status = self._lib.pa_physics_step(
             len(idx), _ptr(models, _I64), _ptr(datas, _I64), _ptr(rows, _I64),
             _ptr(self._sizes, _I32), _ptr(ctrl, _F64), self.frame_skip, int(ant),
@@ -367,8 +367,8 @@ class BatchedLocomotion:
             )
             self.native = False
             return False
-        if failed.any():
-            r = int(np.flatnonzero(failed)[0])
+        if failed[: len(idx)].any():
+            r = int(np.flatnonzero(failed[: len(idx)])[0])
             text = errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
             message = f"slot {int(idx[r])}: {text.decode(errors='replace')}"
             if failed[r] == 2:

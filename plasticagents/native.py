@@ -34,18 +34,28 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["NativeSNNStep", "build_error", "build_shared", "library", "unsupported"]
+__all__ = [
+    "NativeSNNStep",
+    "build_error",
+    "build_shared",
+    "library",
+    "load_error",
+    "load_once",
+    "unsupported",
+]
 
 _SOURCE = Path(__file__).with_name("native_snn.c")
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
 _lock = threading.Lock()
-_state: dict[str, Any] = {}
+_state: dict[str, Any] = {}  # name -> the loaded library (None: it could not be built)
+_errors: dict[str, str | None] = {}
 
 
 class _Dims(ctypes.Structure):
@@ -106,21 +116,38 @@ def _build() -> ctypes.CDLL:
     return lib
 
 
+def load_once(
+    name: str, build: Callable[[], ctypes.CDLL], on_error: Callable[[str], None] | None = None
+) -> ctypes.CDLL | None:
+    """The library ``build`` makes, built once per process under ``name`` (then cached on
+    disk by :func:`build_shared`); ``None`` when it raised ``OSError`` or ``RuntimeError``
+    (the reason: :func:`load_error`, also passed to ``on_error`` the one time it happens)."""
+    with _lock:
+        if name not in _state:
+            try:
+                _state[name], _errors[name] = build(), None
+            except (OSError, RuntimeError) as err:
+                _state[name], _errors[name] = None, str(err)
+                if on_error is not None:
+                    on_error(str(err))
+        return _state[name]
+
+
+def load_error(name: str) -> str | None:
+    """Why :func:`load_once` returned ``None`` for ``name`` (``None``: it built or was not
+    tried)."""
+    return _errors.get(name)
+
+
 def library() -> ctypes.CDLL | None:
     """The compiled step (built once per process, then cached on disk); ``None`` when it
     cannot be built (see :func:`build_error`)."""
-    with _lock:
-        if "lib" not in _state:
-            try:
-                _state["lib"], _state["error"] = _build(), None
-            except (OSError, RuntimeError) as err:
-                _state["lib"], _state["error"] = None, str(err)
-        return _state["lib"]
+    return load_once("snn", _build)
 
 
 def build_error() -> str | None:
     """Why :func:`library` returned ``None`` (``None`` when it built or was not tried)."""
-    return _state.get("error")
+    return load_error("snn")
 
 
 def unsupported(module: torch.nn.Module) -> str | None:

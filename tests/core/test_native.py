@@ -248,3 +248,19 @@ def test_a_per_neuron_threshold_is_not_covered():
     net = _net()
     net.layer.neurons.v_th = torch.full((16,), 0.9)
     assert "per-neuron threshold" in unsupported(net)
+
+
+def test_a_library_that_cannot_be_built_is_tried_once_and_says_why():
+    from plasticagents.native import load_error, load_once
+
+    calls, reasons = [], []
+
+    def build():
+        calls.append(1)
+        raise RuntimeError("no compiler 'xcc' on PATH")
+
+    for _ in range(3):
+        assert load_once("test-unbuildable", build, reasons.append) is None
+    assert len(calls) == 1 and reasons == ["no compiler 'xcc' on PATH"]
+    assert load_error("test-unbuildable") == "no compiler 'xcc' on PATH"
+    assert load_error("never-tried") is None
