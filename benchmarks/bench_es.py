@@ -11,8 +11,11 @@ timed ``--repeats`` times after one untimed warm-up generation:
   ``--kernel torch``, ``torch.compile`` (compiled in the warm-up; the label says whether it
   really compiled or fell back to eager). One
   configuration per ``--lanes`` value (``trainer.lanes``; default 1).
-* ``evotorch``: evotorch's own ``VecGymNE`` with an MLP policy (64 tanh units), observation
-  normalisation on, the same popsize, episodes and episode cap. One configuration per
+* ``evotorch``: evotorch's own ``VecGymNE`` with, by ``--peer-policy``, an MLP policy (``mlp``,
+  the default: 64 tanh units, a far lighter network than ours) or ours' own plastic SNN
+  (``snn``: the same config and parameter count, its state carried by evotorch's ``Policy``,
+  which vmaps it over the population in torch: the same work as ours, done evotorch's way),
+  observation normalisation on, the same popsize, episodes and episode cap. One configuration per
   ``--actors`` value. evotorch cannot step its environments over threads: ``VecGymNE`` steps
   its vector env (its own synchronous ``SyncVectorEnv``) in one Python thread and parallelises
   only over Ray actors (processes; ``num_actors``). So the peer gets the same CPU count
@@ -46,6 +49,7 @@ the compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json
 
     python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--episodes 1] [--repeats 3]
     python benchmarks/bench_es.py --lanes 1 2 --actors 2 0   # two configurations per side
+    python benchmarks/bench_es.py --fast-physics --peer-policy snn   # the peer runs ours' SNN
 
 ``--episodes 3`` times the batched-episode path that crippled-leg training
 (``env.train_distribution``) runs.
@@ -63,6 +67,7 @@ import warnings
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -118,6 +123,74 @@ def _interleave(benches: list[Iterator[None]]) -> list[dict]:
     return results  # type: ignore[return-value]
 
 
+def _agent(args) -> dict:
+    """Ours' agent section: the plastic SNN both sides run with ``--peer-policy snn``."""
+    return {
+        "kind": "snn",
+        "hidden": args.hidden,
+        "dt": 0.025,
+        "gain": 2.0,
+        "plasticity": {"rule": "hebbian", "granularity": "post"},
+    }
+
+
+class _FlatStateSNN(torch.nn.Module):
+    """Ours' plastic SNN as evotorch's ``Policy`` runs a recurrent network: ``forward(x, h)``
+    returns ``(action, h)`` with ``h`` a tuple of tensors (evotorch vmaps the network over the
+    population and zeroes the rows of ``h`` whose episodes end). The network's state is a
+    nested named tuple with ``None`` fields, which ``vmap`` cannot return: its tensors travel
+    flat, and the structure is kept here (the same at every step)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self._spec: Any = None
+        self._none: list[bool] = []
+
+    def forward(self, x: torch.Tensor, h: tuple | None = None) -> tuple[torch.Tensor, tuple]:
+        from torch.utils import _pytree as pytree
+
+        state = None
+        if h is not None:
+            tensors = iter(h)
+            leaves = [None if none else next(tensors) for none in self._none]
+            state = pytree.tree_unflatten(leaves, self._spec)
+        action, state = self.net(x, state)
+        leaves, self._spec = pytree.tree_flatten(state)
+        self._none = [leaf is None for leaf in leaves]
+        return action, tuple(leaf for leaf in leaves if leaf is not None)
+
+
+def _peer_snn(args):
+    """VecGymNE's network for ``--peer-policy snn``: a factory evotorch calls with the env's
+    sizes (``pass_info``), building ours' network (same config, seed 0, same parameters:
+    evotorch evolves every parameter, as ours does)."""
+    from evotorch.decorators import pass_info
+
+    from plasticagents.training.builders import build_policy
+
+    agent = _agent_config(args)
+
+    @pass_info
+    def make(obs_length: int, act_length: int, **_: Any) -> torch.nn.Module:
+        return _FlatStateSNN(build_policy(agent, obs_length, act_length, 0))
+
+    return make
+
+
+def _agent_config(args):
+    """:func:`_agent` as the ``AgentConfig`` ours builds its network from."""
+    from plasticagents.training.config import from_dict
+
+    return from_dict({"env": {"id": args.env}, "agent": _agent(args)}).agent
+
+
+_PEER_POLICIES = {
+    "mlp": "evotorch VecGymNE, Linear(obs, 64) >> Tanh >> Linear(64, act)",
+    "snn": "evotorch VecGymNE, ours' plastic SNN (same config), vmapped by evotorch's Policy",
+}
+
+
 def bench_ours(args, lanes: int) -> dict:
     """:func:`ours_rounds` run on its own."""
     return _drain(ours_rounds(args, lanes))
@@ -134,13 +207,7 @@ def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
     cfg = from_dict(
         {
             "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": args.inputs},
-            "agent": {
-                "kind": "snn",
-                "hidden": args.hidden,
-                "dt": 0.025,
-                "gain": 2.0,
-                "plasticity": {"rule": "hebbian", "granularity": "post"},
-            },
+            "agent": _agent(args),
             "trainer": {
                 "popsize": args.popsize,
                 "episodes": args.episodes,
@@ -398,7 +465,11 @@ def evotorch_rounds(args, actors: int) -> Generator[None, None, dict]:
         # the same env as ours; evotorch's own maker for a plain Gymnasium id, ours (which
         # registers the plasticagents/ ids and adds the learner inputs) otherwise
         f"gym::{args.env}" if plain else functools.partial(_peer_envs, args.env, args.inputs),
-        "Linear(obs_length, 64) >> Tanh() >> Linear(64, act_length)",
+        (
+            "Linear(obs_length, 64) >> Tanh() >> Linear(64, act_length)"
+            if args.peer_policy == "mlp"
+            else _peer_snn(args)
+        ),
         env_config={"max_episode_steps": args.steps},
         observation_normalization=True,
         # None: one env per solution (what popsize x episodes allowed before); a number breaks
@@ -432,6 +503,7 @@ def evotorch_rounds(args, actors: int) -> Generator[None, None, dict]:
         "config": {
             "num_actors": actors,
             "mode": f"{actors} Ray actor(s), 1 CPU each" if actors else "in-process",
+            "policy": _PEER_POLICIES[args.peer_policy],
             "torch_threads_main": torch.get_num_threads(),
         },
         "warmup_generation_s": round(first, 3),
@@ -541,6 +613,13 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="ours' network step (trainer.kernel): auto = the native C step when compiled",
     )
+    parser.add_argument(
+        "--peer-policy",
+        choices=sorted(_PEER_POLICIES),
+        default="mlp",
+        help="the peer's policy: evotorch's MLP (64 tanh units; a lighter network than ours) "
+        "or ours' plastic SNN, the same network ours runs (evotorch vmaps it in torch)",
+    )
     add_out_argument(parser, "bench_es")
     args = parser.parse_args(argv)
     if args.actors is None:
@@ -584,9 +663,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{rep['median_steps_per_s']:9.0f} env steps/s "
                 f"({100 * rep['replay_matches']:.0f}% of slots end in ours' state)"
             )
+    peer_label = "MLP 64" if args.peer_policy == "mlp" else f"plastic SNN, {args.hidden} neurons"
     for res in evo_runs:
         print(
-            f"  evotorch VecGymNE (MLP 64, {res['config']['mode']}): "
+            f"  evotorch VecGymNE ({peer_label}, {res['config']['mode']}): "
             f"{res['median_steps_per_s']:9.0f} env steps/s"
         )
     step = phys["physics_step"]
@@ -626,7 +706,7 @@ def main(argv: list[str] | None = None) -> None:
         return text
 
     print(
-        f"ratio ours / evotorch MLP (best of {n} config(s) each): "
+        f"ratio ours / evotorch {peer_label} (best of {n} config(s) each): "
         f"{both('ours_over_evotorch')} (goal >= 1.5)"
     )
     print(
@@ -646,7 +726,7 @@ def main(argv: list[str] | None = None) -> None:
                 "torch_threads": torch.get_num_threads(),
                 "env": args.env,
                 "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons",
-                "peer_policy": "evotorch VecGymNE, Linear(obs, 64) >> Tanh >> Linear(64, act)",
+                "peer_policy": _PEER_POLICIES[args.peer_policy],
             },
             "unit": "env steps per second (each repeat: env_steps / seconds)",
             "ours": ours_runs,

@@ -289,6 +289,7 @@ class BatchedLocomotion:
         # the C step's per-slot failure flags and messages, allocated once
         self._failed = np.zeros(n, dtype=np.int32)
         self._errors = ctypes.create_string_buffer(_ERROR_LEN * n)
+        self._address_cache: tuple | None = None  # see _addresses
         self.forward_weight, self.ctrl_weight = base._forward_reward_weight, base._ctrl_cost_weight
         self.skip = (2 if self.ant else 1) * bool(base._exclude_current_positions_from_observation)
         self.qpos = np.zeros((n, base.model.nq))
@@ -330,6 +331,25 @@ class BatchedLocomotion:
 
         return run
 
+    def _addresses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every slot's ``MjModel`` and ``MjData`` addresses ``[n]``, read again only for the
+        slots whose env holds another model or data object than at the last read (a
+        perturbation may swap a model): an identity check per slot instead of two calls into
+        the bindings."""
+        cache = self._address_cache
+        if cache is None:
+            n = len(self.bases)
+            cache = self._address_cache = (
+                [None] * n, [None] * n, np.zeros(n, np.int64), np.zeros(n, np.int64)
+            )  # fmt: skip
+        objs_m, objs_d, models, datas = cache
+        for i, base in enumerate(self.bases):
+            model, data = base.model, base.data
+            if model is not objs_m[i] or data is not objs_d[i]:
+                objs_m[i], objs_d[i] = model, data
+                models[i], datas[i] = model._address, data._address
+        return models, datas
+
     def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
         released; the addresses are read at each call: a perturbation may swap a model).
@@ -339,9 +359,8 @@ class BatchedLocomotion:
         A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
         error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
         the pool's episodes before stepping it again, as after an error on the Python path)."""
-        bases = self.bases
-        models = np.fromiter((bases[i].model._address for i in idx), np.int64, len(idx))
-        datas = np.fromiter((bases[i].data._address for i in idx), np.int64, len(idx))
+        models, datas = self._addresses()
+        models, datas = models[idx], datas[idx]
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
         if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
             raise ValueError(

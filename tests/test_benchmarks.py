@@ -306,3 +306,39 @@ def test_bench_es_interleave_releases_every_side_when_one_fails(bench):
     with pytest.raises(RuntimeError, match="b failed"):
         mod._interleave([side("a"), side("b", fail_at=1), side("c")])
     assert sorted(released) == ["a", "b", "c"]
+
+
+def test_bench_es_peer_snn_is_ours_network_stepped_by_evotorch(bench):
+    # --peer-policy snn: evotorch's Policy (vmapped over the population, state kept by
+    # evotorch) gives each solution the actions ours' network gives with those parameters,
+    # step after step (the fast weights carried), and evotorch's reset (zeroing) is a fresh start
+    import argparse
+
+    import torch
+    from evotorch.neuroevolution.net.vecrl import Policy
+
+    from plasticagents.training.builders import build_policy
+
+    mod = bench("bench_es")
+    args = argparse.Namespace(env="HalfCheetah-v5", hidden=8)
+    policy = Policy(mod._peer_snn(args)(obs_length=17, act_length=6))
+    gen = torch.Generator().manual_seed(0)
+    reference = [build_policy(mod._agent_config(args), 17, 6, 0) for _ in range(2)]
+    flat = torch.nn.utils.parameters_to_vector(reference[0].parameters())
+    values = flat + 0.3 * torch.randn(2, len(flat), generator=gen)
+    policy.set_parameters(values)
+    states = [None, None]
+    for net, row in zip(reference, values, strict=True):
+        torch.nn.utils.vector_to_parameters(row, net.parameters())
+    with torch.no_grad():
+        for step in range(6):
+            if step == 4:  # evotorch's reset of solution 1's episode: a fresh state
+                policy.reset(torch.tensor([False, True]))
+                states[1] = None
+            x = torch.randn(2, 17, generator=gen) * 3
+            actions = policy(x)
+            for j, net in enumerate(reference):
+                expected, states[j] = net(x[j], states[j])
+                torch.testing.assert_close(actions[j], expected, atol=1e-5, rtol=1e-5)
+    hebb = states[0].layer.plastic.hebb
+    assert hebb.abs().max() > 0  # the fast weights did change, and were carried

@@ -238,6 +238,12 @@ def test_agent_rejects_bad_observations(gen):
     bad[1, 3] = np.nan
     with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[1, 3\]\]"):
         agent.predict(bad)
+    huge = np.zeros((2, 6))
+    huge[0, 2] = 1e300  # finite as float64, inf as the float32 the network gets
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[0, 2\]\]"):
+        agent.predict(huge)
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[0, 1\]\]"):
+        agent.predict(torch.tensor([[0.0, float("inf"), 0, 0, 0, 0]]))
     with pytest.raises(ValueError, match="action bounds must be finite"):
         Agent(make_net(gen), action_low=-np.inf)
 

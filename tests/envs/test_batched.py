@@ -324,3 +324,27 @@ def test_bad_slot_indices_and_a_swapped_model_are_named(physics):
     envs[2].unwrapped.model, envs[2].unwrapped.data = ant.model, ant.data
     with pytest.raises(ValueError, match="slot 2: its model has nq 15" if fast.native else None):
         fast.step(np.zeros((3, 6)), [0, 2])
+
+
+def test_a_model_and_data_swapped_between_steps_are_the_ones_stepped(physics):
+    """The C step caches the slots' MuJoCo addresses: a slot whose env was given another
+    ``MjModel``/``MjData`` after it had stepped steps the new ones (gravity edited in the new
+    model shows in the next step), not the cached ones."""
+    envs = [gym.make("HalfCheetah-v5") for _ in range(2)]
+    fast = BatchedLocomotion(envs, threads=2)
+    for i, env in enumerate(envs):
+        env.reset(seed=0)
+        fast.begin(i)
+    for _ in range(3):
+        fast.step(np.zeros((2, 6)), [0, 1])
+    spare = gym.make("HalfCheetah-v5").unwrapped
+    spare.reset(seed=0)
+    spare.model.opt.gravity[:] = (0.0, 0.0, 5.0)  # pulls up: the torso rises
+    old_data = envs[1].unwrapped.data
+    envs[1].unwrapped.model, envs[1].unwrapped.data = spare.model, spare.data
+    before = (old_data.time, spare.data.time)
+    (_, *_), (obs1, *_) = fast.step(np.zeros((2, 6)), [0, 1])
+    assert old_data.time == before[0]  # the replaced data was not stepped
+    assert spare.data.time > before[1]
+    np.testing.assert_array_equal(obs1[:8], spare.data.qpos[1:])
+    assert spare.data.qvel[1] > 0  # upward: the edited model's gravity

@@ -232,3 +232,27 @@ def test_an_analysis_lists_the_training_commands_of_the_runs_it_evaluated_only(t
         "`plasticagents train arm-s0.yaml`",
         "`plasticagents train oracle-s0.yaml`",
     ]
+
+
+def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
+    # --peer-policy snn: its ratio to evotorch is labelled as such (and never pooled with the
+    # MLP peer's); its ratio to physics alone is the same measurement of ours as any other
+    import json
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    _bench_es_record(bench / "bench_es-20260101-000000.json", "a" * 40, 0.40)
+    path = bench / "bench_es-20260102-000000.json"
+    _bench_es_record(path, "a" * 40, 0.60)
+    rec = json.loads(path.read_text())
+    rec["command"]["argv"] += ["--peer-policy", "snn"]
+    rec["outputs"]["settings"]["peer_policy"] = "evotorch VecGymNE, ours' plastic SNN"
+    path.write_text(json.dumps(rec))
+    lines = report._benchmarks(tmp_path).splitlines()
+    evo = [r for r in lines if "ours / evotorch" in r]
+    assert len(evo) == 2
+    assert "plastic SNN" not in evo[0] and "| 0.80 |" in evo[0]
+    assert "(fast physics, the peer runs ours' plastic SNN)" in evo[1] and "| 1.20 |" in evo[1]
+    assert "--peer-policy snn" in evo[1]
+    phys = [r for r in lines if "ours / physics alone" in r]
+    assert len(phys) == 2 and not any("plastic SNN" in r for r in phys)

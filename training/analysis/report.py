@@ -954,9 +954,10 @@ _BENCH_RATIOS = (
 )
 
 
-def _bench_variant(script: str, label: str, rec: dict[str, Any]) -> str:
+def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") -> str:
     """The row name of one invocation: ``label`` for its env, and what else must not be pooled
-    (learner inputs, fast physics) in brackets."""
+    (learner inputs, fast physics; for a ratio to evotorch, ``key``, the peer's policy where
+    it is ours' SNN) in brackets."""
     if script != "bench_es":
         return label
     out = rec["outputs"]
@@ -969,6 +970,8 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any]) -> str:
         parts.append("fast physics")
     if any(o["config"].get("physics_step") == "Python per slot" for o in out["ours"]):
         parts.append("Python per-slot physics")  # PLASTICAGENTS_NATIVE_PHYSICS=0
+    if "evotorch" in key and "plastic SNN" in settings.get("peer_policy", ""):
+        parts.append("the peer runs ours' plastic SNN")  # --peer-policy snn
     return f"{label} ({', '.join(parts)})" if parts else label
 
 
@@ -1019,7 +1022,7 @@ def _benchmarks(root: Path) -> str:
             field, _, name = key.rpartition(".")
             value = rec["outputs"].get(field or "ratios", {}).get(name)
             if value is not None:
-                row = (_bench_variant(script, label, rec), _bench_command(script, rec))
+                row = (_bench_variant(script, label, rec, key), _bench_command(script, rec))
                 groups.setdefault(row, []).append((_revision(rec), float(value)))
         for (name, command), measured in groups.items():
             # the code as last measured: the invocations at the commit of the newest record
