@@ -177,6 +177,26 @@ class ESConfig:
     eval_every: int = 10
     eval_episodes: int = 5
     checkpoint_every: int = 1
+    # Training-env settings that change over the generations, e.g. a cue shown long at first:
+    # {cue_steps: {start: 250, generations: 60}} sets the env's (a wrapper's) attribute
+    # cue_steps to 250 at generation 0, moves it linearly to env.kwargs.cue_steps by generation
+    # 60 and holds it there (ints rounded). Training episodes only: evaluations and every other
+    # command build their envs from env.kwargs.
+    curriculum: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def curriculum_value(entry: dict[str, Any], target: Any, generation: int) -> Any:
+    """The value a :attr:`ESConfig.curriculum` ``entry`` gives at ``generation``: ``start`` at
+    generation 0, linearly to ``target`` (the env kwarg) at ``entry["generations"]``, then
+    ``target``; rounded to an int where ``target`` is one.
+
+    Example:
+        >>> [curriculum_value({"start": 250, "generations": 4}, 10, g) for g in (0, 1, 4, 9)]
+        [250, 190, 10, 10]
+    """
+    frac = min(max(generation, 0) / entry["generations"], 1.0)
+    value = entry["start"] + (target - entry["start"]) * frac
+    return round(value) if isinstance(target, int) else float(value)
 
 
 @dataclass
@@ -716,6 +736,19 @@ def _check_trainer(t: Any) -> None:
                 raise ConfigError(f"trainer.{name}: must be <= 10, got {value!r}")
         for name in ("stdev_lr", "action_noise", "num_actors", "obs_norm_warmup"):
             _positive(f"trainer.{name}", getattr(t, name), allow_zero=True)
+        for name, entry in t.curriculum.items():
+            where = f"trainer.curriculum.{name}"
+            if not isinstance(entry, dict) or set(entry) != {"start", "generations"}:
+                raise ConfigError(
+                    f"{where}: expected a mapping with keys ['generations', 'start'], got {entry!r}"
+                )
+            start, gens = entry["start"], entry["generations"]
+            if isinstance(start, bool) or not isinstance(start, (int, float)):
+                raise ConfigError(f"{where}.start: expected a number, got {start!r}")
+            if not math.isfinite(start):
+                raise ConfigError(f"{where}.start: expected a finite number, got {start!r}")
+            if isinstance(gens, bool) or not isinstance(gens, int) or gens < 1:
+                raise ConfigError(f"{where}.generations: must be an integer >= 1, got {gens!r}")
         if t.algorithm == "pgpe" and t.popsize % 2:
             raise ConfigError(
                 f"trainer.popsize: PGPE samples symmetric pairs, so popsize must be even, "
@@ -792,6 +825,14 @@ def _check_ranges(cfg: ExperimentConfig) -> None:
             PlasticitySpec(**dataclasses.asdict(a.plasticity))
         except ValueError as err:
             raise ConfigError(f"agent.plasticity: {err}") from None
+    if t.kind == "es":
+        for name in t.curriculum:
+            target = cfg.env.kwargs.get(name)
+            if isinstance(target, bool) or not isinstance(target, (int, float)):
+                raise ConfigError(
+                    f"trainer.curriculum.{name}: env.kwargs.{name} must be the number the "
+                    f"curriculum ends at, got {target!r} (env.kwargs: {sorted(cfg.env.kwargs)})"
+                )
     _positive("env.max_episode_steps", cfg.env.max_episode_steps)
     if len(set(cfg.env.inputs)) != len(cfg.env.inputs):
         raise ConfigError(f"env.inputs: each input at most once, got {cfg.env.inputs}")

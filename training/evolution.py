@@ -31,7 +31,12 @@ from plasticagents.training.builders import (
     episode_perturbations,
 )
 from plasticagents.training.checkpoint import restore_attributes, snapshot_attributes
-from plasticagents.training.config import ConfigError, ESConfig, ExperimentConfig
+from plasticagents.training.config import (
+    ConfigError,
+    ESConfig,
+    ExperimentConfig,
+    curriculum_value,
+)
 from plasticagents.training.rollout import (
     EnvPool,
     NormalizedAgent,
@@ -139,6 +144,17 @@ class PolicyProblem(_problem_base()):
 
         self.cfg = cfg
         self.obs_dim, self.act_dim, self.action_low, self.action_high = env_spaces(cfg.env)
+        if cfg.trainer.curriculum:  # named attributes the env must have, checked up front
+            probe = env_maker(cfg.env, episode_perturbations(cfg.env, 0))()
+            try:
+                for name in cfg.trainer.curriculum:
+                    if not probe.has_wrapper_attr(name):
+                        raise ConfigError(
+                            f"trainer.curriculum.{name}: the env {cfg.env.id!r} (and its "
+                            f"wrappers) has no attribute {name!r} to set"
+                        )
+            finally:
+                probe.close()
         self.template = build_policy(cfg.agent, self.obs_dim, self.act_dim, cfg.seed)
         self.param_names = [n for n, p in self.template.named_parameters() if p.requires_grad]
         self.center_init = parameters_to_vector(self.template, self.param_names)
@@ -268,14 +284,31 @@ class PolicyProblem(_problem_base()):
         population = self._population(n, lane)
         population.load_vectors(values)
         seed = int(episode_seeds(self.cfg.seed + 7919 + lane, self.generation, 1)[0])
+        pool = self._pool(n * episodes, lane, threads)
+        self._apply_curriculum(pool)
         return rollout(
             self._agent(population, seed),
-            self._pool(n * episodes, lane, threads),
+            pool,
             episode_seeds(self.cfg.seed, self.generation, episodes) * n,
             deterministic=t.action_noise == 0,
             collect_obs=self.obs_norm is not None,
             batch_shape=(n, episodes),
         )
+
+    def curriculum(self) -> dict[str, Any]:
+        """This generation's values of ``trainer.curriculum`` (empty without one)."""
+        kwargs = self.cfg.env.kwargs
+        return {
+            name: curriculum_value(entry, kwargs[name], self.generation)
+            for name, entry in self.cfg.trainer.curriculum.items()
+        }
+
+    def _apply_curriculum(self, pool: EnvPool) -> None:
+        """Set this generation's curriculum values on every training env of ``pool`` (on the
+        outermost wrapper that has the attribute)."""
+        for name, value in self.curriculum().items():
+            for env in pool.envs:
+                env.set_wrapper_attr(name, value, force=False)
 
     def _evaluate_batch(self, batch) -> None:
         """evotorch's hook: evaluate every solution of ``batch`` (values ``[n, D]``) and set its

@@ -382,3 +382,55 @@ def test_an_lstm_trains_by_es_and_its_checkpoint_evaluates(tiny_config, tmp_path
     # the trainer evaluates the centre of the last generation (1) on seeds from seed + 10,001
     returns = evaluate_run(run.path, 2, cfg.seed + 10_001, which="latest", threads=1)
     assert float(returns.mean()) == pytest.approx(float(rows[-1]["eval_return"]), abs=1e-3)
+
+
+def _cue_config(tiny_config, curriculum, env=None):
+    """The tiny config on the direction task (60-step episodes) with ``curriculum``, loaded
+    and validated as from a file."""
+    from plasticagents.training.config import from_dict, to_dict
+
+    data = to_dict(tiny_config(trainer={"popsize": 2}))
+    data["env"] = env or {
+        "id": "plasticagents/HalfCheetahDirSwitch-v0",
+        "kwargs": {"cue_steps": 10, "switch_every": 100, "switch_range": None},
+        "max_episode_steps": 60,
+    }
+    data["trainer"]["curriculum"] = curriculum
+    return from_dict(data)
+
+
+def test_a_curriculum_changes_the_training_envs_over_the_generations(tiny_config):
+    # cue_steps from 50 at generation 0 to env.kwargs' 10 at generation 2: the cue flag (the
+    # last observation) is on for 50 of the 60 training steps at generation 0, 30 at 1, 10
+    # from 2 on; evaluation envs keep env.kwargs' 10
+    from evotorch import SolutionBatch
+
+    cfg = _cue_config(tiny_config, {"cue_steps": {"start": 50, "generations": 2}})
+    problem = PolicyProblem(cfg)
+    batch = SolutionBatch(problem, popsize=2, empty=True)
+    batch.set_values(problem.center_init.repeat(2, 1))
+    shown = []
+    for gen in range(4):
+        problem.generation = gen
+        assert problem.curriculum() == {"cue_steps": [50, 30, 10, 10][gen]}
+        problem.evaluate(batch)
+        # the observations the generation saw (before they fold into the normaliser)
+        shown.append(round(problem._obs_delta.mean[-1] * 60))
+        problem.end_generation()
+    problem.close()
+    assert shown == [50, 30, 10, 10]
+
+
+def test_bad_curricula_are_refused_by_name(tiny_config):
+    with pytest.raises(ConfigError, match=r"env.kwargs.switch_at must be the number"):
+        _cue_config(tiny_config, {"switch_at": {"start": 5, "generations": 2}})
+    with pytest.raises(ConfigError, match=r"trainer.curriculum.cue_steps: expected a mapping"):
+        _cue_config(tiny_config, {"cue_steps": {"start": 5}})
+    with pytest.raises(ConfigError, match=r"cue_steps.generations: must be an integer >= 1"):
+        _cue_config(tiny_config, {"cue_steps": {"start": 5, "generations": 0}})
+    with pytest.raises(ConfigError, match=r"cue_steps.start: expected a number, got 'x'"):
+        _cue_config(tiny_config, {"cue_steps": {"start": "x", "generations": 2}})
+    env = {"id": "HalfCheetah-v5", "kwargs": {"reset_noise_scale": 0.1}}
+    cfg = _cue_config(tiny_config, {"reset_noise_scale": {"start": 0, "generations": 3}}, env)
+    with pytest.raises(ConfigError, match=r"'HalfCheetah-v5' \(and its wrappers\) has no attr"):
+        PolicyProblem(cfg)

@@ -155,6 +155,11 @@ class Trainer(TrainerBase):
         metrics row (columns in the module docstring).
         """
         self.problem.generation = gen
+        values = self.problem.curriculum()
+        if values and values != getattr(self, "_curriculum_shown", None):
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            self.log(f"[es] curriculum from generation {gen}: {shown}")
+            self._curriculum_shown = values
         self.searcher.step()
         steps, diverged = self.problem.end_generation()
         self.env_steps += steps
