@@ -68,9 +68,10 @@ def test_results_page_figures_and_commands_exist():
     page = (ROOT / "docs/results.md").read_text()
     figures = re.findall(r"!\[[^\]]*\]\(\.\./([^)]+)\)", page)
     assert figures and not [f for f in figures if not (ROOT / f).is_file()]
-    for section in report.SECTIONS:
-        assert f"## {section.title}" in page
-    assert page.count("Made by:") >= len(report.SECTIONS) - 1
+    on_docs = [s for s in report.SECTIONS if s.on_docs]
+    for section in report.SECTIONS:  # a README-only view is not on the page
+        assert (f"## {section.title}" in page) == section.on_docs
+    assert page.count("Made by:") >= len(on_docs) - 1
 
 
 def _bench_es_record(
@@ -256,3 +257,24 @@ def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
     assert "--peer-policy snn" in evo[1]
     phys = [r for r in lines if "ours / physics alone" in r]
     assert len(phys) == 2 and not any("plastic SNN" in r for r in phys)
+
+
+def test_the_readme_benchmark_view_keeps_the_newest_commits_goal_and_peer_rows(tmp_path):
+    # the README's short table: rows measured at the script's newest commit, without the
+    # per-repeat ratios and the other physics floors; the page's table keeps every row
+    import json
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    _bench_es_record(bench / "bench_es-20260101-000000.json", "a" * 40, 0.40, "HalfCheetah-v5")
+    path = bench / "bench_es-20260102-000000.json"
+    _bench_es_record(path, "b" * 40, 0.70)
+    rec = json.loads(path.read_text())
+    rec["outputs"]["paired_ratios"] = {"ours_over_physics": 0.65}
+    rec["outputs"]["ratios"]["ours_over_physics_step"] = 0.6
+    path.write_text(json.dumps(rec))
+    full, short = report._benchmarks(tmp_path), report._benchmarks(tmp_path, headline=True)
+    assert "HalfCheetah-v5" in full and "HalfCheetah-v5" not in short  # an older commit
+    assert "per-repeat" in full and "per-repeat" not in short
+    assert "physics step" in full and "physics step" not in short
+    assert "| 0.70 |" in short and "| 1.40 |" in short  # Ant: physics and evotorch
