@@ -368,8 +368,10 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
     """The physics floor of ours' own workload: the slot trajectories of ours' last timed
     generation replayed on fresh ``MjData`` (each slot's own model, its logged start state and
     controls, Gymnasium's physics step: controls, ``mj_step`` x frame skip,
-    ``mj_rnePostConstraint``), batched step by batched step over ``--threads`` threads that
-    each take the next slot, as ours' pool does. No policy, no observations, no Python env.
+    ``mj_rnePostConstraint``), batched step by batched step, through the physics step ours
+    took: the C step (:func:`_replay_native`) or, on the per-slot Python path, over
+    ``--threads`` threads that each take the next slot, as ours' pool does. No policy, no
+    observations, no Python env.
     The zero-control floor (``physics``) stands still and touches the ground less than a
     population's flailing ants, so it understates the physics ours has to do. Each replay
     must end in the state ours ended in (positions, velocities, the contact forces
@@ -381,6 +383,8 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
 
     spec = mujoco.mjtState.mjSTATE_INTEGRATION
     slots = [(log, i) for log in logs for i in sorted(log.starts)]
+    if all(log.fast.native for log in logs):
+        return _replay_native(args, logs, slots, env_steps)
     seconds, matches = [], 0.0
     with ThreadPoolExecutor(args.threads) as pool:
         for _ in range(args.repeats):
@@ -410,8 +414,71 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
         "config": {
             "threads": args.threads,
             "work": "ours' logged slot trajectories: ctrl, mj_step x frame_skip, "
-            "mj_rnePostConstraint, through MuJoCo's Python bindings per slot (ours may take "
-            "the C physics step: config physics_step)",
+            "mj_rnePostConstraint, through MuJoCo's Python bindings per slot, as ours "
+            "stepped them (ours took the per-slot Python path)",
+            "slots": len(slots),
+        },
+        "replay_matches": matches,
+        "ours_env_steps": env_steps,
+        **_rates(seconds, [replayed] * args.repeats),
+    }
+
+
+def _replay_native(args, logs: list[PhysicsLog], slots: list, env_steps: int) -> dict:
+    """:func:`bench_replay` through ours' own C physics step, the call ours made (each logged
+    batched step is one ``_native_physics`` call of the slots it stepped): the fast path's
+    slots are given fresh ``MjData`` at their logged start states for the replay (the step
+    reads each slot's data afresh when its object changes) and their own data back after it.
+    The replay's share of ours' time is the physics' share: the rest is the network and
+    the Python around both."""
+    import mujoco
+
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    calls = []  # per logged batched step: (fast path, full ctrl array, slot indices)
+    for log in logs:
+        fast = log.fast
+        for stepped in log.steps:
+            ctrl = np.zeros((len(fast.bases), fast.nu))
+            idx = np.array([i for i, _ in stepped], dtype=np.intp)
+            for i, c in stepped:
+                ctrl[i] = c
+            calls.append((fast, ctrl, idx))
+    own = {(id(log), i): log.fast.bases[i].data for log, i in slots}
+    seconds, matches = [], 0.0
+    try:
+        for _ in range(args.repeats):
+            datas = {}
+            for log, i in slots:
+                base = log.fast.bases[i]
+                data = mujoco.MjData(base.model)
+                mujoco.mj_setState(base.model, data, log.starts[i], spec)
+                base.data = datas[(id(log), i)] = data
+            t = time.perf_counter()
+            for fast, ctrl, idx in calls:
+                if not fast._native_physics(ctrl, idx):
+                    raise RuntimeError("the C physics step refused the replay")
+            seconds.append(time.perf_counter() - t)
+            matches = float(
+                np.mean(
+                    [
+                        all(
+                            np.array_equal(getattr(datas[key], f), getattr(own[key], f))
+                            for f in ("qpos", "qvel", "cfrc_ext", "time")
+                        )
+                        for key in datas
+                    ]
+                )
+            )
+    finally:
+        for log, i in slots:
+            log.fast.bases[i].data = own[(id(log), i)]
+    replayed = sum(len(idx) for _, _, idx in calls)
+    return {
+        "config": {
+            "threads": args.threads,
+            "work": "ours' logged slot trajectories through ours' C physics step "
+            "(envs/native_physics.c: ctrl, mj_step x frame_skip, mj_rnePostConstraint, the "
+            "state copied out), one call per logged batched step",
             "slots": len(slots),
         },
         "replay_matches": matches,

@@ -244,12 +244,20 @@ def test_script_runs_and_writes_its_record(script, tmp_path):
     _check_record(tmp_path / "r.json", script, argv, ratio_keys)
 
 
-def test_bench_es_replays_ours_own_physics(bench):
+@pytest.mark.parametrize("physics", ["native", "python"])
+def test_bench_es_replays_ours_own_physics(bench, physics, monkeypatch):
     # The physics floor of ours' workload: the logged slot trajectories of the last timed
-    # generation, replayed without the policy, end in the states ours ended in and count the
-    # env steps ours counted.
+    # generation, replayed without the policy (through the physics step ours took: the C step
+    # or the bindings per slot), end in the states ours ended in and count the env steps ours
+    # counted; the fast path's slots get their own data back.
     import argparse
 
+    from plasticagents.envs.batched import physics_library
+
+    if physics == "python":
+        monkeypatch.setenv("PLASTICAGENTS_NATIVE_PHYSICS", "0")
+    elif physics_library() is None:
+        pytest.skip("the C physics step does not build here")
     mod = bench("bench_es")
     args = argparse.Namespace(
         env="Ant-v5",
@@ -266,6 +274,7 @@ def test_bench_es_replays_ours_own_physics(bench):
     )
     res = mod.bench_ours(args, lanes=1)
     replay = res["physics_replay"]
+    assert ("C physics step" in replay["config"]["work"]) == (physics == "native")
     assert replay["config"]["slots"] == 8
     assert replay["replay_matches"] == 1.0
     assert replay["env_steps"] == [replay["ours_env_steps"]] * 2
