@@ -21,7 +21,9 @@
 # gated4k4 (session of 2026-12-01, night): gated4 with 4 gates instead of 1
 # (agent.plasticity.n_modulators=4), each neuron's gate its fan-out's mix of them, so the cue
 # can open one group of neurons' slots while the gait keeps another's; gated4e3: gated4 with a
-# stronger write (eta 0.3). Run from the repository root:
+# stronger write (eta 0.3). gated4rec (session of 2026-12-02): gated4 with the recurrent
+# synapses on (agent.recurrent=true, the dir_cue_g100 arms' layer): recurrent activity beside
+# the gated fast weights. Run from the repository root:
 #     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
@@ -41,11 +43,12 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
     modc) extra=(--set agent.constant_input=true) ;;
-    gated4|gated6|gated4c|gated4k4|gated4e3)
+    gated4|gated6|gated4c|gated4k4|gated4e3|gated4rec)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
              --set agent.plasticity.alpha_init=0.1)
       [ $variant = gated4c ] && extra+=(--set agent.constant_input=true)
       [ $variant = gated4k4 ] && extra+=(--set agent.plasticity.n_modulators=4)
+      [ $variant = gated4rec ] && extra+=(--set agent.recurrent=true)
       if [ $variant = gated4e3 ]; then
         extra+=(--set agent.plasticity.gate_bias=-4 --set agent.plasticity.eta=0.3)
       elif [ $variant != gated6 ]; then
