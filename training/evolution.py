@@ -418,6 +418,7 @@ class PolicyProblem(_problem_base()):
             self.cfg.trainer.threads,
             self.cfg.trainer.fast_physics,
         )
+        self._apply_curriculum(pool)  # generation 0's envs, as the first generation meets them
         seen = 0
         try:
             for k in range(max(1, -(-steps // (n * 100)))):

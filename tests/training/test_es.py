@@ -407,6 +407,8 @@ def test_a_curriculum_changes_the_training_envs_over_the_generations(tiny_config
 
     cfg = _cue_config(tiny_config, {"cue_steps": {"start": 50, "generations": 2}})
     problem = PolicyProblem(cfg)
+    problem.warmup_obs_norm(600)  # its random-action episodes meet generation 0's envs
+    assert round(problem.obs_norm.mean[-1] * 60) == 50
     batch = SolutionBatch(problem, popsize=2, empty=True)
     batch.set_values(problem.center_init.repeat(2, 1))
     shown = []
