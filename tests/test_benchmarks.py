@@ -351,3 +351,22 @@ def test_bench_es_peer_snn_is_ours_network_stepped_by_evotorch(bench):
                 torch.testing.assert_close(actions[j], expected, atol=1e-5, rtol=1e-5)
     hebb = states[0].layer.plastic.hebb
     assert hebb.abs().max() > 0  # the fast weights did change, and were carried
+
+
+def test_bench_es_split_record(bench, tmp_path):
+    # the network replayed from its recorded outputs gives the full run's fitness (the split
+    # times ours' own trajectories), and the three parts add up to the full step
+    from plasticagents.envs.batched import physics_library
+    from plasticagents.native import library
+
+    if physics_library() is None or library() is None:
+        pytest.skip("the C steps do not build here")
+    argv = ["--env", "HalfCheetah-v5", "--popsize", "4", "--steps", "12", "--hidden", "8"]
+    argv += ["--repeats", "2", "--threads", "1", "--out", str(tmp_path / "r.json")]
+    bench("bench_es_split").main(argv)
+    out = _check_record(tmp_path / "r.json", "bench_es_split.py", argv, [])
+    assert out["replayed_fitness_equal"] is True
+    assert out["batched_steps_per_generation"]["all"] == 12
+    per_step = out["ms_per_batched_step"]
+    assert len(per_step["all"]["repeats"]) == 2
+    assert sum(out["parts_ms"].values()) == pytest.approx(per_step["all"]["median"])

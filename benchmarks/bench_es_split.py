@@ -1,0 +1,181 @@
+"""Where ours' ES step spends its time (issue 21): physics, network, the rest.
+
+One generation of ours (:class:`plasticagents.training.evolution.PolicyProblem`, the plastic SNN
+of ``bench_es.py``, fast physics, the native C network step) is run once with the network's
+outputs recorded. Then each repeat times the same generation three ways, back to back:
+
+* ``all``: as training runs it;
+* ``network replayed``: the network's C step is not called; each call returns the recorded
+  outputs and state of the same call (the trajectories are ours' own: the fitness is checked
+  equal to the full run's);
+* ``network replayed, physics skipped``: the C physics step is not called either (the slots
+  keep their state; the observation, reward and bookkeeping code still runs).
+
+Each variant's time is divided by its own number of batched steps (with the physics skipped no
+episode ends early). The differences split a batched env step (all slots) into physics
+(``network replayed`` minus ``physics skipped``), the network's step (``all`` minus ``network
+replayed``) and the rest (the Python and NumPy around both: ``physics skipped``). Printed:
+milliseconds per batched step (medians of ``--repeats``) and each part's share of ``all``. The
+record goes to ``results/benchmarks/bench_es_split-<YYYYmmdd-HHMMSS>.json`` (``--out``).
+
+    python benchmarks/bench_es_split.py [--env Ant-v5] [--hidden 128] [--popsize 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch
+from _record import add_out_argument, default_out, timing
+
+from plasticagents.training.record import Recorder
+
+VARIANTS = ("all", "network replayed", "network replayed, physics skipped")
+
+
+def split(args) -> dict:
+    """Time the three variants (module docstring); returns the timings and the split."""
+    from evotorch import SolutionBatch
+
+    from plasticagents.training.config import from_dict
+
+    logging.getLogger("evotorch").setLevel(logging.WARNING)
+    from plasticagents.training.evolution import PolicyProblem
+
+    cfg = from_dict(
+        {
+            "env": {"id": args.env, "max_episode_steps": args.steps},
+            "agent": {
+                "kind": "snn",
+                "hidden": args.hidden,
+                "dt": 0.025,
+                "gain": 2.0,
+                "plasticity": {"rule": "hebbian", "granularity": "post"},
+            },
+            "trainer": {
+                "popsize": args.popsize,
+                "threads": args.threads,
+                "fast_physics": True,
+                "kernel": "native",
+            },
+        }
+    )
+    problem = PolicyProblem(cfg)
+    problem.warmup_obs_norm(1000)
+    batch = SolutionBatch(problem, popsize=args.popsize, empty=True)
+    gen = torch.Generator().manual_seed(0)
+    batch.set_values(
+        problem.center_init
+        + 0.03 * torch.randn(args.popsize, problem.solution_length, generator=gen)
+    )
+    problem.evaluate(batch)  # builds the pool and the population (not timed)
+    population = next(iter(problem._populations.values()))
+    pool = next(iter(problem._pools.values()))
+    network, fast = population._native, pool.fast
+    if network is None or fast is None or not fast.native:
+        raise SystemExit("bench_es_split needs the native C network step and the C physics step")
+    physics = fast._native_physics
+    recorded: list = []
+    mode = {"network": "record", "physics": True, "call": 0}
+
+    def network_step(params, x, state):
+        if mode["network"] == "record":
+            recorded.append(network(params, x, state))
+            return recorded[-1]
+        if mode["network"] == "replay":
+            out = recorded[mode["call"] % len(recorded)]
+            mode["call"] += 1
+            return out
+        return network(params, x, state)
+
+    def physics_step(actions, idx):
+        return physics(actions, idx) if mode["physics"] else True
+
+    population._native, fast._native_physics = network_step, physics_step
+    try:
+        # the recorded generation: the normaliser is not updated between evaluations (that is
+        # end_generation's), so every later evaluation of the batch meets the same episodes
+        problem.evaluate(batch)
+        fitness = batch.evals[:, 0].clone()
+        seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        calls: dict[str, int] = {}  # batched steps of each variant's generation
+        same_fitness = True
+        for _ in range(args.repeats):
+            for variant in VARIANTS:
+                mode["network"] = "call" if variant == "all" else "replay"
+                mode["physics"] = variant != VARIANTS[2]
+                mode["call"] = 0
+                t = time.perf_counter()
+                problem.evaluate(batch)
+                seconds[variant].append(time.perf_counter() - t)
+                calls[variant] = len(recorded) if variant == "all" else mode["call"]
+                if variant == VARIANTS[1]:
+                    same_fitness &= bool(torch.equal(batch.evals[:, 0], fitness))
+    finally:
+        population._native = network
+        fast.__dict__.pop("_native_physics", None)
+        problem.close()
+    per_step = {v: timing([1e3 * s / calls[v] for s in seconds[v]]) for v in VARIANTS}
+    med = {v: per_step[v]["median"] for v in VARIANTS}
+    parts = {
+        "physics": med[VARIANTS[1]] - med[VARIANTS[2]],
+        "network": med[VARIANTS[0]] - med[VARIANTS[1]],
+        "rest": med[VARIANTS[2]],
+    }
+    return {
+        "batched_steps_per_generation": calls,
+        "ms_per_batched_step": per_step,
+        "parts_ms": parts,
+        "shares": {k: v / med[VARIANTS[0]] for k, v in parts.items()},
+        "replayed_fitness_equal": same_fitness,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="Ant-v5", choices=["Ant-v5", "HalfCheetah-v5"])
+    parser.add_argument("--popsize", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    add_out_argument(parser, "bench_es_split")
+    args = parser.parse_args(argv)
+    if args.popsize < 2 or args.popsize % 2:
+        parser.error(f"--popsize must be even and >= 2 (PGPE pairs), got {args.popsize}")
+    rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
+    torch.set_num_threads(args.threads)
+    res = split(args)
+    print(
+        f"{args.env}, popsize {args.popsize}, plastic SNN {args.hidden} neurons, {args.threads} "
+        f"threads, {res['batched_steps_per_generation']['all']} batched steps per generation; "
+        f"median of {args.repeats}"
+    )
+    for variant in VARIANTS:
+        print(f"  {variant:36s} {res['ms_per_batched_step'][variant]['median']:7.3f} ms per step")
+    shares = ", ".join(
+        f"{k} {res['parts_ms'][k]:.2f} ms ({100 * v:.0f}%)" for k, v in res["shares"].items()
+    )
+    print(f"  split: {shares}")
+    if not res["replayed_fitness_equal"]:
+        print("  warning: the replayed network's fitness differs from the full run's")
+    settings = {k: v for k, v in vars(args).items() if k != "out"}
+    path = rec.write(
+        args.out or default_out("bench_es_split"),
+        outputs={
+            "settings": {**settings, "torch_threads": torch.get_num_threads()},
+            "unit": "milliseconds per batched env step (all slots)",
+            **res,
+        },
+    )
+    print(f"record: {path}")
+
+
+if __name__ == "__main__":
+    main()
