@@ -444,6 +444,11 @@ def _replay_native(args, logs: list[PhysicsLog], slots: list, env_steps: int) ->
                 ctrl[i] = c
             calls.append((fast, ctrl, idx))
     own = {(id(log), i): log.fast.bases[i].data for log, i in slots}
+    # with --lanes the pools were built with threads // lanes each and ran side by side; the
+    # replay runs their calls one after another, so each gets all --threads
+    threads = {id(log): log.fast.threads for log in logs}
+    for log in logs:
+        log.fast.threads = args.threads
     seconds, matches = [], 0.0
     try:
         for _ in range(args.repeats):
@@ -472,13 +477,16 @@ def _replay_native(args, logs: list[PhysicsLog], slots: list, env_steps: int) ->
     finally:
         for log, i in slots:
             log.fast.bases[i].data = own[(id(log), i)]
+        for log in logs:
+            log.fast.threads = threads[id(log)]
     replayed = sum(len(idx) for _, _, idx in calls)
     return {
         "config": {
             "threads": args.threads,
             "work": "ours' logged slot trajectories through ours' C physics step "
             "(envs/native_physics.c: ctrl, mj_step x frame_skip, mj_rnePostConstraint, the "
-            "state copied out), one call per logged batched step",
+            "state copied out), one call per logged batched step over all --threads (the "
+            "lanes' calls one after another)",
             "slots": len(slots),
         },
         "replay_matches": matches,

@@ -352,7 +352,8 @@ class BatchedLocomotion:
 
     def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
-        released; the addresses are read at each call: a perturbation may swap a model).
+        released; the addresses come from :meth:`_addresses`, read again for a slot whose
+        model or data object changed: a perturbation may swap a model).
         Returns ``False``, having stepped nothing, where MuJoCo's error handler was replaced
         since the library was loaded (the caller then takes the Python path, from now on).
 

@@ -144,6 +144,17 @@ class HiddenGoal(SplitStep, gym.utils.RecordConstructorArgs):
 
     key: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ("x_velocity",)
+    # what a training curriculum (trainer.curriculum) may change between episodes, with each
+    # value's check: cue_steps is read at every step, so a new value takes effect at once
+    curriculum_attributes: ClassVar[tuple[str, ...]] = ("cue_steps",)
+
+    def check_curriculum_value(self, name: str, value: Any) -> None:
+        """Raise ``ValueError`` unless ``value`` may be set as attribute ``name`` (one of
+        :attr:`curriculum_attributes`) between episodes."""
+        if name == "cue_steps":
+            if self.cue_steps is None:
+                raise ValueError("cue_steps: this task was built without a cue (cue_steps=None)")
+            _int_at_least("cue_steps", value, 1)
 
     def __init__(
         self,

@@ -93,7 +93,7 @@ class Agent:
         # of the float32 values the network gets (a finite float64 may overflow to inf); NumPy's
         # check on a CPU tensor's own memory: torch's took ~0.1 ms a step in the ES loop
         cpu = x.device.type == "cpu"
-        finite = np.isfinite(x.numpy()).all() if cpu else torch.isfinite(x).all()
+        finite = np.isfinite(x.detach().numpy()).all() if cpu else torch.isfinite(x).all()
         if not bool(finite):
             bad = torch.nonzero(~torch.isfinite(x)).tolist()[:5]
             raise ValueError(f"observation contains NaN or inf at indices {bad} (first 5 shown)")

@@ -20,6 +20,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -117,6 +118,32 @@ def _covered(module: Any) -> bool:
     return native.unsupported(module) is None and native.library() is not None
 
 
+def curriculum_owner(env: Any, name: str, env_id: str) -> Any:
+    """The outermost layer of ``env`` (a wrapper or the base env) whose class lists ``name`` in
+    its ``curriculum_attributes``: the attributes it reads afresh, so a curriculum may change
+    them between episodes (e.g. the hidden-goal tasks' ``cue_steps``). Anything else, such as a
+    value the env derives other settings from when built or the fast path caches
+    (``frame_skip``), is refused.
+
+    Raises:
+        ConfigError: no layer declares ``name`` (the message lists those that are declared).
+    """
+    declared: list[str] = []
+    layer = env
+    while True:
+        names = tuple(getattr(type(layer), "curriculum_attributes", ()))
+        if name in names:
+            return layer
+        declared += names
+        if not isinstance(layer, gym.Wrapper):
+            break
+        layer = layer.env
+    raise ConfigError(
+        f"trainer.curriculum.{name}: the env {env_id!r} does not let {name!r} change during "
+        f"training; attributes a curriculum may set here: {sorted(set(declared))}"
+    )
+
+
 class PolicyProblem(_problem_base()):
     """Maximise the mean episode return of a policy over ``trainer.episodes`` seeded episodes.
 
@@ -144,15 +171,15 @@ class PolicyProblem(_problem_base()):
 
         self.cfg = cfg
         self.obs_dim, self.act_dim, self.action_low, self.action_high = env_spaces(cfg.env)
-        if cfg.trainer.curriculum:  # named attributes the env must have, checked up front
+        if cfg.trainer.curriculum:  # attributes the env lets change, values checked up front
             probe = env_maker(cfg.env, episode_perturbations(cfg.env, 0))()
             try:
-                for name in cfg.trainer.curriculum:
-                    if not probe.has_wrapper_attr(name):
-                        raise ConfigError(
-                            f"trainer.curriculum.{name}: the env {cfg.env.id!r} (and its "
-                            f"wrappers) has no attribute {name!r} to set"
-                        )
+                for name, entry in cfg.trainer.curriculum.items():
+                    owner = curriculum_owner(probe, name, cfg.env.id)
+                    try:  # the values move linearly from start to env.kwargs' (valid) one
+                        owner.check_curriculum_value(name, curriculum_value(entry, 0, 0))
+                    except ValueError as err:
+                        raise ConfigError(f"trainer.curriculum.{name}.start: {err}") from None
             finally:
                 probe.close()
         self.template = build_policy(cfg.agent, self.obs_dim, self.act_dim, cfg.seed)
@@ -305,10 +332,12 @@ class PolicyProblem(_problem_base()):
 
     def _apply_curriculum(self, pool: EnvPool) -> None:
         """Set this generation's curriculum values on every training env of ``pool`` (on the
-        outermost wrapper that has the attribute)."""
+        outermost layer that declares the attribute, see :func:`curriculum_owner`)."""
         for name, value in self.curriculum().items():
             for env in pool.envs:
-                env.set_wrapper_attr(name, value, force=False)
+                owner = curriculum_owner(env, name, self.cfg.env.id)
+                owner.check_curriculum_value(name, value)
+                setattr(owner, name, value)
 
     def _evaluate_batch(self, batch) -> None:
         """evotorch's hook: evaluate every solution of ``batch`` (values ``[n, D]``) and set its

@@ -244,6 +244,10 @@ def test_agent_rejects_bad_observations(gen):
         agent.predict(huge)
     with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[0, 1\]\]"):
         agent.predict(torch.tensor([[0.0, float("inf"), 0, 0, 0, 0]]))
+    grad = torch.zeros(1, 6, requires_grad=True)  # a tensor in a graph is checked too
+    agent.predict(grad)
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[0, 0\], \[0, 1\]"):
+        agent.predict(grad * float("nan"))
     with pytest.raises(ValueError, match="action bounds must be finite"):
         Agent(make_net(gen), action_low=-np.inf)
 

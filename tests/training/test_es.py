@@ -432,7 +432,14 @@ def test_bad_curricula_are_refused_by_name(tiny_config):
         _cue_config(tiny_config, {"cue_steps": {"start": 5, "generations": 0}})
     with pytest.raises(ConfigError, match=r"cue_steps.start: expected a number, got 'x'"):
         _cue_config(tiny_config, {"cue_steps": {"start": "x", "generations": 2}})
-    env = {"id": "HalfCheetah-v5", "kwargs": {"reset_noise_scale": 0.1}}
-    cfg = _cue_config(tiny_config, {"reset_noise_scale": {"start": 0, "generations": 3}}, env)
-    with pytest.raises(ConfigError, match=r"'HalfCheetah-v5' \(and its wrappers\) has no attr"):
+    with pytest.raises(ConfigError, match=r"cue_steps.start: cue_steps must be an int >= 1, got 0"):
+        PolicyProblem(_cue_config(tiny_config, {"cue_steps": {"start": 0, "generations": 2}}))
+    # attributes an env derives other settings from, or the fast path caches, are refused
+    env = {"id": "HalfCheetah-v5", "kwargs": {"frame_skip": 5}}
+    cfg = _cue_config(tiny_config, {"frame_skip": {"start": 2, "generations": 3}}, env)
+    with pytest.raises(ConfigError, match=r"'HalfCheetah-v5' does not let 'frame_skip' change"):
+        PolicyProblem(cfg)
+    env = {"id": "plasticagents/CueAssociation-v0", "kwargs": {"cue_steps": 2}}
+    cfg = _cue_config(tiny_config, {"cue_steps": {"start": 6, "generations": 3}}, env)
+    with pytest.raises(ConfigError, match=r"does not let 'cue_steps' change during training"):
         PolicyProblem(cfg)
