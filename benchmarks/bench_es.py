@@ -196,9 +196,11 @@ def bench_ours(args, lanes: int) -> dict:
     return _drain(ours_rounds(args, lanes))
 
 
-def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
-    """Ours: set up and warm up, ``yield``, then one timed generation per ``yield``; returns
-    the result (after the untimed replay generation)."""
+def ours_problem(args, inputs: list[str] = (), **trainer: Any) -> tuple[Any, Any]:
+    """Ours' ES problem on ``args.env`` (episodes capped at ``args.steps``, the plastic SNN of
+    :func:`_agent`, ``trainer`` settings beside popsize and threads), its observation
+    normaliser warmed up, and a batch of ``args.popsize`` solutions around the centre (seed 0):
+    what ``bench_es.py`` and ``bench_es_split.py`` time."""
     from evotorch import SolutionBatch
 
     from plasticagents.training.config import from_dict
@@ -206,17 +208,9 @@ def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
 
     cfg = from_dict(
         {
-            "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": args.inputs},
+            "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": list(inputs)},
             "agent": _agent(args),
-            "trainer": {
-                "popsize": args.popsize,
-                "episodes": args.episodes,
-                "threads": args.threads,
-                "lanes": lanes,
-                "compile": args.compile,
-                "fast_physics": args.fast_physics,
-                "kernel": args.kernel,
-            },
+            "trainer": {"popsize": args.popsize, "threads": args.threads, **trainer},
         }
     )
     problem = PolicyProblem(cfg)
@@ -226,6 +220,21 @@ def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
     batch.set_values(
         problem.center_init
         + 0.03 * torch.randn(args.popsize, problem.solution_length, generator=gen)
+    )
+    return problem, batch
+
+
+def ours_rounds(args, lanes: int) -> Generator[None, None, dict]:
+    """Ours: set up and warm up, ``yield``, then one timed generation per ``yield``; returns
+    the result (after the untimed replay generation)."""
+    problem, batch = ours_problem(
+        args,
+        args.inputs,
+        episodes=args.episodes,
+        lanes=lanes,
+        compile=args.compile,
+        fast_physics=args.fast_physics,
+        kernel=args.kernel,
     )
     graphs0, breaks0 = _dynamo_graphs()
     with warnings.catch_warnings(record=True) as caught:
@@ -373,7 +382,8 @@ def bench_replay(args, logs: list[PhysicsLog], env_steps: int) -> dict:
     ``--threads`` threads that each take the next slot, as ours' pool does. No policy, no
     observations, no Python env.
     The zero-control floor (``physics``) stands still and touches the ground less than a
-    population's flailing ants, so it understates the physics ours has to do. Each replay
+    population's flailing ants, so it may understate the physics ours has to do (on Ant-v5
+    the replay through the C step ran at 0.90-1.04x of it, at 1104813). Each replay
     must end in the state ours ended in (positions, velocities, the contact forces
     ``mj_rnePostConstraint`` computes, time; checked: ``replay_matches``). The generation
     replayed is an extra one after the timed repeats (its logging is not timed)."""
@@ -429,8 +439,9 @@ def _replay_native(args, logs: list[PhysicsLog], slots: list, env_steps: int) ->
     batched step is one ``_native_physics`` call of the slots it stepped): the fast path's
     slots are given fresh ``MjData`` at their logged start states for the replay (the step
     reads each slot's data afresh when its object changes) and their own data back after it.
-    The replay's share of ours' time is the physics' share: the rest is the network and
-    the Python around both."""
+    Back to back, the calls may run faster than between ours' network steps, so ours /
+    replay bounds the physics' share of ours' time from below (``bench_es_split.py`` measures
+    it inside the loop)."""
     import mujoco
 
     spec = mujoco.mjtState.mjSTATE_INTEGRATION

@@ -1,7 +1,7 @@
 """Where ours' ES step spends its time (issue 21): physics, network, the rest.
 
-One generation of ours (:class:`plasticagents.training.evolution.PolicyProblem`, the plastic SNN
-of ``bench_es.py``, fast physics, the native C network step) is run once with the network's
+One generation of ours (``bench_es.py``'s problem and batch, :func:`bench_es.ours_problem`: the
+plastic SNN, fast physics, the native C network step) is run once with the network's
 outputs recorded. Then each repeat times the same generation three ways, back to back:
 
 * ``all``: as training runs it;
@@ -45,39 +45,10 @@ VARIANTS = ("all", "network replayed", "network replayed, physics skipped")
 
 def split(args) -> dict:
     """Time the three variants (module docstring); returns the timings and the split."""
-    from evotorch import SolutionBatch
-
-    from plasticagents.training.config import from_dict
+    from bench_es import ours_problem  # the problem and batch bench_es.py times
 
     logging.getLogger("evotorch").setLevel(logging.WARNING)
-    from plasticagents.training.evolution import PolicyProblem
-
-    cfg = from_dict(
-        {
-            "env": {"id": args.env, "max_episode_steps": args.steps},
-            "agent": {
-                "kind": "snn",
-                "hidden": args.hidden,
-                "dt": 0.025,
-                "gain": 2.0,
-                "plasticity": {"rule": "hebbian", "granularity": "post"},
-            },
-            "trainer": {
-                "popsize": args.popsize,
-                "threads": args.threads,
-                "fast_physics": True,
-                "kernel": "native",
-            },
-        }
-    )
-    problem = PolicyProblem(cfg)
-    problem.warmup_obs_norm(1000)
-    batch = SolutionBatch(problem, popsize=args.popsize, empty=True)
-    gen = torch.Generator().manual_seed(0)
-    batch.set_values(
-        problem.center_init
-        + 0.03 * torch.randn(args.popsize, problem.solution_length, generator=gen)
-    )
+    problem, batch = ours_problem(args, fast_physics=True, kernel="native")
     problem.evaluate(batch)  # builds the pool and the population (not timed)
     population = next(iter(problem._populations.values()))
     pool = next(iter(problem._pools.values()))

@@ -331,9 +331,9 @@ class BatchedLocomotion:
 
         return run
 
-    def _addresses(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every slot's ``MjModel`` and ``MjData`` addresses ``[n]``, read again only for the
-        slots whose env holds another model or data object than at the last read (a
+    def _addresses(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``MjModel`` and ``MjData`` addresses of the slots ``idx``, each read again only
+        where the slot's env holds another model or data object than at its last read (a
         perturbation may swap a model): an identity check per slot instead of two calls into
         the bindings."""
         cache = self._address_cache
@@ -343,12 +343,14 @@ class BatchedLocomotion:
                 [None] * n, [None] * n, np.zeros(n, np.int64), np.zeros(n, np.int64)
             )  # fmt: skip
         objs_m, objs_d, models, datas = cache
-        for i, base in enumerate(self.bases):
+        bases = self.bases
+        for i in idx.tolist():
+            base = bases[i]
             model, data = base.model, base.data
             if model is not objs_m[i] or data is not objs_d[i]:
                 objs_m[i], objs_d[i] = model, data
                 models[i], datas[i] = model._address, data._address
-        return models, datas
+        return models[idx], datas[idx]
 
     def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
@@ -360,8 +362,7 @@ class BatchedLocomotion:
         A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
         error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
         the pool's episodes before stepping it again, as after an error on the Python path)."""
-        models, datas = self._addresses()
-        models, datas = models[idx], datas[idx]
+        models, datas = self._addresses(idx)
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
         if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
             raise ValueError(

@@ -178,11 +178,11 @@ class ESConfig:
     eval_episodes: int = 5
     checkpoint_every: int = 1
     # Training-env settings that change over the generations, e.g. a cue shown long at first:
-    # {cue_steps: {start: 250, generations: 60}} sets the env's (a wrapper's) attribute, one it
-    # declares changeable (curriculum_attributes; training/evolution.py: curriculum_owner),
-    # cue_steps to 250 at generation 0, moves it linearly to env.kwargs.cue_steps by generation
-    # 60 and holds it there (ints rounded). Training episodes only: evaluations and every other
-    # command build their envs from env.kwargs.
+    # {cue_steps: {start: 250, generations: 60}} sets the training envs' cue_steps to 250 at
+    # generation 0, moves it linearly to env.kwargs.cue_steps by generation 60 and holds it
+    # there (ints rounded). Only attributes an env layer declares changeable qualify
+    # (curriculum_attributes; training/evolution.py: curriculum_owner). Training episodes
+    # only: evaluations and every other command build their envs from env.kwargs.
     curriculum: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 

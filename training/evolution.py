@@ -176,8 +176,9 @@ class PolicyProblem(_problem_base()):
             try:
                 for name, entry in cfg.trainer.curriculum.items():
                     owner = curriculum_owner(probe, name, cfg.env.id)
+                    start = curriculum_value(entry, cfg.env.kwargs[name], 0)
                     try:  # the values move linearly from start to env.kwargs' (valid) one
-                        owner.check_curriculum_value(name, curriculum_value(entry, 0, 0))
+                        owner.check_curriculum_value(name, start)
                     except ValueError as err:
                         raise ConfigError(f"trainer.curriculum.{name}.start: {err}") from None
             finally:

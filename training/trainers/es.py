@@ -105,6 +105,7 @@ class Trainer(TrainerBase):
         self.problem = PolicyProblem(cfg)
         self.searcher = make_searcher(self.problem, self.t, self.problem.center_init)
         self.env_steps = 0
+        self._curriculum_shown: dict[str, Any] | None = None  # the values last logged
 
     def describe(self) -> str:
         """The header line: env, agent (plastic or static), parameter count, algorithm, budget,
@@ -156,7 +157,7 @@ class Trainer(TrainerBase):
         """
         self.problem.generation = gen
         values = self.problem.curriculum()
-        if values and values != getattr(self, "_curriculum_shown", None):
+        if values and values != self._curriculum_shown:
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
             self.log(f"[es] curriculum from generation {gen}: {shown}")
             self._curriculum_shown = values
