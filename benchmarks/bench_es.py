@@ -130,7 +130,7 @@ def _agent(args) -> dict:
         "hidden": args.hidden,
         "dt": 0.025,
         "gain": 2.0,
-        "plasticity": {"rule": "hebbian", "granularity": "post"},
+        "plasticity": {"rule": "hebbian", "granularity": "post", "storage": args.storage},
     }
 
 
@@ -700,6 +700,13 @@ def main(argv: list[str] | None = None) -> None:
         help="ours' network step (trainer.kernel): auto = the native C step when compiled",
     )
     parser.add_argument(
+        "--storage",
+        choices=["float32", "float16"],
+        default="float32",
+        help="agent.plasticity.storage of the plastic SNN (both sides with --peer-policy snn): "
+        "float16 holds the fast weights and streams the synapses as half (other numbers)",
+    )
+    parser.add_argument(
         "--peer-policy",
         choices=sorted(_PEER_POLICIES),
         default="mlp",
@@ -739,7 +746,8 @@ def main(argv: list[str] | None = None) -> None:
     for lanes, res in zip(args.lanes, ours_runs, strict=True):
         fast = f"fast physics ({res['config']['physics_step']}), " if args.fast_physics else ""
         print(
-            f"  ours (plastic SNN, {args.hidden} neurons, {lanes} lane(s), {fast}"
+            f"  ours (plastic SNN, {args.hidden} neurons, {args.storage} synapses, "
+            f"{lanes} lane(s), {fast}"
             f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
         if res.get("physics_replay"):
@@ -811,7 +819,8 @@ def main(argv: list[str] | None = None) -> None:
                 **{k: v for k, v in vars(args).items() if k != "out"},
                 "torch_threads": torch.get_num_threads(),
                 "env": args.env,
-                "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons",
+                "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
+                "synapse storage",
                 "peer_policy": _PEER_POLICIES[args.peer_policy],
             },
             "unit": "env steps per second (each repeat: env_steps / seconds)",

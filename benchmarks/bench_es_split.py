@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--popsize", type=int, default=64)
     parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
     parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument(
+        "--storage",
+        choices=["float32", "float16"],
+        default="float32",
+        help="agent.plasticity.storage of the plastic SNN",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     add_out_argument(parser, "bench_es_split")
@@ -145,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     res = split(args)
     print(
-        f"{args.env}, popsize {args.popsize}, plastic SNN {args.hidden} neurons, {args.threads} "
+        f"{args.env}, popsize {args.popsize}, plastic SNN {args.hidden} neurons ({args.storage} "
+        f"synapses), {args.threads} "
         f"threads, {res['batched_steps_per_generation']['all']} batched steps per generation; "
         f"median of {args.repeats}"
     )

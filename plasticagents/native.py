@@ -11,12 +11,14 @@ the individuals over ``torch.get_num_threads()`` threads, and the call releases 
 It covers the networks the ES configs use: a direct-current encoder, one recurrent or
 feed-forward LIF layer (per-neuron time constants, ``subtract`` or ``zero`` reset) with Hebbian
 plasticity in ``plain`` or ``modulated`` mode on traces (any granularity), no Dale's law or
-sparsity mask, and a leaky-integrator readout; float32 on the CPU. :func:`unsupported` names
-what else a network uses, and the population then keeps the compiled torch step. The results
-equal the torch step's up to float rounding (the sums run in another order), which
-``tests/core/test_native.py`` checks step by step on every covered mode and granularity and on
-the options the C step reads (resets, thresholds, per-neuron time constants, modulators,
-simulation steps per input, outputs).
+sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
+stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the bytes each
+env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
+:func:`unsupported` names what else a network uses, and the population then keeps the
+compiled torch step. The results equal the torch step's up to float rounding (the sums run in
+another order), which ``tests/core/test_native.py`` checks step by step on every covered mode
+and granularity, in both storages, and on the options the C step reads (resets, thresholds,
+per-neuron time constants, modulators, simulation steps per input, outputs).
 
 The C file is compiled on first use with the system C compiler (``$CC``, default ``cc``;
 ``-O3 -march=native -fopenmp``) into ``$PLASTICAGENTS_CACHE`` (default
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 _SOURCE = Path(__file__).with_name("native_snn.c")
+_INCLUDE = Path(__file__).with_name("native_snn_step.inc")  # the step's body, included twice
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
 _lock = threading.Lock()
 _state: dict[str, Any] = {}  # name -> the loaded library (None: it could not be built)
@@ -110,9 +113,13 @@ def build_shared(source: Path, flags: list[str], libs: list[str], key: str = "")
     return target
 
 
-def _build() -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(build_shared(_SOURCE, _FLAGS, ["-lm"])))
+def _build(flags: list[str] | None = None) -> ctypes.CDLL:
+    # the included body is part of the key: editing it rebuilds
+    key = hashlib.sha256(_INCLUDE.read_bytes()).hexdigest()
+    lib = ctypes.CDLL(str(build_shared(_SOURCE, flags or _FLAGS, ["-lm"], key=key)))
     lib.snn_step.restype = None
+    if hasattr(lib, "snn_step_f16"):
+        lib.snn_step_f16.restype = None
     return lib
 
 
@@ -184,6 +191,10 @@ def unsupported(module: torch.nn.Module) -> str | None:
     learnable = [n for n, _ in module.named_parameters() if "log_tau" in n]
     if learnable:
         return f"learnable time constants {learnable}"
+    if spec is not None and spec.storage == "float16":
+        lib = library()
+        if lib is not None and not hasattr(lib, "snn_step_f16"):
+            return "storage 'float16' (the C compiler has no _Float16: GCC >= 12 or Clang >= 15)"
     params = list(module.parameters())
     if any(p.dtype != torch.float32 or p.device.type != "cpu" for p in params):
         return "not float32 on the CPU"
@@ -223,6 +234,8 @@ class NativeSNNStep:
         layer = module.layer
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         spec = layer.plasticity.spec
+        self.storage = layer.plasticity.storage_dtype  # raw, alpha and the fast weights
+        self._step = self.lib.snn_step if self.storage == torch.float32 else self.lib.snn_step_f16
         self.modulated = spec.mode == "modulated"
         self.K = spec.n_modulators if self.modulated else 1
         lif, pp = layer.neurons.params(), layer.plasticity.params()
@@ -281,8 +294,8 @@ class NativeSNNStep:
         self._params = [
             get("encoder.scale").contiguous(),
             get("encoder.bias").contiguous(),
-            _post_major_rows(get("layer.synapses.raw")),
-            _post_major_rows(get("layer.plasticity.alpha")),
+            _post_major_rows(get("layer.synapses.raw")).to(self.storage),
+            _post_major_rows(get("layer.plasticity.alpha")).to(self.storage),
             eta,
             *mod,
             get("readout_weight").contiguous(),
@@ -322,11 +335,12 @@ class NativeSNNStep:
             "readout currents": (rs.i, (P, B, n_out)),
         }
         for what, (t, shape) in expected.items():
-            if tuple(t.shape) != shape or t.dtype != torch.float32 or t.device.type != "cpu":
+            dtype = self.storage if what == "fast weights" else torch.float32
+            if tuple(t.shape) != shape or t.dtype != dtype or t.device.type != "cpu":
                 raise ValueError(
                     f"state does not match the input [{P}, {B}, {x.shape[2]}]: {what} "
                     f"{list(t.shape)} {t.dtype} on {t.device} (expected {list(shape)} "
-                    "torch.float32 on cpu)"
+                    f"{dtype} on cpu)"
                 )
         weights = self._layout(params)
         inputs = [
@@ -339,7 +353,7 @@ class NativeSNNStep:
             rs.v.contiguous(),
             rs.i.contiguous(),
         ]
-        hebb = torch.empty(P, B, N, n_pre)
+        hebb = torch.empty(P, B, N, n_pre, dtype=self.storage)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
         outs = [hebb, *(torch.empty(P, B, n) for n in sizes)]
         scratch = torch.empty(P * B, 2 * n_pre + 3 * N + n_out + self.K)
@@ -354,7 +368,7 @@ class NativeSNNStep:
         )
         x = x.contiguous()
         tensors = (x, *weights, *inputs, *outs, scratch)
-        self.lib.snn_step(ctypes.byref(dims), *(_ptr(t) for t in tensors))
+        self._step(ctypes.byref(dims), *(_ptr(t) for t in tensors))
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
             LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),

@@ -7,8 +7,14 @@
  * times per env step. Here each (individual, episode) runs all of its simulation steps while
  * its ~360 KB of synapses stay in L2.
  *
- * Layouts (all float32, C-contiguous as written): x [P,B,D]; scale, bias [P,D];
- * raw, alpha [P,N,I] (post-major: the I inputs of neuron n contiguous); hebb [P,B,N,I];
+ * Two entry points: snn_step stores everything as float32; snn_step_f16
+ * (agent.plasticity.storage: float16) stores raw, alpha and hebb as IEEE half, which halves
+ * the bytes an env step streams (arithmetic stays float32; a fast weight is rounded when
+ * stored). Both are one body, native_snn_step.inc, included once per storage type.
+ *
+ * Layouts (float32 but for the storage above, C-contiguous as written): x [P,B,D];
+ * scale, bias [P,D]; raw, alpha [P,N,I] (post-major: the I inputs of neuron n contiguous);
+ * hebb [P,B,N,I];
  * eta [P,E] with E in {1, N, N*I}; w_mod [P,N,K]; fanout [P,K,N]; w_out [P,N,O];
  * v, i, z, post_trace, spikes [P,B,N]; pre_trace [P,B,I]; ro_v, ro_i [P,B,O]; out [P,B,O].
  * Per-neuron decays: a_syn, a_mem [N]; readout ro_a_syn, ro_a_mem [O]. I = D + N when
@@ -30,11 +36,82 @@ static inline float lerpf_(float start, float end, float w) {
     return (fabsf(w) < 0.5f) ? start + w * d : end - d * (1.0f - w);
 }
 
-/* One fast weight's update by the term t = pre_k q_n: modulated h + eta t, plain
- * lerp(h, t, eta) (Miconi's decay), then clamped to [lo, hi]. */
-static inline float update_(float h, float t, float eta, int modulated, float lo, float hi) {
-    return clampf_(modulated ? h + eta * t : lerpf_(h, t, eta), lo, hi);
+/* AVX-512 rows (when the compiler targets it): the synapse loops run in blocks of 16 lanes
+ * with the row's tail masked (I = 233 would leave 9 scalar iterations per row), two
+ * accumulators for the current, and half rows converted by F16C/AVX-512 (GCC does not
+ * vectorise _Float16 conversions without AVX512-FP16). The fast-weight updates compute what
+ * the scalar macros below compute, operation for operation (no fused multiply-add); only the
+ * current's sum runs in another order. */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define SNN_SIMD 1
+
+/* lanes [0, left) of a block of 16 */
+static inline __mmask16 tail16_(int64_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
 }
+
+/* 16 values as floats, the lanes outside m zero (m all ones: a plain load; masked stores
+ * and loads cost more, on AMD's cores most) */
+static inline __m512 ldf16_(const float *p, __mmask16 m) {
+    return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+
+/* v stored in the lanes m of p; returns the values stored */
+static inline __m512 stf16_(float *p, __mmask16 m, __m512 v) {
+    if (m == 0xFFFF)
+        _mm512_storeu_ps(p, v);
+    else
+        _mm512_mask_storeu_ps(p, m, v);
+    return v;
+}
+
+#if defined(__FLT16_MAX__)
+static inline __m512 ldh16_(const _Float16 *p, __mmask16 m) {
+    return _mm512_cvtph_ps(m == 0xFFFF ? _mm256_loadu_si256((const __m256i *)(const void *)p)
+                                       : _mm256_maskz_loadu_epi16(m, p));
+}
+
+/* v rounded to half (to nearest even), stored; returns the stored values as floats */
+static inline __m512 sth16_(_Float16 *p, __mmask16 m, __m512 v) {
+    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (m == 0xFFFF)
+        _mm256_storeu_si256((__m256i *)(void *)p, h);
+    else
+        _mm256_mask_storeu_epi16(p, m, h);
+    return _mm512_cvtph_ps(h);
+}
+#define LD16_(p, m) \
+    _Generic((p), const float *: ldf16_, float *: ldf16_, const _Float16 *: ldh16_, \
+             _Float16 *: ldh16_)(p, m)
+#define ST16_(p, m, v) _Generic((p), float *: stf16_, _Float16 *: sth16_)(p, m, v)
+#else
+#define LD16_(p, m) ldf16_(p, m)
+#define ST16_(p, m, v) stf16_(p, m, v)
+#endif
+
+/* clampf_ per lane: MAX and MIN return their second operand when either is NaN */
+static inline __m512 clamp16_(__m512 x, __m512 lo, __m512 hi) {
+    return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+}
+
+/* lerpf_ per lane */
+static inline __m512 lerp16_(__m512 start, __m512 end, __m512 w) {
+    const __m512 d = _mm512_sub_ps(end, start);
+    const __m512 near = _mm512_add_ps(start, _mm512_mul_ps(w, d));
+    const __m512 far = _mm512_sub_ps(end, _mm512_mul_ps(d, _mm512_sub_ps(_mm512_set1_ps(1.0f), w)));
+    const __mmask16 low = _mm512_cmp_ps_mask(_mm512_abs_ps(w), _mm512_set1_ps(0.5f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(low, far, near);
+}
+#else
+#define SNN_SIMD 0
+#endif
+
+/* the fast-weight update's cases (see NEW_H_* in native_snn_step.inc) */
+enum { H_MOD_SYN, H_MOD, H_SYN, H_LOW, H_HIGH };
+
+#define CAT2_(a, b) a##b
+#define CAT_(a, b) CAT2_(a, b)
 
 typedef struct {
     int64_t P, B, D, N, O, K, I, E, steps;
@@ -42,131 +119,23 @@ typedef struct {
     float v_th, v_reset, trace_a, clip_lo, clip_hi;
 } snn_dims;
 
-void snn_step(
-    const snn_dims *d, const float *x, const float *scale, const float *bias,
-    const float *raw, const float *alpha, const float *eta, const float *w_mod,
-    const float *fanout, const float *w_out, const float *a_syn, const float *a_mem,
-    const float *ro_a_syn, const float *ro_a_mem,
-    const float *hebb_in, const float *v_in, const float *i_in, const float *z_in,
-    const float *pre_tr_in, const float *post_tr_in, const float *ro_v_in, const float *ro_i_in,
-    float *hebb, float *v_out, float *i_out, float *z_out, float *pre_tr_out,
-    float *post_tr_out, float *ro_v_out, float *ro_i_out, float *spikes_out, float *out,
-    float *scratch) {
-    const int64_t P = d->P, B = d->B, D = d->D, N = d->N, O = d->O, K = d->K, I = d->I;
-    const int64_t E = d->E;
-    const float ta = d->trace_a, tb = 1.0f - d->trace_a, jump = d->v_th - d->v_reset;
-#pragma omp parallel for schedule(static) num_threads(d->n_threads)
-    for (int64_t pb = 0; pb < P * B; pb++) {
-        const int64_t p = pb / B;
-        float *pre = scratch + pb * (2 * I + 3 * N + O + K); /* this slot's own rows */
-        float *pre_tr = pre + I, *cur = pre_tr + I, *post_tr = cur + N, *m = post_tr + N;
-        float *vv = m + N, *mk = vv + O;
-        const float *xs = x + pb * D, *sc = scale + p * D, *bi = bias + p * D;
-        const float *W = raw + p * N * I, *A = alpha + p * N * I, *et = eta + p * E;
-        const float *Wo = w_out + p * N * O;
-        float *H = hebb + pb * N * I;
-        float *v = v_out + pb * N, *ii = i_out + pb * N, *z = z_out + pb * N;
-        float *rv = ro_v_out + pb * O, *ri = ro_i_out + pb * O, *sp = spikes_out + pb * N;
-        memcpy(v, v_in + pb * N, sizeof(float) * (size_t)N);
-        memcpy(ii, i_in + pb * N, sizeof(float) * (size_t)N);
-        memcpy(z, z_in + pb * N, sizeof(float) * (size_t)N);
-        memcpy(pre_tr, pre_tr_in + pb * I, sizeof(float) * (size_t)I);
-        memcpy(post_tr, post_tr_in + pb * N, sizeof(float) * (size_t)N);
-        memcpy(rv, ro_v_in + pb * O, sizeof(float) * (size_t)O);
-        memcpy(ri, ro_i_in + pb * O, sizeof(float) * (size_t)O);
-        for (int64_t n = 0; n < N; n++) sp[n] = 0.0f;
-        for (int64_t k = 0; k < D; k++) pre[k] = xs[k] * sc[k] + bi[k];
-        if (d->recurrent) memcpy(pre + D, z, sizeof(float) * (size_t)N);
-        const float *H0 = hebb_in + pb * N * I; /* the fast weights before this call */
-        const int per_synapse = E == N * I;
-        const float lo = d->clip_lo, hi = d->clip_hi;
-        /* current of the first simulation step: pre @ (W + alpha * hebb) */
-        for (int64_t n = 0; n < N; n++) {
-            const float *w = W + n * I, *a = A + n * I, *h = H0 + n * I;
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t k = 0; k < I; k++) acc += pre[k] * (w[k] + a[k] * h[k]);
-            cur[n] = acc;
-        }
-        for (int64_t s = 0; s < d->steps; s++) {
-            /* LIF */
-            for (int64_t n = 0; n < N; n++) {
-                float i_new = lerpf_(cur[n], ii[n], a_syn[n]);
-                float vn = lerpf_(i_new, v[n], a_mem[n]);
-                float zn = (vn - d->v_th > 0.0f) ? 1.0f : 0.0f;
-                vn = d->reset_zero ? vn * (1.0f - zn) + zn * d->v_reset : vn - zn * jump;
-                ii[n] = i_new, v[n] = vn, z[n] = zn, sp[n] += zn;
-            }
-            /* traces */
-            for (int64_t k = 0; k < I; k++) pre_tr[k] = ta * pre_tr[k] + tb * pre[k];
-            for (int64_t n = 0; n < N; n++) post_tr[n] = ta * post_tr[n] + tb * z[n];
-            /* the factor q_n of the Hebbian term pre_k q_n: post_n (plain) or post_n M_n */
-            if (d->modulated) {
-                const float *wm = w_mod + p * N * K, *fo = fanout + p * K * N;
-                for (int64_t k = 0; k < K; k++) {
-                    float acc = 0.0f;
-                    for (int64_t n = 0; n < N; n++) acc += post_tr[n] * wm[n * K + k];
-                    mk[k] = tanhf(acc);
-                }
-                for (int64_t n = 0; n < N; n++) {
-                    float acc = 0.0f;
-                    for (int64_t k = 0; k < K; k++) acc += mk[k] * fo[k * N + n];
-                    m[n] = post_tr[n] * acc;
-                }
-            } else {
-                memcpy(m, post_tr, sizeof(float) * (size_t)N);
-            }
-            /* leaky-integrator readout of z @ w_out */
-            for (int64_t o = 0; o < O; o++) vv[o] = 0.0f;
-            for (int64_t n = 0; n < N; n++)
-                if (z[n] != 0.0f)
-                    for (int64_t o = 0; o < O; o++) vv[o] += z[n] * Wo[n * O + o];
-            for (int64_t o = 0; o < O; o++) {
-                float i_new = lerpf_(vv[o], ri[o], ro_a_syn[o]);
-                ri[o] = i_new, rv[o] = lerpf_(i_new, rv[o], ro_a_mem[o]);
-            }
-            /* this step's plasticity, fused with the next step's current (one pass) */
-            const int last = s == d->steps - 1;
-            if (!last && d->recurrent) memcpy(pre + D, z, sizeof(float) * (size_t)N);
-            for (int64_t n = 0; n < N; n++) {
-                const float *src = (s == 0 ? H0 : H) + n * I;
-                const float *w = W + n * I, *a = A + n * I, *e = et + n * I;
-                const float en = E == 1 ? et[0] : (E == N ? et[n] : 0.0f), q = m[n];
-                const float low = fabsf(en) < 0.5f, rest = 1.0f - en;
-                float *h = H + n * I;
-                float acc = 0.0f;
-                /* one loop per case, so that each vectorises without selects */
-#define NEW_H_MOD_SYN clampf_(src[k] + e[k] * (pre_tr[k] * q), lo, hi)
-#define NEW_H_MOD clampf_(src[k] + en * (pre_tr[k] * q), lo, hi)
-#define NEW_H_SYN clampf_(lerpf_(src[k], pre_tr[k] * q, e[k]), lo, hi)
-#define NEW_H_LOW clampf_(src[k] + en * (pre_tr[k] * q - src[k]), lo, hi)
-#define NEW_H_HIGH clampf_(pre_tr[k] * q - (pre_tr[k] * q - src[k]) * rest, lo, hi)
-#define FUSED(NEW_H)                                                                  \
-    if (last) {                                                                       \
-        _Pragma("omp simd") for (int64_t k = 0; k < I; k++) h[k] = NEW_H;             \
-    } else {                                                                          \
-        _Pragma("omp simd reduction(+ : acc)") for (int64_t k = 0; k < I; k++) {      \
-            const float hk = NEW_H;                                                   \
-            h[k] = hk;                                                                \
-            acc += pre[k] * (w[k] + a[k] * hk);                                       \
-        }                                                                             \
-    }
-                if (d->modulated && per_synapse) {
-                    FUSED(NEW_H_MOD_SYN)
-                } else if (d->modulated) {
-                    FUSED(NEW_H_MOD)
-                } else if (per_synapse) {
-                    FUSED(NEW_H_SYN)
-                } else if (low) {
-                    FUSED(NEW_H_LOW)
-                } else {
-                    FUSED(NEW_H_HIGH)
-                }
-                cur[n] = acc;
-            }
-        }
-        memcpy(pre_tr_out + pb * I, pre_tr, sizeof(float) * (size_t)I);
-        memcpy(post_tr_out + pb * N, post_tr, sizeof(float) * (size_t)N);
-        for (int64_t o = 0; o < O; o++) out[pb * O + o] = d->tanh_out ? tanhf(rv[o]) : rv[o];
-    }
-}
+/* float32 storage: the step every population runs by default */
+#define SNN_FN snn_step
+#define W_T float
+#define H_T float
+#include "native_snn_step.inc"
+#undef SNN_FN
+#undef W_T
+#undef H_T
+
+/* float16 storage (agent.plasticity.storage: float16): raw, alpha and the fast weights
+ * stored as IEEE half (round to nearest even), half the memory traffic per env step */
+#if defined(__FLT16_MAX__) /* a compiler with _Float16 (GCC >= 12, Clang >= 15 on x86) */
+#define SNN_FN snn_step_f16
+#define W_T _Float16
+#define H_T _Float16
+#include "native_snn_step.inc"
+#undef SNN_FN
+#undef W_T
+#undef H_T
+#endif

@@ -17,7 +17,13 @@ from torch import Tensor, nn
 
 from plasticagents.encoding import check_fields, receptive_fields
 from plasticagents.neurons import ALIF, LI, LIF, ALIFState, LIFState, LIState, TimeConstants, decay
-from plasticagents.plasticity import Neuromodulator, Plasticity, PlasticitySpec, PlasticState
+from plasticagents.plasticity import (
+    Neuromodulator,
+    Plasticity,
+    PlasticitySpec,
+    PlasticState,
+    as_stored,
+)
 from plasticagents.synapses import Synapses
 
 __all__ = [
@@ -234,7 +240,9 @@ class RecurrentSpikingLayer(nn.Module):
         if plastic is None:
             current = self.synapses.current(pre)
         else:
-            current = self.synapses.current(pre, self.plasticity.alpha, plastic.hebb)
+            current = self.synapses.current(
+                pre, self.plasticity.alpha, plastic.hebb, self.plasticity.storage_dtype
+            )
         z, neuron = self.neurons(current, state.neuron)
         a = self.trace_decay
         pre_trace = a * state.pre_trace + (1.0 - a) * pre
@@ -372,7 +380,8 @@ class PlasticSNN(nn.Module):
         plastic = state.layer.plastic
         if plastic is None:
             return torch.zeros(state.spikes.shape[:-1], dtype=state.spikes.dtype)
-        delta = self.layer.plasticity.alpha * plastic.hebb
+        alpha = self.layer.plasticity.alpha
+        delta = as_stored(alpha, plastic.hebb.dtype) * plastic.hebb.to(alpha.dtype)
         return delta.flatten(-2).norm(dim=-1)
 
 

@@ -71,22 +71,42 @@ __all__ = [
     "GRANULARITIES",
     "MODES",
     "RULES",
+    "STORAGES",
     "Neuromodulator",
     "PlasticState",
     "Plasticity",
     "PlasticityParams",
     "PlasticitySpec",
+    "as_stored",
     "is_post_major",
     "plasticity_step",
     "post_major",
     "post_major_state",
     "rule_term",
+    "storage_dtype",
 ]
 
 RULES = ("hebbian", "oja", "bcm", "abcd", "stdp")
 MODULATOR_INPUTS = ("activity", "input")
 MODES = ("plain", "modulated", "retroactive", "gated")
 GRANULARITIES = ("scalar", "post", "synapse")
+STORAGES = ("float32", "float16")
+_FLOAT16_MAX = 65504.0
+
+
+def storage_dtype(storage: str) -> torch.dtype:
+    """The dtype a plastic synapse matrix's storage ``storage`` (one of :data:`STORAGES`)
+    holds its fast weights in."""
+    if storage not in STORAGES:
+        raise ValueError(f"unknown plasticity storage {storage!r}; valid choices: {list(STORAGES)}")
+    return getattr(torch, storage)
+
+
+def as_stored(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """``t`` rounded to ``dtype`` (to nearest even) and back to its own dtype: the value a
+    synapse stored in ``dtype`` holds; the identity for ``t``'s own dtype. Gradients pass
+    through unchanged (the rounding's straight-through estimate)."""
+    return t if dtype == t.dtype else t.to(dtype).to(t.dtype)
 
 
 class PlasticState(NamedTuple):
@@ -263,7 +283,10 @@ def plasticity_step(
             x_pre=decay(p.tau_plus, p.dt) * state.x_pre + pre.unsqueeze(-1),
             y_post=decay(p.tau_minus, p.dt) * state.y_post + post.unsqueeze(-2),
         )
+    stored = state.hebb.dtype  # float16 storage: computed in float32 (or wider), then rounded
     hebb, elig = state.hebb, state.elig
+    if stored == torch.float16:
+        hebb = hebb.to(torch.promote_types(torch.float32, pre.dtype))
     eta = torch.as_tensor(p.eta, dtype=hebb.dtype, device=hebb.device)
     # Fused updates, one pass over the [..., I, N] fast weights each: the hot path of ES.
     if gated:
@@ -289,6 +312,7 @@ def plasticity_step(
             elig = torch.lerp(elig, term, eta)
             hebb = torch.addcmul(hebb, modulation.unsqueeze(-2), elig)
     hebb = hebb.clamp(-p.clip if p.floor is None else p.floor, p.clip)
+    hebb = hebb.to(stored)
     if p.plastic is not None:
         hebb = torch.where(p.plastic, hebb, state.hebb)
     theta = state.theta
@@ -326,6 +350,13 @@ class PlasticitySpec:
         gate_bias: ``gated`` mode: the gate's initial bias (its logit with no input);
             ``sigmoid(-4) = 0.018``, so the fast weights start mostly held (ignored in the
             other modes).
+        storage: ``float32``, or ``float16``: the fast weights are held as IEEE half
+            (computed in float32, rounded to nearest when stored) and the synapses' slow
+            weight and ``alpha`` are used rounded to half (gradients pass straight through).
+            It halves the memory an ES population's C step streams per env step
+            (:mod:`plasticagents.native`); it changes the numbers, so a network trained with
+            it is evaluated with it (it is part of the network's config). ``clip`` must then
+            fit in half (at most 65504).
     """
 
     rule: str = "hebbian"
@@ -340,6 +371,7 @@ class PlasticitySpec:
     n_modulators: int = 1
     modulator_input: str = "activity"
     gate_bias: float = -4.0
+    storage: str = "float32"
 
     def __post_init__(self) -> None:
         for field, value, choices in (
@@ -347,6 +379,7 @@ class PlasticitySpec:
             ("mode", self.mode, MODES),
             ("granularity", self.granularity, GRANULARITIES),
             ("modulator_input", self.modulator_input, MODULATOR_INPUTS),
+            ("storage", self.storage, STORAGES),
         ):
             if value not in choices:
                 raise ValueError(
@@ -354,6 +387,11 @@ class PlasticitySpec:
                 )
         if not self.clip > 0:
             raise ValueError(f"plasticity clip must be > 0, got {self.clip!r}")
+        if self.storage == "float16" and not self.clip <= _FLOAT16_MAX:
+            raise ValueError(
+                f"plasticity clip {self.clip!r} does not fit in storage 'float16' (at most "
+                f"{_FLOAT16_MAX:g}): lower the clip or use storage 'float32'"
+            )
         if not self.tau_theta > 0:
             raise ValueError(f"plasticity tau_theta must be > 0 seconds, got {self.tau_theta!r}")
         if self.n_modulators < 1:
@@ -463,16 +501,22 @@ class Plasticity(nn.Module):
             self.dt,
         )
 
-    def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
-        """Zero fast weights (and traces) for a batch ``batch`` of independent episodes."""
+    @property
+    def storage_dtype(self) -> torch.dtype:
+        """The dtype the fast weights are held in (``spec.storage``)."""
+        return storage_dtype(self.spec.storage)
 
-        def z(*shape: int) -> Tensor:
-            return torch.zeros((*batch, *shape), dtype=like.dtype, device=like.device)
+    def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
+        """Zero fast weights (in ``spec.storage``'s dtype) and traces for a batch ``batch`` of
+        independent episodes."""
+
+        def z(*shape: int, dtype: torch.dtype = like.dtype) -> Tensor:
+            return torch.zeros((*batch, *shape), dtype=dtype, device=like.device)
 
         i, n, rule = self.n_pre, self.n_post, self.spec.rule
         per_synapse = rule == "stdp" and (self.tau_plus.dim() > 0 or self.tau_minus.dim() > 0)
         return PlasticState(
-            hebb=z(i, n),
+            hebb=z(i, n, dtype=self.storage_dtype),
             elig=z(i, n) if self.spec.mode == "retroactive" else None,
             theta=z(n) if rule == "bcm" else None,
             x_pre=(z(i, n) if per_synapse else z(i, 1)) if rule == "stdp" else None,

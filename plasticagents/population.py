@@ -201,7 +201,15 @@ class Population:
                 out_dims=(0, state_dims),
                 randomness="error",
             )
-            self._batched[key] = (fn, torch.compile(fn, dynamic=False) if self.compile else None)
+            # emulate_precision_casts: Inductor otherwise keeps a fused kernel's values in
+            # float32 across a cast to half and back, skipping the rounding that float16
+            # storage (PlasticitySpec.storage) means; the eager step rounds
+            compiled = (
+                torch.compile(fn, dynamic=False, options={"emulate_precision_casts": True})
+                if self.compile
+                else None
+            )
+            self._batched[key] = (fn, compiled)
         eager, compiled = self._batched[key]
         with torch.no_grad():
             if compiled is None:

@@ -26,6 +26,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from plasticagents.plasticity import as_stored
+
 __all__ = ["Synapses", "dale_signs", "random_mask"]
 
 
@@ -142,13 +144,20 @@ class Synapses(nn.Module):
         return self.n_pre * self.n_post if self.mask is None else int(self.mask.sum())
 
     def current(
-        self, pre: Tensor, alpha: Tensor | None = None, hebb: Tensor | None = None
+        self,
+        pre: Tensor,
+        alpha: Tensor | None = None,
+        hebb: Tensor | None = None,
+        storage: torch.dtype | None = None,
     ) -> Tensor:
         """Postsynaptic current ``[..., N]`` from ``pre: [..., I]``.
 
         With plasticity, ``alpha: [I, N]`` and ``hebb: [..., I, N]`` add the fast part
         ``alpha ⊙ hebb`` to the slow weight (to the magnitude on Dale rows), masked like it.
         The effective matrix is formed in one fused ``addcmul`` (this is the hot path of ES).
+        ``storage`` (the plasticity's, e.g. ``torch.float16``): the slow weight and ``alpha``
+        are used as that dtype holds them (:func:`~plasticagents.plasticity.as_stored`), and
+        ``hebb`` (held in it) is read as the slow weight's dtype.
         """
         if pre.shape[-1] != self.n_pre:
             raise ValueError(
@@ -156,6 +165,10 @@ class Synapses(nn.Module):
             )
         if hebb is None:
             return pre @ self.weight()
-        w = torch.addcmul(self.raw, alpha, hebb)
+        raw = self.raw
+        if storage is not None and storage != raw.dtype:
+            alpha, hebb = as_stored(alpha, storage), hebb.to(raw.dtype)
+            raw = as_stored(raw, storage)
+        w = torch.addcmul(raw, alpha, hebb)
         w = self._masked(self._apply_dale(w, w))
         return (pre.unsqueeze(-2) @ w).squeeze(-2)

@@ -101,6 +101,9 @@ class PlasticityConfig:
     modulator_input: Literal["activity", "input"] = "activity"
     # gated mode: the gate's initial bias (sigmoid(-4) = 0.018: the fast weights start held)
     gate_bias: float = -4.0
+    # float16: fast weights held as half, slow weights and alpha used rounded to half; halves
+    # the memory the ES population's C step streams (part of the network: evaluate with it)
+    storage: Literal["float32", "float16"] = "float32"
 
 
 @dataclass

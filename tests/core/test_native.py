@@ -33,7 +33,14 @@ COVERED = list(
 
 
 def _net(
-    recurrent=True, mode="plain", granularity="post", eta=0.3, modulator_input="activity", **kwargs
+    recurrent=True,
+    mode="plain",
+    granularity="post",
+    eta=0.3,
+    modulator_input="activity",
+    storage="float32",
+    hidden=16,
+    **kwargs,
 ):
     torch.manual_seed(0)
     spec = PlasticitySpec(
@@ -44,9 +51,10 @@ def _net(
         eta=eta,
         clip=0.8,
         modulator_input=modulator_input,
+        storage=storage,
     )
     return PlasticSNN(
-        7, 3, hidden=16, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
+        7, 3, hidden=hidden, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
     )
 
 
@@ -69,10 +77,10 @@ def _leaves(state):
     return []
 
 
-def _step_together(torch_pop, native_pop, steps: int) -> tuple[float, object]:
+def _step_together(torch_pop, native_pop, steps: int, tol: float = 1e-4) -> tuple[float, object]:
     """Run both populations on the same random inputs (2 episodes each), asserting after
-    every step that outputs and every state leaf agree; returns the torch side's total spike
-    count and its last state."""
+    every step that outputs and every state leaf agree (dtypes too) within ``tol``; returns
+    the torch side's total spike count and its last state."""
     s_torch, s_native = torch_pop.initial_state(2), native_pop.initial_state(2)
     gen = torch.Generator().manual_seed(2)
     spikes = 0.0
@@ -80,10 +88,10 @@ def _step_together(torch_pop, native_pop, steps: int) -> tuple[float, object]:
         x = 2.0 * torch.randn(4, 2, 7, generator=gen)
         y_torch, s_torch = torch_pop(x, s_torch)
         y_native, s_native = native_pop(x, s_native)
-        torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(y_native, y_torch, atol=tol, rtol=tol)
         for a, b in zip(_leaves(s_native), _leaves(s_torch), strict=True):
             assert a.shape == b.shape
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
         spikes += float(s_torch.spikes.sum())
     return spikes, s_torch
 
@@ -97,6 +105,91 @@ def test_native_step_equals_the_torch_step(recurrent, mode, granularity, native_
     spikes, s_torch = _step_together(torch_pop, native_pop, 40)
     assert spikes > 100  # the comparison saw a spiking, learning network
     assert float(s_torch.layer.plastic.hebb.abs().mean()) > 0.05
+
+
+# float16 storage: both paths round the same float32 values to half, but the float32 values
+# can differ in their last bit (torch's vectorised lerp fuses a multiply-add), so a fast weight
+# now and then lands one half-precision step (4.9e-4 below the clip 0.8) away, and the
+# membranes follow; the tolerance allows a few such steps
+_HALF_TOL = 5e-3
+
+
+@pytest.mark.parametrize("recurrent,mode,granularity", COVERED)
+def test_native_float16_storage_equals_the_torch_step(recurrent, mode, granularity, native_lib):
+    net = _net(recurrent, mode, granularity, storage="float16")
+    assert unsupported(net) is None
+    torch_pop, native_pop = _pair(net)
+    assert native_pop.native
+    spikes, s_torch = _step_together(torch_pop, native_pop, 40, tol=_HALF_TOL)
+    assert spikes > 100
+    hebb = s_torch.layer.plastic.hebb
+    assert hebb.dtype == torch.float16 and float(hebb.float().abs().mean()) > 0.05
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+@pytest.mark.parametrize("hidden", [48, 57])
+def test_native_step_equals_the_torch_step_on_rows_of_many_blocks(storage, hidden, native_lib):
+    """Rows of 55 and 64 synapses: the C step's paired 16-lane blocks, a full block after
+    them and a masked tail (the small networks above only reach the tail)."""
+    net = _net(True, "modulated", "synapse", storage=storage, hidden=hidden)
+    torch_pop, native_pop = _pair(net)
+    tol = 1e-4 if storage == "float32" else _HALF_TOL
+    spikes, _ = _step_together(torch_pop, native_pop, 30, tol=tol)
+    assert spikes > 100
+
+
+def _two_calls_are_one_call_of_two_steps(lib_override, storage, monkeypatch):
+    """A call with two simulation steps per input against two calls of one step with that
+    input: the same work, so the same numbers, provided the second step's current reads the
+    fast weights as the first step stored them (rounded to half in float16 storage)."""
+    from plasticagents import native
+
+    one, two = (
+        _net(True, "modulated", "post", storage=storage, hidden=48, steps_per_input=k)
+        for k in (1, 2)
+    )
+    with monkeypatch.context() as m:
+        if lib_override is not None:
+            m.setitem(native._state, "snn", lib_override)
+        _, pop_one = _pair(one)
+        _, pop_two = _pair(two)
+    assert pop_one.native and pop_two.native
+    s_one, s_two = pop_one.initial_state(2), pop_two.initial_state(2)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        x = 2.0 * torch.randn(4, 2, 7, generator=gen)
+        _, s_one = pop_one(x, s_one)
+        spikes = s_one.spikes
+        y_one, s_one = pop_one(x, s_one)
+        y_two, s_two = pop_two(x, s_two)
+        torch.testing.assert_close(y_two, y_one, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(s_two.spikes, s_one.spikes + spikes)
+        for a, b in zip(_leaves(s_two)[:-1], _leaves(s_one)[:-1], strict=True):
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    assert float(s_two.layer.plastic.hebb.float().abs().mean()) > 0.05
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+def test_two_simulation_steps_per_input_are_two_calls(storage, native_lib, monkeypatch):
+    _two_calls_are_one_call_of_two_steps(None, storage, monkeypatch)
+
+
+def test_the_build_without_avx512_steps_alike(native_lib, monkeypatch):
+    """The portable loops (a CPU without AVX-512) compute what the AVX-512 blocks compute,
+    in both storages."""
+    from plasticagents import native
+
+    portable = native._build([*native._FLAGS, "-mno-avx512f"])
+    assert hasattr(portable, "snn_step_f16")
+    for storage, tol in (("float32", 1e-4), ("float16", _HALF_TOL)):
+        net = _net(True, "plain", "post", storage=storage, hidden=48)
+        _, simd_pop = _pair(net)
+        with monkeypatch.context() as m:
+            m.setitem(native._state, "snn", portable)
+            _, portable_pop = _pair(net)
+        assert portable_pop._native.lib is portable and simd_pop._native.lib is not portable
+        _step_together(simd_pop, portable_pop, 30, tol=tol)
+        _two_calls_are_one_call_of_two_steps(portable, storage, monkeypatch)
 
 
 def test_native_step_does_not_write_its_inputs(native_lib):

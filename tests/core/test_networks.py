@@ -193,6 +193,66 @@ def test_gradients_reach_every_plasticity_parameter_through_an_episode(gen):
         ), name
 
 
+@pytest.mark.parametrize("rule", ["hebbian", "oja"])
+def test_float16_storage_is_the_float32_network_with_its_synapses_rounded_to_half(rule, gen):
+    """``storage: float16``: the fast weights are held as half, rounded after every update,
+    and the slow weight and ``alpha`` are used rounded: the float32 network with those
+    roundings applied by hand gives the same numbers, bit for bit."""
+    kw = dict(granularity="post", alpha_init=0.5, eta=0.3, clip=0.8)
+
+    def net(storage):  # one simulation step per input: the hand rounding below is per step
+        spec = PlasticitySpec(rule, storage=storage, **kw)
+        g = torch.Generator().manual_seed(3)
+        return PlasticSNN(
+            6,
+            3,
+            hidden=24,
+            steps_per_input=1,
+            plasticity=spec,
+            generator=g,
+            encoder_kwargs={"gain": 4.0},
+        )
+
+    half, ref, plain = net("float16"), net("float32"), net("float32")
+    xs = torch.randn(30, 4, 6, generator=gen) * 2
+    s_half = s_ref = s_plain = None
+    diverged = False
+    with torch.no_grad():
+        for name in ("layer.synapses.raw", "layer.plasticity.alpha"):
+            value = ref.get_parameter(name)
+            value.copy_(value.half().float())
+        for x in xs:
+            y_half, s_half = half(x, s_half)
+            y_ref, s_ref = ref(x, s_ref)
+            hebb = s_ref.layer.plastic.hebb.half().float()
+            s_ref = s_ref._replace(
+                layer=s_ref.layer._replace(plastic=s_ref.layer.plastic._replace(hebb=hebb))
+            )
+            _, s_plain = plain(x, s_plain)
+            assert s_half.layer.plastic.hebb.dtype == torch.float16
+            assert torch.equal(y_half, y_ref)
+            assert torch.equal(s_half.layer.plastic.hebb.float(), s_ref.layer.plastic.hebb)
+            assert torch.equal(s_half.layer.neuron.v, s_ref.layer.neuron.v)
+            diverged |= not torch.equal(s_plain.layer.neuron.v, s_ref.layer.neuron.v)
+        assert diverged  # the roundings change the numbers, so the comparison can tell
+        assert float(s_half.layer.plastic.hebb.float().abs().mean()) > 5e-4  # it learned
+        torch.testing.assert_close(
+            half.weight_change(s_half), ref.weight_change(s_ref), rtol=1e-6, atol=1e-7
+        )
+
+
+def test_gradients_pass_the_float16_roundings(gen):
+    spec = PlasticitySpec("hebbian", mode="modulated", alpha_init=0.5, storage="float16")
+    net = make_net(gen, spec)
+    y, state = rollout(net, torch.randn(15, 4, 6, generator=gen) * 2, grad=True)
+    assert state.layer.plastic.hebb.dtype == torch.float16
+    y.pow(2).sum().backward()
+    for name in ("layer.synapses.raw", "layer.plasticity.alpha", "layer.plasticity.eta"):
+        grad = net.get_parameter(name).grad
+        assert grad is not None and bool(torch.isfinite(grad).all()), name
+        assert float(grad.abs().sum()) > 0, name
+
+
 def test_agent_protocol_shapes_bounds_and_resets(gen):
     net = make_net(gen, PlasticitySpec("hebbian"))
     agent = Agent(

@@ -84,6 +84,17 @@ def test_null_plasticity_is_the_static_snn():
         ({}, ["trainer.generations=0"], r"trainer.generations: must be > 0"),
         ({}, ["agent.density=1.5"], r"agent.density"),
         (
+            {},
+            ["agent.plasticity.storage=bfloat16"],
+            r"agent.plasticity.storage: invalid value 'bfloat16'; valid choices: "
+            r"\['float32', 'float16'\]",
+        ),
+        (
+            {},
+            ["agent.plasticity.storage=float16", "agent.plasticity.clip=1e6"],
+            r"agent.plasticity: plasticity clip 1000000.0 does not fit in storage 'float16'",
+        ),
+        (
             {"trainer": {"kind": "sac"}},
             [],
             # every registered kind: es, bptt, ppo, recurrent_ppo, ..., classify, stdp

@@ -331,6 +331,34 @@ def test_native_kernel_gives_the_torch_kernels_fitness(tiny_config):
     torch.testing.assert_close(evals[2], evals[0], rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, raised while tracing
+def test_float16_storage_gives_one_fitness_on_every_kernel(tiny_config):
+    """``agent.plasticity.storage: float16`` means the same network to the eager torch step,
+    the compiled one and the C step (half fast weights; a rounding flip now and then moves
+    an episode's return a little)."""
+    import os
+    import shutil
+
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler for the native step")
+    half = {"plasticity": {"rule": "hebbian", "granularity": "post", "storage": "float16"}}
+    runs = [
+        _first_generation(
+            tiny_config(
+                env={"max_episode_steps": 30}, agent=half, trainer={"kernel": k, "compile": c}
+            ),
+            4,
+        )
+        for k, c in (("torch", False), ("native", False), ("torch", True))
+    ]
+    evals, natives = [e for e, _ in runs], [n for _, n in runs]
+    assert natives == [[False], [True], [False]]
+    full = _first_generation(tiny_config(env={"max_episode_steps": 30}), 4)[0]
+    assert not torch.equal(evals[0], full)  # the storage reached the network
+    torch.testing.assert_close(evals[1], evals[0], rtol=1e-2, atol=1e-2)
+    torch.testing.assert_close(evals[2], evals[0], rtol=1e-2, atol=1e-2)
+
+
 def test_auto_kernel_keeps_the_torch_step_quietly_for_an_uncovered_net(tiny_config, recwarn):
     cfg = tiny_config(agent={"plasticity": {"rule": "oja"}}, trainer={"compile": True})
     problem = PolicyProblem(cfg)

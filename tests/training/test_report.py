@@ -259,6 +259,26 @@ def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
     assert len(phys) == 2 and not any("plastic SNN" in r for r in phys)
 
 
+def test_the_benchmark_table_keeps_float16_storage_apart(tmp_path):
+    # --storage float16 runs another network (half synapses): its rows are never pooled
+    # with float32's, for the physics ratio too
+    import json
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    _bench_es_record(bench / "bench_es-20260101-000000.json", "a" * 40, 0.40)
+    path = bench / "bench_es-20260102-000000.json"
+    _bench_es_record(path, "a" * 40, 0.60)
+    rec = json.loads(path.read_text())
+    rec["command"]["argv"] += ["--storage", "float16"]
+    rec["outputs"]["settings"]["storage"] = "float16"
+    path.write_text(json.dumps(rec))
+    phys = [r for r in report._benchmarks(tmp_path).splitlines() if "ours / physics alone" in r]
+    assert len(phys) == 2
+    assert "float16" not in phys[0]
+    assert "(fast physics, float16 synapse storage)" in phys[1] and "--storage float16" in phys[1]
+
+
 def test_the_readme_benchmark_view_keeps_the_newest_commits_goal_and_peer_rows(tmp_path):
     # the README's short table: rows measured at the script's newest commit, without the
     # per-repeat ratios and the other physics floors; the page's table keeps every row

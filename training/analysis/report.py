@@ -958,8 +958,8 @@ _BENCH_RATIOS = (
 
 def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") -> str:
     """The row name of one invocation: ``label`` for its env, and what else must not be pooled
-    (learner inputs, fast physics; for a ratio to evotorch, ``key``, the peer's policy where
-    it is ours' SNN) in brackets."""
+    (learner inputs, fast physics, float16 synapse storage; for a ratio to evotorch, ``key``,
+    the peer's policy where it is ours' SNN) in brackets."""
     if script != "bench_es":
         return label
     out = rec["outputs"]
@@ -974,6 +974,8 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") 
         parts.append("Python per-slot physics")  # PLASTICAGENTS_NATIVE_PHYSICS=0
     if "evotorch" in key and "plastic SNN" in settings.get("peer_policy", ""):
         parts.append("the peer runs ours' plastic SNN")  # --peer-policy snn
+    if settings.get("storage", "float32") != "float32":
+        parts.append(f"{settings['storage']} synapse storage")  # --storage float16
     return f"{label} ({', '.join(parts)})" if parts else label
 
 
