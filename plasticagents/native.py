@@ -120,6 +120,8 @@ def _build(flags: list[str] | None = None) -> ctypes.CDLL:
     lib.snn_step.restype = None
     if hasattr(lib, "snn_step_f16"):
         lib.snn_step_f16.restype = None
+    lib.snn_step_packed.restype = None
+    lib.snn_step_packed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
     return lib
 
 
@@ -235,7 +237,8 @@ class NativeSNNStep:
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         spec = layer.plasticity.spec
         self.storage = layer.plasticity.storage_dtype  # raw, alpha and the fast weights
-        self._step = self.lib.snn_step if self.storage == torch.float32 else self.lib.snn_step_f16
+        self._half = int(self.storage == torch.float16)
+        self._step = self.lib.snn_step_packed
         self.modulated = spec.mode == "modulated"
         self.K = spec.n_modulators if self.modulated else 1
         lif, pp = layer.neurons.params(), layer.plasticity.params()
@@ -262,6 +265,15 @@ class NativeSNNStep:
         self._buffers = list(module.buffers())
         self._key: tuple | None = None
         self._params: list[Tensor] = []
+        # per call, little but the C step: the pointers packed once (the parameters' when
+        # their layout changes), the dims per input shape, the scratch kept, and the state
+        # this step returned last (checked when made) taken as it is
+        self._args = (ctypes.c_void_p * 32)()
+        self._args_params: list[Tensor] | None = None
+        self._dims: dict[tuple[int, int], _Dims] = {}
+        self._scratch = torch.empty(0)
+        self._last: tuple[Any, list[Tensor], int] | None = None
+        self._lock = threading.Lock()
 
     def _layout(self, params: dict[str, Tensor]) -> list[Tensor]:
         """The individuals' parameters in the C layouts and the time constants' decays,
@@ -307,22 +319,9 @@ class NativeSNNStep:
         self._key = key
         return self._params
 
-    def __call__(self, params: dict[str, Tensor], x: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """Every individual's step: ``params`` as a :class:`~plasticagents.Population` holds
-        them (``[P, ...]`` for the varying names; the others come from the template),
-        ``x: [P, B, D]``, ``state`` the population's ``SNNState`` (leaves ``[P, B, ...]``).
-        Returns the outputs ``[P, B, O]`` and the new state, fast weights stored post-major;
-        the inputs are not written."""
-        from plasticagents.networks import LayerState, SNNState
-        from plasticagents.neurons import LIFState, LIState
-        from plasticagents.plasticity import PlasticState
-
-        P, N, n_out, n_pre = self.size, self.N, self.n_out, self.n_pre
-        if x.dim() != 3 or x.shape[0] != P or x.shape[2] != self.module.n_in:
-            raise ValueError(f"expected input [{P}, B, {self.module.n_in}], got {list(x.shape)}")
-        B = x.shape[1]
-        if x.dtype != torch.float32 or x.device.type != "cpu":
-            raise ValueError(f"expected a float32 CPU input, got {x.dtype} on {x.device}")
+    def _inputs(self, state: Any, x: Tensor) -> list[Tensor]:
+        """The state's arrays in the C layouts, checked against the input ``x``."""
+        P, N, n_out, n_pre, B = self.size, self.N, self.n_out, self.n_pre, x.shape[1]
         ls, rs = state.layer, state.readout
         expected = {
             "fast weights": (ls.plastic.hebb, (P, B, n_pre, N)),
@@ -342,37 +341,76 @@ class NativeSNNStep:
                     f"{list(t.shape)} {t.dtype} on {t.device} (expected {list(shape)} "
                     f"{dtype} on cpu)"
                 )
-        weights = self._layout(params)
-        inputs = [
+        return [
             _post_major_rows(ls.plastic.hebb),
-            ls.neuron.v.contiguous(),
-            ls.neuron.i.contiguous(),
-            ls.z.contiguous(),
-            ls.pre_trace.contiguous(),
-            ls.post_trace.contiguous(),
-            rs.v.contiguous(),
-            rs.i.contiguous(),
+            *(t.contiguous() for t in (ls.neuron.v, ls.neuron.i, ls.z, ls.pre_trace)),
+            *(t.contiguous() for t in (ls.post_trace, rs.v, rs.i)),
         ]
+
+    def __call__(self, params: dict[str, Tensor], x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Every individual's step: ``params`` as a :class:`~plasticagents.Population` holds
+        them (``[P, ...]`` for the varying names; the others come from the template),
+        ``x: [P, B, D]``, ``state`` the population's ``SNNState`` (leaves ``[P, B, ...]``).
+        Returns the outputs ``[P, B, O]`` and the new state, fast weights stored post-major;
+        the inputs are not written."""
+        P = self.size
+        if x.dim() != 3 or x.shape[0] != P or x.shape[2] != self.module.n_in:
+            raise ValueError(f"expected input [{P}, B, {self.module.n_in}], got {list(x.shape)}")
+        B = x.shape[1]
+        if x.dtype != torch.float32 or x.device.type != "cpu":
+            raise ValueError(f"expected a float32 CPU input, got {x.dtype} on {x.device}")
+        with self._lock:  # the packed pointers and the scratch serve one call at a time
+            return self._call(params, x, state, B)
+
+    def _call(self, params: dict[str, Tensor], x: Tensor, state: Any, B: int) -> tuple:
+        from plasticagents.networks import LayerState, SNNState
+        from plasticagents.neurons import LIFState, LIState
+        from plasticagents.plasticity import PlasticState
+
+        P, N, n_out, n_pre = self.size, self.N, self.n_out, self.n_pre
+        last = self._last
+        if last is not None and state is last[0] and B == last[2]:
+            inputs = last[1]  # the previous call's outputs: shapes and layouts known
+        else:
+            inputs = self._inputs(state, x)
+        weights = self._layout(params)
+        args = self._args
+        if self._args_params is not weights:
+            for k, t in enumerate(weights, start=1):
+                args[k] = t.data_ptr()
+            self._args_params = weights
         hebb = torch.empty(P, B, N, n_pre, dtype=self.storage)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
-        outs = [hebb, *(torch.empty(P, B, n) for n in sizes)]
-        scratch = torch.empty(P * B, 2 * n_pre + 3 * N + n_out + self.K)
-        eta = weights[4]
-        dims = _Dims(
-            P=P,
-            B=B,
-            D=x.shape[2],
-            E=eta.shape[1] if eta.dim() == 2 else N * n_pre,
-            n_threads=max(1, torch.get_num_threads()),
-            **self.dims,
-        )
+        block = torch.empty(P * B * sum(sizes))  # one allocation for the small outputs
+        outs, offset = [hebb], 0
+        for n in sizes:
+            outs.append(block[offset : offset + P * B * n].view(P, B, n))
+            offset += P * B * n
+        width = 2 * n_pre + 3 * N + n_out + self.K
+        if self._scratch.numel() < P * B * width:
+            self._scratch = torch.empty(P * B * width)
+        dims = self._dims.get((B, x.shape[2]))
+        if dims is None:
+            eta = weights[4]
+            dims = self._dims[(B, x.shape[2])] = _Dims(
+                P=P,
+                B=B,
+                D=x.shape[2],
+                E=eta.shape[1] if eta.dim() == 2 else N * n_pre,
+                **self.dims,
+            )
+        dims.n_threads = max(1, torch.get_num_threads())
         x = x.contiguous()
-        tensors = (x, *weights, *inputs, *outs, scratch)
-        self._step(ctypes.byref(dims), *(_ptr(t) for t in tensors))
+        args[0] = x.data_ptr()
+        for k, t in enumerate((*inputs, *outs), start=13):
+            args[k] = t.data_ptr()
+        args[31] = self._scratch.data_ptr()
+        self._step(ctypes.byref(dims), args, self._half)
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
             LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),
             LIState(ro_v, ro_i),
             spikes,
         )
+        self._last = (new, outs[:8], B)
         return out, new

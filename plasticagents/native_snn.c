@@ -139,3 +139,21 @@ typedef struct {
 #undef W_T
 #undef H_T
 #endif
+
+/* The step with its 32 array pointers packed in snn_step's order (x, the 12 parameter
+ * arrays, the 8 state inputs, the 10 outputs, scratch): ctypes converts one array instead of
+ * 32 arguments per call. half: the float16-storage step. */
+#define SNN_UNPACK_(a)                                                                  \
+    a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], \
+        a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], \
+        a[26], a[27], a[28], a[29], a[30], a[31]
+void snn_step_packed(const snn_dims *d, void *const *a, int half) {
+#if defined(__FLT16_MAX__)
+    if (half) {
+        snn_step_f16(d, SNN_UNPACK_(a));
+        return;
+    }
+#endif
+    (void)half;
+    snn_step(d, SNN_UNPACK_(a));
+}

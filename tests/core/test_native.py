@@ -269,6 +269,35 @@ def test_native_step_refuses_a_state_of_another_batch_and_a_float64_input(native
         native_pop(torch.zeros(4, 2, 7), native_pop.initial_state(3))
     with pytest.raises(ValueError, match="expected a float32 CPU input, got torch.float64"):
         native_pop(torch.zeros(4, 2, 7, dtype=torch.float64), native_pop.initial_state(2))
+    # the state the step itself just returned is checked against the input too
+    _, state = native_pop(torch.zeros(4, 2, 7), native_pop.initial_state(2))
+    with pytest.raises(ValueError, match=r"fast weights \[4, 2, 23, 16\] .*\(expected \[4, 3, 23"):
+        native_pop(torch.zeros(4, 3, 7), state)
+
+
+def test_native_step_reads_a_state_edited_in_place_or_rebuilt(native_lib):
+    """The step takes the state it returned last without re-checking it, but reads its
+    tensors as they are now: a membrane edited in place, or a state rebuilt around new
+    tensors (a reset), gives the torch step's result."""
+    torch_pop, native_pop = _pair(_net())
+    x = 2.0 * torch.randn(4, 2, 7, generator=torch.Generator().manual_seed(5))
+    _, s_native = native_pop(x, native_pop.initial_state(2))
+    _, s_torch = torch_pop(x, torch_pop.initial_state(2))
+    for s in (s_native, s_torch):
+        s.layer.neuron.v.fill_(0.9)  # in place
+    y_native, s_native = native_pop(x, s_native)
+    y_torch, s_torch = torch_pop(x, s_torch)
+    torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(s_native.layer.neuron.v, s_torch.layer.neuron.v)
+    from plasticagents.state import reset_where
+
+    flags = torch.tensor([[True, False]] * 4)
+    s_native, s_torch = reset_where(s_native, flags), reset_where(s_torch, flags)
+    y_native, s_native = native_pop(x, s_native)
+    y_torch, s_torch = torch_pop(x, s_torch)
+    torch.testing.assert_close(y_native, y_torch, atol=1e-4, rtol=1e-4)
+    for a, b in zip(_leaves(s_native), _leaves(s_torch), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
 VARIANTS = {
