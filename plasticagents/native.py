@@ -236,7 +236,8 @@ class NativeSNNStep:
         layer = module.layer
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         spec = layer.plasticity.spec
-        self.storage = layer.plasticity.storage_dtype  # raw, alpha and the fast weights
+        # raw, alpha and the fast weights (float32 networks only, see unsupported)
+        self.storage = layer.plasticity.storage_dtype or torch.float32
         self._half = int(self.storage == torch.float16)
         self._step = self.lib.snn_step_packed
         self.modulated = spec.mode == "modulated"

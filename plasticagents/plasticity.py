@@ -94,12 +94,13 @@ STORAGES = ("float32", "float16")
 _FLOAT16_MAX = 65504.0
 
 
-def storage_dtype(storage: str) -> torch.dtype:
-    """The dtype a plastic synapse matrix's storage ``storage`` (one of :data:`STORAGES`)
-    holds its fast weights in."""
+def storage_dtype(storage: str) -> torch.dtype | None:
+    """The dtype a plastic synapse matrix with storage ``storage`` (one of :data:`STORAGES`)
+    holds its fast weights in: ``torch.float16``, or ``None`` for ``float32``, which keeps the
+    network's own dtype (a float64 network stays float64)."""
     if storage not in STORAGES:
         raise ValueError(f"unknown plasticity storage {storage!r}; valid choices: {list(STORAGES)}")
-    return getattr(torch, storage)
+    return torch.float16 if storage == "float16" else None
 
 
 def as_stored(t: Tensor, dtype: torch.dtype) -> Tensor:
@@ -502,8 +503,9 @@ class Plasticity(nn.Module):
         )
 
     @property
-    def storage_dtype(self) -> torch.dtype:
-        """The dtype the fast weights are held in (``spec.storage``)."""
+    def storage_dtype(self) -> torch.dtype | None:
+        """The dtype the fast weights are held in (``spec.storage``; ``None``: the network's
+        own)."""
         return storage_dtype(self.spec.storage)
 
     def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
@@ -516,7 +518,7 @@ class Plasticity(nn.Module):
         i, n, rule = self.n_pre, self.n_post, self.spec.rule
         per_synapse = rule == "stdp" and (self.tau_plus.dim() > 0 or self.tau_minus.dim() > 0)
         return PlasticState(
-            hebb=z(i, n, dtype=self.storage_dtype),
+            hebb=z(i, n, dtype=self.storage_dtype or like.dtype),
             elig=z(i, n) if self.spec.mode == "retroactive" else None,
             theta=z(n) if rule == "bcm" else None,
             x_pre=(z(i, n) if per_synapse else z(i, 1)) if rule == "stdp" else None,

@@ -241,6 +241,16 @@ def test_float16_storage_is_the_float32_network_with_its_synapses_rounded_to_hal
         )
 
 
+def test_float32_storage_keeps_a_float64_networks_own_dtype(gen):
+    # "float32" is the default storage: the network's own dtype, nothing rounded
+    net = make_net(gen, PlasticitySpec("hebbian", alpha_init=0.5)).double()
+    y, state = rollout(net, torch.randn(5, 4, 6, generator=gen, dtype=torch.float64) * 2)
+    assert y.dtype == state.layer.plastic.hebb.dtype == torch.float64
+    half = make_net(gen, PlasticitySpec("hebbian", storage="float16")).double()
+    _, state = rollout(half, torch.randn(5, 4, 6, generator=gen, dtype=torch.float64) * 2)
+    assert state.layer.plastic.hebb.dtype == torch.float16
+
+
 def test_gradients_pass_the_float16_roundings(gen):
     spec = PlasticitySpec("hebbian", mode="modulated", alpha_init=0.5, storage="float16")
     net = make_net(gen, spec)

@@ -298,3 +298,31 @@ def test_the_readme_benchmark_view_keeps_the_newest_commits_goal_and_peer_rows(t
     assert "per-repeat" in full and "per-repeat" not in short
     assert "physics step" in full and "physics step" not in short
     assert "| 0.70 |" in short and "| 1.40 |" in short  # Ant: physics and evotorch
+
+
+def test_the_float16_storage_table_pairs_the_seeds(tmp_path):
+    import csv
+
+    runs = tmp_path / "storage_float16/runs"
+    rows = []
+    for storage, returns in (("float32", (2400.0, 2000.0)), ("float16", (2500.0, 1900.0))):
+        for seed, ret in enumerate(returns):
+            name = f"storage={storage}-s{seed}"
+            (runs / name).mkdir(parents=True)
+            with open(runs / name / "metrics.csv", "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["generation", "wall_time", "mean_fitness"])
+                wall = 10.0 + seed + (storage == "float16")
+                w.writerows([[0, 1.0, 0.0], [1, wall, ret - 100.0]])  # the last row counts
+            rows.append([storage, seed, f"results/storage_float16/runs/{name}", ret])
+    with open(tmp_path / "storage_float16/sweep.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["agent.plasticity.storage", "seed", "run", "eval_return"])
+        w.writerows(rows)
+    table = report._storage_float16(tmp_path).splitlines()
+    assert table[2].startswith("| `float32` | 2200 ± ")
+    assert table[3].startswith("| `float16` | 2200 ± ")
+    paired = table[4]
+    assert "paired by seed (0, 1)" in paired
+    assert "(+100, -100)" in paired  # returns and last-generation means, seed by seed
+    assert "1 ± 0 (+1, +1)" in paired  # wall time

@@ -762,6 +762,49 @@ def _ucr_tuned(root: Path) -> str:
     return _table(["data set (tuned reservoir)", "test accuracy", "MC", "E"], rows)
 
 
+def _storage_float16(root: Path) -> str:
+    """The quickstart trained with float32 and with float16 synapse storage, seed by seed:
+    the sweep's held-out return of each best checkpoint, the last generation's population
+    mean and the training wall time (the run's ``metrics.csv``); then the paired differences
+    (float16 minus float32, same seed)."""
+    rows = _csv(root / "storage_float16/sweep.csv")
+    key = "agent.plasticity.storage"
+    by = {s: {r["seed"]: r for r in rows if r[key] == s} for s in ("float32", "float16")}
+    seeds = sorted(set(by["float32"]) & set(by["float16"]), key=int)
+    if not seeds:
+        raise ReportError(f"{root / 'storage_float16/sweep.csv'} pairs no seed")
+
+    def figures(row: dict[str, str]) -> tuple[float, float, float]:
+        metrics = _csv(root / "storage_float16/runs" / Path(row["run"]).name / "metrics.csv")
+        last = metrics[-1]
+        return float(row["eval_return"]), float(last["mean_fitness"]), float(last["wall_time"])
+
+    per = {s: [figures(by[s][seed]) for seed in seeds] for s in by}
+    table = []
+    for storage in ("float32", "float16"):
+        cols = list(zip(*per[storage], strict=True))
+        table.append([f"`{storage}`", _ci(cols[0], 0), _ci(cols[1], 0), _ci(cols[2], 0)])
+    cols32 = list(zip(*per["float32"], strict=True))
+    cols16 = list(zip(*per["float16"], strict=True))
+    diffs = [
+        [b - a for a, b in zip(c32, c16, strict=True)]
+        for c32, c16 in zip(cols32, cols16, strict=True)
+    ]
+    table.append(
+        [
+            f"float16 − float32, paired by seed ({', '.join(seeds)})",
+            *(f"{_ci(d, 0)} ({', '.join(f'{v:+.0f}' for v in d)})" for d in diffs),
+        ]
+    )
+    header = [
+        "synapse storage",
+        "held-out return of the best checkpoint",
+        "population mean, last generation",
+        "training wall time (s)",
+    ]
+    return _table(header, table)
+
+
 def _digits_ei(root: Path) -> str:
     sweep = _csv(root / "digits_ei/sweep.csv")
     noise = _csv(root / "digits_ei/noise.csv")
@@ -1218,6 +1261,19 @@ SECTIONS: tuple[Section, ...] = (
         "The benchmarks table's rows measured at each script's newest commit, goals and peers "
         "only; the docs page has every row.",
         on_docs=False,
+    ),
+    Section(
+        "storage-float16",
+        "Float16 synapse storage: the quickstart's learning, seed by seed",
+        ("storage_float16",),
+        _storage_float16,
+        "`configs/experiments/quickstart.yaml` (HalfCheetah-v5, 128-neuron plastic SNN, PGPE, "
+        "60 generations) trained with `agent.plasticity.storage` float32 and float16 on the "
+        "same seeds by one `plasticagents sweep`, one run after another on the 2-core machine "
+        "(all float32 runs first, so the wall times also carry the host's drift). Held-out "
+        "return: the best checkpoint on the sweep's seeded episodes, evaluated with the "
+        "storage it trained with. Cells: mean ± 95% CI over seeds; the last row pairs the "
+        "seeds.",
     ),
     Section(
         "digits-ei",
