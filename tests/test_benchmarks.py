@@ -281,6 +281,7 @@ def test_bench_es_replays_ours_own_physics(bench, physics, monkeypatch):
         fast_physics=True,
         kernel="torch",
         repeats=2,
+        storage="float32",
     )
     res = mod.bench_ours(args, lanes=1)
     assert restored == ([True] if physics == "native" else [])
@@ -340,7 +341,7 @@ def test_bench_es_peer_snn_is_ours_network_stepped_by_evotorch(bench):
     from plasticagents.training.builders import build_policy
 
     mod = bench("bench_es")
-    args = argparse.Namespace(env="HalfCheetah-v5", hidden=8)
+    args = argparse.Namespace(env="HalfCheetah-v5", hidden=8, storage="float32")
     policy = Policy(mod._peer_snn(args)(obs_length=17, act_length=6))
     gen = torch.Generator().manual_seed(0)
     reference = [build_policy(mod._agent_config(args), 17, 6, 0) for _ in range(2)]
