@@ -55,7 +55,9 @@ __all__ = [
 
 _SOURCE = Path(__file__).with_name("native_snn.c")
 _INCLUDE = Path(__file__).with_name("native_snn_step.inc")  # the step's body, included twice
-_FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
+# -ffp-contract=off: no fused multiply-adds the source does not write (GCC's default under
+# -std=c11, not Clang's), so the AVX-512 blocks and the portable loops round alike
+_FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-shared", "-fPIC", "-std=c11"]
 _lock = threading.Lock()
 _state: dict[str, Any] = {}  # name -> the loaded library (None: it could not be built)
 _errors: dict[str, str | None] = {}
@@ -120,8 +122,9 @@ def _build(flags: list[str] | None = None) -> ctypes.CDLL:
     lib.snn_step.restype = None
     if hasattr(lib, "snn_step_f16"):
         lib.snn_step_f16.restype = None
-    lib.snn_step_packed.restype = None
+    lib.snn_step_packed.restype = ctypes.c_int
     lib.snn_step_packed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    lib.snn_simd.restype = ctypes.c_int
     return lib
 
 
@@ -272,7 +275,7 @@ class NativeSNNStep:
         self._args = (ctypes.c_void_p * 32)()
         self._args_params: list[Tensor] | None = None
         self._dims: dict[tuple[int, int], _Dims] = {}
-        self._scratch = torch.empty(0)
+        self._scratch = torch.empty(0, dtype=torch.float32)
         self._last: tuple[Any, list[Tensor], int] | None = None
         self._lock = threading.Lock()
 
@@ -382,14 +385,14 @@ class NativeSNNStep:
             self._args_params = weights
         hebb = torch.empty(P, B, N, n_pre, dtype=self.storage)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
-        block = torch.empty(P * B * sum(sizes))  # one allocation for the small outputs
+        block = torch.empty(P * B * sum(sizes), dtype=torch.float32)  # the small outputs
         outs, offset = [hebb], 0
         for n in sizes:
             outs.append(block[offset : offset + P * B * n].view(P, B, n))
             offset += P * B * n
         width = 2 * n_pre + 3 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
-            self._scratch = torch.empty(P * B * width)
+            self._scratch = torch.empty(P * B * width, dtype=torch.float32)
         dims = self._dims.get((B, x.shape[2]))
         if dims is None:
             eta = weights[4]
@@ -406,7 +409,8 @@ class NativeSNNStep:
         for k, t in enumerate((*inputs, *outs), start=13):
             args[k] = t.data_ptr()
         args[31] = self._scratch.data_ptr()
-        self._step(ctypes.byref(dims), args, self._half)
+        if self._step(ctypes.byref(dims), args, self._half) != 0:
+            raise RuntimeError("this build of the native step has no float16 storage")
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
             LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),

@@ -147,13 +147,18 @@ typedef struct {
     a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], \
         a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], \
         a[26], a[27], a[28], a[29], a[30], a[31]
-void snn_step_packed(const snn_dims *d, void *const *a, int half) {
-#if defined(__FLT16_MAX__)
+int snn_step_packed(const snn_dims *d, void *const *a, int half) {
     if (half) {
+#if defined(__FLT16_MAX__)
         snn_step_f16(d, SNN_UNPACK_(a));
-        return;
-    }
+        return 0;
+#else
+        return -1; /* no float16 step in this build: nothing was computed */
 #endif
-    (void)half;
+    }
     snn_step(d, SNN_UNPACK_(a));
+    return 0;
 }
+
+/* 1 when the synapse loops are the AVX-512 blocks, 0 for the portable loops */
+int snn_simd(void) { return SNN_SIMD; }

@@ -106,8 +106,13 @@ def storage_dtype(storage: str) -> torch.dtype | None:
 def as_stored(t: Tensor, dtype: torch.dtype) -> Tensor:
     """``t`` rounded to ``dtype`` (to nearest even) and back to its own dtype: the value a
     synapse stored in ``dtype`` holds; the identity for ``t``'s own dtype. Gradients pass
-    through unchanged (the rounding's straight-through estimate)."""
-    return t if dtype == t.dtype else t.to(dtype).to(t.dtype)
+    through unchanged, in ``t``'s dtype (the straight-through estimate; a cast's own backward
+    would round them to ``dtype`` too)."""
+    if dtype == t.dtype:
+        return t
+    rounded = t.to(dtype).to(t.dtype)
+    # t + (rounded - t) is rounded exactly (the difference of two close floats is exact)
+    return t + (rounded - t).detach() if t.requires_grad else rounded
 
 
 class PlasticState(NamedTuple):
@@ -353,7 +358,8 @@ class PlasticitySpec:
             other modes).
         storage: ``float32``, or ``float16``: the fast weights are held as IEEE half
             (computed in float32, rounded to nearest when stored) and the synapses' slow
-            weight and ``alpha`` are used rounded to half (gradients pass straight through).
+            weight and ``alpha`` are used rounded to half (their gradients pass straight
+            through; under BPTT the fast weights' own gradient through time is half too).
             It halves the memory an ES population's C step streams per env step
             (:mod:`plasticagents.native`); it changes the numbers, so a network trained with
             it is evaluated with it (it is part of the network's config). ``clip`` must then

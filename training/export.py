@@ -203,6 +203,21 @@ def _io(n: int, kind: str) -> Any:
     return nir.Input(input_type=shape) if kind == "input" else nir.Output(output_type=shape)
 
 
+def _effective_weight(layer: Any, hebb: Tensor | None) -> Tensor:
+    """The ``[I, N]`` matrix the layer uses: ``mask(dale(raw))``, or with a fast-weight
+    snapshot ``hebb`` ``mask(dale(raw + alpha * hebb))``; with float16 storage, ``raw`` and
+    ``alpha`` as the network uses them (rounded to half)."""
+    from plasticagents.plasticity import as_stored
+
+    storage = layer.plasticity.storage_dtype if layer.plasticity is not None else None
+    with torch.no_grad():
+        if hebb is None:
+            w = layer.synapses.weight()
+            return w if storage is None else as_stored(w, storage)
+        eye = torch.eye(layer.n_pre, dtype=layer.synapses.raw.dtype)
+        return layer.synapses.current(eye, layer.plasticity.alpha, hebb, storage)
+
+
 def _policy_graph(
     net: Any,
     dt_nir: float,
@@ -214,12 +229,7 @@ def _policy_graph(
     from plasticagents.networks import DirectCurrentEncoder
 
     layer = net.layer
-    if hebb is None:
-        w = layer.synapses.weight().detach()
-    else:  # the effective matrix the layer uses: mask(dale(raw + alpha * hebb))
-        eye = torch.eye(layer.n_pre, dtype=hebb.dtype)
-        w = layer.synapses.current(eye, layer.plasticity.alpha.detach(), hebb).detach()
-    w = w.double().numpy()
+    w = _effective_weight(layer, hebb).double().numpy()
     # the encoded inputs, then (constant_input) one row fed a constant 1: a bias
     n_obs = net.encoder.n_out
     w_in, w_const, w_rec = w[:n_obs], w[n_obs : layer.n_in], w[layer.n_in :]

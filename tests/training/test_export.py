@@ -232,6 +232,26 @@ def test_snapshot_folds_fast_weights_at_the_step(runs, tmp_path, capsys):
     assert not torch.allclose(exported, static, atol=1e-4)  # the fast part is really there
 
 
+def test_a_float16_storage_snapshot_exports_the_matrix_the_network_uses():
+    from plasticagents import PlasticitySpec, PlasticSNN
+    from plasticagents.training.export import _effective_weight
+
+    spec = PlasticitySpec("hebbian", alpha_init=0.5, storage="float16")
+    gen = torch.Generator().manual_seed(0)
+    net = PlasticSNN(4, 2, hidden=6, plasticity=spec, generator=gen, encoder_kwargs={"gain": 4.0})
+    state = None
+    with torch.no_grad():
+        for x in 3 * torch.randn(10, 1, 4, generator=torch.Generator().manual_seed(1)):
+            _, state = net(x, state)
+    hebb = state.layer.plastic.hebb[0]
+    assert hebb.dtype == torch.float16 and float(hebb.float().abs().max()) > 0
+    layer = net.layer
+    raw, alpha = layer.synapses.raw.detach(), layer.plasticity.alpha.detach()
+    expected = raw.half().float() + alpha.half().float() * hebb.float()
+    assert torch.equal(_effective_weight(layer, hebb), expected)
+    assert torch.equal(_effective_weight(layer, None), raw.half().float())
+
+
 def test_unsupported_parts_are_named():
     from plasticagents import MLPPolicy, PlasticSNN
 
