@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -226,6 +227,29 @@ QUICK = {
         ["epoch_time_ours_over_snntorch", "peak_memory_ours_over_snntorch"],
     ),
 }
+
+
+def test_bench_storage_times_both_storages_in_one_process(bench, tmp_path, capsys):
+    import shutil
+
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler for the native step")
+    mod = bench("bench_storage")
+    argv = ["--env", "HalfCheetah-v5", "--popsize", "2", "--steps", "3", "--hidden", "4"]
+    argv += ["--repeats", "2", "--threads", "1", "--out", str(tmp_path / "r.json")]
+    mod.main(argv)
+    out = _check_record(
+        tmp_path / "r.json",
+        "bench_storage.py",
+        argv,
+        ["network_float16_over_float32", "step_float16_over_float32"],
+    )
+    assert out["synapses_held_as"] == {"float32": "float32", "float16": "float16"}
+    for storage in ("float32", "float16"):
+        ms = out["ms_per_call"][storage]
+        assert len(ms["network"]["repeats"]) == 2 and ms["network"]["median"] > 0
+        assert ms["step"]["median"] > ms["network"]["median"]  # the step holds the call
+    assert "ratio float16 / float32" in capsys.readouterr().out
 
 
 @pytest.mark.slow
