@@ -196,6 +196,26 @@ def bench_ours(args, lanes: int) -> dict:
     return _drain(ours_rounds(args, lanes))
 
 
+def add_problem_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """The options of :func:`ours_problem` that ``bench_es_split.py`` and ``bench_storage.py``
+    take (Ant-v5 or HalfCheetah-v5, popsize, episode cap, neurons, threads) and ``--repeats``;
+    :func:`check_problem_arguments` checks them."""
+    parser.add_argument("--env", default="Ant-v5", choices=["Ant-v5", "HalfCheetah-v5"])
+    parser.add_argument("--popsize", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=repeats)
+
+
+def check_problem_arguments(parser: argparse.ArgumentParser, args) -> None:
+    for name in ("repeats", "steps", "hidden", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.popsize < 2 or args.popsize % 2:
+        parser.error(f"--popsize must be even and >= 2 (PGPE pairs), got {args.popsize}")
+
+
 def ours_problem(args, inputs: list[str] = (), **trainer: Any) -> tuple[Any, Any]:
     """Ours' ES problem on ``args.env`` (episodes capped at ``args.steps``, the plastic SNN of
     :func:`_agent`, ``trainer`` settings beside popsize and threads), its observation

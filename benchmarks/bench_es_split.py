@@ -37,6 +37,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 from _record import add_out_argument, default_out, timing
+from bench_es import add_problem_arguments, check_problem_arguments
 
 from plasticagents.training.record import Recorder
 
@@ -128,25 +129,16 @@ def split(args) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Ant-v5", choices=["Ant-v5", "HalfCheetah-v5"])
-    parser.add_argument("--popsize", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=200, help="episode cap (env steps)")
-    parser.add_argument("--hidden", type=int, default=128)
+    add_problem_arguments(parser, repeats=5)
     parser.add_argument(
         "--storage",
         choices=["float32", "float16"],
         default="float32",
         help="agent.plasticity.storage of the plastic SNN",
     )
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
     add_out_argument(parser, "bench_es_split")
     args = parser.parse_args(argv)
-    for name in ("repeats", "steps", "hidden", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.popsize < 2 or args.popsize % 2:
-        parser.error(f"--popsize must be even and >= 2 (PGPE pairs), got {args.popsize}")
+    check_problem_arguments(parser, args)
     rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
     torch.set_num_threads(args.threads)
     res = split(args)

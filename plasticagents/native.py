@@ -119,9 +119,6 @@ def _build(flags: list[str] | None = None) -> ctypes.CDLL:
     # the included body is part of the key: editing it rebuilds
     key = hashlib.sha256(_INCLUDE.read_bytes()).hexdigest()
     lib = ctypes.CDLL(str(build_shared(_SOURCE, flags or _FLAGS, ["-lm"], key=key)))
-    lib.snn_step.restype = None
-    if hasattr(lib, "snn_step_f16"):
-        lib.snn_step_f16.restype = None
     lib.snn_step_packed.restype = ctypes.c_int
     lib.snn_step_packed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
     lib.snn_simd.restype = ctypes.c_int
@@ -209,10 +206,6 @@ def unsupported(module: torch.nn.Module) -> str | None:
 def _per_neuron(decay: Tensor | float, n: int) -> Tensor:
     t = torch.as_tensor(decay, dtype=torch.float32)
     return t.expand(n).contiguous() if t.dim() == 0 else t.reshape(n).contiguous()
-
-
-def _ptr(t: Tensor) -> ctypes.c_void_p:
-    return ctypes.c_void_p(t.data_ptr())
 
 
 def _post_major_rows(t: Tensor) -> Tensor:

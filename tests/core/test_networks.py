@@ -20,12 +20,12 @@ from plasticagents.neurons import TimeConstants
 from plasticagents.plasticity import is_post_major
 
 
-def make_net(gen, plasticity=None, **kw):
+def make_net(gen, plasticity=None, steps_per_input=3, **kw):
     return PlasticSNN(
         6,
         3,
         hidden=24,
-        steps_per_input=3,
+        steps_per_input=steps_per_input,
         plasticity=plasticity,
         generator=gen,
         encoder_kwargs={"gain": 4.0},
@@ -202,16 +202,7 @@ def test_float16_storage_is_the_float32_network_with_its_synapses_rounded_to_hal
 
     def net(storage):  # one simulation step per input: the hand rounding below is per step
         spec = PlasticitySpec(rule, storage=storage, **kw)
-        g = torch.Generator().manual_seed(3)
-        return PlasticSNN(
-            6,
-            3,
-            hidden=24,
-            steps_per_input=1,
-            plasticity=spec,
-            generator=g,
-            encoder_kwargs={"gain": 4.0},
-        )
+        return make_net(torch.Generator().manual_seed(3), spec, steps_per_input=1)
 
     half, ref, plain = net("float16"), net("float32"), net("float32")
     xs = torch.randn(30, 4, 6, generator=gen) * 2

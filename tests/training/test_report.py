@@ -235,9 +235,9 @@ def test_an_analysis_lists_the_training_commands_of_the_runs_it_evaluated_only(t
     ]
 
 
-def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
-    # --peer-policy snn: its ratio to evotorch is labelled as such (and never pooled with the
-    # MLP peer's); its ratio to physics alone is the same measurement of ours as any other
+def _bench_es_pair(tmp_path, argv: list[str], settings: dict) -> list[str]:
+    """The benchmark table's lines for two bench_es records at one commit: a plain one and one
+    invoked with ``argv`` more, its settings updated by ``settings``."""
     import json
 
     bench = tmp_path / "benchmarks"
@@ -246,10 +246,20 @@ def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
     path = bench / "bench_es-20260102-000000.json"
     _bench_es_record(path, "a" * 40, 0.60)
     rec = json.loads(path.read_text())
-    rec["command"]["argv"] += ["--peer-policy", "snn"]
-    rec["outputs"]["settings"]["peer_policy"] = "evotorch VecGymNE, ours' plastic SNN"
+    rec["command"]["argv"] += argv
+    rec["outputs"]["settings"].update(settings)
     path.write_text(json.dumps(rec))
-    lines = report._benchmarks(tmp_path).splitlines()
+    return report._benchmarks(tmp_path).splitlines()
+
+
+def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
+    # --peer-policy snn: its ratio to evotorch is labelled as such (and never pooled with the
+    # MLP peer's); its ratio to physics alone is the same measurement of ours as any other
+    lines = _bench_es_pair(
+        tmp_path,
+        ["--peer-policy", "snn"],
+        {"peer_policy": "evotorch VecGymNE, ours' plastic SNN"},
+    )
     evo = [r for r in lines if "ours / evotorch" in r]
     assert len(evo) == 2
     assert "plastic SNN" not in evo[0] and "| 0.80 |" in evo[0]
@@ -262,18 +272,8 @@ def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
 def test_the_benchmark_table_keeps_float16_storage_apart(tmp_path):
     # --storage float16 runs another network (half synapses): its rows are never pooled
     # with float32's, for the physics ratio too
-    import json
-
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    _bench_es_record(bench / "bench_es-20260101-000000.json", "a" * 40, 0.40)
-    path = bench / "bench_es-20260102-000000.json"
-    _bench_es_record(path, "a" * 40, 0.60)
-    rec = json.loads(path.read_text())
-    rec["command"]["argv"] += ["--storage", "float16"]
-    rec["outputs"]["settings"]["storage"] = "float16"
-    path.write_text(json.dumps(rec))
-    phys = [r for r in report._benchmarks(tmp_path).splitlines() if "ours / physics alone" in r]
+    lines = _bench_es_pair(tmp_path, ["--storage", "float16"], {"storage": "float16"})
+    phys = [r for r in lines if "ours / physics alone" in r]
     assert len(phys) == 2
     assert "float16" not in phys[0]
     assert "(fast physics, float16 synapse storage)" in phys[1] and "--storage float16" in phys[1]
