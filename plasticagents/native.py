@@ -6,7 +6,8 @@ population: the ``[P, B, I, N]`` fast weights, the slow weights and ``alpha`` ar
 last-level cache about nine times per env step (``benchmarks/bench_es.py`` measured the network
 at about as long as the physics). ``native_snn.c`` runs each (individual, episode) through all
 of its simulation steps at once, while its synapses stay in the core's L2 cache; OpenMP spreads
-the individuals over ``torch.get_num_threads()`` threads, and the call releases the GIL.
+the individuals over ``torch.get_num_threads()`` threads (or the step's ``threads``), and the
+call releases the GIL.
 
 It covers the networks the ES configs use: a direct-current encoder, one recurrent or
 feed-forward LIF layer (per-neuron time constants, ``subtract`` or ``zero`` reset) with Hebbian
@@ -221,7 +222,7 @@ class NativeSNNStep:
     else. Raises ``ValueError`` naming what :func:`unsupported` found, ``RuntimeError`` when
     the C step cannot be built."""
 
-    def __init__(self, module: torch.nn.Module, size: int) -> None:
+    def __init__(self, module: torch.nn.Module, size: int, threads: int | None = None) -> None:
         why = unsupported(module)
         if why is not None:
             raise ValueError(f"the native SNN step does not cover this network: {why}")
@@ -229,6 +230,9 @@ class NativeSNNStep:
         if self.lib is None:
             raise RuntimeError(f"the native SNN step is not available: {build_error()}")
         self.module, self.size = module, size
+        # OpenMP threads per call; None: torch.get_num_threads() at each call. A lane of
+        # trainer.lanes sets its share, so that concurrent lanes do not oversubscribe the cores
+        self.threads = threads
         layer = module.layer
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         spec = layer.plasticity.spec
@@ -396,7 +400,7 @@ class NativeSNNStep:
                 E=eta.shape[1] if eta.dim() == 2 else N * n_pre,
                 **self.dims,
             )
-        dims.n_threads = max(1, torch.get_num_threads())
+        dims.n_threads = max(1, self.threads or torch.get_num_threads())
         x = x.contiguous()
         args[0] = x.data_ptr()
         for k, t in enumerate((*inputs, *outs), start=13):

@@ -85,6 +85,9 @@ class Population:
             cores, median of 3 ``bench_population.py`` runs), where it covers the network;
             otherwise (or without a C compiler) the population warns once, names the reason
             and runs the torch step.
+        threads: the C step's threads per call (default: ``torch.get_num_threads()`` at each
+            call); a population stepped in one of several concurrent threads (ES lanes) sets
+            its share of the cores.
 
     Calls run without an autograd graph (evaluation for ES); train a single module by gradient.
     """
@@ -97,9 +100,12 @@ class Population:
         compile: bool = False,
         post_major: bool | None = None,
         native: bool = False,
+        threads: int | None = None,
     ) -> None:
         if not (isinstance(size, int) and size >= 1):
             raise ValueError(f"population size must be a positive int, got {size!r}")
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
         params = dict(module.named_parameters())
         self.names = (
             list(names) if names is not None else [n for n, p in params.items() if p.requires_grad]
@@ -116,7 +122,7 @@ class Population:
             from plasticagents.native import NativeSNNStep
 
             try:
-                self._native = NativeSNNStep(module, size)
+                self._native = NativeSNNStep(module, size, threads)
             except (ValueError, RuntimeError) as err:
                 warnings.warn(
                     f"{err}; this population runs the "

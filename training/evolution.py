@@ -253,9 +253,10 @@ class PolicyProblem(_problem_base()):
             self._pools[key] = env_pool(makers, threads or t.threads, t.fast_physics)
         return self._pools[key]
 
-    def _population(self, size: int, lane: int = 0):
+    def _population(self, size: int, lane: int = 0, threads: int | None = None):
         """The batched :class:`~plasticagents.Population` of ``size`` individuals for ``lane``
-        (built once per size and lane; the last Ray piece or lane may be smaller).
+        (built once per size and lane; the last Ray piece or lane may be smaller). ``threads``:
+        the C network step's threads (a lane's share of ``trainer.threads``; default: torch's).
         """
         from plasticagents.population import Population
 
@@ -270,6 +271,7 @@ class PolicyProblem(_problem_base()):
                 names=self.param_names,
                 compile=self.cfg.trainer.compile,
                 native=self._wants_native(),
+                threads=threads,
             )
         return self._populations[key]
 
@@ -309,7 +311,9 @@ class PolicyProblem(_problem_base()):
         """
         t = self.cfg.trainer
         n, episodes = values.shape[0], t.episodes
-        population = self._population(n, lane)
+        # with several lanes each runs its network on its share of the threads too: one
+        # lane's network then overlaps another's physics without oversubscribing the cores
+        population = self._population(n, lane, threads if t.lanes > 1 else None)
         population.load_vectors(values)
         seed = int(episode_seeds(self.cfg.seed + 7919 + lane, self.generation, 1)[0])
         pool = self._pool(n * episodes, lane, threads)

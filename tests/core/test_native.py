@@ -270,6 +270,28 @@ def test_native_step_refuses_a_wrong_input_shape(native_lib):
         native_pop(torch.zeros(4, 2, 5), native_pop.initial_state(2))
 
 
+def test_native_step_runs_on_the_threads_it_is_given_with_the_same_results(native_lib):
+    # an ES lane sets its share of the cores (Population(threads=...)); each slot is stepped
+    # by one thread, so the count changes nothing in the results
+    net = _net()
+    torch_pop, _ = _pair(net)
+    pops = {n: Population(net, 4, native=True, threads=n) for n in (1, 2)}
+    states = {}
+    for n, pop in pops.items():
+        pop.load_vectors(torch_pop.to_vectors())
+        states[n] = pop.initial_state(2)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(4):
+        x = 2.0 * torch.randn(4, 2, 7, generator=gen)
+        (y1, states[1]), (y2, states[2]) = (pops[n](x, states[n]) for n in (1, 2))
+        assert torch.equal(y1, y2)
+        for a, b in zip(_leaves(states[1]), _leaves(states[2]), strict=True):
+            assert torch.equal(a, b)
+    assert [pops[n]._native._dims[(2, 7)].n_threads for n in (1, 2)] == [1, 2]
+    with pytest.raises(ValueError, match="threads must be a positive int or None, got 0"):
+        Population(net, 4, native=True, threads=0)
+
+
 def test_native_step_follows_new_individuals(native_lib):
     # the C layouts are cached per parameter set: loading a generation must not reuse them
     net = _net()

@@ -6,6 +6,7 @@ import pytest
 import torch
 import yaml
 
+from plasticagents.native import build_error, library
 from plasticagents.training.analysis.evaluate import evaluate_run, load_policy
 from plasticagents.training.api import train
 from plasticagents.training.config import ConfigError
@@ -286,6 +287,24 @@ def test_reward_shift_changes_the_fitness_only(tiny_config):
         evals.append(batch.evals[:, 0].clone())
         problem.close()
     torch.testing.assert_close(evals[0] - evals[1], torch.full((2,), 100.0))  # 100 steps x 1.0
+
+
+def test_each_lane_steps_its_network_on_its_share_of_the_threads(tiny_config):
+    # two lanes on two threads: each lane's C network step runs one thread, so one lane's
+    # network overlaps the other's physics instead of both oversubscribing the cores
+    from evotorch import SolutionBatch
+
+    if library() is None:
+        pytest.skip(f"no native step: {build_error()}")
+    threads = {}
+    for lanes in (1, 2):
+        problem = PolicyProblem(
+            tiny_config(trainer={"lanes": lanes, "threads": 2, "kernel": "native", "popsize": 4})
+        )
+        problem.evaluate(SolutionBatch(problem, popsize=4))
+        threads[lanes] = sorted((p._native.threads for p in problem._populations.values()), key=str)
+        problem.close()
+    assert threads == {1: [None], 2: [1, 1]}  # None: torch's thread count at each call
 
 
 def test_lanes_give_the_same_fitness_as_one_batch(tiny_config):
