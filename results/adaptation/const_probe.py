@@ -1,6 +1,6 @@
 """Where does the constant-input plastic SNN keep the direction? For each seed's run of the
-constant-input arm (dir-cue-ff-plastic-modc-g300-sS, 9.6M env steps), the same 10 held-out
-episodes (seeds 1000-1009, as the tables) run three ways:
+constant-input arm (dir-cue-ff-plastic-modc-g300-sS, 9.6M env steps), the tables' 10 held-out
+episodes (`plasticagents adaptation --episodes 10 --seed 1000`) run three ways:
 
 * ``intact``;
 * ``constant row lesioned``: after every step, the fast weights of the constant input's row
@@ -28,12 +28,13 @@ from paired import interval  # results/adaptation/paired.py, beside this script
 
 from plasticagents.ablation import plastic_state, with_plastic_state
 from plasticagents.training.analysis.evaluate import load_policy
+from plasticagents.training.analysis.robustness import episode_seed_list
 from plasticagents.training.builders import env_maker
 from plasticagents.training.rollout import EnvPool, rollout
 
 RUNS = Path("results/adaptation/runs")
 OUT = Path("results/adaptation/dir_cue_modc/const_probe.json")
-EPISODES = [1000 + k for k in range(10)]
+EPISODES = episode_seed_list(1000, 10)  # the episodes of the tables (--seed 1000)
 FIRST_REVERSAL, EVERY, CUE = 250, 250, 10  # the task's switch_every and cue_steps
 
 
