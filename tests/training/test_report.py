@@ -279,6 +279,22 @@ def test_the_benchmark_table_keeps_float16_storage_apart(tmp_path):
     assert "(fast physics, float16 synapse storage)" in phys[1] and "--storage float16" in phys[1]
 
 
+def test_the_benchmark_table_names_ours_lanes(tmp_path):
+    # --lanes 2 (trainer.lanes) is another configuration of ours: its rows say so
+    import json
+
+    _bench_es_pair(tmp_path, ["--lanes", "2"], {})
+    path = tmp_path / "benchmarks" / "bench_es-20260102-000000.json"
+    rec = json.loads(path.read_text())
+    rec["outputs"]["ours"][0]["config"]["lanes"] = 2
+    path.write_text(json.dumps(rec))
+    lines = report._benchmarks(tmp_path).splitlines()
+    phys = [r for r in lines if "ours / physics alone" in r]
+    assert len(phys) == 2
+    assert "lanes" not in phys[0].split("|")[1]
+    assert "(fast physics, 2 lanes)" in phys[1] and "--lanes 2" in phys[1]
+
+
 def test_the_readme_benchmark_view_keeps_the_newest_commits_goal_and_peer_rows(tmp_path):
     # the README's short table: rows measured at the script's newest commit, without the
     # per-repeat ratios and the other physics floors; the page's table keeps every row

@@ -1001,8 +1001,8 @@ _BENCH_RATIOS = (
 
 def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") -> str:
     """The row name of one invocation: ``label`` for its env, and what else must not be pooled
-    (learner inputs, fast physics, float16 synapse storage; for a ratio to evotorch, ``key``,
-    the peer's policy where it is ours' SNN) in brackets."""
+    (learner inputs, fast physics, ours' lanes, float16 synapse storage; for a ratio to
+    evotorch, ``key``, the peer's policy where it is ours' SNN) in brackets."""
     if script != "bench_es":
         return label
     out = rec["outputs"]
@@ -1015,6 +1015,9 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") 
         parts.append("fast physics")
     if any(o["config"].get("physics_step") == "Python per slot" for o in out["ours"]):
         parts.append("Python per-slot physics")  # PLASTICAGENTS_NATIVE_PHYSICS=0
+    lanes = {o["config"].get("lanes", 1) for o in out["ours"]}
+    if len(lanes) == 1 and min(lanes) > 1:
+        parts.append(f"{min(lanes)} lanes")  # --lanes 2: trainer.lanes
     if "evotorch" in key and "plastic SNN" in settings.get("peer_policy", ""):
         parts.append("the peer runs ours' plastic SNN")  # --peer-policy snn
     if settings.get("storage", "float32") != "float32":
