@@ -33,6 +33,18 @@ def add_out_argument(parser: argparse.ArgumentParser, script: str, default: str 
     )
 
 
+def settings(args: argparse.Namespace, **extra) -> dict:
+    """A record's ``settings``: every option the script was given (``--out`` aside), torch's
+    thread count, and ``extra``."""
+    import torch
+
+    return {
+        **{k: v for k, v in vars(args).items() if k != "out"},
+        "torch_threads": torch.get_num_threads(),
+        **extra,
+    }
+
+
 def timing(values: Sequence[float]) -> dict:
     """Every repeat plus its median, min and max (the record keeps the raw repeats)."""
     values = [float(v) for v in values]

@@ -80,7 +80,7 @@ import evotorch  # noqa: E402,F401  (configures its logger on import; quieted be
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 
-from _record import add_out_argument, default_out  # noqa: E402
+from _record import add_out_argument, default_out, settings  # noqa: E402
 
 from plasticagents.training.record import Recorder  # noqa: E402
 
@@ -206,6 +206,18 @@ def add_problem_arguments(parser: argparse.ArgumentParser, repeats: int) -> None
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=repeats)
+
+
+def add_storage_argument(parser: argparse.ArgumentParser, who: str = "") -> None:
+    """``--storage``: ``agent.plasticity.storage`` of ours' plastic SNN (``who`` adds to the
+    help which sides run it)."""
+    parser.add_argument(
+        "--storage",
+        choices=["float32", "float16"],
+        default="float32",
+        help=f"agent.plasticity.storage of the plastic SNN{who}: float16 holds the fast weights "
+        "and streams the synapses as half (another network, other numbers)",
+    )
 
 
 def check_problem_arguments(parser: argparse.ArgumentParser, args) -> None:
@@ -719,13 +731,7 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="ours' network step (trainer.kernel): auto = the native C step when compiled",
     )
-    parser.add_argument(
-        "--storage",
-        choices=["float32", "float16"],
-        default="float32",
-        help="agent.plasticity.storage of the plastic SNN (both sides with --peer-policy snn): "
-        "float16 holds the fast weights and streams the synapses as half (other numbers)",
-    )
+    add_storage_argument(parser, " (both sides with --peer-policy snn)")
     parser.add_argument(
         "--peer-policy",
         choices=sorted(_PEER_POLICIES),
@@ -835,14 +841,13 @@ def main(argv: list[str] | None = None) -> None:
     path = rec.write(
         args.out or default_out("bench_es"),
         outputs={
-            "settings": {
-                **{k: v for k, v in vars(args).items() if k != "out"},
-                "torch_threads": torch.get_num_threads(),
-                "env": args.env,
-                "ours_policy": f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
+            "settings": settings(
+                args,
+                env=args.env,
+                ours_policy=f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
                 "synapse storage",
-                "peer_policy": _PEER_POLICIES[args.peer_policy],
-            },
+                peer_policy=_PEER_POLICIES[args.peer_policy],
+            ),
             "unit": "env steps per second (each repeat: env_steps / seconds)",
             "ours": ours_runs,
             "evotorch": evo_runs,

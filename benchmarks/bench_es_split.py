@@ -36,8 +36,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
-from _record import add_out_argument, default_out, timing
-from bench_es import add_problem_arguments, check_problem_arguments
+from _record import add_out_argument, default_out, settings, timing
+from bench_es import add_problem_arguments, add_storage_argument, check_problem_arguments
 
 from plasticagents.training.record import Recorder
 
@@ -130,12 +130,7 @@ def split(args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_problem_arguments(parser, repeats=5)
-    parser.add_argument(
-        "--storage",
-        choices=["float32", "float16"],
-        default="float32",
-        help="agent.plasticity.storage of the plastic SNN",
-    )
+    add_storage_argument(parser)
     add_out_argument(parser, "bench_es_split")
     args = parser.parse_args(argv)
     check_problem_arguments(parser, args)
@@ -156,11 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  split: {shares}")
     if not res["replayed_fitness_equal"]:
         print("  warning: a replayed variant's fitness differs from the full run's")
-    settings = {k: v for k, v in vars(args).items() if k != "out"}
     path = rec.write(
         args.out or default_out("bench_es_split"),
         outputs={
-            "settings": {**settings, "torch_threads": torch.get_num_threads()},
+            "settings": settings(args),
             "unit": "milliseconds per batched env step (all slots)",
             **res,
         },

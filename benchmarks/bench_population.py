@@ -36,7 +36,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from _record import add_out_argument, default_out, timing
+from _record import add_out_argument, default_out, settings, timing
 from torch import nn
 from torch.func import functional_call
 
@@ -330,13 +330,12 @@ def main(argv: list[str] | None = None) -> None:
     path = rec.write(
         args.out or default_out("bench_population"),
         outputs={
-            "settings": {
-                **{k: v for k, v in vars(args).items() if k != "out"},
-                "device": str(device),
-                "torch_threads": torch.get_num_threads(),
-                "compile": not args.no_compile,
-                "inner_calls_per_repeat": {"batched": 20, "loop": 2, "bptt": 1},
-            },
+            "settings": settings(
+                args,
+                device=str(device),
+                compile=not args.no_compile,
+                inner_calls_per_repeat={"batched": 20, "loop": 2, "bptt": 1},
+            ),
             "unit": "seconds per call",
             "timings": timings,
             "compile_status": {

@@ -26,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
-from _record import add_out_argument, default_out, timing
+from _record import add_out_argument, default_out, settings, timing
 from bench_es import add_problem_arguments, check_problem_arguments
 
 from plasticagents.training.record import Recorder
@@ -114,10 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     path = rec.write(
         args.out or default_out("bench_storage"),
         outputs={
-            "settings": {
-                **{k: v for k, v in vars(args).items() if k != "out"},
-                "torch_threads": torch.get_num_threads(),
-            },
+            "settings": settings(args),
             "unit": "milliseconds (network: per C step call; step: per batched env step)",
             **res,
         },

@@ -406,3 +406,20 @@ def test_bench_es_split_record(bench, tmp_path, env):
     assert out["replayed_fitness_equal"] is True
     assert set(out["batched_steps_per_generation"].values()) == {12}
     assert len(out["ms_per_batched_step"]["all"]["repeats"]) == 2
+
+
+def test_a_records_settings_are_the_options_given_and_torch_threads(bench):
+    # every script's record keeps its options (not --out, a path of this machine), torch's
+    # thread count and what the script adds
+    import argparse
+
+    import torch
+
+    settings = bench("_record").settings
+    args = argparse.Namespace(env="Ant-v5", repeats=3, out=Path("/tmp/r.json"))
+    assert settings(args, peer="mlp") == {
+        "env": "Ant-v5",
+        "repeats": 3,
+        "torch_threads": torch.get_num_threads(),
+        "peer": "mlp",
+    }
