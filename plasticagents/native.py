@@ -178,6 +178,7 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (spec is not None, "layer is static (no plasticity)"),
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
         (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
+        (spec is None or spec.rows == "all", f"plasticity rows {getattr(spec, 'rows', 0)!r}"),
         (layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
         (not layer.modulator_reads_input, "a neuromodulator reading the input"),
         (not layer.synapses.dale_rows, "Dale's law"),

@@ -137,6 +137,9 @@ class RecurrentSpikingLayer(nn.Module):
         recurrent: include the ``N`` recurrent rows.
         dale: apply Dale's law to the recurrent rows, with ``excitatory_fraction``.
         density: connection density of the ``[I+N, N]`` matrix.
+        constant_inputs: how many of the last inputs are constant units (always 1; set by
+            :class:`PlasticSNN`'s ``constant_input``): the rows the plasticity spec's
+            ``rows="constant"`` makes plastic.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class RecurrentSpikingLayer(nn.Module):
         signal: str = "traces",
         dt: float = 1e-3,
         generator: torch.Generator | None = None,
+        constant_inputs: int = 0,
         **neuron_kwargs,
     ) -> None:
         super().__init__()
@@ -181,8 +185,19 @@ class RecurrentSpikingLayer(nn.Module):
             generator=generator,
             row_blocks=(n_in, n_hidden) if recurrent else None,
         )
+        if not 0 <= constant_inputs <= n_in:
+            raise ValueError(f"constant_inputs must be in [0, {n_in}], got {constant_inputs!r}")
         self.plasticity = (
-            Plasticity(self.n_pre, n_hidden, plasticity, dt, generator) if plasticity else None
+            Plasticity(
+                self.n_pre,
+                n_hidden,
+                plasticity,
+                dt,
+                generator,
+                plastic_rows=self._plastic_rows(plasticity.rows, constant_inputs),
+            )
+            if plasticity
+            else None
         )
         modulated = plasticity is not None and plasticity.mode != "plain"
         self.modulator_reads_input = modulated and plasticity.modulator_input == "input"
@@ -197,6 +212,29 @@ class RecurrentSpikingLayer(nn.Module):
             if modulated
             else None
         )
+
+    def _plastic_rows(self, rows: str, constant_inputs: int) -> Tensor | None:
+        """The boolean ``[I+N]`` of the presynaptic rows that learn for ``spec.rows``
+        (``None``: all of them)."""
+        if rows == "all":
+            return None
+        index = torch.arange(self.n_pre)
+        if rows == "recurrent" and not self.recurrent:
+            raise ValueError(
+                "plasticity rows 'recurrent' makes the recurrent synapses plastic, but this "
+                "layer has none (recurrent=False): use rows 'all' or 'input', or recurrent=True"
+            )
+        if rows == "constant" and constant_inputs == 0:
+            raise ValueError(
+                "plasticity rows 'constant' makes only the constant input's synapses plastic, "
+                "but the network has no constant input: set constant_input=True "
+                "(agent.constant_input: true), or use rows 'all', 'input' or 'recurrent'"
+            )
+        if rows == "input":
+            return index < self.n_in
+        if rows == "recurrent":
+            return index >= self.n_in
+        return (index >= self.n_in - constant_inputs) & (index < self.n_in)
 
     def modulator_source(self, pre_trace: Tensor, post_trace: Tensor) -> Tensor:
         """What the neuromodulator reads (``spec.modulator_input``): the traces of the input
@@ -330,6 +368,7 @@ class PlasticSNN(nn.Module):
             hidden,
             dt=dt,
             generator=generator,
+            constant_inputs=int(self.constant_input),
             **layer_kwargs,
         )
         self.readout_weight = nn.Parameter(

@@ -70,6 +70,7 @@ from plasticagents.neurons import TimeConstants, decay
 __all__ = [
     "GRANULARITIES",
     "MODES",
+    "ROWS",
     "RULES",
     "STORAGES",
     "Neuromodulator",
@@ -91,6 +92,7 @@ MODULATOR_INPUTS = ("activity", "input")
 MODES = ("plain", "modulated", "retroactive", "gated")
 GRANULARITIES = ("scalar", "post", "synapse")
 STORAGES = ("float32", "float16")
+ROWS = ("all", "input", "recurrent", "constant")
 _FLOAT16_MAX = 65504.0
 
 
@@ -364,6 +366,12 @@ class PlasticitySpec:
             (:mod:`plasticagents.native`); it changes the numbers, so a network trained with
             it is evaluated with it (it is part of the network's config). ``clip`` must then
             fit in half (at most 65504).
+        rows: which presynaptic rows of a layer's ``[I+N, N]`` matrix learn: ``all``,
+            ``input`` (the input currents, constant units included), ``recurrent`` (the
+            layer's own spikes) or ``constant`` (only the constant input units of a
+            :class:`~plasticagents.PlasticSNN` with ``constant_input=True``: a plastic bias the
+            network writes, read the same way whatever the observation). The other rows'
+            fast weights stay at zero (their synapses keep the slow weight).
     """
 
     rule: str = "hebbian"
@@ -379,6 +387,7 @@ class PlasticitySpec:
     modulator_input: str = "activity"
     gate_bias: float = -4.0
     storage: str = "float32"
+    rows: str = "all"
 
     def __post_init__(self) -> None:
         for field, value, choices in (
@@ -387,6 +396,7 @@ class PlasticitySpec:
             ("granularity", self.granularity, GRANULARITIES),
             ("modulator_input", self.modulator_input, MODULATOR_INPUTS),
             ("storage", self.storage, STORAGES),
+            ("rows", self.rows, ROWS),
         ):
             if value not in choices:
                 raise ValueError(
@@ -459,6 +469,9 @@ class Plasticity(nn.Module):
 
     Trained parameters: ``alpha [I, N]`` and the rule's coefficients (shape set by
     ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
+    ``plastic_rows``: a boolean ``[I]`` of the presynaptic rows that learn (``None``: all);
+    the others' fast weights keep their initial zero (the layer derives it from
+    ``spec.rows``).
     """
 
     def __init__(
@@ -468,9 +481,20 @@ class Plasticity(nn.Module):
         spec: PlasticitySpec,
         dt: float = 1e-3,
         generator: torch.Generator | None = None,
+        plastic_rows: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.spec, self.n_pre, self.n_post, self.dt = spec, n_pre, n_post, dt
+        if plastic_rows is not None:
+            plastic_rows = torch.as_tensor(plastic_rows, dtype=torch.bool)
+            if plastic_rows.shape != (n_pre,):
+                raise ValueError(
+                    f"plastic_rows must be a boolean [{n_pre}] (one per presynaptic row), got "
+                    f"shape {list(plastic_rows.shape)}"
+                )
+            plastic_rows = plastic_rows.view(n_pre, 1)
+        # derived from the config (spec.rows), so not saved with the weights
+        self.register_buffer("plastic_rows", plastic_rows, persistent=False)
         shape = {"scalar": (), "post": (n_post,), "synapse": (n_pre, n_post)}[spec.granularity]
         self.alpha = nn.Parameter(torch.full((n_pre, n_post), spec.alpha_init))
         self.eta = nn.Parameter(torch.full(shape, spec.eta))
@@ -506,6 +530,7 @@ class Plasticity(nn.Module):
             self.spec.tau_theta,
             self.spec.clip,
             self.dt,
+            plastic=self.plastic_rows,
         )
 
     @property

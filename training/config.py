@@ -104,6 +104,9 @@ class PlasticityConfig:
     # float16: fast weights held as half, slow weights and alpha used rounded to half; halves
     # the memory the ES population's C step streams (part of the network: evaluate with it)
     storage: Literal["float32", "float16"] = "float32"
+    # which presynaptic rows learn: all, input, recurrent, or constant (only the constant
+    # input's row, agent.constant_input: true: a plastic bias); the others stay static
+    rows: Literal["all", "input", "recurrent", "constant"] = "all"
 
 
 @dataclass

@@ -23,10 +23,16 @@
 # can open one group of neurons' slots while the gait keeps another's; gated4e3: gated4 with a
 # stronger write (eta 0.3). gated4rec (session of 2026-12-02): gated4 with the recurrent
 # synapses on (agent.recurrent=true, the dir_cue_g100 arms' layer): recurrent activity beside
-# the gated fast weights. Run from the repository root:
-#     [VARIANTS="..."] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
+# the gated fast weights. constrow (session of 2026-12-02, morning): modc with only the
+# constant unit's row plastic (agent.plasticity.rows=constant), every other synapse static:
+# the network's only memory is then a bias per neuron, written within the episode
+# (hebb_j += eta M_j post_j) and read whatever the observation. GENERATIONS (default 100)
+# sets trainer.generations; other than 100 it is in the run name (...-gG-sS). Run from the
+# repository root:
+#     [VARIANTS="..."] [GENERATIONS=...] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+export GENERATIONS="${GENERATIONS:-100}"
 mkdir -p results/adaptation/logs
 seeds=("${@:-0 1 2 3}")
 jobs=()
@@ -34,7 +40,9 @@ for seed in ${seeds[@]}; do
   for variant in ${VARIANTS:-base alpha0.1 alpha0.3 stdev0.1}; do jobs+=("$variant $seed"); done
 done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
-  variant=$0; seed=$1; name="dir-cue-ff-plastic-${variant}-s${seed}"; R=results/adaptation/runs
+  variant=$0; seed=$1; R=results/adaptation/runs; budget=""
+  [ "$GENERATIONS" != 100 ] && budget="-g$GENERATIONS"
+  name="dir-cue-ff-plastic-${variant}${budget}-s${seed}"
   log="results/adaptation/logs/$name"
   [ -e "$log.done" ] && exit 0
   extra=()
@@ -43,6 +51,7 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
     modc) extra=(--set agent.constant_input=true) ;;
+    constrow) extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant) ;;
     gated4|gated6|gated4c|gated4k4|gated4e3|gated4rec)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
              --set agent.plasticity.alpha_init=0.1)
@@ -58,5 +67,6 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
       fi ;;
   esac
   plasticagents train configs/experiments/dir_cue_plastic_snn.yaml --runs-dir $R \
-    --name "$name" --set seed=$seed --set agent.recurrent=false "${extra[@]}" > "$log.log" 2>&1
+    --name "$name" --set seed=$seed --set agent.recurrent=false \
+    --set trainer.generations=$GENERATIONS "${extra[@]}" > "$log.log" 2>&1
   touch "$log.done"'

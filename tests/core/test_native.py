@@ -40,6 +40,7 @@ def _net(
     modulator_input="activity",
     storage="float32",
     hidden=16,
+    rows="all",
     **kwargs,
 ):
     torch.manual_seed(0)
@@ -52,6 +53,7 @@ def _net(
         clip=0.8,
         modulator_input=modulator_input,
         storage=storage,
+        rows=rows,
     )
     return PlasticSNN(
         7, 3, hidden=hidden, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
@@ -240,6 +242,7 @@ def test_native_step_does_not_write_its_inputs(native_lib):
         ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
         ({"mode": "gated"}, "mode 'gated'"),
         ({"constant_input": True}, "a constant input"),
+        ({"rows": "recurrent"}, "plasticity rows 'recurrent'"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -592,6 +594,51 @@ def test_the_gated_update_is_the_gates_share_of_the_decay_step(gen):
         PlasticitySpec("hebbian", mode="gated", gate_bias=float("nan"))
     with pytest.raises(ValueError, match="valid choices.*'gated'"):
         PlasticitySpec("hebbian", mode="gate")
+
+
+@pytest.mark.parametrize(
+    "rows,learning",
+    [("input", slice(0, 7)), ("recurrent", slice(7, 31)), ("constant", slice(6, 7))],
+)
+def test_plasticity_rows_confine_the_fast_weights_to_those_rows(gen, rows, learning):
+    """``PlasticitySpec(rows=...)``: only the named presynaptic rows' fast weights move (the
+    inputs with the constant unit, the recurrent spikes, or the constant unit alone); the others
+    stay at zero while the same network with ``rows="all"`` writes them. The batched
+    :class:`Population` step keeps the same rows (the mask is a buffer it broadcasts)."""
+    spec = PlasticitySpec("hebbian", mode="modulated", granularity="post", eta=0.5)
+    net = make_net(gen, spec, constant_input=True)
+    masked = make_net(
+        torch.Generator().manual_seed(0), dataclasses.replace(spec, rows=rows), constant_input=True
+    )
+    masked.load_state_dict(net.state_dict())
+    xs = torch.randn(12, 2, 6) * 2
+    hebb_all = rollout(net, xs)[1].layer.plastic.hebb
+    hebb = rollout(masked, xs)[1].layer.plastic.hebb
+    frozen = torch.ones(31, dtype=torch.bool)
+    frozen[learning] = False
+    assert hebb_all[:, frozen].abs().sum() > 0 and hebb_all[:, learning].abs().sum() > 0
+    assert hebb[:, learning].abs().sum() > 0
+    assert torch.all(hebb[:, frozen] == 0)
+    pop = Population(masked, 3)
+    state = pop.initial_state(2)
+    with torch.no_grad():
+        for x in xs:
+            _, state = pop(x.expand(3, 2, 6), state)
+    assert state.layer.plastic.hebb[:, :, learning].abs().sum() > 0
+    assert torch.all(state.layer.plastic.hebb[:, :, frozen] == 0)
+
+
+def test_plasticity_rows_refuse_rows_the_layer_lacks(gen):
+    spec = PlasticitySpec("hebbian", rows="constant")
+    with pytest.raises(ValueError, match="no constant input: set constant_input=True"):
+        make_net(gen, spec)
+    with pytest.raises(ValueError, match="rows 'recurrent'.*recurrent=False"):
+        make_net(gen, PlasticitySpec("hebbian", rows="recurrent"), recurrent=False)
+    with pytest.raises(ValueError, match=r"unknown plasticity rows 'bias'; valid choices: \['all'"):
+        PlasticitySpec("hebbian", rows="bias")
+    assert make_net(gen, spec, constant_input=True).layer.plasticity.plastic_rows.sum() == 1
+    saved = make_net(gen, spec, constant_input=True).state_dict()
+    assert not [key for key in saved if "plastic_rows" in key]  # derived from the config
 
 
 def test_a_constant_input_is_a_bias_row_whose_fast_weights_the_network_writes(gen):
