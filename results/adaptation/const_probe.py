@@ -15,11 +15,22 @@ second. Also per seed: the size of the bias the constant row's fast weights add,
 reversal, cue steps left out, divided by its mean distance from its own direction's mean).
 
 Reward per step after the first reversal (step 250 to the end), as the tables measure it.
+A figure beside the file (const_bias.png) shows, per seed, the plastic bias of the first
+held-out episode projected on the direction that separates its two running directions
+(``fwd - bwd``, unit length; the mean projection over both directions subtracted), step by step,
+with the backward stretches shaded: a bias that holds the direction flips at each cue and
+stays flipped until the next.
 Writes results/adaptation/dir_cue_modc/const_probe.json. From the repository root:
-    python results/adaptation/const_probe.py
+    python results/adaptation/const_probe.py [RUNS OUT]
+RUNS (default dir-cue-ff-plastic-modc-g300) names another constant-input arm's runs
+(RUNS-sS-*), OUT (default results/adaptation/dir_cue_modc/const_probe.json) its file: the arm
+with only the constant row plastic (dir-cue-ff-plastic-constrow-g300, whose other rows hold no
+fast weights, so lesioning them costs nothing by construction) writes
+results/adaptation/dir_cue_constrow/const_probe.json.
 """
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +44,8 @@ from plasticagents.training.builders import env_maker
 from plasticagents.training.rollout import EnvPool, rollout
 
 RUNS = Path("results/adaptation/runs")
-OUT = Path("results/adaptation/dir_cue_modc/const_probe.json")
+ARM = sys.argv[1] if len(sys.argv) > 1 else "dir-cue-ff-plastic-modc-g300"
+OUT = Path(sys.argv[2] if len(sys.argv) > 2 else "results/adaptation/dir_cue_modc/const_probe.json")
 EPISODES = episode_seed_list(1000, 10)  # the episodes of the tables (--seed 1000)
 FIRST_REVERSAL, EVERY, CUE = 250, 250, 10  # the task's switch_every and cue_steps
 
@@ -74,9 +86,9 @@ def const_bias_probe(policy, row: int):
     return probe
 
 
-per_seed = {}
+per_seed, traces = {}, {}
 for seed in range(8):
-    (run,) = RUNS.glob(f"dir-cue-ff-plastic-modc-g300-s{seed}-*")
+    (run,) = RUNS.glob(f"{ARM}-s{seed}-*")
     loaded = load_policy(run)
     policy = loaded.policy
     assert policy.constant_input, f"{run} has no constant input"
@@ -119,6 +131,9 @@ for seed in range(8):
     spread = np.concatenate(
         [np.linalg.norm(b[d > 0] - fwd, axis=-1), np.linalg.norm(b[d < 0] - bwd, axis=-1)]
     ).mean()
+    axis = (fwd - bwd) / max(float(np.linalg.norm(fwd - bwd)), 1e-12)
+    projection = bias[:, 0] @ axis  # [T]: the first episode
+    traces[seed] = (projection - 0.5 * (fwd + bwd) @ axis, dirs[:, 0])
     raw = policy.layer.synapses.raw.detach()[row]
     per_seed[seed] = {
         "run": str(run),
@@ -138,6 +153,7 @@ OUT.parent.mkdir(parents=True, exist_ok=True)
 OUT.write_text(
     json.dumps(
         {
+            "runs": ARM,
             "episode_seeds": EPISODES,
             "lesion_cost_reward_per_step": summary,
             "direction_separation": interval(
@@ -150,3 +166,26 @@ OUT.write_text(
     + "\n"
 )
 print(f"wrote {OUT}")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, axes = plt.subplots(2, 4, figsize=(13, 5), sharex=True, constrained_layout=True)
+for ax, (seed, (projection, direction)) in zip(axes.flat, traces.items(), strict=False):
+    steps = np.arange(len(projection))
+    ax.fill_between(
+        steps, 0, 1, where=direction < 0, transform=ax.get_xaxis_transform(), color="0.9", lw=0
+    )
+    ax.plot(steps, projection, lw=1)
+    ax.axhline(0, color="0.5", lw=0.5)
+    cost = per_seed[seed]["lesion_cost"]["constant row lesioned"]
+    ax.set_title(f"seed {seed}: lesion costs {cost:.2f}/step", fontsize=9)
+for ax in axes[-1]:
+    ax.set_xlabel("step (backward shaded)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("plastic bias along fwd - bwd")
+fig.suptitle(f"{ARM}: the constant row's plastic bias, first held-out episode")
+fig.savefig(OUT.with_name("const_bias.png"), dpi=110)
+print(f"wrote {OUT.with_name('const_bias.png')}")
