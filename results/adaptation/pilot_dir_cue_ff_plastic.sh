@@ -26,7 +26,9 @@
 # the gated fast weights. constrow (session of 2026-12-02, morning): modc with only the
 # constant unit's row plastic (agent.plasticity.rows=constant), every other synapse static:
 # the network's only memory is then a bias per neuron, written within the episode
-# (hebb_j += eta M_j post_j) and read whatever the observation. GENERATIONS (default 100)
+# (hebb_j += eta M_j post_j) and read whatever the observation. static-const: its control,
+# the static SNN (agent.plasticity=null) with the constant input, a trained bias and no fast
+# weights (runs dir-cue-ff-static-const-...). GENERATIONS (default 100)
 # sets trainer.generations; other than 100 it is in the run name (...-gG-sS). Run from the
 # repository root:
 #     [VARIANTS="..."] [GENERATIONS=...] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
@@ -42,7 +44,8 @@ done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   variant=$0; seed=$1; R=results/adaptation/runs; budget=""
   [ "$GENERATIONS" != 100 ] && budget="-g$GENERATIONS"
-  name="dir-cue-ff-plastic-${variant}${budget}-s${seed}"
+  arm=plastic-$variant; [ "${variant#static}" != "$variant" ] && arm=$variant
+  name="dir-cue-ff-${arm}${budget}-s${seed}"
   log="results/adaptation/logs/$name"
   [ -e "$log.done" ] && exit 0
   extra=()
@@ -52,6 +55,7 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
     modc) extra=(--set agent.constant_input=true) ;;
     constrow) extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant) ;;
+    static-const) extra=(--set agent.constant_input=true --set agent.plasticity=null) ;;
     gated4|gated6|gated4c|gated4k4|gated4e3|gated4rec)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
              --set agent.plasticity.alpha_init=0.1)
