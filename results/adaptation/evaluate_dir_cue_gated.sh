@@ -8,13 +8,24 @@
 # OUT=results/adaptation/dir_cue_gated). The constant-input arm's table:
 #     PLASTIC=ff-plastic-modc-g300 LABEL="plastic SNN + constant input" \
 #         OUT=results/adaptation/dir_cue_modc bash results/adaptation/evaluate_dir_cue_gated.sh
+# CONTROL=PREFIX with CONTROL_LABEL adds a second variant (runs dir-cue-PREFIX-sS-*) as one
+# more arm, e.g. the constant-row-only plastic bias beside its static control:
+#     PLASTIC=ff-plastic-constrow-g300 LABEL="plastic bias (constant row only)" \
+#         CONTROL=ff-static-const-g300 CONTROL_LABEL="static SNN + constant input" \
+#         OUT=results/adaptation/dir_cue_constrow bash results/adaptation/evaluate_dir_cue_gated.sh
 # Run from the repository root:
-#     [PLASTIC=... LABEL=... OUT=...] bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
+#     [PLASTIC=... LABEL=... OUT=...] [CONTROL=... CONTROL_LABEL=...] \
+#         bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
 runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+control=()
+if [ -n "${CONTROL:-}" ]; then
+  control=(--arm "${CONTROL_LABEL:?CONTROL_LABEL names the CONTROL arm}=$(runs "$CONTROL")")
+fi
 plasticagents adaptation \
   --arm "${LABEL:-gated plastic SNN}=$(runs "${PLASTIC:-ff-plastic-gated4}")" \
+  "${control[@]}" \
   --arm "plastic SNN=$(runs ff-plastic-snn)" \
   --arm "static SNN=$(runs ff-static-snn)" \
   --arm "LSTM (ES)=$(runs lstm20-es)" \
