@@ -33,9 +33,13 @@ import json
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 from paired import interval  # results/adaptation/paired.py, beside this script
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 
 from plasticagents.ablation import plastic_state, with_plastic_state
 from plasticagents.training.analysis.evaluate import load_policy
@@ -166,11 +170,6 @@ OUT.write_text(
     + "\n"
 )
 print(f"wrote {OUT}")
-
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 fig, axes = plt.subplots(2, 4, figsize=(13, 5), sharex=True, constrained_layout=True)
 for ax, (seed, (projection, direction)) in zip(axes.flat, traces.items(), strict=False):
