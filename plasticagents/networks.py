@@ -279,7 +279,7 @@ class RecurrentSpikingLayer(nn.Module):
             current = self.synapses.current(pre)
         else:
             current = self.synapses.current(
-                pre, self.plasticity.alpha, plastic.hebb, self.plasticity.storage_dtype
+                pre, self.plasticity.full("alpha"), plastic.hebb, self.plasticity.storage_dtype
             )
         z, neuron = self.neurons(current, state.neuron)
         a = self.trace_decay
@@ -419,7 +419,7 @@ class PlasticSNN(nn.Module):
         plastic = state.layer.plastic
         if plastic is None:
             return torch.zeros(state.spikes.shape[:-1], dtype=state.spikes.dtype)
-        alpha = self.layer.plasticity.alpha
+        alpha = self.layer.plasticity.full("alpha")
         delta = as_stored(alpha, plastic.hebb.dtype) * plastic.hebb.to(alpha.dtype)
         return delta.flatten(-2).norm(dim=-1)
 

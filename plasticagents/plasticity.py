@@ -471,7 +471,10 @@ class Plasticity(nn.Module):
     ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
     ``plastic_rows``: a boolean ``[I]`` of the presynaptic rows that learn (``None``: all);
     the others' fast weights keep their initial zero (the layer derives it from
-    ``spec.rows``).
+    ``spec.rows``). With some rows frozen, the per-synapse parameters (``alpha``, and the
+    rule's coefficients at ``synapse`` granularity) hold only the ``k`` plastic rows,
+    ``[k, N]``, so a frozen synapse is no search dimension for ES nor a parameter for an
+    optimiser; :meth:`full` gives them as ``[I, N]``, zero on the frozen rows.
     """
 
     def __init__(
@@ -492,11 +495,22 @@ class Plasticity(nn.Module):
                     f"plastic_rows must be a boolean [{n_pre}] (one per presynaptic row), got "
                     f"shape {list(plastic_rows.shape)}"
                 )
-            plastic_rows = plastic_rows.view(n_pre, 1)
+            if not plastic_rows.any():
+                raise ValueError("plastic_rows selects no presynaptic row: nothing would learn")
         # derived from the config (spec.rows), so not saved with the weights
-        self.register_buffer("plastic_rows", plastic_rows, persistent=False)
-        shape = {"scalar": (), "post": (n_post,), "synapse": (n_pre, n_post)}[spec.granularity]
-        self.alpha = nn.Parameter(torch.full((n_pre, n_post), spec.alpha_init))
+        self.register_buffer(
+            "plastic_rows", None if plastic_rows is None else plastic_rows.view(n_pre, 1), False
+        )
+        # row_index[i]: row i's row in the compact [k, N] parameters, k (a zero row) if frozen
+        row_index = None
+        n_rows = n_pre
+        if plastic_rows is not None and not plastic_rows.all():
+            n_rows = int(plastic_rows.sum())
+            row_index = torch.full((n_pre,), n_rows, dtype=torch.long)
+            row_index[plastic_rows] = torch.arange(n_rows)
+        self.register_buffer("row_index", row_index, persistent=False)
+        shape = {"scalar": (), "post": (n_post,), "synapse": (n_rows, n_post)}[spec.granularity]
+        self.alpha = nn.Parameter(torch.full((n_rows, n_post), spec.alpha_init))
         self.eta = nn.Parameter(torch.full(shape, spec.eta))
         if spec.rule == "abcd":
             # Najarro & Risi draw A..D at random; a Hebbian start (A=1) is a better ES init.
@@ -515,10 +529,38 @@ class Plasticity(nn.Module):
                     tau = torch.tensor(float(value))
                 self.register_buffer(name, tau)
 
+    def full(self, name: str) -> Tensor:
+        """Parameter ``name`` as the whole matrix uses it: a compact ``[k, N]`` (see the class
+        docstring) spread to ``[I, N]`` with zeros on the frozen rows; any other as it is."""
+        value = getattr(self, name)
+        if self.row_index is None or value.dim() < 2 or value.shape[-2] == self.n_pre:
+            return value
+        padded = torch.cat([value, value.new_zeros(1, value.shape[-1])])
+        return padded[self.row_index]
+
+    def checkpoint_value(self, name: str, value: Tensor) -> Tensor:
+        """A checkpointed parameter ``name`` as this module holds it: a whole ``[I, N]`` matrix
+        saved before the compact parameters (plastic rows only) is cut to its plastic rows."""
+        own = getattr(self, name, None)
+        if (
+            self.row_index is not None
+            and isinstance(own, nn.Parameter)
+            and own.dim() == 2
+            and tuple(value.shape) == (self.n_pre, self.n_post)
+        ):
+            return value[self.plastic_rows.view(-1)]
+        return value
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for name, _ in self.named_parameters(recurse=False):
+            if prefix + name in state_dict:
+                state_dict[prefix + name] = self.checkpoint_value(name, state_dict[prefix + name])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def params(self) -> PlasticityParams:
-        get = lambda name, default: getattr(self, name, default)  # noqa: E731
+        get = lambda name, default: self.full(name) if hasattr(self, name) else default  # noqa: E731
         return PlasticityParams(
-            self.eta,
+            self.full("eta"),
             get("A", 1.0),
             get("B", 0.0),
             get("C", 0.0),

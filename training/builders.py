@@ -195,6 +195,10 @@ def load_params(module: nn.Module, params: Mapping[str, torch.Tensor], where: st
         )
     with torch.no_grad():
         for name, value in params.items():
+            owner, _, local = name.rpartition(".")
+            adapt = getattr(module.get_submodule(owner), "checkpoint_value", None)
+            if callable(adapt):  # e.g. a checkpoint from before a module's layout changed
+                value = adapt(local, value)
             if own[name].shape != value.shape:
                 raise ValueError(
                     f"{where or 'checkpoint'}: parameter {name!r} has shape "

@@ -81,7 +81,7 @@ def after_reversal(rewards: np.ndarray) -> float:
 
 def const_bias_probe(policy, row: int):
     """A rollout probe: the constant row's plastic bias ``alpha_c * hebb_c`` per slot."""
-    alpha = policy.layer.plasticity.alpha.detach()[row]
+    alpha = policy.layer.plasticity.full("alpha").detach()[row]
 
     def probe(state):
         with torch.no_grad():

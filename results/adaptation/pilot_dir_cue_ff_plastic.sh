@@ -28,7 +28,11 @@
 # the network's only memory is then a bias per neuron, written within the episode
 # (hebb_j += eta M_j post_j) and read whatever the observation. static-const: its control,
 # the static SNN (agent.plasticity=null) with the constant input, a trained bias and no fast
-# weights (runs dir-cue-ff-static-const-...). GENERATIONS (default 100)
+# weights (runs dir-cue-ff-static-const-...). constrow-compact (session of 2026-12-02,
+# late morning): constrow after the change that keeps only the plastic rows' alpha (and
+# per-synapse coefficients) as parameters, [k, N] instead of [I, N]: the same network and
+# rule, but ES no longer searches the 19 x 64 alphas of the frozen rows (dead dimensions
+# whose noise took a share of every ClipUp step). GENERATIONS (default 100)
 # sets trainer.generations; other than 100 it is in the run name (...-gG-sS). Run from the
 # repository root:
 #     [VARIANTS="..."] [GENERATIONS=...] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
@@ -54,7 +58,8 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     stdev*) extra=(--set "trainer.stdev_init=${variant#stdev}") ;;
     modin) extra=(--set agent.plasticity.modulator_input=input) ;;
     modc) extra=(--set agent.constant_input=true) ;;
-    constrow) extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant) ;;
+    constrow|constrow-compact)
+      extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant) ;;
     static-const) extra=(--set agent.constant_input=true --set agent.plasticity=null) ;;
     gated4|gated6|gated4c|gated4k4|gated4e3|gated4rec)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input

@@ -628,6 +628,36 @@ def test_plasticity_rows_confine_the_fast_weights_to_those_rows(gen, rows, learn
     assert torch.all(state.layer.plastic.hebb[:, :, frozen] == 0)
 
 
+@pytest.mark.parametrize("granularity", ["post", "synapse"])
+def test_frozen_rows_are_no_parameters(gen, granularity):
+    """With ``rows`` set, a frozen synapse is not searched or trained: ``alpha`` (and a
+    per-synapse ``eta``) hold the plastic rows only, so the ES vector is shorter by the frozen
+    rows, and the network computes what the whole-matrix network computes with ``alpha``
+    zero on the frozen rows (from whose checkpoint it loads, cutting the rows)."""
+    spec = PlasticitySpec("hebbian", mode="modulated", granularity=granularity, eta=0.5)
+    net = make_net(gen, spec, constant_input=True)
+    with torch.no_grad():
+        net.layer.plasticity.alpha.normal_(0.0, 0.5, generator=gen)
+        net.layer.plasticity.alpha[:6] = 0.0  # the rows below "constant" freezes
+        net.layer.plasticity.alpha[7:] = 0.0
+    masked = make_net(gen, dataclasses.replace(spec, rows="constant"), constant_input=True)
+    masked.load_state_dict(net.state_dict())
+    from plasticagents.training.builders import load_params, policy_payload
+
+    load_params(masked, policy_payload(net)["params"])
+    plasticity = masked.layer.plasticity
+    assert plasticity.alpha.shape == (1, 24)
+    assert plasticity.eta.shape == ((1, 24) if granularity == "synapse" else (24,))
+    assert torch.equal(plasticity.full("alpha"), net.layer.plasticity.alpha)
+    dims = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    per_synapse = 2 if granularity == "synapse" else 1
+    assert dims(net) - dims(masked) == per_synapse * 30 * 24
+    xs = torch.randn(12, 2, 6) * 2
+    (y_all, _), (y, state) = rollout(net, xs), rollout(masked, xs)
+    assert torch.allclose(y, y_all, atol=1e-6)
+    assert state.layer.plastic.hebb[:, 6].abs().sum() > 0
+
+
 def test_plasticity_rows_refuse_rows_the_layer_lacks(gen):
     spec = PlasticitySpec("hebbian", rows="constant")
     with pytest.raises(ValueError, match="no constant input: set constant_input=True"):
