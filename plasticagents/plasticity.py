@@ -501,14 +501,19 @@ class Plasticity(nn.Module):
         self.register_buffer(
             "plastic_rows", None if plastic_rows is None else plastic_rows.view(n_pre, 1), False
         )
-        # row_index[i]: row i's row in the compact [k, N] parameters, k (a zero row) if frozen
-        row_index = None
+        # the plastic rows as runs [start, stop) of consecutive rows (one run for every
+        # ``rows`` choice), so spreading the compact parameters is slicing, not a gather
+        self.row_runs: list[tuple[int, int]] | None = None
         n_rows = n_pre
         if plastic_rows is not None and not plastic_rows.all():
             n_rows = int(plastic_rows.sum())
-            row_index = torch.full((n_pre,), n_rows, dtype=torch.long)
-            row_index[plastic_rows] = torch.arange(n_rows)
-        self.register_buffer("row_index", row_index, persistent=False)
+            edges = torch.diff(
+                plastic_rows.int(),
+                prepend=torch.zeros(1, dtype=torch.int),
+                append=torch.zeros(1, dtype=torch.int),
+            )
+            starts, stops = (edges == 1).nonzero().flatten(), (edges == -1).nonzero().flatten()
+            self.row_runs = list(zip(starts.tolist(), stops.tolist(), strict=True))
         shape = {"scalar": (), "post": (n_post,), "synapse": (n_rows, n_post)}[spec.granularity]
         self.alpha = nn.Parameter(torch.full((n_rows, n_post), spec.alpha_init))
         self.eta = nn.Parameter(torch.full(shape, spec.eta))
@@ -533,17 +538,24 @@ class Plasticity(nn.Module):
         """Parameter ``name`` as the whole matrix uses it: a compact ``[k, N]`` (see the class
         docstring) spread to ``[I, N]`` with zeros on the frozen rows; any other as it is."""
         value = getattr(self, name)
-        if self.row_index is None or value.dim() < 2 or value.shape[-2] == self.n_pre:
+        if self.row_runs is None or value.dim() < 2 or value.shape[-2] == self.n_pre:
             return value
-        padded = torch.cat([value, value.new_zeros(1, value.shape[-1])])
-        return padded[self.row_index]
+        pieces, row, taken = [], 0, 0
+        for start, stop in self.row_runs:
+            if start > row:
+                pieces.append(value.new_zeros(start - row, value.shape[-1]))
+            pieces.append(value[taken : taken + stop - start])
+            row, taken = stop, taken + stop - start
+        if row < self.n_pre:
+            pieces.append(value.new_zeros(self.n_pre - row, value.shape[-1]))
+        return torch.cat(pieces, dim=-2)
 
     def checkpoint_value(self, name: str, value: Tensor) -> Tensor:
         """A checkpointed parameter ``name`` as this module holds it: a whole ``[I, N]`` matrix
         saved before the compact parameters (plastic rows only) is cut to its plastic rows."""
         own = getattr(self, name, None)
         if (
-            self.row_index is not None
+            self.row_runs is not None
             and isinstance(own, nn.Parameter)
             and own.dim() == 2
             and tuple(value.shape) == (self.n_pre, self.n_post)
