@@ -194,7 +194,7 @@ class RecurrentSpikingLayer(nn.Module):
                 plasticity,
                 dt,
                 generator,
-                plastic_rows=self._plastic_rows(plasticity.rows, constant_inputs),
+                rows=self._plastic_rows(plasticity.rows, constant_inputs),
             )
             if plasticity
             else None
@@ -213,12 +213,11 @@ class RecurrentSpikingLayer(nn.Module):
             else None
         )
 
-    def _plastic_rows(self, rows: str, constant_inputs: int) -> Tensor | None:
-        """The boolean ``[I+N]`` of the presynaptic rows that learn for ``spec.rows``
-        (``None``: all of them)."""
+    def _plastic_rows(self, rows: str, constant_inputs: int) -> tuple[int, int] | None:
+        """The run ``(start, stop)`` of presynaptic rows (of ``[I+N]``) that learn for
+        ``spec.rows`` (``None``: all of them)."""
         if rows == "all":
             return None
-        index = torch.arange(self.n_pre)
         if rows == "recurrent" and not self.recurrent:
             raise ValueError(
                 "plasticity rows 'recurrent' makes the recurrent synapses plastic, but this "
@@ -231,10 +230,10 @@ class RecurrentSpikingLayer(nn.Module):
                 "(agent.constant_input: true), or use rows 'all', 'input' or 'recurrent'"
             )
         if rows == "input":
-            return index < self.n_in
+            return (0, self.n_in)
         if rows == "recurrent":
-            return index >= self.n_in
-        return (index >= self.n_in - constant_inputs) & (index < self.n_in)
+            return (self.n_in, self.n_pre)
+        return (self.n_in - constant_inputs, self.n_in)
 
     def modulator_source(self, pre_trace: Tensor, post_trace: Tensor) -> Tensor:
         """What the neuromodulator reads (``spec.modulator_input``): the traces of the input
@@ -243,16 +242,19 @@ class RecurrentSpikingLayer(nn.Module):
 
     def post_major_parameters(self) -> list[str]:
         """Names (relative to this layer) of the ``[I, N]`` parameters read elementwise with the
-        fast weights at every step (``raw``, ``alpha``, per-synapse coefficients): the ones a
-        compiled :class:`~plasticagents.Population` stores post-major, like ``hebb``. Empty for
-        a static layer."""
+        fast weights at every step (``raw``, ``alpha``, per-synapse coefficients, these over
+        the plastic rows): the ones a compiled :class:`~plasticagents.Population` stores
+        post-major, like ``hebb``. Empty for a static layer."""
         if self.plasticity is None:
             return []
-        shape = (self.n_pre, self.n_hidden)
+        shapes = {
+            "synapses": (self.n_pre, self.n_hidden),
+            "plasticity": (self.plasticity.n_rows, self.n_hidden),
+        }
         return [
             name
             for name, p in self.named_parameters()
-            if name.split(".")[0] in ("synapses", "plasticity") and tuple(p.shape) == shape
+            if tuple(p.shape) == shapes.get(name.split(".")[0])
         ]
 
     def initial_state(self, batch: int | tuple[int, ...]) -> LayerState:
@@ -278,8 +280,9 @@ class RecurrentSpikingLayer(nn.Module):
         if plastic is None:
             current = self.synapses.current(pre)
         else:
+            plasticity = self.plasticity
             current = self.synapses.current(
-                pre, self.plasticity.full("alpha"), plastic.hebb, self.plasticity.storage_dtype
+                pre, plasticity.alpha, plastic.hebb, plasticity.storage_dtype, plasticity.rows
             )
         z, neuron = self.neurons(current, state.neuron)
         a = self.trace_decay
@@ -419,7 +422,7 @@ class PlasticSNN(nn.Module):
         plastic = state.layer.plastic
         if plastic is None:
             return torch.zeros(state.spikes.shape[:-1], dtype=state.spikes.dtype)
-        alpha = self.layer.plasticity.full("alpha")
+        alpha = self.layer.plasticity.alpha  # over the plastic rows, like hebb
         delta = as_stored(alpha, plastic.hebb.dtype) * plastic.hebb.to(alpha.dtype)
         return delta.flatten(-2).norm(dim=-1)
 

@@ -370,8 +370,9 @@ class PlasticitySpec:
             ``input`` (the input currents, constant units included), ``recurrent`` (the
             layer's own spikes) or ``constant`` (only the constant input units of a
             :class:`~plasticagents.PlasticSNN` with ``constant_input=True``: a plastic bias the
-            network writes, read the same way whatever the observation). The other rows'
-            fast weights stay at zero (their synapses keep the slow weight).
+            network writes, read the same way whatever the observation). The other rows
+            have no fast weights (their synapses keep the slow weight): no state, no
+            ``alpha`` or per-synapse coefficients to search or train.
     """
 
     rule: str = "hebbian"
@@ -469,12 +470,13 @@ class Plasticity(nn.Module):
 
     Trained parameters: ``alpha [I, N]`` and the rule's coefficients (shape set by
     ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
-    ``plastic_rows``: a boolean ``[I]`` of the presynaptic rows that learn (``None``: all);
-    the others' fast weights keep their initial zero (the layer derives it from
-    ``spec.rows``). With some rows frozen, the per-synapse parameters (``alpha``, and the
-    rule's coefficients at ``synapse`` granularity) hold only the ``k`` plastic rows,
-    ``[k, N]``, so a frozen synapse is no search dimension for ES nor a parameter for an
-    optimiser; :meth:`full` gives them as ``[I, N]``, zero on the frozen rows.
+    ``rows``: the run ``(start, stop)`` of presynaptic rows that learn (``None``: all; the
+    layer derives it from ``spec.rows``). Only those ``k = stop - start`` rows have fast
+    weights: ``alpha``, the per-synapse coefficients and the state's ``hebb`` are ``[k, N]``
+    (``[..., k, N]``), so a frozen synapse costs no memory traffic, is no search dimension for
+    ES and no parameter for an optimiser; the layer feeds the update those rows' presynaptic
+    signals, and :meth:`spread` gives any of them back as the whole ``[..., I, N]`` matrix,
+    zero on the frozen rows.
     """
 
     def __init__(
@@ -484,38 +486,24 @@ class Plasticity(nn.Module):
         spec: PlasticitySpec,
         dt: float = 1e-3,
         generator: torch.Generator | None = None,
-        plastic_rows: Tensor | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.spec, self.n_pre, self.n_post, self.dt = spec, n_pre, n_post, dt
-        if plastic_rows is not None:
-            plastic_rows = torch.as_tensor(plastic_rows, dtype=torch.bool)
-            if plastic_rows.shape != (n_pre,):
+        if rows is not None:
+            rows = (int(rows[0]), int(rows[1]))
+            if not 0 <= rows[0] < rows[1] <= n_pre:
                 raise ValueError(
-                    f"plastic_rows must be a boolean [{n_pre}] (one per presynaptic row), got "
-                    f"shape {list(plastic_rows.shape)}"
+                    f"plastic rows must be a run (start, stop) with 0 <= start < stop <= "
+                    f"{n_pre}, got {rows}"
                 )
-            if not plastic_rows.any():
-                raise ValueError("plastic_rows selects no presynaptic row: nothing would learn")
-        # derived from the config (spec.rows), so not saved with the weights
-        self.register_buffer(
-            "plastic_rows", None if plastic_rows is None else plastic_rows.view(n_pre, 1), False
-        )
-        # the plastic rows as runs [start, stop) of consecutive rows (one run for every
-        # ``rows`` choice), so spreading the compact parameters is slicing, not a gather
-        self.row_runs: list[tuple[int, int]] | None = None
-        n_rows = n_pre
-        if plastic_rows is not None and not plastic_rows.all():
-            n_rows = int(plastic_rows.sum())
-            edges = torch.diff(
-                plastic_rows.int(),
-                prepend=torch.zeros(1, dtype=torch.int),
-                append=torch.zeros(1, dtype=torch.int),
-            )
-            starts, stops = (edges == 1).nonzero().flatten(), (edges == -1).nonzero().flatten()
-            self.row_runs = list(zip(starts.tolist(), stops.tolist(), strict=True))
-        shape = {"scalar": (), "post": (n_post,), "synapse": (n_rows, n_post)}[spec.granularity]
-        self.alpha = nn.Parameter(torch.full((n_rows, n_post), spec.alpha_init))
+            if rows == (0, n_pre):
+                rows = None
+        self.rows = rows
+        self.n_rows = n_pre if rows is None else rows[1] - rows[0]
+        k = self.n_rows
+        shape = {"scalar": (), "post": (n_post,), "synapse": (k, n_post)}[spec.granularity]
+        self.alpha = nn.Parameter(torch.full((k, n_post), spec.alpha_init))
         self.eta = nn.Parameter(torch.full(shape, spec.eta))
         if spec.rule == "abcd":
             # Najarro & Risi draw A..D at random; a Hebbian start (A=1) is a better ES init.
@@ -529,38 +517,39 @@ class Plasticity(nn.Module):
             for name in ("tau_plus", "tau_minus"):
                 value = getattr(spec, name)
                 if isinstance(value, TimeConstants):
-                    tau = value.sample(n_pre * n_post, generator).view(n_pre, n_post)
+                    tau = value.sample(k * n_post, generator).view(k, n_post)
                 else:
                     tau = torch.tensor(float(value))
                 self.register_buffer(name, tau)
 
+    def spread(self, x: Tensor) -> Tensor:
+        """``x: [..., k, N]`` over the plastic rows as the whole matrix's ``[..., I, N]``, zero
+        on the frozen rows (``x`` itself when every row learns)."""
+        if self.rows is None:
+            return x
+        start, stop = self.rows
+        lead, n = x.shape[:-2], x.shape[-1]
+        before = x.new_zeros((*lead, start, n))
+        after = x.new_zeros((*lead, self.n_pre - stop, n))
+        return torch.cat([before, x, after], dim=-2)
+
     def full(self, name: str) -> Tensor:
-        """Parameter ``name`` as the whole matrix uses it: a compact ``[k, N]`` (see the class
-        docstring) spread to ``[I, N]`` with zeros on the frozen rows; any other as it is."""
+        """Parameter ``name`` over the whole ``[I, N]`` matrix (see :meth:`spread`); a
+        coefficient without rows (``scalar`` or ``post`` granularity) as it is."""
         value = getattr(self, name)
-        if self.row_runs is None or value.dim() < 2 or value.shape[-2] == self.n_pre:
-            return value
-        pieces, row, taken = [], 0, 0
-        for start, stop in self.row_runs:
-            if start > row:
-                pieces.append(value.new_zeros(start - row, value.shape[-1]))
-            pieces.append(value[taken : taken + stop - start])
-            row, taken = stop, taken + stop - start
-        if row < self.n_pre:
-            pieces.append(value.new_zeros(self.n_pre - row, value.shape[-1]))
-        return torch.cat(pieces, dim=-2)
+        return self.spread(value) if value.dim() >= 2 else value
 
     def checkpoint_value(self, name: str, value: Tensor) -> Tensor:
         """A checkpointed parameter ``name`` as this module holds it: a whole ``[I, N]`` matrix
-        saved before the compact parameters (plastic rows only) is cut to its plastic rows."""
+        (saved before only the plastic rows were kept) is cut to the plastic rows."""
         own = getattr(self, name, None)
         if (
-            self.row_runs is not None
+            self.rows is not None
             and isinstance(own, nn.Parameter)
             and own.dim() == 2
             and tuple(value.shape) == (self.n_pre, self.n_post)
         ):
-            return value[self.plastic_rows.view(-1)]
+            return value[self.rows[0] : self.rows[1]]
         return value
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
@@ -570,9 +559,9 @@ class Plasticity(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def params(self) -> PlasticityParams:
-        get = lambda name, default: self.full(name) if hasattr(self, name) else default  # noqa: E731
+        get = lambda name, default: getattr(self, name, default)  # noqa: E731
         return PlasticityParams(
-            self.full("eta"),
+            self.eta,
             get("A", 1.0),
             get("B", 0.0),
             get("C", 0.0),
@@ -584,7 +573,6 @@ class Plasticity(nn.Module):
             self.spec.tau_theta,
             self.spec.clip,
             self.dt,
-            plastic=self.plastic_rows,
         )
 
     @property
@@ -595,12 +583,12 @@ class Plasticity(nn.Module):
 
     def initial_state(self, batch: tuple[int, ...], like: Tensor) -> PlasticState:
         """Zero fast weights (in ``spec.storage``'s dtype) and traces for a batch ``batch`` of
-        independent episodes."""
+        independent episodes (over the plastic rows only, ``[*batch, k, N]``)."""
 
         def z(*shape: int, dtype: torch.dtype = like.dtype) -> Tensor:
             return torch.zeros((*batch, *shape), dtype=dtype, device=like.device)
 
-        i, n, rule = self.n_pre, self.n_post, self.spec.rule
+        i, n, rule = self.n_rows, self.n_post, self.spec.rule
         per_synapse = rule == "stdp" and (self.tau_plus.dim() > 0 or self.tau_minus.dim() > 0)
         return PlasticState(
             hebb=z(i, n, dtype=self.storage_dtype or like.dtype),
@@ -613,6 +601,10 @@ class Plasticity(nn.Module):
     def forward(
         self, pre: Tensor, post: Tensor, state: PlasticState, modulation: Tensor | None = None
     ) -> PlasticState:
+        """One update from the whole presynaptic signal ``pre: [..., I]`` (the plastic rows'
+        part is taken here) and ``post: [..., N]``."""
+        if self.rows is not None:
+            pre = pre[..., self.rows[0] : self.rows[1]]
         return plasticity_step(
             pre,
             post,

@@ -123,14 +123,14 @@ class Synapses(nn.Module):
         grad = grad.detach()
         self.dense_grad = grad.clone() if self.dense_grad is None else self.dense_grad + grad
 
-    def _apply_dale(self, magnitude: Tensor, free: Tensor) -> Tensor:
+    def _apply_dale(self, magnitude: Tensor, free: Tensor, rows: slice = slice(None)) -> Tensor:
         if not self.dale_rows:
             return free
-        sign = self.sign.unsqueeze(-1)
+        sign = self.sign[rows].unsqueeze(-1)
         return torch.where(sign == 0, free, sign * torch.relu(magnitude))
 
-    def _masked(self, w: Tensor) -> Tensor:
-        return w if self.mask is None else w * self.mask
+    def _masked(self, w: Tensor, rows: slice = slice(None)) -> Tensor:
+        return w if self.mask is None else w * self.mask[rows]
 
     def weight(self) -> Tensor:
         """The effective matrix ``W: [I, N]`` (signs applied, absent synapses zero)."""
@@ -149,12 +149,16 @@ class Synapses(nn.Module):
         alpha: Tensor | None = None,
         hebb: Tensor | None = None,
         storage: torch.dtype | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> Tensor:
         """Postsynaptic current ``[..., N]`` from ``pre: [..., I]``.
 
         With plasticity, ``alpha: [I, N]`` and ``hebb: [..., I, N]`` add the fast part
         ``alpha ⊙ hebb`` to the slow weight (to the magnitude on Dale rows), masked like it.
         The effective matrix is formed in one fused ``addcmul`` (this is the hot path of ES).
+        ``rows``: only the run ``(start, stop)`` of rows is plastic, ``alpha: [k, N]`` and
+        ``hebb: [..., k, N]`` over those rows; the other rows act through the slow matrix
+        alone, one shared product for the whole batch.
         ``storage`` (the plasticity's, e.g. ``torch.float16``): the slow weight and ``alpha``
         are used as that dtype holds them (:func:`~plasticagents.plasticity.as_stored`), and
         ``hebb`` (held in it) is read as the slow weight's dtype.
@@ -169,6 +173,18 @@ class Synapses(nn.Module):
         if storage is not None and storage != raw.dtype:
             alpha, hebb = as_stored(alpha, storage), hebb.to(raw.dtype)
             raw = as_stored(raw, storage)
-        w = torch.addcmul(raw, alpha, hebb)
-        w = self._masked(self._apply_dale(w, w))
-        return (pre.unsqueeze(-2) @ w).squeeze(-2)
+        if rows is None:
+            w = torch.addcmul(raw, alpha, hebb)
+            w = self._masked(self._apply_dale(w, w))
+            return (pre.unsqueeze(-2) @ w).squeeze(-2)
+        start, stop = rows
+        fast = slice(start, stop)
+        w = torch.addcmul(raw[fast], alpha, hebb)
+        w = self._masked(self._apply_dale(w, w, fast), fast)
+        out = (pre[..., fast].unsqueeze(-2) @ w).squeeze(-2)
+        slow = self._masked(self._apply_dale(raw, raw))
+        if start > 0:
+            out = out + pre[..., :start] @ slow[:start]
+        if stop < self.n_pre:
+            out = out + pre[..., stop:] @ slow[stop:]
+        return out

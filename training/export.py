@@ -215,7 +215,9 @@ def _effective_weight(layer: Any, hebb: Tensor | None) -> Tensor:
             w = layer.synapses.weight()
             return w if storage is None else as_stored(w, storage)
         eye = torch.eye(layer.n_pre, dtype=layer.synapses.raw.dtype)
-        return layer.synapses.current(eye, layer.plasticity.full("alpha"), hebb, storage)
+        return layer.synapses.current(
+            eye, layer.plasticity.alpha, hebb, storage, layer.plasticity.rows
+        )
 
 
 def _policy_graph(

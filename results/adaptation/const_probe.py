@@ -81,7 +81,7 @@ def after_reversal(rewards: np.ndarray) -> float:
 
 def const_bias_probe(policy, row: int):
     """A rollout probe: the constant row's plastic bias ``alpha_c * hebb_c`` per slot."""
-    alpha = policy.layer.plasticity.full("alpha").detach()[row]
+    alpha = policy.layer.plasticity.alpha.detach()[row]
 
     def probe(state):
         with torch.no_grad():
@@ -97,6 +97,8 @@ for seed in range(8):
     policy = loaded.policy
     assert policy.constant_input, f"{run} has no constant input"
     row = policy.encoder.n_out  # the constant unit comes after the encoded inputs
+    # the fast weights hold only the plastic rows (from row plasticity.rows[0]) when not all
+    row -= (policy.layer.plasticity.rows or (0, 0))[0]
     env_cfg = loaded.env_config()
     base = loaded.agent(env_cfg)
     variants = {
