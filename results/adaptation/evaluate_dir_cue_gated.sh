@@ -13,6 +13,13 @@
 #     PLASTIC=ff-plastic-constrow-g300 LABEL="plastic bias (constant row only)" \
 #         CONTROL=ff-static-const-g300 CONTROL_LABEL="static SNN + constant input" \
 #         OUT=results/adaptation/dir_cue_constrow bash results/adaptation/evaluate_dir_cue_gated.sh
+# CONTROL2=PREFIX with CONTROL2_LABEL adds a third (the plastic bias with its frozen rows not
+# searched, beside the plastic bias and its static control):
+#     PLASTIC=ff-plastic-constrow-compact-g300 LABEL="plastic bias, frozen rows not searched" \
+#         CONTROL=ff-plastic-constrow-g300 CONTROL_LABEL="plastic bias (constant row only)" \
+#         CONTROL2=ff-static-const-g300 CONTROL2_LABEL="static SNN + constant input" \
+#         OUT=results/adaptation/dir_cue_constrow_compact \
+#         bash results/adaptation/evaluate_dir_cue_gated.sh --threads 2
 # Run from the repository root:
 #     [PLASTIC=... LABEL=... OUT=...] [CONTROL=... CONTROL_LABEL=...] \
 #         bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
@@ -22,6 +29,9 @@ runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-"$1"-s"$s"-*;
 control=()
 if [ -n "${CONTROL:-}" ]; then
   control=(--arm "${CONTROL_LABEL:?CONTROL_LABEL names the CONTROL arm}=$(runs "$CONTROL")")
+fi
+if [ -n "${CONTROL2:-}" ]; then
+  control+=(--arm "${CONTROL2_LABEL:?CONTROL2_LABEL names the CONTROL2 arm}=$(runs "$CONTROL2")")
 fi
 plasticagents adaptation \
   --arm "${LABEL:-gated plastic SNN}=$(runs "${PLASTIC:-ff-plastic-gated4}")" \
