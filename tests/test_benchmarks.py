@@ -252,6 +252,25 @@ def test_bench_storage_times_both_storages_in_one_process(bench, tmp_path, capsy
     assert "ratio float16 / float32" in capsys.readouterr().out
 
 
+def test_bench_rows_times_every_side_and_counts_fewer_parameters(bench, tmp_path, capsys):
+    argv = ["--population", "2", "--inputs", "3", "--neurons", "4", "--steps", "2"]
+    argv += ["--repeats", "2", "--warmup", "1", "--threads", "1", "--no-compile"]
+    argv += ["--out", str(tmp_path / "r.json")]
+    bench("bench_rows").main(argv)
+    out = _check_record(
+        tmp_path / "r.json",
+        "bench_rows.py",
+        argv,
+        ["input_over_all", "recurrent_over_all", "constant_over_all", "static_over_all"],
+    )
+    params = out["parameters"]
+    # a frozen row has no alpha: [I+N, N] = [8, 4] plastic, [4, 4] input, [1, 4] constant
+    assert params["all"] - params["input"] == params["all"] - params["recurrent"] == 16
+    assert params["all"] - params["constant"] == 28 and params["constant"] > params["static"]
+    assert all(len(t["repeats"]) == 2 and t["median"] > 0 for t in out["us_per_step"].values())
+    assert "rows=constant" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(QUICK))
 def test_script_runs_and_writes_its_record(script, tmp_path):
