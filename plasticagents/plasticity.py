@@ -3,7 +3,9 @@
 A plastic synapse matrix has a slow part ``W`` (a trained parameter) and a fast part ``hebb``
 (state, reset every episode); the effective weight is ``W_eff = W + alpha ⊙ hebb``. Shapes:
 presynaptic signal ``pre: [..., I]``, postsynaptic ``post: [..., N]``, ``hebb: [..., I, N]``
-(``x @ W`` convention: rows are presynaptic). Each rule defines a *term* ``T_ij``:
+(``x @ W`` convention: rows are presynaptic; a layer whose spec makes only some rows plastic
+keeps fast weights for those ``k`` rows alone, ``[..., k, N]``). Each rule defines a *term*
+``T_ij``:
 
 =========  ======================================================  ============================
 rule       term ``T_ij``                                           source
@@ -120,7 +122,8 @@ def as_stored(t: Tensor, dtype: torch.dtype) -> Tensor:
 class PlasticState(NamedTuple):
     """Fast synaptic state; fields a rule does not use are ``None``.
 
-    ``hebb``: ``[..., I, N]``; ``elig``: eligibility trace ``[..., I, N]`` (retroactive mode);
+    ``hebb``: ``[..., I, N]`` (``I``: the plastic rows, see :class:`Plasticity`); ``elig``:
+    eligibility trace ``[..., I, N]`` (retroactive mode);
     ``theta``: BCM threshold ``[..., N]``; ``x_pre``/``y_post``: STDP traces ``[..., I, 1|N]`` and
     ``[..., 1|I, N]``.
     """
@@ -468,8 +471,9 @@ class Neuromodulator(nn.Module):
 class Plasticity(nn.Module):
     """Owns the coefficients of one plastic ``[I, N]`` matrix and calls :func:`plasticity_step`.
 
-    Trained parameters: ``alpha [I, N]`` and the rule's coefficients (shape set by
-    ``spec.granularity``); the neuromodulator's weights live in the layer that computes ``M``.
+    Trained parameters: ``alpha [I, N]`` (``[k, N]``, see ``rows``) and the rule's
+    coefficients (shape set by ``spec.granularity``); the neuromodulator's weights live in the
+    layer that computes ``M``.
     ``rows``: the run ``(start, stop)`` of presynaptic rows that learn (``None``: all; the
     layer derives it from ``spec.rows``). Only those ``k = stop - start`` rows have fast
     weights: ``alpha``, the per-synapse coefficients and the state's ``hebb`` are ``[k, N]``
@@ -517,7 +521,10 @@ class Plasticity(nn.Module):
             for name in ("tau_plus", "tau_minus"):
                 value = getattr(spec, name)
                 if isinstance(value, TimeConstants):
-                    tau = value.sample(k * n_post, generator).view(k, n_post)
+                    # drawn for the whole matrix, then cut: the generator's stream (and every
+                    # later draw from it) is the same whichever rows learn
+                    tau = value.sample(n_pre * n_post, generator).view(n_pre, n_post)
+                    tau = tau if rows is None else tau[rows[0] : rows[1]].clone()
                 else:
                     tau = torch.tensor(float(value))
                 self.register_buffer(name, tau)
@@ -540,12 +547,13 @@ class Plasticity(nn.Module):
         return self.spread(value) if value.dim() >= 2 else value
 
     def checkpoint_value(self, name: str, value: Tensor) -> Tensor:
-        """A checkpointed parameter ``name`` as this module holds it: a whole ``[I, N]`` matrix
-        (saved before only the plastic rows were kept) is cut to the plastic rows."""
+        """A checkpointed parameter or buffer ``name`` as this module holds it: a whole
+        ``[I, N]`` matrix (saved before only the plastic rows were kept) is cut to the plastic
+        rows."""
         own = getattr(self, name, None)
         if (
             self.rows is not None
-            and isinstance(own, nn.Parameter)
+            and isinstance(own, Tensor)
             and own.dim() == 2
             and tuple(value.shape) == (self.n_pre, self.n_post)
         ):
@@ -553,7 +561,8 @@ class Plasticity(nn.Module):
         return value
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        for name, _ in self.named_parameters(recurse=False):
+        names = [n for n, _ in self.named_parameters(recurse=False)]
+        for name in [*names, *(n for n, _ in self.named_buffers(recurse=False))]:
             if prefix + name in state_dict:
                 state_dict[prefix + name] = self.checkpoint_value(name, state_dict[prefix + name])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -182,9 +182,8 @@ class Synapses(nn.Module):
         w = torch.addcmul(raw[fast], alpha, hebb)
         w = self._masked(self._apply_dale(w, w, fast), fast)
         out = (pre[..., fast].unsqueeze(-2) @ w).squeeze(-2)
-        slow = self._masked(self._apply_dale(raw, raw))
-        if start > 0:
-            out = out + pre[..., :start] @ slow[:start]
-        if stop < self.n_pre:
-            out = out + pre[..., stop:] @ slow[stop:]
+        for slow in (slice(0, start), slice(stop, self.n_pre)):
+            if slow.stop > slow.start:
+                w = self._masked(self._apply_dale(raw[slow], raw[slow], slow), slow)
+                out = out + pre[..., slow] @ w
         return out

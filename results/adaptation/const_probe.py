@@ -65,7 +65,7 @@ class RowLesion:
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
         action, state = self.agent.predict(obs, state, episode_start, deterministic)
         plastic = plastic_state(state)
-        hebb = plastic.hebb.clone()  # [n, I, N]
+        hebb = plastic.hebb.clone()  # [n, I, N] (I: the plastic rows)
         if self.keep:
             kept = hebb[:, self.row, :].clone()
             hebb.zero_()
@@ -96,9 +96,9 @@ for seed in range(8):
     loaded = load_policy(run)
     policy = loaded.policy
     assert policy.constant_input, f"{run} has no constant input"
-    row = policy.encoder.n_out  # the constant unit comes after the encoded inputs
-    # the fast weights hold only the plastic rows (from row plasticity.rows[0]) when not all
-    row -= (policy.layer.plasticity.rows or (0, 0))[0]
+    unit = policy.encoder.n_out  # the constant unit comes after the encoded inputs
+    # its row in the fast weights, which hold only the plastic rows when not all
+    row = unit - (policy.layer.plasticity.rows or (0, 0))[0]
     env_cfg = loaded.env_config()
     base = loaded.agent(env_cfg)
     variants = {
@@ -140,7 +140,7 @@ for seed in range(8):
     axis = (fwd - bwd) / max(float(np.linalg.norm(fwd - bwd)), 1e-12)
     projection = bias[:, 0] @ axis  # [T]: the first episode
     traces[seed] = (projection - 0.5 * (fwd + bwd) @ axis, dirs[:, 0])
-    raw = policy.layer.synapses.raw.detach()[row]
+    raw = policy.layer.synapses.raw.detach()[unit]
     per_seed[seed] = {
         "run": str(run),
         "reward_per_step_after_reversal": rewards,

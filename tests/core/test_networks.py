@@ -643,6 +643,49 @@ def test_plasticity_rows_confine_the_fast_weights_to_those_rows(gen, rows, learn
         assert torch.allclose(y_pop, y[-1].expand(3, 2, 3), atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "rows,spec,layer",
+    [
+        (
+            "recurrent",
+            PlasticitySpec("hebbian", mode="modulated", granularity="post", storage="float16"),
+            {"dale": True, "density": 0.5},
+        ),
+        ("input", PlasticitySpec("stdp", tau_plus=TimeConstants(20e-3, "gamma", 0.3)), {}),
+    ],
+)
+def test_plasticity_rows_keep_dale_mask_half_storage_and_stdp_time_constants(rows, spec, layer):
+    """The rows path keeps what the whole matrix does on the frozen rows (Dale's signs, the
+    sparse mask, half-precision storage) and on the plastic ones (STDP's per-synapse time
+    constants: the same draws as the whole matrix's, and a whole-matrix checkpoint's cut)."""
+    learning = {"recurrent": slice(7, 31), "input": slice(0, 7)}[rows]
+    frozen = torch.ones(31, dtype=torch.bool)
+    frozen[learning] = False
+    net = make_net(torch.Generator().manual_seed(5), spec, constant_input=True, **layer)
+    with torch.no_grad():
+        net.layer.plasticity.alpha.fill_(0.5)
+        net.layer.plasticity.alpha[frozen] = 0.0
+    masked = make_net(
+        torch.Generator().manual_seed(5),
+        dataclasses.replace(spec, rows=rows),
+        constant_input=True,
+        **layer,
+    )
+    mine, whole = masked.layer.plasticity, net.layer.plasticity
+    if spec.rule == "stdp":
+        assert torch.equal(mine.tau_plus, whole.tau_plus[learning])
+        with torch.no_grad():
+            whole.tau_plus.mul_(1.5)  # a checkpoint's own time constants
+    masked.load_state_dict(net.state_dict())
+    if spec.rule == "stdp":
+        assert torch.equal(mine.tau_plus, whole.tau_plus[learning])
+    xs = torch.randn(10, 2, 6) * 2
+    (y_all, state_all), (y, state) = rollout(net, xs), rollout(masked, xs)
+    assert state.layer.plastic.hebb.abs().sum() > 0
+    torch.testing.assert_close(y, y_all)
+    torch.testing.assert_close(masked.weight_change(state), net.weight_change(state_all))
+
+
 def test_plasticity_rows_refuse_rows_the_layer_lacks(gen):
     spec = PlasticitySpec("hebbian", rows="constant")
     with pytest.raises(ValueError, match="no constant input: set constant_input=True"):
