@@ -26,7 +26,7 @@ RUNS (default dir-cue-ff-plastic-modc-g300) names another constant-input arm's r
 (RUNS-sS-*), OUT (default results/adaptation/dir_cue_modc/const_probe.json) its file: the arm
 with only the constant row plastic (dir-cue-ff-plastic-constrow-g300, whose other rows hold no
 fast weights, so lesioning them costs nothing by construction) writes
-results/adaptation/dir_cue_constrow/const_probe.json.
+results/adaptation/dir_cue_constrow/const_probe.json. Seeds 0-7, those whose runs exist.
 """
 
 import json
@@ -91,7 +91,8 @@ def const_bias_probe(policy, row: int):
 
 
 per_seed, traces = {}, {}
-for seed in range(8):
+SEEDS = [s for s in range(8) if list(RUNS.glob(f"{ARM}-s{s}-*"))]  # the seeds trained
+for seed in SEEDS:
     (run,) = RUNS.glob(f"{ARM}-s{seed}-*")
     loaded = load_policy(run)
     policy = loaded.policy
