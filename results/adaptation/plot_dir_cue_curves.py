@@ -12,9 +12,11 @@ results/adaptation/dir_cue_ff_g600/learning_curves.png. From the repository root
         "plastic SNN (modulated)=dir-cue-ff-plastic-snn" \
         "static SNN=dir-cue-ff-static-snn" "LSTM, 20 units=dir-cue-lstm20-es" \
         "oracle (sees the direction)=dir-cue-ff-oracle-snn")
+SEEDS (default "0 1 2 3 4 5 6 7") chooses the training seeds.
 """
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -44,9 +46,10 @@ def curve(prefix: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array([float(r["mean_fitness"]) for r in rows])
 
 
+SEEDS = [int(s) for s in os.environ.get("SEEDS", "0 1 2 3 4 5 6 7").split()]
 fig, ax = plt.subplots(figsize=(7, 4))
 for label, prefix in ARMS.items():
-    curves = [curve(prefix, s) for s in range(8)]
+    curves = [curve(prefix, s) for s in SEEDS]
     n = min(len(c[0]) for c in curves)
     steps = curves[0][0][:n] / 1e6
     values = np.sort(np.stack([c[1][:n] for c in curves]), axis=0)
@@ -55,7 +58,11 @@ for label, prefix in ARMS.items():
 ax.axvline(9.6, color="0.5", ls=":", lw=1)
 ax.set_xlabel("env steps (millions)")
 ax.set_ylabel("population mean fitness (return)")
-ax.set_title("Direction task, ES (PGPE, popsize 32): median of 8 seeds, 2nd-7th shaded", size=9)
+ax.set_title(
+    f"Direction task, ES (PGPE, popsize 32): median of {len(SEEDS)} seeds, "
+    f"2nd-{len(SEEDS) - 1}th shaded",
+    size=9,
+)
 ax.legend(fontsize=8, loc="upper left")
 fig.tight_layout()
 fig.savefig(OUT, dpi=120)
