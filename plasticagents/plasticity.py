@@ -540,12 +540,6 @@ class Plasticity(nn.Module):
         after = x.new_zeros((*lead, self.n_pre - stop, n))
         return torch.cat([before, x, after], dim=-2)
 
-    def full(self, name: str) -> Tensor:
-        """Parameter ``name`` over the whole ``[I, N]`` matrix (see :meth:`spread`); a
-        coefficient without rows (``scalar`` or ``post`` granularity) as it is."""
-        value = getattr(self, name)
-        return self.spread(value) if value.dim() >= 2 else value
-
     def checkpoint_value(self, name: str, value: Tensor) -> Tensor:
         """A checkpointed parameter or buffer ``name`` as this module holds it: a whole
         ``[I, N]`` matrix (saved before only the plastic rows were kept) is cut to the plastic

@@ -184,6 +184,8 @@ for ax, (seed, (projection, direction)) in zip(axes.flat, traces.items(), strict
     ax.axhline(0, color="0.5", lw=0.5)
     cost = per_seed[seed]["lesion_cost"]["constant row lesioned"]
     ax.set_title(f"seed {seed}: lesion costs {cost:.2f}/step", fontsize=9)
+for ax in axes.flat[len(traces) :]:
+    ax.axis("off")  # fewer than 8 seeds trained
 for ax in axes[-1]:
     ax.set_xlabel("step (backward shaded)")
 for ax in axes[:, 0]:

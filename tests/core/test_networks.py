@@ -623,7 +623,7 @@ def test_plasticity_rows_confine_the_fast_weights_to_those_rows(gen, rows, learn
     load_params(masked, policy_payload(net)["params"])
     plasticity, k = masked.layer.plasticity, learning.stop - learning.start
     assert plasticity.alpha.shape == plasticity.eta.shape == (k, 24)
-    assert torch.equal(plasticity.full("alpha"), net.layer.plasticity.alpha)
+    assert torch.equal(plasticity.spread(plasticity.alpha), net.layer.plasticity.alpha)
     dims = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert dims(net) - dims(masked) == 2 * (31 - k) * 24  # alpha and eta per synapse
     xs = torch.randn(12, 2, 6) * 2
