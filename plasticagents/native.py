@@ -17,7 +17,8 @@ stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the b
 env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
 :func:`unsupported` names what else a network uses, and the population then keeps the
 compiled torch step. The results equal the torch step's up to float rounding (the sums run in
-another order), which ``tests/core/test_native.py`` checks step by step on every covered mode
+another order, and the C step flushes subnormal floats, below 1.2e-38, to zero: a silent
+neuron's fast weights decaying through that range slowed the step 2.2x), which ``tests/core/test_native.py`` checks step by step on every covered mode
 and granularity, in both storages, and on the options the C step reads (resets, thresholds,
 per-neuron time constants, modulators, simulation steps per input, outputs).
 

@@ -232,6 +232,35 @@ def test_native_step_does_not_write_its_inputs(native_lib):
     assert new.layer.plastic.hebb.stride(-2) == 1  # post-major, like the compiled step's
 
 
+def _subnormal(t: torch.Tensor) -> torch.Tensor:
+    return (t != 0) & (t.abs() < torch.finfo(torch.float32).tiny)
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mode(
+    storage, native_lib
+):
+    """A silent neuron's fast weights decay through the subnormal range, where x86 takes a
+    microcode assist per operation (the population step ran 2.2x slower): the C step flushes
+    them to zero, and leaves the calling thread's float mode as it found it."""
+    net = _net(recurrent=False, eta=0.05, storage=storage)
+    _, native_pop = _pair(net)
+    state = native_pop.initial_state(2)
+    state.layer.post_trace.fill_(1e-39)
+    if storage == "float32":  # (a float16 fast weight is never subnormal as a float32)
+        state.layer.plastic.hebb.fill_(1e-39)
+    _, new = native_pop(torch.zeros(4, 2, 7), state)
+    assert not _subnormal(new.layer.post_trace).any()
+    hebb = new.layer.plastic.hebb.float()
+    assert not _subnormal(hebb).any()
+    silent = new.layer.post_trace == 0  # neurons that did not spike: their rows are zero
+    assert silent.any()
+    rows = hebb.transpose(-1, -2)[silent]  # [silent neurons, inputs]
+    assert torch.equal(rows, torch.zeros_like(rows))
+    x = torch.tensor([1e-38]) * torch.tensor([0.01])  # this thread's mode: subnormals kept
+    assert _subnormal(x).all()
+
+
 @pytest.mark.parametrize(
     "kwargs,reason",
     [
