@@ -10,6 +10,13 @@ iteration's update, through the project's rollout engine (it was SB3's ``evaluat
 before the update, so the best checkpoint held a policy one update older than its score's);
 recurrent PPO's ``mean_return`` is the exact mean of the finished episodes' returns (SB3's
 ``Monitor`` rounded each to 6 decimals). Every other number is the old code's.
+
+Host variants: float32 sums differ in their last bits between CPUs (the BLAS and vectorised
+kernels torch picks per instruction set), and a PPO run amplifies them (a spike or a sampled
+action flips, the episodes part). ``python tests/training/smoke_golden.py --variant NAME...``
+adds this host's numbers for the configs named as another accepted variant (with the host's
+description), leaving the pinned ones as they are: run it only on a host whose numbers differ
+with no change to the code (check the pinned commit reproduces the difference).
 """
 
 from __future__ import annotations
@@ -62,12 +69,45 @@ def smoke_numbers(config: Path, workdir: Path) -> dict:
     return numbers
 
 
-def main() -> None:
-    golden = {}
-    for config in sorted(SMOKE.glob("*.yaml")):
-        with tempfile.TemporaryDirectory() as tmp:
-            golden[config.stem] = smoke_numbers(config, Path(tmp))
-        print(f"{config.stem}: {len(golden[config.stem]['metrics'])} rows", file=sys.stderr)
+def host() -> str:
+    """This machine as the numbers depend on it: CPU model and torch's kernel set."""
+    import platform
+
+    import torch
+
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}; torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", nargs="+", metavar="NAME", help="configs to add a variant of")
+    args = parser.parse_args(argv)
+    if args.variant:
+        golden = json.loads(GOLDEN.read_text())
+        unknown = [n for n in args.variant if n not in golden]
+        if unknown:
+            parser.error(f"unknown smoke configs {unknown}; valid choices: {sorted(golden)}")
+        for name in args.variant:
+            with tempfile.TemporaryDirectory() as tmp:
+                numbers = smoke_numbers(SMOKE / f"{name}.yaml", Path(tmp))
+            golden[name].setdefault("variants", []).append({"host": host(), **numbers})
+            print(f"{name}: variant {len(golden[name]['variants'])} from {host()}", file=sys.stderr)
+    else:
+        golden = {}
+        for config in sorted(SMOKE.glob("*.yaml")):
+            with tempfile.TemporaryDirectory() as tmp:
+                golden[config.stem] = smoke_numbers(config, Path(tmp))
+            print(f"{config.stem}: {len(golden[config.stem]['metrics'])} rows", file=sys.stderr)
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps(golden, indent=1) + "\n")
 
