@@ -6,11 +6,13 @@ same neuromodulated Hebbian rule and the same constant input unit, differing onl
 ``rows``: ``all`` (the ``[I+N, N]`` fast weights of every row), ``input``, ``recurrent``,
 ``constant`` (only the constant unit's row: a plastic bias per neuron) and ``static``
 (``plasticity=None``). Each is stepped as ES steps it: a :class:`~plasticagents.Population` of
-``--population`` individuals, one episode each, the torch step (compiled unless
-``--no-compile``; the C step covers ``rows=all`` only). Each repeat times ``--steps`` steps of
-every side in turn, so a host whose speed drifts moves all alike. Printed: each side's median
-time per population step and the medians of the per-repeat ratios side / ``all`` (< 1: cheaper
-than every row plastic). The record goes to
+``--population`` individuals, one episode each, through the step ES runs it with
+(``--kernel auto``, the default: the C step, ``plasticagents.native``, for every plastic side,
+the compiled torch step for ``static``, which the C step does not cover; ``--kernel torch``:
+the torch step on every side, compiled unless ``--no-compile``). Each repeat times
+``--steps`` steps of every side in turn, so a host whose speed drifts moves all alike.
+Printed: each side's median time per population step and the medians of the per-repeat ratios
+side / ``all`` (< 1: cheaper than every row plastic). The record goes to
 ``results/benchmarks/bench_rows-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_rows.py [--population 64] [--inputs 27] [--neurons 128]
@@ -55,18 +57,26 @@ def compare(args) -> dict:
     """Time every side's population steps, alternating (module docstring)."""
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(args.population, 1, args.inputs, generator=gen)
-    sides = {}
+    sides, kernels = {}, {}
     with warnings.catch_warnings():
         # dynamo instantiates the surrogate's autograd Function, which torch deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         for rows in SIDES:
             net = network(args, rows)
-            pop = Population(net, args.population, compile=args.compile)
+            native = args.kernel == "auto" and rows != "static"
+            pop = Population(
+                net, args.population, compile=args.compile, native=native, threads=args.threads
+            )
+            if native and not pop.native:
+                raise SystemExit(f"the C step did not take rows={rows}: see the warning above")
             state = pop.initial_state(1)
             with torch.no_grad():
                 for _ in range(args.warmup):  # compiles (not timed)
                     _, state = pop(x, state)
             sides[rows] = [pop, state, sum(p.numel() for p in net.parameters())]
+            kernels[rows] = (
+                "native C step" if pop.native else ("compiled" if args.compile else "eager")
+            )
     per: dict[str, list[float]] = {rows: [] for rows in SIDES}
     with torch.no_grad():
         for _ in range(args.repeats):
@@ -86,6 +96,7 @@ def compare(args) -> dict:
     }
     return {
         "parameters": {rows: side[2] for rows, side in sides.items()},
+        "kernels": kernels,
         "us_per_step": {rows: timing(v) for rows, v in per.items()},
         "ratios": ratios,
     }
@@ -103,6 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-compile", dest="compile", action="store_false")
+    parser.add_argument(
+        "--kernel",
+        choices=("auto", "torch"),
+        default="auto",
+        help="auto: the C step for the plastic sides (as ES runs them); torch: torch everywhere",
+    )
     add_out_argument(parser, "bench_rows")
     args = parser.parse_args(argv)
     for name in ("population", "inputs", "outputs", "neurons", "steps", "repeats", "threads"):
@@ -113,13 +130,16 @@ def main(argv: list[str] | None = None) -> None:
     res = compare(args)
     print(
         f"population {args.population} x 1 episode, {args.inputs} inputs + 1 constant, "
-        f"{args.neurons} LIF (recurrent), {'compiled' if args.compile else 'eager'} torch "
-        f"step, {args.threads} threads; median of {args.repeats} repeats of {args.steps} steps"
+        f"{args.neurons} LIF (recurrent), {args.threads} threads; median of {args.repeats} "
+        f"repeats of {args.steps} steps"
     )
     for rows in SIDES:
         us = res["us_per_step"][rows]["median"]
         ratio = "" if rows == "all" else f"  ({res['ratios'][f'{rows}_over_all']:.2f}x of all)"
-        print(f"  rows={rows:<9} {us:9.1f} us per step, {res['parameters'][rows]} params{ratio}")
+        print(
+            f"  rows={rows:<9} {us:9.1f} us per step, {res['parameters'][rows]} params, "
+            f"{res['kernels'][rows]}{ratio}"
+        )
     path = rec.write(
         args.out or default_out("bench_rows"),
         outputs={

@@ -9,9 +9,11 @@ of its simulation steps at once, while its synapses stay in the core's L2 cache;
 the individuals over ``torch.get_num_threads()`` threads (or the step's ``threads``), and the
 call releases the GIL.
 
-It covers the networks the ES configs use: a direct-current encoder, one recurrent or
-feed-forward LIF layer (per-neuron time constants, ``subtract`` or ``zero`` reset) with Hebbian
-plasticity in ``plain`` or ``modulated`` mode on traces (any granularity), no Dale's law or
+It covers the networks the ES configs use: a direct-current encoder (with or without
+``constant_input``), one recurrent or feed-forward LIF layer (per-neuron time constants,
+``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain`` or ``modulated`` mode on
+traces (any granularity, on any ``PlasticitySpec.rows``: only the plastic rows hold fast
+weights, ``alpha`` and per-synapse coefficients, as in the torch step), no Dale's law or
 sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
 stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the bytes each
 env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
@@ -67,7 +69,10 @@ _errors: dict[str, str | None] = {}
 
 class _Dims(ctypes.Structure):
     _fields_ = [
-        *[(n, ctypes.c_int64) for n in ("P", "B", "D", "N", "O", "K", "I", "E", "steps")],
+        *[
+            (n, ctypes.c_int64)
+            for n in ("P", "B", "D", "N", "O", "K", "I", "E", "steps", "C", "r0", "R")
+        ],
         *[(n, ctypes.c_int) for n in ("recurrent", "modulated", "reset_zero", "tanh_out")],
         ("n_threads", ctypes.c_int),
         *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
@@ -173,13 +178,11 @@ def unsupported(module: torch.nn.Module) -> str | None:
     spec = layer.plasticity.spec if layer.plasticity is not None else None
     checks = [
         (type(module.encoder) is DirectCurrentEncoder, "encoder is not direct"),
-        (not module.constant_input, "a constant input"),
         (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
         (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
         (spec is not None, "layer is static (no plasticity)"),
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
         (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
-        (spec is None or spec.rows == "all", f"plasticity rows {getattr(spec, 'rows', 0)!r}"),
         (layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
         (not layer.modulator_reads_input, "a neuromodulator reading the input"),
         (not layer.synapses.dale_rows, "Dale's law"),
@@ -237,6 +240,10 @@ class NativeSNNStep:
         self.threads = threads
         layer = module.layer
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
+        # the plastic rows' run [r0, r0 + R) of the n_pre presynaptic rows (alpha and the fast
+        # weights hold those R rows only)
+        rows = layer.plasticity.rows
+        self.r0, self.R = (0, self.n_pre) if rows is None else (rows[0], rows[1] - rows[0])
         spec = layer.plasticity.spec
         # raw, alpha and the fast weights (float32 networks only, see unsupported)
         self.storage = layer.plasticity.storage_dtype or torch.float32
@@ -251,6 +258,9 @@ class NativeSNNStep:
             K=self.K,
             I=self.n_pre,
             steps=module.steps_per_input,
+            C=int(module.constant_input),
+            r0=self.r0,
+            R=self.R,
             recurrent=int(layer.recurrent),
             modulated=int(self.modulated),
             reset_zero=int(lif.reset == "zero"),
@@ -327,7 +337,7 @@ class NativeSNNStep:
         P, N, n_out, n_pre, B = self.size, self.N, self.n_out, self.n_pre, x.shape[1]
         ls, rs = state.layer, state.readout
         expected = {
-            "fast weights": (ls.plastic.hebb, (P, B, n_pre, N)),
+            "fast weights": (ls.plastic.hebb, (P, B, self.R, N)),
             "membranes": (ls.neuron.v, (P, B, N)),
             "synaptic currents": (ls.neuron.i, (P, B, N)),
             "spikes": (ls.z, (P, B, N)),
@@ -382,7 +392,7 @@ class NativeSNNStep:
             for k, t in enumerate(weights, start=1):
                 args[k] = t.data_ptr()
             self._args_params = weights
-        hebb = torch.empty(P, B, N, n_pre, dtype=self.storage)
+        hebb = torch.empty(P, B, N, self.R, dtype=self.storage)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
         block = torch.empty(P * B * sum(sizes), dtype=torch.float32)  # the small outputs
         outs, offset = [hebb], 0
@@ -399,7 +409,7 @@ class NativeSNNStep:
                 P=P,
                 B=B,
                 D=x.shape[2],
-                E=eta.shape[1] if eta.dim() == 2 else N * n_pre,
+                E=eta.shape[1] if eta.dim() == 2 else N * self.R,
                 **self.dims,
             )
         dims.n_threads = max(1, self.threads or torch.get_num_threads())

@@ -160,6 +160,35 @@ def test_native_step_equals_the_torch_step_on_rows_of_many_blocks(storage, hidde
     assert spikes > 100
 
 
+# (rows, network options): each run of plastic rows with frozen rows before it, after it or
+# on both sides, in rows of several 16-lane blocks and masked tails
+ROWS = [
+    ("input", dict(recurrent=True, mode="modulated", granularity="synapse")),
+    ("recurrent", dict(recurrent=True, mode="plain", granularity="post")),
+    ("constant", dict(recurrent=False, mode="modulated", granularity="post", constant_input=True)),
+    ("constant", dict(recurrent=True, mode="plain", granularity="synapse", constant_input=True)),
+    ("all", dict(recurrent=True, mode="modulated", granularity="post", constant_input=True)),
+]
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+@pytest.mark.parametrize("rows,options", ROWS)
+def test_native_step_equals_the_torch_step_on_plastic_rows(rows, options, storage, native_lib):
+    """PlasticitySpec.rows and constant_input in the C step: the plastic rows' fast weights,
+    alpha and coefficients compact ([R, N]), the frozen rows' synapses read from raw alone,
+    the constant unit at 1; the same outputs and states as the torch step."""
+    net = _net(storage=storage, hidden=48, rows=rows, **options)
+    assert unsupported(net) is None
+    torch_pop, native_pop = _pair(net)
+    assert native_pop.native
+    tol = 1e-4 if storage == "float32" else _HALF_TOL
+    spikes, s_torch = _step_together(torch_pop, native_pop, 30, tol=tol)
+    assert spikes > 100
+    hebb = s_torch.layer.plastic.hebb
+    plasticity = net.layer.plasticity
+    assert hebb.shape[-2:] == (plasticity.n_rows, 48) and float(hebb.float().abs().mean()) > 0.01
+
+
 def _two_calls_are_one_call_of_two_steps(lib_override, storage, monkeypatch):
     """A call with two simulation steps per input against two calls of one step with that
     input: the same work, so the same numbers, provided the second step's current reads the
@@ -215,6 +244,13 @@ def test_the_build_without_avx512_steps_alike(native_lib, monkeypatch):
         assert portable_pop._native.lib is portable and simd_pop._native.lib is not portable
         _step_together(simd_pop, portable_pop, 30, tol=tol)
         _two_calls_are_one_call_of_two_steps(portable, storage, monkeypatch)
+    for rows, options in ROWS:  # the plastic rows' runs, frozen rows around them
+        net = _net(hidden=48, rows=rows, **options)
+        _, simd_pop = _pair(net)
+        with monkeypatch.context() as m:
+            m.setitem(native._state, "snn", portable)
+            _, portable_pop = _pair(net)
+        _step_together(simd_pop, portable_pop, 20)
 
 
 def test_native_step_does_not_write_its_inputs(native_lib):
@@ -270,8 +306,6 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
         ({"signal": "spikes"}, "plasticity signal"),
         ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
         ({"mode": "gated"}, "mode 'gated'"),
-        ({"constant_input": True}, "a constant input"),
-        ({"rows": "recurrent"}, "plasticity rows 'recurrent'"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):
