@@ -7,10 +7,10 @@ same neuromodulated Hebbian rule and the same constant input unit, differing onl
 ``constant`` (only the constant unit's row: a plastic bias per neuron) and ``static``
 (``plasticity=None``). Each is stepped as ES steps it: a :class:`~plasticagents.Population` of
 ``--population`` individuals, one episode each, through the step ES runs it with
-(``--kernel auto``, the default: the C step, ``plasticagents.native``, for every plastic side,
-the compiled torch step for ``static``, which the C step does not cover; ``--kernel torch``:
-the torch step on every side, compiled unless ``--no-compile``). Each repeat times
-``--steps`` steps of every side in turn, so a host whose speed drifts moves all alike.
+(``--kernel auto``, the default: the C step, ``plasticagents.native``, on every side;
+``--kernel torch``: the torch step on every side, compiled unless ``--no-compile``). Each
+repeat times ``--steps`` steps of every side in turn, so a host whose speed drifts moves all
+alike.
 Printed: each side's median time per population step and the medians of the per-repeat ratios
 side / ``all`` (< 1: cheaper than every row plastic). The record goes to
 ``results/benchmarks/bench_rows-<YYYYmmdd-HHMMSS>.json`` (``--out``).
@@ -63,7 +63,7 @@ def compare(args) -> dict:
         warnings.simplefilter("ignore", DeprecationWarning)
         for rows in SIDES:
             net = network(args, rows)
-            native = args.kernel == "auto" and rows != "static"
+            native = args.kernel == "auto"
             pop = Population(
                 net, args.population, compile=args.compile, native=native, threads=args.threads
             )
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         "--kernel",
         choices=("auto", "torch"),
         default="auto",
-        help="auto: the C step for the plastic sides (as ES runs them); torch: torch everywhere",
+        help="auto: the C step (as ES runs these networks); torch: the torch step",
     )
     add_out_argument(parser, "bench_rows")
     args = parser.parse_args(argv)

@@ -13,16 +13,19 @@ It covers the networks the ES configs use: a direct-current encoder (with or wit
 ``constant_input``), one recurrent or feed-forward LIF layer (per-neuron time constants,
 ``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain`` or ``modulated`` mode on
 traces (any granularity, on any ``PlasticitySpec.rows``: only the plastic rows hold fast
-weights, ``alpha`` and per-synapse coefficients, as in the torch step), no Dale's law or
+weights, ``alpha`` and per-synapse coefficients, as in the torch step) or static (no
+plasticity: the static SNN arms), no Dale's law or
 sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
 stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the bytes each
 env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
 :func:`unsupported` names what else a network uses, and the population then keeps the
 compiled torch step. The results equal the torch step's up to float rounding (the sums run in
 another order, and the C step flushes subnormal floats, below 1.2e-38, to zero: a silent
-neuron's fast weights decaying through that range slowed the step 2.2x), which ``tests/core/test_native.py`` checks step by step on every covered mode
-and granularity, in both storages, and on the options the C step reads (resets, thresholds,
-per-neuron time constants, modulators, simulation steps per input, outputs).
+neuron's fast weights decaying through that range slowed the step 2.2x), which
+``tests/core/test_native.py`` checks step by step on every covered mode, granularity and run
+of plastic rows, on static layers, in both storages, and on the options the C step reads
+(resets, thresholds, per-neuron time constants, modulators, simulation steps per input,
+constant inputs, outputs).
 
 The C file is compiled on first use with the system C compiler (``$CC``, default ``cc``;
 ``-O3 -march=native -fopenmp``) into ``$PLASTICAGENTS_CACHE`` (default
@@ -180,10 +183,9 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (type(module.encoder) is DirectCurrentEncoder, "encoder is not direct"),
         (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
         (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
-        (spec is not None, "layer is static (no plasticity)"),
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
         (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
-        (layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
+        (spec is None or layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
         (not layer.modulator_reads_input, "a neuromodulator reading the input"),
         (not layer.synapses.dale_rows, "Dale's law"),
         (layer.synapses.mask is None, "a sparsity mask"),
@@ -242,16 +244,23 @@ class NativeSNNStep:
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         # the plastic rows' run [r0, r0 + R) of the n_pre presynaptic rows (alpha and the fast
         # weights hold those R rows only)
-        rows = layer.plasticity.rows
-        self.r0, self.R = (0, self.n_pre) if rows is None else (rows[0], rows[1] - rows[0])
-        spec = layer.plasticity.spec
+        # weights hold those R rows only); a static layer: no plastic row (R = 0)
+        plasticity = layer.plasticity
+        self.static = plasticity is None
+        rows = None if self.static else plasticity.rows
+        if self.static:
+            self.r0, self.R = 0, 0
+        else:
+            self.r0, self.R = (0, self.n_pre) if rows is None else (rows[0], rows[1] - rows[0])
+        spec = None if self.static else plasticity.spec
         # raw, alpha and the fast weights (float32 networks only, see unsupported)
-        self.storage = layer.plasticity.storage_dtype or torch.float32
+        self.storage = (None if self.static else plasticity.storage_dtype) or torch.float32
         self._half = int(self.storage == torch.float16)
         self._step = self.lib.snn_step_packed
-        self.modulated = spec.mode == "modulated"
+        self.modulated = spec is not None and spec.mode == "modulated"
         self.K = spec.n_modulators if self.modulated else 1
-        lif, pp = layer.neurons.params(), layer.plasticity.params()
+        lif = layer.neurons.params()
+        clip = 0.0 if self.static else float(plasticity.params().clip)
         self.dims = dict(
             N=self.N,
             O=self.n_out,
@@ -268,8 +277,8 @@ class NativeSNNStep:
             v_th=float(lif.v_th),
             v_reset=float(lif.v_reset),
             trace_a=float(layer.trace_decay),
-            clip_lo=-float(pp.clip),
-            clip_hi=float(pp.clip),
+            clip_lo=-clip,
+            clip_hi=clip,
         )
         # what the C layouts are built from besides the population's own parameters: the
         # template's parameters (those not varied per individual) and its buffers (time
@@ -308,9 +317,13 @@ class NativeSNNStep:
             value = named[name].detach()
             return value.unsqueeze(0).expand(P, *value.shape)
 
-        eta = get("layer.plasticity.eta")
-        eta = _post_major_rows(eta) if eta.dim() == 3 else eta.reshape(P, -1).contiguous()
         dummy = torch.zeros(P, self.N * self.K)
+        if self.static:  # no rule: a learning rate never read, no alpha (R = 0)
+            eta, alpha = torch.zeros(P, 1), torch.zeros(1, dtype=self.storage)  # (R = 0)
+        else:
+            eta = get("layer.plasticity.eta")
+            eta = _post_major_rows(eta) if eta.dim() == 3 else eta.reshape(P, -1).contiguous()
+            alpha = _post_major_rows(get("layer.plasticity.alpha")).to(self.storage)
         mod = (
             [get(f"layer.modulator.{n}").contiguous() for n in ("w_mod", "fanout")]
             if self.modulated
@@ -320,7 +333,7 @@ class NativeSNNStep:
             get("encoder.scale").contiguous(),
             get("encoder.bias").contiguous(),
             _post_major_rows(get("layer.synapses.raw")).to(self.storage),
-            _post_major_rows(get("layer.plasticity.alpha")).to(self.storage),
+            alpha,
             eta,
             *mod,
             get("readout_weight").contiguous(),
@@ -336,8 +349,13 @@ class NativeSNNStep:
         """The state's arrays in the C layouts, checked against the input ``x``."""
         P, N, n_out, n_pre, B = self.size, self.N, self.n_out, self.n_pre, x.shape[1]
         ls, rs = state.layer, state.readout
+        if self.static and ls.plastic is not None:
+            raise ValueError("state holds fast weights, but this network's layer is static")
+        if not self.static and ls.plastic is None:
+            raise ValueError("state holds no fast weights, but this network's layer is plastic")
+        hebb = torch.zeros(P, B, 0, N) if self.static else ls.plastic.hebb
         expected = {
-            "fast weights": (ls.plastic.hebb, (P, B, self.R, N)),
+            "fast weights": (hebb, (P, B, self.R, N)),
             "membranes": (ls.neuron.v, (P, B, N)),
             "synaptic currents": (ls.neuron.i, (P, B, N)),
             "spikes": (ls.z, (P, B, N)),
@@ -355,7 +373,7 @@ class NativeSNNStep:
                     f"{dtype} on cpu)"
                 )
         return [
-            _post_major_rows(ls.plastic.hebb),
+            torch.zeros(1) if self.static else _post_major_rows(hebb),  # (never read: R = 0)
             *(t.contiguous() for t in (ls.neuron.v, ls.neuron.i, ls.z, ls.pre_trace)),
             *(t.contiguous() for t in (ls.post_trace, rs.v, rs.i)),
         ]
@@ -392,7 +410,7 @@ class NativeSNNStep:
             for k, t in enumerate(weights, start=1):
                 args[k] = t.data_ptr()
             self._args_params = weights
-        hebb = torch.empty(P, B, N, self.R, dtype=self.storage)
+        hebb = torch.empty(P, B, N, self.R, dtype=self.storage) if self.R else torch.empty(1)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
         block = torch.empty(P * B * sum(sizes), dtype=torch.float32)  # the small outputs
         outs, offset = [hebb], 0
@@ -422,7 +440,9 @@ class NativeSNNStep:
             raise RuntimeError("this build of the native step has no float16 storage")
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
-            LayerState(LIFState(v, i), z, pre_tr, post_tr, PlasticState(hebb.mT)),
+            LayerState(
+                LIFState(v, i), z, pre_tr, post_tr, None if self.static else PlasticState(hebb.mT)
+            ),
             LIState(ro_v, ro_i),
             spikes,
         )

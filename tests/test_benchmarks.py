@@ -268,11 +268,8 @@ def test_bench_rows_times_every_side_and_counts_fewer_parameters(bench, tmp_path
     assert params["all"] - params["input"] == params["all"] - params["recurrent"] == 16
     assert params["all"] - params["constant"] == 28 and params["constant"] > params["static"]
     assert all(len(t["repeats"]) == 2 and t["median"] > 0 for t in out["us_per_step"].values())
-    # ES's kernels: the C step on every plastic side, the torch step for the static one
-    native = {rows for rows, kernel in out["kernels"].items() if kernel == "native C step"}
-    assert (
-        native == {"all", "input", "recurrent", "constant"} and out["kernels"]["static"] == "eager"
-    )
+    # ES's kernel for these networks: the C step on every side
+    assert set(out["kernels"].values()) == {"native C step"}
     assert "rows=constant" in capsys.readouterr().out
 
 

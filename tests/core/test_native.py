@@ -322,11 +322,28 @@ def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):
     torch.testing.assert_close(y, eager(x, eager.initial_state(1))[0])
 
 
-def test_unsupported_names_the_rule_and_a_static_layer():
+def test_unsupported_names_the_rule_and_the_module():
     torch.manual_seed(0)
     assert "rule 'oja'" in unsupported(PlasticSNN(3, 2, hidden=4, plasticity=PlasticitySpec("oja")))
-    assert "static" in unsupported(PlasticSNN(3, 2, hidden=4, plasticity=None))
     assert "not PlasticSNN" in unsupported(torch.nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("recurrent,constant_input", [(True, False), (False, True)])
+def test_native_step_equals_the_torch_step_on_a_static_layer(recurrent, constant_input, native_lib):
+    """A layer with no plasticity (the static SNN arms): the C step with no plastic row, a
+    state without fast weights, the same outputs and states as the torch step."""
+    torch.manual_seed(0)
+    net = PlasticSNN(
+        7, 3, hidden=48, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=None,
+        constant_input=constant_input,
+    )  # fmt: skip
+    assert unsupported(net) is None
+    torch_pop, native_pop = _pair(net)
+    assert native_pop.native
+    spikes, s_torch = _step_together(torch_pop, native_pop, 30)
+    assert spikes > 100 and s_torch.layer.plastic is None
+    with pytest.raises(ValueError, match="holds fast weights, but this network's layer is static"):
+        native_pop(torch.zeros(4, 2, 7), _pair(_net())[1].initial_state(2))
 
 
 def test_native_step_refuses_a_wrong_input_shape(native_lib):
