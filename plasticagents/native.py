@@ -21,7 +21,7 @@ env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blo
 :func:`unsupported` names what else a network uses, and the population then keeps the
 compiled torch step. The results equal the torch step's up to float rounding (the sums run in
 another order, and the C step flushes subnormal floats, below 1.2e-38, to zero: a silent
-neuron's fast weights decaying through that range slowed the step 2.2x), which
+neuron's fast weights decaying through that range slowed the step 2.3x), which
 ``tests/core/test_native.py`` checks step by step on every covered mode, granularity and run
 of plastic rows, on static layers, in both storages, and on the options the C step reads
 (resets, thresholds, per-neuron time constants, modulators, simulation steps per input,

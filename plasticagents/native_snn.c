@@ -113,7 +113,7 @@ static inline __m512 lerp16_(__m512 start, __m512 end, __m512 w) {
 /* Subnormal floats flushed to zero (FTZ) and read as zero (DAZ) while a thread runs the step.
  * A silent neuron's trace decays geometrically, and the fast weights it drives decay with it
  * through the subnormal range (below 1.2e-38), where every operation on x86 takes a
- * microcode assist of about a hundred cycles: a population's step measured 2.2x slower once a
+ * microcode assist of about a hundred cycles: a population's step measured 2.3x slower once a
  * few percent of its fast weights were subnormal. Flushing changes a value only where its
  * magnitude is below 1.2e-38. The caller's MXCSR is restored on leaving (OpenMP's threads
  * are pooled and may run torch's kernels next). */

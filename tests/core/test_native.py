@@ -277,7 +277,7 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
     storage, native_lib
 ):
     """A silent neuron's fast weights decay through the subnormal range, where x86 takes a
-    microcode assist per operation (the population step ran 2.2x slower): the C step flushes
+    microcode assist per operation (the population step ran 2.3x slower): the C step flushes
     them to zero, and leaves the calling thread's float mode as it found it."""
     net = _net(recurrent=False, eta=0.05, storage=storage)
     _, native_pop = _pair(net)
