@@ -7,7 +7,8 @@ writes a ``record.json`` (or appends to a ``.jsonl``) beside its output with:
   as one shell-quoted string;
 - ``git_revision``: the commit (``-dirty`` when tracked files had uncommitted changes);
 - ``versions``: Python and the packages the numbers depend on;
-- ``machine``: host, CPU count, platform, processor, torch threads;
+- ``machine``: host, CPU count, platform, processor, CPU model, torch's kernel instruction set
+  and threads;
 - ``environment``: the environment variables set that change what runs or how fast
   (``PLASTICAGENTS_*`` such as ``PLASTICAGENTS_NATIVE_PHYSICS``, OpenMP's and MKL's thread
   settings, ``MUJOCO_GL``, ``CC``);
@@ -54,20 +55,37 @@ def environment() -> dict[str, str]:
     }  # fmt: skip
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), ``None`` where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine() -> dict[str, Any]:
-    """The machine a number was measured on: host name, CPU count, OS, processor and the
-    number of threads torch uses (timings depend on all of them)."""
+    """The machine a number was measured on: host name, CPU count, OS, processor, the CPU's
+    model, the instruction set torch's kernels were chosen for and the number of threads torch
+    uses. Timings depend on all of them, and float results on the CPU too: torch and its BLAS
+    pick kernels per CPU, whose roundings differ in the last bits, and an episode amplifies
+    them (an LSTM policy's returns moved between hosts with the same seeds and threads)."""
     try:
         import torch
 
         threads: int | None = torch.get_num_threads()
+        capability: str | None = torch.backends.cpu.get_cpu_capability()
     except ImportError:  # pragma: no cover - torch is a core dependency
-        threads = None
+        threads, capability = None, None
     return {
         "host": socket.gethostname(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "torch_cpu_capability": capability,
         "torch_threads": threads,
     }
 

@@ -75,14 +75,9 @@ def host() -> str:
 
     import torch
 
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from plasticagents.training.record import cpu_model
+
+    model = cpu_model() or platform.processor()
     return f"{model}; torch {torch.__version__} {torch.backends.cpu.get_cpu_capability()}"
 
 

@@ -79,3 +79,23 @@ def test_records_name_the_environment_variables_that_change_what_runs(monkeypatc
     RunDir._initialise(tmp_path / "run", {"name": "x"})
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["environment"] == env
+
+
+def test_the_machine_names_the_cpu_model_and_torchs_kernel_set(monkeypatch, tmp_path):
+    """Float results depend on the CPU (the kernels torch and its BLAS pick), so a record
+    names it: the model from /proc/cpuinfo, torch's instruction set."""
+    import torch
+
+    from plasticagents.training import record
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU 9000 @ 3GHz\n")
+    real = record.Path
+    monkeypatch.setattr(
+        record, "Path", lambda p: real(cpuinfo) if str(p) == "/proc/cpuinfo" else real(p)
+    )
+    got = record.machine()
+    assert got["cpu_model"] == "Test CPU 9000 @ 3GHz"
+    assert got["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    cpuinfo.unlink()  # no /proc/cpuinfo (not Linux): unknown, not an error
+    assert record.machine()["cpu_model"] is None
