@@ -32,7 +32,11 @@
 # late morning): constrow after the change that keeps only the plastic rows' alpha (and
 # per-synapse coefficients) as parameters, [k, N] instead of [I, N]: the same network and
 # rule, but ES no longer searches the 19 x 64 alphas of the frozen rows (dead dimensions
-# whose noise took a share of every ClipUp step). GENERATIONS (default 100)
+# whose noise took a share of every ClipUp step). constrow-modin (session of 2026-12-02,
+# afternoon): constrow with the neuromodulator reading the input currents
+# (agent.plasticity.modulator_input=input) instead of the layer's activity, so that the cue
+# flag and the direction it shows can set the sign of the bias's write directly (the compiled
+# torch step: the C step does not cover an input-reading neuromodulator). GENERATIONS (default 100)
 # sets trainer.generations; other than 100 it is in the run name (...-gG-sS). Run from the
 # repository root:
 #     [VARIANTS="..."] [GENERATIONS=...] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]
@@ -60,6 +64,9 @@ printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
     modc) extra=(--set agent.constant_input=true) ;;
     constrow|constrow-compact)
       extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant) ;;
+    constrow-modin)
+      extra=(--set agent.constant_input=true --set agent.plasticity.rows=constant
+             --set agent.plasticity.modulator_input=input) ;;
     static-const) extra=(--set agent.constant_input=true --set agent.plasticity=null) ;;
     gated4|gated6|gated4c|gated4k4|gated4e3|gated4rec)
       extra=(--set agent.plasticity.mode=gated --set agent.plasticity.modulator_input=input
