@@ -3,17 +3,19 @@ per step after the onset, over the training seeds: mean ± 95% Student-t half-wi
 t-test and Wilcoxon p, seeds ahead), for tables whose tasks have no "learned" threshold (the
 velocity-switch and damage-onset tasks; dir_cue_ff_stats.py does the direction task). Reads
 each DIR/summary.json, writes DIR/paired_stats.json. Run from the repository root:
-    python results/adaptation/arms_stats.py DIR [DIR ...]
+    [PLASTIC_ARM="..."] python results/adaptation/arms_stats.py DIR [DIR ...]
+PLASTIC_ARM (default "plastic SNN") names the arm the others are paired against.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 from paired import paired  # results/adaptation/paired.py, beside this script
 
-P = "plastic SNN"
+P = os.environ.get("PLASTIC_ARM", "plastic SNN")
 
 
 def per_seed(agents: dict, agent: str, key: str) -> np.ndarray:
