@@ -20,7 +20,7 @@ stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the b
 env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
 :func:`unsupported` names what else a network uses, and the population then keeps the
 compiled torch step. The results equal the torch step's up to float rounding (the sums run in
-another order, and the C step flushes subnormal floats, below 1.2e-38, to zero: a silent
+another order, and on x86 the C step flushes subnormal floats, below 1.2e-38, to zero: a silent
 neuron's fast weights decaying through that range slowed the step 2.3x), which
 ``tests/core/test_native.py`` checks step by step on every covered mode, granularity and run
 of plastic rows, on static layers, in both storages, and on the options the C step reads
@@ -132,6 +132,8 @@ def _build(flags: list[str] | None = None) -> ctypes.CDLL:
     lib.snn_step_packed.restype = ctypes.c_int
     lib.snn_step_packed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
     lib.snn_simd.restype = ctypes.c_int
+    lib.snn_team_csr.restype = ctypes.c_int
+    lib.snn_team_csr.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_uint)]
     return lib
 
 
@@ -243,7 +245,6 @@ class NativeSNNStep:
         layer = module.layer
         self.N, self.n_out, self.n_pre = layer.n_hidden, module.n_out, layer.n_pre
         # the plastic rows' run [r0, r0 + R) of the n_pre presynaptic rows (alpha and the fast
-        # weights hold those R rows only)
         # weights hold those R rows only); a static layer: no plastic row (R = 0)
         plasticity = layer.plasticity
         self.static = plasticity is None

@@ -26,6 +26,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* torch.clamp's (NaN stays NaN) */
 static inline float clampf_(float x, float lo, float hi) {
@@ -185,3 +188,28 @@ int snn_step_packed(const snn_dims *d, void *const *a, int half) {
 
 /* 1 when the synapse loops are the AVX-512 blocks, 0 for the portable loops */
 int snn_simd(void) { return SNN_SIMD; }
+
+/* The float mode (MXCSR) of each thread of a team of n_threads, as the step's calls would
+ * get them, written to out[thread]; returns the team's size (0 without SSE: nothing to
+ * read). The tests check with it that a step's threads leave their mode as they found it. */
+int snn_team_csr(int n_threads, unsigned *out) {
+#if defined(__SSE__) && defined(_OPENMP)
+    int size = 0;
+#pragma omp parallel num_threads(n_threads)
+    {
+        const int t = omp_get_thread_num();
+        out[t] = _mm_getcsr();
+#pragma omp single
+        size = omp_get_num_threads();
+    }
+    return size;
+#elif defined(__SSE__)
+    (void)n_threads;
+    out[0] = _mm_getcsr();
+    return 1;
+#else
+    (void)n_threads;
+    (void)out;
+    return 0;
+#endif
+}

@@ -165,6 +165,7 @@ def test_native_step_equals_the_torch_step_on_rows_of_many_blocks(storage, hidde
 ROWS = [
     ("input", dict(recurrent=True, mode="modulated", granularity="synapse")),
     ("recurrent", dict(recurrent=True, mode="plain", granularity="post")),
+    ("recurrent", dict(recurrent=True, mode="plain", granularity="synapse")),
     ("constant", dict(recurrent=False, mode="modulated", granularity="post", constant_input=True)),
     ("constant", dict(recurrent=True, mode="plain", granularity="synapse", constant_input=True)),
     ("all", dict(recurrent=True, mode="modulated", granularity="post", constant_input=True)),
@@ -244,8 +245,12 @@ def test_the_build_without_avx512_steps_alike(native_lib, monkeypatch):
         assert portable_pop._native.lib is portable and simd_pop._native.lib is not portable
         _step_together(simd_pop, portable_pop, 30, tol=tol)
         _two_calls_are_one_call_of_two_steps(portable, storage, monkeypatch)
-    for rows, options in ROWS:  # the plastic rows' runs, frozen rows around them
-        net = _net(hidden=48, rows=rows, **options)
+    static = [
+        PlasticSNN(7, 3, hidden=48, dt=0.025, gain=2.0, plasticity=None, constant_input=c)
+        for c in (False, True)
+    ]
+    nets = [_net(hidden=48, rows=rows, **options) for rows, options in ROWS]
+    for net in nets + static:  # the plastic rows' runs, frozen rows around them; no plastic row
         _, simd_pop = _pair(net)
         with monkeypatch.context() as m:
             m.setitem(native._state, "snn", portable)
@@ -278,9 +283,10 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
 ):
     """A silent neuron's fast weights decay through the subnormal range, where x86 takes a
     microcode assist per operation (the population step ran 2.3x slower): the C step flushes
-    them to zero, and leaves the calling thread's float mode as it found it."""
+    them to zero in every thread, and leaves each thread's float mode as it found it."""
     net = _net(recurrent=False, eta=0.05, storage=storage)
     _, native_pop = _pair(net)
+    native_pop._native.threads = 2  # a team: the slots split between two threads
     state = native_pop.initial_state(2)
     state.layer.post_trace.fill_(1e-39)
     if storage == "float32":  # (a float16 fast weight is never subnormal as a float32)
@@ -295,6 +301,13 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
     assert torch.equal(rows, torch.zeros_like(rows))
     x = torch.tensor([1e-38]) * torch.tensor([0.01])  # this thread's mode: subnormals kept
     assert _subnormal(x).all()
+    # and every thread of the step's team (OpenMP pools its threads: the next region of the
+    # process may run on them)
+    import ctypes
+
+    team = (ctypes.c_uint * 8)()
+    size = native_lib.snn_team_csr(2, team)
+    assert size in (0, 1, 2) and all(team[t] & 0x8040 == 0 for t in range(size))
 
 
 @pytest.mark.parametrize(
