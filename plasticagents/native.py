@@ -12,7 +12,8 @@ call releases the GIL.
 It covers the networks the ES configs use: a direct-current encoder (with or without
 ``constant_input``), one recurrent or feed-forward LIF layer (per-neuron time constants,
 ``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain`` or ``modulated`` mode on
-traces (any granularity, on any ``PlasticitySpec.rows``: only the plastic rows hold fast
+traces (any granularity, the neuromodulator reading the layer's activity or its inputs, on
+any ``PlasticitySpec.rows``: only the plastic rows hold fast
 weights, ``alpha`` and per-synapse coefficients, as in the torch step) or static (no
 plasticity: the static SNN arms), no Dale's law or
 sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
@@ -76,7 +77,10 @@ class _Dims(ctypes.Structure):
             (n, ctypes.c_int64)
             for n in ("P", "B", "D", "N", "O", "K", "I", "E", "steps", "C", "r0", "R")
         ],
-        *[(n, ctypes.c_int) for n in ("recurrent", "modulated", "reset_zero", "tanh_out")],
+        *[
+            (n, ctypes.c_int)
+            for n in ("recurrent", "modulated", "reset_zero", "tanh_out", "mod_input")
+        ],
         ("n_threads", ctypes.c_int),
         *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
     ]
@@ -188,7 +192,6 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
         (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
         (spec is None or layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
-        (not layer.modulator_reads_input, "a neuromodulator reading the input"),
         (not layer.synapses.dale_rows, "Dale's law"),
         (layer.synapses.mask is None, "a sparsity mask"),
         (module.output in ("tanh", "linear"), f"output {module.output!r}"),
@@ -275,6 +278,7 @@ class NativeSNNStep:
             modulated=int(self.modulated),
             reset_zero=int(lif.reset == "zero"),
             tanh_out=int(module.output == "tanh"),
+            mod_input=int(layer.modulator_reads_input),
             v_th=float(lif.v_th),
             v_reset=float(lif.v_reset),
             trace_a=float(layer.trace_decay),

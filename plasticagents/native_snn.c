@@ -16,7 +16,8 @@
  * scale, bias [P,D]; raw [P,N,I] (post-major: the I inputs of neuron n contiguous);
  * alpha [P,N,R] and hebb [P,B,N,R] over the plastic rows only (PlasticitySpec.rows: the run
  * [r0, r0 + R) of the I presynaptic rows; R = I, r0 = 0 for rows 'all');
- * eta [P,E] with E in {1, N, N*R}; w_mod [P,N,K]; fanout [P,K,N]; w_out [P,N,O];
+ * eta [P,E] with E in {1, N, N*R}; w_mod [P,N,K] ([P,D+C,K] when the neuromodulator
+ * reads the inputs, mod_input); fanout [P,K,N]; w_out [P,N,O];
  * v, i, z, post_trace, spikes [P,B,N]; pre_trace [P,B,I]; ro_v, ro_i [P,B,O]; out [P,B,O].
  * Per-neuron decays: a_syn, a_mem [N]; readout ro_a_syn, ro_a_mem [O]. The presynaptic rows:
  * the D encoded inputs, C constant units (always 1: PlasticSNN's constant_input), then the N
@@ -141,7 +142,7 @@ enum { H_MOD_SYN, H_MOD, H_SYN, H_LOW, H_HIGH };
 
 typedef struct {
     int64_t P, B, D, N, O, K, I, E, steps, C, r0, R;
-    int recurrent, modulated, reset_zero, tanh_out, n_threads;
+    int recurrent, modulated, reset_zero, tanh_out, mod_input, n_threads;
     float v_th, v_reset, trace_a, clip_lo, clip_hi;
 } snn_dims;
 

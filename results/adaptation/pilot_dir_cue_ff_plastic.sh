@@ -35,8 +35,9 @@
 # whose noise took a share of every ClipUp step). constrow-modin (session of 2026-12-02,
 # afternoon): constrow with the neuromodulator reading the input currents
 # (agent.plasticity.modulator_input=input) instead of the layer's activity, so that the cue
-# flag and the direction it shows can set the sign of the bias's write directly (the compiled
-# torch step: the C step does not cover an input-reading neuromodulator). GENERATIONS (default 100)
+# flag and the direction it shows can set the sign of the bias's write directly (its 4 pilot
+# runs took the compiled torch step; the C step covers an input-reading neuromodulator since
+# the commit after them). GENERATIONS (default 100)
 # sets trainer.generations; other than 100 it is in the run name (...-gG-sS). Run from the
 # repository root:
 #     [VARIANTS="..."] [GENERATIONS=...] bash results/adaptation/pilot_dir_cue_ff_plastic.sh [SEED...]

@@ -169,6 +169,12 @@ ROWS = [
     ("constant", dict(recurrent=False, mode="modulated", granularity="post", constant_input=True)),
     ("constant", dict(recurrent=True, mode="plain", granularity="synapse", constant_input=True)),
     ("all", dict(recurrent=True, mode="modulated", granularity="post", constant_input=True)),
+    # the neuromodulator reading the input currents' traces (the constant unit's among them)
+    (
+        "constant",
+        dict(recurrent=False, mode="modulated", constant_input=True, modulator_input="input"),
+    ),
+    ("all", dict(recurrent=True, mode="modulated", granularity="synapse", modulator_input="input")),
 ]
 
 
@@ -317,7 +323,6 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
         ({"dale": True}, "Dale's law"),
         ({"density": 0.5}, "sparsity mask"),
         ({"signal": "spikes"}, "plasticity signal"),
-        ({"mode": "modulated", "modulator_input": "input"}, "a neuromodulator reading the input"),
         ({"mode": "gated"}, "mode 'gated'"),
     ],
 )
