@@ -11,9 +11,9 @@ call releases the GIL.
 
 It covers the networks the ES configs use: a direct-current encoder (with or without
 ``constant_input``), one recurrent or feed-forward LIF layer (per-neuron time constants,
-``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain`` or ``modulated`` mode on
-traces (any granularity, the neuromodulator reading the layer's activity or its inputs, on
-any ``PlasticitySpec.rows``: only the plastic rows hold fast
+``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain``, ``modulated`` or
+``gated`` mode on traces (any granularity, the neuromodulator reading the layer's activity or
+its inputs, on any ``PlasticitySpec.rows``: only the plastic rows hold fast
 weights, ``alpha`` and per-synapse coefficients, as in the torch step) or static (no
 plasticity: the static SNN arms), no Dale's law or
 sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
@@ -79,7 +79,7 @@ class _Dims(ctypes.Structure):
         ],
         *[
             (n, ctypes.c_int)
-            for n in ("recurrent", "modulated", "reset_zero", "tanh_out", "mod_input")
+            for n in ("recurrent", "modulated", "reset_zero", "tanh_out", "mod_input", "gated")
         ],
         ("n_threads", ctypes.c_int),
         *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
@@ -190,7 +190,10 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
         (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
         (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
-        (spec is None or spec.mode in ("plain", "modulated"), f"mode {getattr(spec, 'mode', 0)!r}"),
+        (
+            spec is None or spec.mode in ("plain", "modulated", "gated"),
+            f"mode {getattr(spec, 'mode', 0)!r}",
+        ),
         (spec is None or layer.signal == "traces", f"plasticity signal {layer.signal!r}"),
         (not layer.synapses.dale_rows, "Dale's law"),
         (layer.synapses.mask is None, "a sparsity mask"),
@@ -261,7 +264,10 @@ class NativeSNNStep:
         self.storage = (None if self.static else plasticity.storage_dtype) or torch.float32
         self._half = int(self.storage == torch.float16)
         self._step = self.lib.snn_step_packed
-        self.modulated = spec is not None and spec.mode == "modulated"
+        # a neuromodulator: its signals scale the Hebbian term (modulated) or gate the decay
+        # rule's step (gated)
+        self.modulated = spec is not None and spec.mode in ("modulated", "gated")
+        self.gated = spec is not None and spec.mode == "gated"
         self.K = spec.n_modulators if self.modulated else 1
         lif = layer.neurons.params()
         clip = 0.0 if self.static else float(plasticity.params().clip)
@@ -279,6 +285,7 @@ class NativeSNNStep:
             reset_zero=int(lif.reset == "zero"),
             tanh_out=int(module.output == "tanh"),
             mod_input=int(layer.modulator_reads_input),
+            gated=int(self.gated),
             v_th=float(lif.v_th),
             v_reset=float(lif.v_reset),
             trace_a=float(layer.trace_decay),
@@ -295,7 +302,7 @@ class NativeSNNStep:
         # per call, little but the C step: the pointers packed once (the parameters' when
         # their layout changes), the dims per input shape, the scratch kept, and the state
         # this step returned last (checked when made) taken as it is
-        self._args = (ctypes.c_void_p * 32)()
+        self._args = (ctypes.c_void_p * 33)()
         self._args_params: list[Tensor] | None = None
         self._dims: dict[tuple[int, int], _Dims] = {}
         self._scratch = torch.empty(0, dtype=torch.float32)
@@ -333,6 +340,9 @@ class NativeSNNStep:
             [get(f"layer.modulator.{n}").contiguous() for n in ("w_mod", "fanout")]
             if self.modulated
             else [dummy, dummy]
+        )
+        mod.append(
+            get("layer.modulator.b_mod").contiguous() if self.gated else torch.zeros(P, self.K)
         )
         self._params = [
             get("encoder.scale").contiguous(),
@@ -422,7 +432,7 @@ class NativeSNNStep:
         for n in sizes:
             outs.append(block[offset : offset + P * B * n].view(P, B, n))
             offset += P * B * n
-        width = 2 * n_pre + 3 * N + n_out + self.K
+        width = 2 * n_pre + 4 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
             self._scratch = torch.empty(P * B * width, dtype=torch.float32)
         dims = self._dims.get((B, x.shape[2]))
@@ -438,9 +448,9 @@ class NativeSNNStep:
         dims.n_threads = max(1, self.threads or torch.get_num_threads())
         x = x.contiguous()
         args[0] = x.data_ptr()
-        for k, t in enumerate((*inputs, *outs), start=13):
+        for k, t in enumerate((*inputs, *outs), start=14):
             args[k] = t.data_ptr()
-        args[31] = self._scratch.data_ptr()
+        args[32] = self._scratch.data_ptr()
         if self._step(ctypes.byref(dims), args, self._half) != 0:
             raise RuntimeError("this build of the native step has no float16 storage")
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs

@@ -41,6 +41,8 @@ def _net(
     storage="float32",
     hidden=16,
     rows="all",
+    gate_bias=-4.0,
+    n_modulators=1,
     **kwargs,
 ):
     torch.manual_seed(0)
@@ -54,6 +56,8 @@ def _net(
         modulator_input=modulator_input,
         storage=storage,
         rows=rows,
+        gate_bias=gate_bias,
+        n_modulators=n_modulators,
     )
     return PlasticSNN(
         7, 3, hidden=hidden, dt=0.025, gain=2.0, recurrent=recurrent, plasticity=spec, **kwargs
@@ -175,6 +179,21 @@ ROWS = [
         dict(recurrent=False, mode="modulated", constant_input=True, modulator_input="input"),
     ),
     ("all", dict(recurrent=True, mode="modulated", granularity="synapse", modulator_input="input")),
+    # gated: a sigmoid gate on the decay rule's step (per neuron, per synapse; 2 gates)
+    ("all", dict(recurrent=False, mode="gated", modulator_input="input", gate_bias=-1.0)),
+    (
+        "constant",
+        dict(
+            recurrent=True,
+            mode="gated",
+            granularity="synapse",
+            constant_input=True,
+            modulator_input="input",
+            gate_bias=0.0,
+            n_modulators=2,
+        ),
+    ),
+    ("all", dict(recurrent=True, mode="gated", gate_bias=2.0)),
 ]
 
 
@@ -323,7 +342,6 @@ def test_native_step_flushes_subnormal_fast_weights_and_restores_the_callers_mod
         ({"dale": True}, "Dale's law"),
         ({"density": 0.5}, "sparsity mask"),
         ({"signal": "spikes"}, "plasticity signal"),
-        ({"mode": "gated"}, "mode 'gated'"),
     ],
 )
 def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):
