@@ -91,15 +91,24 @@ def _cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "plasticagents"
 
 
-def _cpu_flags() -> str:
-    """The instruction-set flags of this CPU (Linux), empty where unknown."""
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpuinfo_field(*names: str) -> str | None:
+    """The value of the first line of Linux's ``/proc/cpuinfo`` that starts with one of
+    ``names``, ``None`` where there is none (or no such file)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
+        for line in CPUINFO.read_text().splitlines():
+            if line.startswith(names):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return ""
+    return None
+
+
+def _cpu_flags() -> str:
+    """The instruction-set flags of this CPU (Linux), empty where unknown."""
+    return cpuinfo_field("flags", "Features") or ""
 
 
 def build_shared(source: Path, flags: list[str], libs: list[str], key: str = "") -> Path:
@@ -254,11 +263,10 @@ class NativeSNNStep:
         # weights hold those R rows only); a static layer: no plastic row (R = 0)
         plasticity = layer.plasticity
         self.static = plasticity is None
-        rows = None if self.static else plasticity.rows
-        if self.static:
-            self.r0, self.R = 0, 0
-        else:
-            self.r0, self.R = (0, self.n_pre) if rows is None else (rows[0], rows[1] - rows[0])
+        rows = (0, 0) if self.static else plasticity.rows or (0, self.n_pre)
+        self.r0, self.R = rows[0], rows[1] - rows[0]
+        # what the C step is given where a static layer has nothing (never read: R = 0)
+        self._nothing = torch.zeros(1)
         spec = None if self.static else plasticity.spec
         # raw, alpha and the fast weights (float32 networks only, see unsupported)
         self.storage = (None if self.static else plasticity.storage_dtype) or torch.float32
@@ -331,7 +339,7 @@ class NativeSNNStep:
 
         dummy = torch.zeros(P, self.N * self.K)
         if self.static:  # no rule: a learning rate never read, no alpha (R = 0)
-            eta, alpha = torch.zeros(P, 1), torch.zeros(1, dtype=self.storage)  # (R = 0)
+            eta, alpha = torch.zeros(P, 1), self._nothing
         else:
             eta = get("layer.plasticity.eta")
             eta = _post_major_rows(eta) if eta.dim() == 3 else eta.reshape(P, -1).contiguous()
@@ -364,13 +372,13 @@ class NativeSNNStep:
         """The state's arrays in the C layouts, checked against the input ``x``."""
         P, N, n_out, n_pre, B = self.size, self.N, self.n_out, self.n_pre, x.shape[1]
         ls, rs = state.layer, state.readout
-        if self.static and ls.plastic is not None:
-            raise ValueError("state holds fast weights, but this network's layer is static")
-        if not self.static and ls.plastic is None:
-            raise ValueError("state holds no fast weights, but this network's layer is plastic")
-        hebb = torch.zeros(P, B, 0, N) if self.static else ls.plastic.hebb
+        if self.static != (ls.plastic is None):
+            held = "holds no" if ls.plastic is None else "holds"
+            kind = "static" if self.static else "plastic"
+            raise ValueError(f"state {held} fast weights, but this network's layer is {kind}")
+        fast = {} if self.static else {"fast weights": (ls.plastic.hebb, (P, B, self.R, N))}
         expected = {
-            "fast weights": (hebb, (P, B, self.R, N)),
+            **fast,
             "membranes": (ls.neuron.v, (P, B, N)),
             "synaptic currents": (ls.neuron.i, (P, B, N)),
             "spikes": (ls.z, (P, B, N)),
@@ -388,7 +396,7 @@ class NativeSNNStep:
                     f"{dtype} on cpu)"
                 )
         return [
-            torch.zeros(1) if self.static else _post_major_rows(hebb),  # (never read: R = 0)
+            self._nothing if self.static else _post_major_rows(ls.plastic.hebb),
             *(t.contiguous() for t in (ls.neuron.v, ls.neuron.i, ls.z, ls.pre_trace)),
             *(t.contiguous() for t in (ls.post_trace, rs.v, rs.i)),
         ]
@@ -425,14 +433,14 @@ class NativeSNNStep:
             for k, t in enumerate(weights, start=1):
                 args[k] = t.data_ptr()
             self._args_params = weights
-        hebb = torch.empty(P, B, N, self.R, dtype=self.storage) if self.R else torch.empty(1)
+        hebb = self._nothing if self.static else torch.empty(P, B, N, self.R, dtype=self.storage)
         sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
         block = torch.empty(P * B * sum(sizes), dtype=torch.float32)  # the small outputs
         outs, offset = [hebb], 0
         for n in sizes:
             outs.append(block[offset : offset + P * B * n].view(P, B, n))
             offset += P * B * n
-        width = 2 * n_pre + 4 * N + n_out + self.K
+        width = 2 * n_pre + 5 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
             self._scratch = torch.empty(P * B * width, dtype=torch.float32)
         dims = self._dims.get((B, x.shape[2]))

@@ -23,7 +23,7 @@
  * Per-neuron decays: a_syn, a_mem [N]; readout ro_a_syn, ro_a_mem [O]. The presynaptic rows:
  * the D encoded inputs, C constant units (always 1: PlasticSNN's constant_input), then the N
  * spikes when recurrent, so I = D + C (+ N). State arrays are read from the *_in and written to
- * the *_out pointers (which may not alias); scratch [P*B, 2I+4N+O+K] is each slot's working
+ * the *_out pointers (which may not alias); scratch [P*B, 2I+5N+O+K] is each slot's working
  * memory. */
 #include <math.h>
 #include <stdint.h>

@@ -57,13 +57,9 @@ def environment() -> dict[str, str]:
 
 def cpu_model() -> str | None:
     """The CPU's model name (Linux ``/proc/cpuinfo``), ``None`` where unknown."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+    from plasticagents.native import cpuinfo_field
+
+    return cpuinfo_field("model name", "Model")
 
 
 def machine() -> dict[str, Any]:

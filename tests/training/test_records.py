@@ -86,14 +86,12 @@ def test_the_machine_names_the_cpu_model_and_torchs_kernel_set(monkeypatch, tmp_
     names it: the model from /proc/cpuinfo, torch's instruction set."""
     import torch
 
+    from plasticagents import native
     from plasticagents.training import record
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU 9000 @ 3GHz\n")
-    real = record.Path
-    monkeypatch.setattr(
-        record, "Path", lambda p: real(cpuinfo) if str(p) == "/proc/cpuinfo" else real(p)
-    )
+    monkeypatch.setattr(native, "CPUINFO", cpuinfo)
     got = record.machine()
     assert got["cpu_model"] == "Test CPU 9000 @ 3GHz"
     assert got["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
