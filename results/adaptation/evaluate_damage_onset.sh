@@ -5,17 +5,22 @@
 # ablations beside it, each arm also on the same episodes without the change (the share of
 # the nominal return kept). One output directory per change, under OUT (default
 # results/adaptation/damage_onset); SEEDS (default "0 1 2") picks the training seeds, e.g.
-# SEEDS="0 1 2 3 4 5" OUT=results/adaptation/damage_onset_6seeds. Run from the repository root:
-#     bash results/adaptation/evaluate_damage_onset.sh
+# SEEDS="0 1 2 3 4 5" OUT=results/adaptation/damage_onset_6seeds. ARMS (default
+# "plastic SNN=plastic-snn;static SNN=static-snn") lists the arms as LABEL=PREFIX pairs
+# separated by ';', each arm's runs being damage-onset-PREFIX-sS-* (the first match per seed);
+# evaluate_damage_onset_constrow.sh sets it for the plastic-bias table. Run from the
+# repository root:
+#     [ARMS=...] [SEEDS=...] [OUT=...] bash results/adaptation/evaluate_damage_onset.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
 OUT=${OUT:-results/adaptation/damage_onset}
-runs() { for s in ${SEEDS:-0 1 2}; do ls -d "$R"/damage-onset-"$1"-s"$s"-*; done | paste -sd, -; }
+runs() { for s in ${SEEDS:-0 1 2}; do ls -d "$R"/damage-onset-"$1"-s"$s"-* | head -1; done | paste -sd, -; }
+IFS=';' read -ra pairs <<< "${ARMS:-plastic SNN=plastic-snn;static SNN=static-snn}"
+arms=()
+for pair in "${pairs[@]}"; do arms+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
 for cond in front_leg_disabled_at_300 gravity_1.5_at_300 weak_actuators_at_300 \
             back_leg_disabled_at_300; do
-  plasticagents adaptation \
-    --arm "plastic SNN=$(runs plastic-snn)" \
-    --arm "static SNN=$(runs static-snn)" \
+  plasticagents adaptation "${arms[@]}" \
     --suite configs/robustness/damage_onset_heldout.yaml --condition "$cond@300" \
     --out "$OUT/$cond" --episodes 10 --seed 1000 "$@"
 done
