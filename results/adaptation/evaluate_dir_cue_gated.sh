@@ -20,8 +20,17 @@
 #         CONTROL2=ff-static-const-g300 CONTROL2_LABEL="static SNN + constant input" \
 #         OUT=results/adaptation/dir_cue_constrow_compact \
 #         bash results/adaptation/evaluate_dir_cue_gated.sh --threads 2
+# OTHERS (default "plastic SNN=ff-plastic-snn;static SNN=ff-static-snn;LSTM (ES)=lstm20-es")
+# lists the table's fixed arms as LABEL=PREFIX pairs separated by ';', and ORACLE (default
+# ff-oracle-snn) its oracle; both empty leave only the variant and its controls, e.g. the
+# plastic bias and its static control on 12 training seeds (seeds 8-11 have no other arm):
+#     PLASTIC=ff-plastic-constrow-g300 LABEL="plastic bias (constant row only)" \
+#         CONTROL=ff-static-const-g300 CONTROL_LABEL="static SNN + constant input" \
+#         OTHERS= ORACLE= SEEDS="0 1 2 3 4 5 6 7 8 9 10 11" \
+#         OUT=results/adaptation/dir_cue_constrow_12seeds \
+#         bash results/adaptation/evaluate_dir_cue_gated.sh --threads 2
 # Run from the repository root:
-#     [PLASTIC=... LABEL=... OUT=...] [CONTROL=... CONTROL_LABEL=...] \
+#     [PLASTIC=... LABEL=... OUT=...] [CONTROL=... CONTROL_LABEL=...] [OTHERS=...] [ORACLE=...] \
 #         bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
@@ -33,12 +42,12 @@ fi
 if [ -n "${CONTROL2:-}" ]; then
   control+=(--arm "${CONTROL2_LABEL:?CONTROL2_LABEL names the CONTROL2 arm}=$(runs "$CONTROL2")")
 fi
+IFS=';' read -ra pairs <<< "${OTHERS-plastic SNN=ff-plastic-snn;static SNN=ff-static-snn;LSTM (ES)=lstm20-es}"
+for pair in "${pairs[@]}"; do control+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
+oracle="${ORACLE-ff-oracle-snn}"
+[ -n "$oracle" ] && control+=(--oracle "$(runs "$oracle")")
 plasticagents adaptation \
   --arm "${LABEL:-gated plastic SNN}=$(runs "${PLASTIC:-ff-plastic-gated4}")" \
   "${control[@]}" \
-  --arm "plastic SNN=$(runs ff-plastic-snn)" \
-  --arm "static SNN=$(runs ff-static-snn)" \
-  --arm "LSTM (ES)=$(runs lstm20-es)" \
-  --oracle "$(runs ff-oracle-snn)" \
   --suite configs/robustness/dir_reference.yaml \
   --out "${OUT:-results/adaptation/dir_cue_gated}" --episodes 10 --seed 1000 "$@"
