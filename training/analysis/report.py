@@ -527,6 +527,7 @@ def _adaptation_damage(root: Path, base: str = "adaptation/damage_onset") -> str
 
 
 _DIR_GATED = "adaptation/dir_cue_gated"
+_DIR_CONSTROW12 = "adaptation/dir_cue_constrow_12seeds"
 _DIR_HELDOUT_GATED = "adaptation/dir_heldout_gated"
 _VEL_LSTM_ES = "adaptation/vel_switch_lstm_es"
 _DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
@@ -1465,6 +1466,27 @@ SECTIONS: tuple[Section, ...] = (
         '"gated plastic SNN"`. Cells and goals as above (the goals are measured for the gated '
         "arm against the static SNN).",
         (f"{_DIR_GATED}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-dir-constrow-12",
+        "The direction task: a plastic bias against its static control (12 seeds)",
+        (_DIR_CONSTROW12, "adaptation"),
+        lambda root: _adaptation_with_tests(root, _DIR_CONSTROW12),
+        "The feed-forward SNN with a constant input whose row alone is plastic "
+        "(`agent.constant_input: true`, `agent.plasticity.rows: constant`: a bias per neuron "
+        "written within the episode, `hebb_j += eta M_j post_j`) against the same network "
+        "without plasticity (a trained slow bias), both trained by ES (PGPE, popsize 32) for "
+        '300 generations, 9.6M env steps, seeds 0-11 (`GENERATIONS=300 VARIANTS="constrow '
+        'static-const" bash results/adaptation/pilot_dir_cue_ff_plastic.sh 8 9 10 11` for '
+        "seeds 8-11; seeds 0-7 are the earlier 8-seed table's runs), evaluated in one call "
+        'on 10 held-out episodes per seed without an oracle (`OTHERS= ORACLE= SEEDS="0 ... '
+        '11" bash results/adaptation/evaluate_dir_cue_gated.sh`, the command in '
+        "`record.json`); paired tests from `python results/adaptation/dir_cue_ff_stats.py "
+        'results/adaptation/dir_cue_constrow_12seeds "plastic bias (constant row only)"`, '
+        "the paired learning speed in `learning_speed.json` "
+        "(`results/adaptation/fitness_pairs.py`). Cells as above; the onset is the first "
+        "reversal.",
+        (f"{_DIR_CONSTROW12}/learning_curves.png", f"{_DIR_CONSTROW12}/reward_around_onset.png"),
     ),
     Section(
         "adaptation-dir-heldout",
