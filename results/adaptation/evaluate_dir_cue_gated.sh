@@ -34,7 +34,18 @@
 #         bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+# the first run directory per seed of SEEDS matching PREFIX, joined by commas; a seed without
+# one stops the script, naming it
+runs() {
+  local s run out=()
+  for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do
+    run=$(ls -d "$R"/dir-cue-"$1"-s"$s"-* 2>/dev/null | head -1)
+    [ -n "$run" ] || { echo "no run $R/dir-cue-$1-s$s-* (seed $s)" >&2; return 1; }
+    out+=("$run")
+  done
+  local IFS=,
+  echo "${out[*]}"
+}
 control=()
 if [ -n "${CONTROL:-}" ]; then
   control=(--arm "${CONTROL_LABEL:?CONTROL_LABEL names the CONTROL arm}=$(runs "$CONTROL")")
@@ -46,8 +57,9 @@ IFS=';' read -ra pairs <<< "${OTHERS-plastic SNN=ff-plastic-snn;static SNN=ff-st
 for pair in "${pairs[@]}"; do control+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
 oracle="${ORACLE-ff-oracle-snn}"
 [ -n "$oracle" ] && control+=(--oracle "$(runs "$oracle")")
+variant=$(runs "${PLASTIC:-ff-plastic-gated4}")
 plasticagents adaptation \
-  --arm "${LABEL:-gated plastic SNN}=$(runs "${PLASTIC:-ff-plastic-gated4}")" \
+  --arm "${LABEL:-gated plastic SNN}=$variant" \
   "${control[@]}" \
   --suite configs/robustness/dir_reference.yaml \
   --out "${OUT:-results/adaptation/dir_cue_gated}" --episodes 10 --seed 1000 "$@"

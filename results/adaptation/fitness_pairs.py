@@ -26,8 +26,13 @@ seeds = [int(s) for s in os.environ.get("SEEDS", " ".join(map(str, range(12)))).
 
 
 def metrics(prefix: str, seed: int) -> list[dict]:
-    (run,) = RUNS.glob(f"{prefix}-s{seed}-*")
-    return list(csv.DictReader(open(run / "metrics.csv")))
+    found = sorted(RUNS.glob(f"{prefix}-s{seed}-*"))
+    if len(found) != 1:
+        sys.exit(f"expected one run {RUNS}/{prefix}-s{seed}-*, found {[f.name for f in found]}")
+    rows = list(csv.DictReader(open(found[0] / "metrics.csv")))
+    if [int(r["generation"]) for r in rows] != list(range(len(rows))):
+        sys.exit(f"{found[0]}/metrics.csv: the generations are not 0, 1, 2, ... in order")
+    return rows
 
 
 def window_mean(rows: list[dict], g: int) -> float:
@@ -35,6 +40,10 @@ def window_mean(rows: list[dict], g: int) -> float:
 
 
 runs = {p: [metrics(p, s) for s in seeds] for p in (prefix_a, prefix_b)}
+for g in generations:  # the budgets compared are the same in every run
+    steps = {rows[g]["env_steps"] for arm in runs.values() for rows in arm}
+    if len(steps) != 1:
+        sys.exit(f"generation {g}: the runs' env steps differ ({sorted(steps)})")
 result = {
     "a": prefix_a,
     "b": prefix_b,
