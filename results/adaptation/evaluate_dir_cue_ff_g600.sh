@@ -6,7 +6,7 @@
 #     bash results/adaptation/evaluate_dir_cue_ff_g600.sh [--out DIR] [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do ls -d "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do printf '%s\n' "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
 plasticagents adaptation \
   --arm "plastic SNN, 19.2M steps=$(runs ff-plastic-snn-g600)" \
   --arm "plastic SNN, 9.6M steps=$(runs ff-plastic-snn)" \

@@ -5,7 +5,7 @@
 #     bash results/adaptation/evaluate_vel_switch.sh
 set -euo pipefail
 R=results/adaptation/runs
-runs() { ls -d "$R"/vel-switch-"$1"-s{0,1,2}-* | paste -sd, -; }
+runs() { printf '%s\n' "$R"/vel-switch-"$1"-s{0,1,2}-* | paste -sd, -; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs plastic-snn)" \
   --arm "static SNN=$(runs static-snn)" \
