@@ -14,18 +14,8 @@
 set -euo pipefail
 R=results/adaptation/runs
 OUT=${OUT:-results/adaptation/damage_onset}
-# the first run directory per seed of SEEDS matching PREFIX, joined by commas; a seed without
-# one stops the script, naming it
-runs() {
-  local s run out=()
-  for s in ${SEEDS:-0 1 2}; do
-    run=$(ls -d "$R"/damage-onset-"$1"-s"$s"-* 2>/dev/null | head -1)
-    [ -n "$run" ] || { echo "no run $R/damage-onset-$1-s$s-* (seed $s)" >&2; return 1; }
-    out+=("$run")
-  done
-  local IFS=,
-  echo "${out[*]}"
-}
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/damage-onset-$1" ${SEEDS:-0 1 2}; }
 IFS=';' read -ra pairs <<< "${ARMS:-plastic SNN=plastic-snn;static SNN=static-snn}"
 arms=()
 for pair in "${pairs[@]}"; do arms+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done

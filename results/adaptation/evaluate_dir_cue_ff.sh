@@ -5,7 +5,8 @@
 #     bash results/adaptation/evaluate_dir_cue_ff.sh [--out DIR] [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do printf '%s\n' "$R"/dir-cue-ff-"$1"-snn-s"$s"-*; done | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/dir-cue-ff-$1-snn" ${SEEDS:-0 1 2 3 4 5 6 7}; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs plastic)" \
   --arm "static SNN=$(runs static)" \

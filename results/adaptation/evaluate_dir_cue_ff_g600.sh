@@ -6,7 +6,8 @@
 #     bash results/adaptation/evaluate_dir_cue_ff_g600.sh [--out DIR] [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do printf '%s\n' "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/dir-cue-$1" ${SEEDS:-0 1 2 3 4 5 6 7}; }
 plasticagents adaptation \
   --arm "plastic SNN, 19.2M steps=$(runs ff-plastic-snn-g600)" \
   --arm "plastic SNN, 9.6M steps=$(runs ff-plastic-snn)" \

@@ -34,18 +34,8 @@
 #         bash results/adaptation/evaluate_dir_cue_gated.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-# the first run directory per seed of SEEDS matching PREFIX, joined by commas; a seed without
-# one stops the script, naming it
-runs() {
-  local s run out=()
-  for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do
-    run=$(ls -d "$R"/dir-cue-"$1"-s"$s"-* 2>/dev/null | head -1)
-    [ -n "$run" ] || { echo "no run $R/dir-cue-$1-s$s-* (seed $s)" >&2; return 1; }
-    out+=("$run")
-  done
-  local IFS=,
-  echo "${out[*]}"
-}
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/dir-cue-$1" ${SEEDS:-0 1 2 3 4 5 6 7}; }
 control=()
 if [ -n "${CONTROL:-}" ]; then
   control=(--arm "${CONTROL_LABEL:?CONTROL_LABEL names the CONTROL arm}=$(runs "$CONTROL")")

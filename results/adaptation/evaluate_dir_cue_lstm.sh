@@ -7,7 +7,8 @@
 #     bash results/adaptation/evaluate_dir_cue_lstm.sh [--out DIR] [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in ${SEEDS:-0 1 2}; do printf '%s\n' "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/dir-cue-$1" ${SEEDS:-0 1 2}; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs ff-plastic-snn)" \
   --arm "static SNN=$(runs ff-static-snn)" \

@@ -14,7 +14,8 @@
 set -euo pipefail
 R=results/adaptation/runs
 O=${OUT:-results/adaptation/dir_heldout}
-runs() { for s in ${SEEDS:-0 1 2 3 4 5 6 7}; do printf '%s\n' "$R"/dir-cue-"$1"-s"$s"-*; done | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/dir-cue-$1" ${SEEDS:-0 1 2 3 4 5 6 7}; }
 arms=(
   --arm "${LABEL:-plastic SNN}=$(runs "${PLASTIC:-ff-plastic-snn}")"
   --arm "static SNN=$(runs ff-static-snn)"

@@ -8,7 +8,8 @@
 #     bash results/adaptation/evaluate_lstm_es_arms.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
-runs() { for s in 0 1 2; do printf '%s\n' "$R/$1-s$s"-*; done | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/$1" 0 1 2; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs vel-switch-plastic-snn)" \
   --arm "static SNN=$(runs vel-switch-static-snn)" \

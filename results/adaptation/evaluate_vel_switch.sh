@@ -5,7 +5,8 @@
 #     bash results/adaptation/evaluate_vel_switch.sh
 set -euo pipefail
 R=results/adaptation/runs
-runs() { printf '%s\n' "$R"/vel-switch-"$1"-s{0,1,2}-* | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/vel-switch-$1" 0 1 2; }
 plasticagents adaptation \
   --arm "plastic SNN=$(runs plastic-snn)" \
   --arm "static SNN=$(runs static-snn)" \

@@ -6,7 +6,8 @@
 #     bash results/adaptation/evaluate_vel_switch_retroactive.sh
 set -euo pipefail
 R=results/adaptation/runs
-runs() { printf '%s\n' "$R"/vel-switch-"$1"-s{0,1,2}-* | paste -sd, -; }
+. "$(dirname "$0")/seed_runs.sh"
+runs() { seed_runs "$R/vel-switch-$1" 0 1 2; }
 plasticagents adaptation \
   --arm "plastic SNN (retroactive)=$(runs plastic-retroactive)" \
   --arm "plastic SNN (Hebbian)=$(runs plastic-snn)" \

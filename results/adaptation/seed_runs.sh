@@ -1,0 +1,9 @@
+# Sourced by the evaluation scripts beside it. seed_runs PREFIX SEED... prints the run
+# directories PREFIX-sSEED-* of every seed, in seed order, joined by commas. A seed with no run
+# is passed on as its unmatched pattern, which `plasticagents adaptation` rejects by name, so a
+# missing seed stops the evaluation instead of silently shrinking the table.
+seed_runs() {
+  local prefix=$1 s
+  shift
+  for s in "$@"; do printf '%s\n' "$prefix"-s"$s"-*; done | paste -sd, -
+}
