@@ -27,6 +27,7 @@ _EXPORTS = {
     "plasticagents.envs.goals": [
         "GOAL_TASKS",
         "HiddenGoal",
+        "OffsetObservation",
         "PlanarDirection",
         "RunningDirection",
         "TargetVelocity",
@@ -41,6 +42,7 @@ _EXPORTS = {
         "ExternalPush",
         "GaussianNoiseAction",
         "GaussianNoiseObservation",
+        "OffsetObservation",
         "ScaleBodyMass",
         "ScaleFriction",
         "ScaleGravity",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
         ExternalPush,
         GaussianNoiseAction,
         GaussianNoiseObservation,
+        OffsetObservation,
         ScaleBodyMass,
         ScaleFriction,
         ScaleGravity,

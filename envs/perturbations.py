@@ -38,6 +38,7 @@ __all__ = [
     "GaussianNoiseAction",
     "GaussianNoiseObservation",
     "ModelEditor",
+    "OffsetObservation",
     "Perturbation",
     "ScaleBodyMass",
     "ScaleFriction",
@@ -497,6 +498,63 @@ class DropoutObservation(Perturbation):
         return np.where(self.np_random.random(obs.shape) < self.p, 0.0, obs).astype(obs.dtype)
 
 
+class OffsetObservation(Perturbation):
+    """A sensor bias: add a constant offset to chosen observation elements while active.
+
+    The offset is ``offset`` (a number, or one number per chosen element) plus, when ``std > 0``,
+    a draw from ``N(0, std²)`` per element made once per episode (a miscalibrated or drifting
+    sensor: constant within the episode, new in the next). ``indices`` picks the elements
+    (default: all of them). The identity at ``offset=0, std=0``.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        offset: float | Sequence[float] = 0.0,
+        std: float = 0.0,
+        indices: Sequence[int] | None = None,
+        **schedule: Any,
+    ) -> None:
+        super().__init__(
+            env,
+            offset=offset,
+            std=std,
+            indices=None if indices is None else list(indices),
+            **schedule,
+        )
+        size = int(np.prod(env.observation_space.shape))
+        if indices is None:
+            indices = list(range(size))
+        bad = [i for i in indices if not (isinstance(i, int) and 0 <= i < size)]
+        if bad:
+            raise ValueError(f"offset sensor index {bad[0]!r} out of range; valid: 0..{size - 1}")
+        self.indices = list(indices)
+        base = np.asarray(offset, dtype=np.float64)
+        if not np.all(np.isfinite(base)) or base.shape not in ((), (len(self.indices),)):
+            raise ValueError(
+                f"observation offset must be a finite number or {len(self.indices)} finite "
+                f"numbers (one per index), got {offset!r}"
+            )
+        self.base = np.broadcast_to(base, (len(self.indices),)).copy()
+        self.std = float(_check_scale("observation offset std", std))
+        self.episode_offset = self.base.copy()
+
+    def _new_episode(self) -> None:
+        self.episode_offset = self.base.copy()
+        if self.std > 0:
+            self.episode_offset += self.std * self.np_random.standard_normal(len(self.indices))
+
+    def _on_obs(self, obs):
+        if not self.active or not self.episode_offset.any():
+            return obs
+        obs = obs.copy()
+        obs[self.indices] += self.episode_offset.astype(obs.dtype)
+        return obs
+
+    def _describe(self):
+        return {"offset": self.episode_offset.tolist()}
+
+
 class StuckObservation(Perturbation):
     """Freeze chosen observation elements at the value they had at onset (stuck sensors)."""
 
@@ -592,6 +650,7 @@ SIGNAL = {
     "delay_action": DelayAction,
     "gaussian_noise_action": GaussianNoiseAction,
     "stuck_observation": StuckObservation,
+    "offset_observation": OffsetObservation,
     "dropout_observation": DropoutObservation,
     "gaussian_noise_observation": GaussianNoiseObservation,
     "delay_observation": DelayObservation,

@@ -25,6 +25,7 @@ SLOTS = {
         [{"type": "scale_body_mass", "scale": 1.5}, {"type": "scale_friction", "scale": 0.5}],
         [{"type": "scale_joint_damping", "scale_range": [0.5, 2.0]}],
         [{"type": "gaussian_noise_observation", "std": 0.1}],
+        [{"type": "offset_observation", "std": 0.3, "indices": [1, 2, 9], "onset_range": [5, 40]}],
         [{"type": "weaken_actuator", "actuators": ["fshin"], "onset": 40, "until": 70}],
         [{"type": "gaussian_noise_action", "std": 0.3, "onset_range": [10, 50]}],
         # two action hooks whose order matters: the delay holds the noisy action or not

@@ -20,6 +20,7 @@ ZERO = [  # every perturbation at strength 0
     {"type": "delay_observation", "steps": 0},
     {"type": "delay_action", "steps": 0},
     {"type": "stuck_observation", "indices": []},
+    {"type": "offset_observation", "offset": 0.0, "std": 0.0},
 ]
 
 
@@ -181,6 +182,35 @@ def test_random_onset_and_random_leg_drawn_per_episode():
         seen_onsets.add(report["onset"])
         assert 0 <= report["onset"] <= 50
     assert seen_legs == {"front_left_leg", "back_leg"} and len(seen_onsets) > 3
+
+
+def test_observation_offset_is_constant_within_an_episode_and_redrawn_per_episode():
+    spec = {"type": "offset_observation", "std": 0.5, "indices": [1, 3], "onset": 4}
+    env = make_env("HalfCheetah-v5", [spec])
+
+    def offsets(seed):  # shifted minus exact observation after each step, and the rewards
+        base = rollout(gym.make("HalfCheetah-v5"), seed=seed, steps=12)[1:]
+        shifted = rollout(env, seed=seed, steps=12)[1:]
+        assert [s[-1] for s in shifted] == [b[-1] for b in base]  # rewards untouched
+        return [s[:-1] - b[:-1] for s, b in zip(shifted, base, strict=True)]
+
+    diffs = offsets(0)
+    assert all(not d.any() for d in diffs[:4])  # transitions before the onset: exact sensors
+    offset = diffs[4][[1, 3]]
+    assert np.all(offset != 0)
+    for d in diffs[4:]:
+        np.testing.assert_allclose(d[[1, 3]], offset, atol=1e-6)  # one offset all episode
+        assert not np.delete(d, [1, 3]).any()  # the other sensors untouched
+    assert not np.allclose(offsets(1)[-1][[1, 3]], offset)  # a new episode, a new offset
+
+    fixed = {"type": "offset_observation", "offset": [0.2, -0.1], "indices": [0, 5]}
+    exact = rollout(gym.make("HalfCheetah-v5"), steps=3)[2]
+    got = rollout(make_env("HalfCheetah-v5", [fixed]), steps=3)[2]
+    np.testing.assert_allclose((got - exact)[[0, 5]], [0.2, -0.1], atol=1e-6)
+    with pytest.raises(ValueError, match=r"one per index\), got \[0\.1, 0\.2\]"):
+        make_env("HalfCheetah-v5", [{"type": "offset_observation", "offset": [0.1, 0.2]}])
+    with pytest.raises(ValueError, match="index 17 out of range; valid: 0..16"):
+        make_env("HalfCheetah-v5", [{"type": "offset_observation", "indices": [17]}])
 
 
 def test_signal_perturbations_do_what_they_say():

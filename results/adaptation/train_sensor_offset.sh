@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Trains the sensor task of the adaptation experiment (issue 20; session of 2026-12-02, night):
+# HalfCheetah-v5 whose 7 angle sensors gain a constant offset, N(0, 0.2²) rad per sensor and
+# episode, at a step drawn from 100..600 (configs/experiments/sensor_offset_*.yaml). ARMS
+# (default "plastic static") picks the configs; each arm x seed in SEEDS (default "0 1 2")
+# trains GENERATIONS (default 300; 32 individuals x 1 episode of 1000 steps, so 300 is 9.6M
+# env steps) on one core with fast physics and the native C step, PARALLEL (default 2) at a
+# time. Runs are results/adaptation/runs/sensor-offset-ARM-snn-gG-sS. Run from the repository
+# root:
+#     [ARMS=...] [SEEDS=...] [GENERATIONS=...] bash results/adaptation/train_sensor_offset.sh
+set -euo pipefail
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+export GENERATIONS="${GENERATIONS:-300}"
+mkdir -p results/adaptation/logs
+jobs=()
+for seed in ${SEEDS:-0 1 2}; do
+  for arm in ${ARMS:-plastic static}; do jobs+=("$arm $seed"); done
+done
+printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
+  arm=$0; seed=$1
+  name="sensor-offset-${arm}-snn-g${GENERATIONS}-s${seed}"
+  log="results/adaptation/logs/$name"
+  [ -e "$log.done" ] && exit 0
+  plasticagents train "configs/experiments/sensor_offset_${arm}_snn.yaml" \
+    --runs-dir results/adaptation/runs --name "$name" --set seed=$seed \
+    --set trainer.generations=$GENERATIONS > "$log.log" 2>&1 && touch "$log.done"
+'
