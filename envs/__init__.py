@@ -27,7 +27,6 @@ _EXPORTS = {
     "plasticagents.envs.goals": [
         "GOAL_TASKS",
         "HiddenGoal",
-        "OffsetObservation",
         "PlanarDirection",
         "RunningDirection",
         "TargetVelocity",
@@ -70,6 +69,7 @@ __all__ = [
     "GaussianNoiseAction",
     "GaussianNoiseObservation",
     "HiddenGoal",
+    "OffsetObservation",
     "PlanarDirection",
     "PreviousActionReward",
     "RunningDirection",
