@@ -369,6 +369,12 @@ class PlasticitySpec:
             (:mod:`plasticagents.native`); it changes the numbers, so a network trained with
             it is evaluated with it (it is part of the network's config). ``clip`` must then
             fit in half (at most 65504).
+        abcd_init: ``(A, B, C, D)``, the ``abcd`` rule's coefficients at the start (default
+            ``(1, 0, 0, 0)``, a Hebbian start). On a row whose presynaptic signal is always 1 (a
+            constant input, ``rows="constant"``) the term is ``(A + C) post_j + (B + D)``, so
+            ``(0, rho, -1, 0)`` in ``plain`` mode is intrinsic (homeostatic) plasticity: each
+            neuron's bias integrates ``eta (rho_j - post_j)``, pulling its rate back to a target
+            ``rho_j`` that training sets, whatever constant shift its inputs take.
         rows: which presynaptic rows of a layer's ``[I+N, N]`` matrix learn: ``all``,
             ``input`` (the input currents, constant units included), ``recurrent`` (the
             layer's own spikes) or ``constant`` (only the constant input units of a
@@ -392,6 +398,7 @@ class PlasticitySpec:
     gate_bias: float = -4.0
     storage: str = "float32"
     rows: str = "all"
+    abcd_init: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         for field, value, choices in (
@@ -423,6 +430,21 @@ class PlasticitySpec:
             raise ValueError(
                 "mode 'gated' moves the fast weight towards a rate term; rule 'stdp' is a "
                 "spike-timing term: use mode 'plain', 'modulated' or 'retroactive' with it"
+            )
+        try:
+            abcd = tuple(float(v) for v in self.abcd_init)
+        except (TypeError, ValueError):
+            abcd = ()
+        if len(abcd) != 4 or not all(math.isfinite(v) for v in abcd):
+            raise ValueError(
+                f"plasticity abcd_init must be 4 finite numbers (A, B, C, D), got "
+                f"{self.abcd_init!r}"
+            )
+        object.__setattr__(self, "abcd_init", abcd)
+        if self.rule != "abcd" and abcd != (1.0, 0.0, 0.0, 0.0):
+            raise ValueError(
+                f"plasticity abcd_init {list(abcd)} sets the 'abcd' rule's coefficients, but "
+                f"the rule is {self.rule!r}: use rule 'abcd' or drop abcd_init"
             )
         if self.modulator_input != "activity" and self.mode == "plain":
             raise ValueError(
@@ -510,11 +532,10 @@ class Plasticity(nn.Module):
         self.alpha = nn.Parameter(torch.full((k, n_post), spec.alpha_init))
         self.eta = nn.Parameter(torch.full(shape, spec.eta))
         if spec.rule == "abcd":
-            # Najarro & Risi draw A..D at random; a Hebbian start (A=1) is a better ES init.
-            self.A = nn.Parameter(torch.ones(shape))
-            self.B = nn.Parameter(torch.zeros(shape))
-            self.C = nn.Parameter(torch.zeros(shape))
-            self.D = nn.Parameter(torch.zeros(shape))
+            # Najarro & Risi draw A..D at random; a Hebbian start (A=1, the default
+            # spec.abcd_init) is a better ES init.
+            for name, value in zip("ABCD", spec.abcd_init, strict=True):
+                setattr(self, name, nn.Parameter(torch.full(shape, value)))
         if spec.rule == "stdp":
             self.a_plus = nn.Parameter(torch.ones(shape))
             self.a_minus = nn.Parameter(torch.ones(shape))

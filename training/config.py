@@ -107,6 +107,9 @@ class PlasticityConfig:
     # which presynaptic rows learn: all, input, recurrent, or constant (only the constant
     # input's row, agent.constant_input: true: a plastic bias); the others stay static
     rows: Literal["all", "input", "recurrent", "constant"] = "all"
+    # rule abcd: (A, B, C, D) at the start; [0, rho, -1, 0] on rows: constant in plain mode is
+    # intrinsic (homeostatic) plasticity, each neuron's bias pulling its rate back to rho
+    abcd_init: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0])
 
 
 @dataclass
