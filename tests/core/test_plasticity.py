@@ -311,3 +311,53 @@ def test_post_major_leaves_vectors_and_size_one_axes_alone():
     assert post_major(torch.zeros(2, 1)).stride() == (1, 1)
     assert post_major(torch.zeros(3)).shape == (3,)
     assert not is_post_major(None) and not is_post_major(torch.zeros(4, 5))
+
+
+def test_abcd_init_starts_the_rule_coefficients():
+    spec = PlasticitySpec("abcd", granularity="post", abcd_init=(0.0, 0.25, -1.0, 0.5))
+    rule = Plasticity(3, 4, spec)
+    assert [getattr(rule, name).tolist() for name in "ABCD"] == [
+        [0.0] * 4,
+        [0.25] * 4,
+        [-1.0] * 4,
+        [0.5] * 4,
+    ]
+    default = Plasticity(3, 4, PlasticitySpec("abcd", granularity="scalar"))
+    assert [getattr(default, name).item() for name in "ABCD"] == [1.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"abcd_init must be 4 finite numbers.*nan"):
+        PlasticitySpec("abcd", abcd_init=(0.0, float("nan"), 1.0, 0.0))
+
+
+@torch.no_grad()
+def test_homeostatic_bias_pulls_each_neuron_back_after_an_input_offset():
+    """abcd_init (0, rho, -1, 0) on a constant input's row, plain mode: each neuron's bias
+    integrates eta (rho - post), so a constant shift of the inputs, which moves a static
+    network's rates for good, is integrated away neuron by neuron."""
+    from plasticagents import PlasticSNN
+
+    def rate_shift(spec):  # mean |rate after the offset - rate before| over neurons
+        torch.manual_seed(0)
+        net = PlasticSNN(5, 2, hidden=32, recurrent=False, constant_input=True, plasticity=spec,
+                         gain=2.0, dt=0.025, tau_mem=0.05, tau_syn=0.025)  # fmt: skip
+        if spec is not None:
+            net.layer.plasticity.alpha.fill_(1.0)
+        x = torch.randn(5, generator=torch.Generator().manual_seed(1))
+        offset = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0])
+        state, rates = None, []
+        for t in range(900):  # a gait-like oscillation on top, the offset from step 400
+            drive = x + 0.5 * math.sin(0.6 * t) + (offset if t >= 400 else 0.0)
+            _, state = net(drive.unsqueeze(0), state)
+            rates.append(state.spikes[0])
+        rates = torch.stack(rates)
+        before, after = rates[200:400].mean(0), rates[700:].mean(0)
+        return float((after - before).abs().mean())
+
+    homeostat = PlasticitySpec(
+        "abcd", granularity="post", rows="constant", abcd_init=(0.0, 0.2, -1.0, 0.0), eta=0.1,
+        clip=5.0,
+    )  # fmt: skip
+    static = rate_shift(None)
+    assert static > 0.2  # the offset moves a static network's rates (spikes per call)
+    assert rate_shift(homeostat) < 0.1 * static
+    hebbian = PlasticitySpec("abcd", granularity="post", rows="constant", eta=0.1, clip=5.0)
+    assert rate_shift(hebbian) > 0.5 * static  # the default Hebbian start does not

@@ -95,6 +95,18 @@ def test_null_plasticity_is_the_static_snn():
             r"agent.plasticity: plasticity clip 1000000.0 does not fit in storage 'float16'",
         ),
         (
+            {},
+            ["agent.plasticity.rule=abcd", "agent.plasticity.abcd_init=[0, 0.2, -1]"],
+            r"agent.plasticity: plasticity abcd_init must be 4 finite numbers \(A, B, C, D\), "
+            r"got \[0.0, 0.2, -1.0\]",
+        ),
+        (
+            {},
+            ["agent.plasticity.abcd_init=[0, 0.2, -1, 0]"],
+            r"abcd_init \[0.0, 0.2, -1.0, 0.0\] sets the 'abcd' rule's coefficients, but the "
+            r"rule is 'hebbian'",
+        ),
+        (
             {"trainer": {"kind": "sac"}},
             [],
             # every registered kind: es, bptt, ppo, recurrent_ppo, ..., classify, stdp
