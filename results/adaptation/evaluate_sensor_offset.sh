@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The sensor task's adaptation tables from the runs train_sensor_offset.sh made: the plastic
-# and the static SNN (seeds in SEEDS, default "0 1 2") on 10 held-out episodes per seed around
-# each change of configs/robustness/sensor_offset_heldout.yaml (from step 300), the plastic
-# SNN's ablations beside it, each arm also on the same episodes without the change (the share of
-# the nominal return kept). One output directory per change under OUT (default
-# results/adaptation/sensor_offset); GENERATIONS (default 300) picks the runs
-# (sensor-offset-ARM-snn-gG-sS). Run from the repository root:
-#     [SEEDS=...] [GENERATIONS=...] [OUT=...] bash results/adaptation/evaluate_sensor_offset.sh [--threads N]
+# The sensor task's adaptation tables from the runs train_sensor_offset.sh made: each arm
+# (seeds in SEEDS, default "0 1 2") on 10 held-out episodes per seed around each change of
+# configs/robustness/sensor_offset_heldout.yaml (from step 300), the plastic arms' ablations
+# beside them, each arm also on the same episodes without the change (the share of the nominal
+# return kept). ARMS (default "homeostatic SNN=homeostatic;static SNN=static") lists the arms
+# as LABEL=ARM pairs separated by ';', ARM's runs being sensor-offset-ARM-snn-gG-sS;
+# GENERATIONS (default 300) sets G. One output directory per change under OUT (default
+# results/adaptation/sensor_offset). Run from the repository root:
+#     [ARMS=...] [SEEDS=...] [GENERATIONS=...] [OUT=...] \
+#       bash results/adaptation/evaluate_sensor_offset.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
 G=${GENERATIONS:-300}
 OUT=${OUT:-results/adaptation/sensor_offset}
 . "$(dirname "$0")/seed_runs.sh"
 runs() { seed_runs "$R/sensor-offset-$1-snn-g$G" ${SEEDS:-0 1 2}; }
+IFS=';' read -ra pairs <<< "${ARMS:-homeostatic SNN=homeostatic;static SNN=static}"
+arms=()
+for pair in "${pairs[@]}"; do arms+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
 for cond in angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300; do
-  plasticagents adaptation --arm "plastic SNN=$(runs plastic)" --arm "static SNN=$(runs static)" \
+  plasticagents adaptation "${arms[@]}" \
     --suite configs/robustness/sensor_offset_heldout.yaml --condition "$cond@300" \
     --out "$OUT/$cond" --episodes 10 --seed 1000 "$@"
 done
