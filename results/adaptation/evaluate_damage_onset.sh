@@ -16,12 +16,10 @@ R=results/adaptation/runs
 OUT=${OUT:-results/adaptation/damage_onset}
 . "$(dirname "$0")/seed_runs.sh"
 runs() { seed_runs "$R/damage-onset-$1" ${SEEDS:-0 1 2}; }
-IFS=';' read -ra pairs <<< "${ARMS:-plastic SNN=plastic-snn;static SNN=static-snn}"
-arms=()
-for pair in "${pairs[@]}"; do arms+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
+arm_args runs "${ARMS:-plastic SNN=plastic-snn;static SNN=static-snn}"
 for cond in front_leg_disabled_at_300 gravity_1.5_at_300 weak_actuators_at_300 \
             back_leg_disabled_at_300; do
-  plasticagents adaptation "${arms[@]}" \
+  plasticagents adaptation "${ARM_ARGS[@]}" \
     --suite configs/robustness/damage_onset_heldout.yaml --condition "$cond@300" \
     --out "$OUT/$cond" --episodes 10 --seed 1000 "$@"
 done

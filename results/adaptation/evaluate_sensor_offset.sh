@@ -15,11 +15,9 @@ G=${GENERATIONS:-300}
 OUT=${OUT:-results/adaptation/sensor_offset}
 . "$(dirname "$0")/seed_runs.sh"
 runs() { seed_runs "$R/sensor-offset-$1-snn-g$G" ${SEEDS:-0 1 2}; }
-IFS=';' read -ra pairs <<< "${ARMS:-homeostatic SNN=homeostatic;static SNN=static}"
-arms=()
-for pair in "${pairs[@]}"; do arms+=(--arm "${pair%%=*}=$(runs "${pair#*=}")"); done
+arm_args runs "${ARMS:-homeostatic SNN=homeostatic;static SNN=static}"
 for cond in angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300; do
-  plasticagents adaptation "${arms[@]}" \
+  plasticagents adaptation "${ARM_ARGS[@]}" \
     --suite configs/robustness/sensor_offset_heldout.yaml --condition "$cond@300" \
     --out "$OUT/$cond" --episodes 10 --seed 1000 "$@"
 done

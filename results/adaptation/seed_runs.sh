@@ -7,3 +7,13 @@ seed_runs() {
   shift
   for s in "$@"; do printf '%s\n' "$prefix"-s"$s"-*; done | paste -sd, -
 }
+
+# arm_args RUNS_FN SPEC sets the array ARM_ARGS to one `--arm LABEL=RUNS` per LABEL=KEY pair of
+# SPEC (pairs separated by ';'), RUNS being what the function RUNS_FN prints for KEY.
+arm_args() {
+  local fn=$1 pair
+  local -a pairs
+  IFS=';' read -ra pairs <<< "$2"
+  ARM_ARGS=()
+  for pair in "${pairs[@]}"; do ARM_ARGS+=(--arm "${pair%%=*}=$("$fn" "${pair#*=}")"); done
+}
