@@ -369,6 +369,11 @@ class PlasticitySpec:
             (:mod:`plasticagents.native`); it changes the numbers, so a network trained with
             it is evaluated with it (it is part of the network's config). ``clip`` must then
             fit in half (at most 65504).
+        fixed: coefficients kept at their starting value, neither trained nor searched (their
+            ``requires_grad`` is off, so an ES population shares them): any of ``alpha``,
+            ``eta`` and the rule's own (``A``..``D``, ``a_plus``, ``a_minus``). With
+            ``abcd_init=(0, rho, -1, 0)`` and ``fixed=("alpha", "eta", "A", "B", "C", "D")``
+            the homeostasis is built in: training cannot turn it off or reverse it.
         abcd_init: ``(A, B, C, D)``, the ``abcd`` rule's coefficients at the start (default
             ``(1, 0, 0, 0)``, a Hebbian start). On a row whose presynaptic signal is always 1 (a
             constant input, ``rows="constant"``) the term is ``(A + C) post_j + (B + D)``, so
@@ -399,6 +404,13 @@ class PlasticitySpec:
     storage: str = "float32"
     rows: str = "all"
     abcd_init: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    fixed: tuple[str, ...] = ()
+
+    def coefficients(self) -> tuple[str, ...]:
+        """The names of the trained coefficients this spec's rule has (what ``fixed`` may
+        name)."""
+        extra = {"abcd": ("A", "B", "C", "D"), "stdp": ("a_plus", "a_minus")}
+        return ("alpha", "eta", *extra.get(self.rule, ()))
 
     def __post_init__(self) -> None:
         for field, value, choices in (
@@ -441,6 +453,14 @@ class PlasticitySpec:
                 f"{self.abcd_init!r}"
             )
         object.__setattr__(self, "abcd_init", abcd)
+        fixed = (self.fixed,) if isinstance(self.fixed, str) else tuple(self.fixed)
+        bad = [name for name in fixed if name not in self.coefficients()]
+        if bad:
+            raise ValueError(
+                f"plasticity fixed names {bad[0]!r}, not a coefficient of rule {self.rule!r}; "
+                f"valid choices: {list(self.coefficients())}"
+            )
+        object.__setattr__(self, "fixed", fixed)
         if self.rule != "abcd" and abcd != (1.0, 0.0, 0.0, 0.0):
             raise ValueError(
                 f"plasticity abcd_init {list(abcd)} sets the 'abcd' rule's coefficients, but "
@@ -549,6 +569,8 @@ class Plasticity(nn.Module):
                 else:
                     tau = torch.tensor(float(value))
                 self.register_buffer(name, tau)
+        for name in spec.fixed:
+            getattr(self, name).requires_grad_(False)
 
     def spread(self, x: Tensor) -> Tensor:
         """``x: [..., k, N]`` over the plastic rows as the whole matrix's ``[..., I, N]``, zero

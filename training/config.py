@@ -110,6 +110,9 @@ class PlasticityConfig:
     # rule abcd: (A, B, C, D) at the start; [0, rho, -1, 0] on rows: constant in plain mode is
     # intrinsic (homeostatic) plasticity, each neuron's bias pulling its rate back to rho
     abcd_init: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0])
+    # coefficients kept at their starting value, neither trained nor searched (alpha, eta,
+    # A..D, a_plus, a_minus): e.g. a homeostasis that training cannot turn off
+    fixed: list[str] = field(default_factory=list)
 
 
 @dataclass
