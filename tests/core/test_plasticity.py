@@ -361,3 +361,31 @@ def test_homeostatic_bias_pulls_each_neuron_back_after_an_input_offset():
     assert rate_shift(homeostat) < 0.1 * static
     hebbian = PlasticitySpec("abcd", granularity="post", rows="constant", eta=0.1, clip=5.0)
     assert rate_shift(hebbian) > 0.5 * static  # the default Hebbian start does not
+
+
+def test_fixed_coefficients_are_neither_trained_nor_searched():
+    from plasticagents import PlasticSNN, Population
+
+    spec = PlasticitySpec(
+        "abcd", granularity="post", rows="constant", abcd_init=(0.0, 0.2, -1.0, 0.0),
+        fixed=["alpha", "eta", "A", "B", "C", "D"],
+    )  # fmt: skip
+    net = PlasticSNN(3, 2, hidden=8, recurrent=False, constant_input=True, plasticity=spec)
+    searched = Population(net, size=4)
+    free = PlasticSNN(3, 2, hidden=8, recurrent=False, constant_input=True,
+                      plasticity=PlasticitySpec("abcd", granularity="post", rows="constant"))  # fmt: skip
+    # alpha [1, 8], eta and A..D [8] each: 56 numbers the population does not vary
+    assert Population(free, size=4).num_params - searched.num_params == 8 + 5 * 8
+    coefficients = dict(net.layer.plasticity.named_parameters())
+    before = {name: p.detach().clone() for name, p in coefficients.items()}
+    optimiser = torch.optim.SGD(net.parameters(), lr=1.0)
+    state, loss = None, 0.0
+    for _ in range(5):
+        out, state = net(torch.randn(1, 3), state)
+        loss = loss + out.square().sum()
+    loss.backward()
+    optimiser.step()
+    assert all(torch.equal(coefficients[n], before[n]) for n in before)
+    assert net.layer.synapses.raw.grad is not None  # the slow weights still learn
+    with pytest.raises(ValueError, match=r"fixed names 'A', not a coefficient of rule 'hebbian'"):
+        PlasticitySpec("hebbian", fixed=["A"])
