@@ -3,8 +3,9 @@
 # (seeds in SEEDS, default "0 1 2") on 10 held-out episodes per seed around each change of
 # configs/robustness/sensor_offset_heldout.yaml (from step 300), the plastic arms' ablations
 # beside them, each arm also on the same episodes without the change (the share of the nominal
-# return kept). ARMS (default "homeostatic SNN=homeostatic;static SNN=static") lists the arms
-# as LABEL=ARM pairs separated by ';', ARM's runs being sensor-offset-ARM-snn-gG-sS;
+# return kept). ARMS (default: "homeostatic SNN=homeofixed;searched homeostatic SNN=homeostatic;
+# static SNN=static", without the line break) lists the arms as LABEL=ARM pairs separated by
+# ';', ARM's runs being sensor-offset-ARM-snn-gG-sS;
 # GENERATIONS (default 300) sets G. One output directory per change under OUT (default
 # results/adaptation/sensor_offset). Run from the repository root:
 #     [ARMS=...] [SEEDS=...] [GENERATIONS=...] [OUT=...] \
@@ -15,7 +16,7 @@ G=${GENERATIONS:-300}
 OUT=${OUT:-results/adaptation/sensor_offset}
 . "$(dirname "$0")/seed_runs.sh"
 runs() { seed_runs "$R/sensor-offset-$1-snn-g$G" ${SEEDS:-0 1 2}; }
-arm_args runs "${ARMS:-homeostatic SNN=homeostatic;static SNN=static}"
+arm_args runs "${ARMS:-homeostatic SNN=homeofixed;searched homeostatic SNN=homeostatic;static SNN=static}"
 for cond in angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300; do
   plasticagents adaptation "${ARM_ARGS[@]}" \
     --suite configs/robustness/sensor_offset_heldout.yaml --condition "$cond@300" \
