@@ -535,6 +535,13 @@ def _adaptation_damage(
     return _table(header, rows)
 
 
+_SENSOR = "adaptation/sensor_offset"
+_SENSOR_CHANGES = (  # (output directory under adaptation/sensor_offset, label, seen in training)
+    ("angle_offset_0.2_at_300", "angle sensors offset, N(0, 0.2²) rad", "yes (held-out episodes)"),
+    ("angle_offset_0.4_at_300", "angle sensors offset, N(0, 0.4²) rad", "no: twice the scale"),
+    ("velocity_offset_0.5_at_300", "velocity sensors offset, N(0, 0.5²)", "no: held-out sensors"),
+)
+
 _DIR_GATED = "adaptation/dir_cue_gated"
 _DIR_CONSTROW12 = "adaptation/dir_cue_constrow_12seeds"
 _DIR_HELDOUT_GATED = "adaptation/dir_heldout_gated"
@@ -1586,6 +1593,29 @@ SECTIONS: tuple[Section, ...] = (
         "nothing and plastic and static stay within noise of each other under every change. "
         "Each change's full table is in `results/adaptation/damage_onset_g300/<change>/report.md`.",
         (f"{_DAMAGE_G300}/front_leg_disabled_at_300/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-sensor-offset",
+        "The adaptation experiment: sensors offset at a random onset (HalfCheetah, 3 seeds)",
+        (*(f"{_SENSOR}/{d}" for d, _, _ in _SENSOR_CHANGES), "adaptation"),
+        lambda root: _adaptation_damage(root, _SENSOR, _SENSOR_CHANGES, "homeostatic SNN"),
+        "HalfCheetah-v5; in every training episode the 7 angle sensors (observation indices "
+        "1-7) gain, at a step drawn from 100..600, a constant offset drawn per sensor from "
+        "N(0, 0.2²) rad (`offset_observation`, `configs/experiments/sensor_offset_*.yaml`). "
+        "Feed-forward SNNs of 64 LIF with a constant input; the homeostatic SNN's constant "
+        "row learns by intrinsic plasticity built in (the abcd rule started at (0, 0.2, -1, 0) "
+        "in plain mode with every coefficient fixed, `agent.plasticity.fixed`: each neuron's "
+        "bias integrates 0.1 (0.2 - its trace), pulling its mean rate back whatever constant "
+        "shift its inputs take); the static SNN's bias is trained and fixed. ES (PGPE), 300 "
+        "generations x 32 x 1 episode (9.6M env steps), seeds 0-2 "
+        "(`results/adaptation/train_sensor_offset.sh`, `ARMS=homeofixed` for the homeostatic "
+        "SNN). Evaluated on 10 held-out episodes per seed with each change of "
+        "`configs/robustness/sensor_offset_heldout.yaml` from step 300 and without it "
+        "(`bash results/adaptation/evaluate_sensor_offset.sh --threads 2`). Cells as in the "
+        "damage table. The same rule with its coefficients searched by ES (the third arm of "
+        "each change's full table, `results/adaptation/sensor_offset/<change>/report.md`) "
+        "ends up with a share of its neurons anti-homeostatic or held at the clip.",
+        (f"{_SENSOR}/angle_offset_0.4_at_300/reward_around_onset.png",),
     ),
     Section(
         "adaptation-vel-lstm-es",
