@@ -1,5 +1,6 @@
-"""Paired tests of the plastic SNN against every other arm but the oracle (return and reward
-per step after the onset, over the training seeds: mean ± 95% Student-t half-width, paired
+"""Paired tests of the plastic SNN against every other arm but the oracle (return, reward
+per step after the onset and, where the table has it, the share of the nominal return kept,
+over the training seeds: mean ± 95% Student-t half-width, paired
 t-test and Wilcoxon p, seeds ahead), for tables whose tasks have no "learned" threshold (the
 velocity-switch and damage-onset tasks; dir_cue_ff_stats.py does the direction task). Reads
 each DIR/summary.json, writes DIR/paired_stats.json. Run from the repository root:
@@ -35,6 +36,16 @@ for out_dir in map(Path, sys.argv[1:]):
                     per_seed(agents, P, "reward_rest"), per_seed(agents, other, "reward_rest")
                 ),
                 "return": paired(per_seed(agents, P, "return"), per_seed(agents, other, "return")),
+                **(
+                    {
+                        "return_kept_pct": paired(
+                            per_seed(agents, P, "return_kept_pct"),
+                            per_seed(agents, other, "return_kept_pct"),
+                        )
+                    }
+                    if "return_kept_pct" in agents[P] and "return_kept_pct" in agents[other]
+                    else {}
+                ),
             }
             for other in others
         },

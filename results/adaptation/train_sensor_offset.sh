@@ -2,12 +2,17 @@
 # Trains the sensor task of the adaptation experiment (issue 20; session of 2026-12-02, night):
 # HalfCheetah-v5 whose 7 angle sensors gain a constant offset, N(0, 0.2²) rad per sensor and
 # episode, at a step drawn from 100..600 (configs/experiments/sensor_offset_*.yaml). ARMS
-# (default "homeostatic static") picks the configs: homeostatic (intrinsic plasticity, the abcd
-# rule on the constant input's row), plastic (the neuromodulated Hebbian plastic bias) and
-# static (their control, a trained static bias); each arm x seed in SEEDS (default "0 1 2")
+# (default "homeofixed static") picks the configs: homeofixed (intrinsic plasticity built in:
+# the abcd rule on the constant input's row started as a homeostat, every coefficient fixed),
+# homeostatic (the same rule with its coefficients searched by ES), plastic (the neuromodulated
+# Hebbian plastic bias) and static (their control, a trained static bias); each arm x seed in
+# SEEDS (default "0 1 2")
 # trains GENERATIONS (default 300; 32 individuals x 1 episode of 1000 steps, so 300 is 9.6M
 # env steps) on one core with fast physics and the native C step (the compiled torch step for
-# homeostatic: the C step covers the hebbian rule only), PARALLEL (default 2) at a time. Runs
+# homeofixed and homeostatic: the C step covers the hebbian rule only), PARALLEL (default 2) at
+# a time. The session of 2026-12-02 (night) ran ARMS="homeostatic static" (seeds 0-2), then
+# ARMS=homeofixed (seeds 0-2) and ARMS="homeofixed static" SEEDS="3 4"; the pilot,
+# ARMS="plastic static" GENERATIONS=100 SEEDS="0 1". Runs
 # are results/adaptation/runs/sensor-offset-ARM-snn-gG-sS. Run from the repository root:
 #     [ARMS=...] [SEEDS=...] [GENERATIONS=...] bash results/adaptation/train_sensor_offset.sh
 set -euo pipefail
@@ -16,7 +21,7 @@ export GENERATIONS="${GENERATIONS:-300}"
 mkdir -p results/adaptation/logs
 jobs=()
 for seed in ${SEEDS:-0 1 2}; do
-  for arm in ${ARMS:-homeostatic static}; do jobs+=("$arm $seed"); done
+  for arm in ${ARMS:-homeofixed static}; do jobs+=("$arm $seed"); done
 done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   arm=$0; seed=$1
