@@ -15,7 +15,11 @@ R=results/adaptation/runs
 G=${GENERATIONS:-300}
 OUT=${OUT:-results/adaptation/sensor_offset}
 . "$(dirname "$0")/seed_runs.sh"
-runs() { seed_runs "$R/sensor-offset-$1-snn-g$G" ${SEEDS:-0 1 2}; }
+runs() {  # ARM lstm: the LSTM's runs, sensor-offset-lstm-es-gG-sS
+  local kind=snn
+  [ "$1" = lstm ] && kind=es
+  seed_runs "$R/sensor-offset-$1-$kind-g$G" ${SEEDS:-0 1 2}
+}
 arm_args runs "${ARMS:-homeostatic SNN=homeofixed;searched homeostatic SNN=homeostatic;static SNN=static}"
 for cond in angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300; do
   plasticagents adaptation "${ARM_ARGS[@]}" \

@@ -5,15 +5,17 @@
 # (default "homeofixed static") picks the configs: homeofixed (intrinsic plasticity built in:
 # the abcd rule on the constant input's row started as a homeostat, every coefficient fixed),
 # homeostatic (the same rule with its coefficients searched by ES), plastic (the neuromodulated
-# Hebbian plastic bias) and static (their control, a trained static bias); each arm x seed in
+# Hebbian plastic bias), static (their control, a trained static bias) and lstm (an LSTM of 20
+# units by the same ES, configs/experiments/sensor_offset_lstm_es.yaml); each arm x seed in
 # SEEDS (default "0 1 2")
 # trains GENERATIONS (default 300; 32 individuals x 1 episode of 1000 steps, so 300 is 9.6M
 # env steps) on one core with fast physics and the native C step (the compiled torch step for
 # homeofixed and homeostatic: the C step covers the hebbian rule only), PARALLEL (default 2) at
 # a time. The session of 2026-12-02 (night) ran ARMS="homeostatic static" (seeds 0-2), then
 # ARMS=homeofixed (seeds 0-2) and ARMS="homeofixed static" SEEDS="3 4"; the pilot,
-# ARMS="plastic static" GENERATIONS=100 SEEDS="0 1". Runs
-# are results/adaptation/runs/sensor-offset-ARM-snn-gG-sS. Run from the repository root:
+# ARMS="plastic static" GENERATIONS=100 SEEDS="0 1"; then ARMS=lstm SEEDS="0 1 2 3 4". Runs
+# are results/adaptation/runs/sensor-offset-ARM-snn-gG-sS (sensor-offset-lstm-es-gG-sS). Run
+# from the repository root:
 #     [ARMS=...] [SEEDS=...] [GENERATIONS=...] bash results/adaptation/train_sensor_offset.sh
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
@@ -25,10 +27,11 @@ for seed in ${SEEDS:-0 1 2}; do
 done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   arm=$0; seed=$1
-  name="sensor-offset-${arm}-snn-g${GENERATIONS}-s${seed}"
+  kind=snn; [ "$arm" = lstm ] && kind=es   # the LSTM: sensor_offset_lstm_es.yaml
+  name="sensor-offset-${arm}-${kind}-g${GENERATIONS}-s${seed}"
   log="results/adaptation/logs/$name"
   [ -e "$log.done" ] && exit 0
-  plasticagents train "configs/experiments/sensor_offset_${arm}_snn.yaml" \
+  plasticagents train "configs/experiments/sensor_offset_${arm}_${kind}.yaml" \
     --runs-dir results/adaptation/runs --name "$name" --set seed=$seed \
     --set trainer.generations=$GENERATIONS > "$log.log" 2>&1 && touch "$log.done"
 '
