@@ -7,6 +7,9 @@ plastic biases held at the clip at the end of the nominal part of a held-out epi
 a bias at the clip acts as a static bias). Usage:
 
     python results/adaptation/homeostat_probe.py RUN... [--out FILE.json]
+
+(``--out`` writes the rows under ``outputs.runs`` of a record with the command, commit,
+versions, machine and wall time.)
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import json
 import numpy as np
 import torch
 
-from plasticagents.envs import make_env
 from plasticagents.training.analysis.evaluate import load_policy
+from plasticagents.training.builders import env_maker
+from plasticagents.training.record import Recorder
+from plasticagents.training.rollout import EnvPool, rollout
 
 
 def _fast_weights(state):
@@ -38,14 +43,16 @@ def probe(run: str, seed: int = 1000, steps: int = 300) -> dict:
     with torch.no_grad():
         gain = (rule.eta * rule.alpha[0] * (rule.A + rule.C)).numpy()
         target = (rule.B + rule.D).numpy()
-    agent = loaded.agent()
-    env = make_env(loaded.config.env.id, [])
-    obs, _ = env.reset(seed=seed)
-    state = None
-    for _ in range(steps):
-        action, state = agent.predict(obs[None], state)
-        obs, *_ = env.step(action[0])
-    hebb = _fast_weights(state).detach().numpy().reshape(-1)
+    env_cfg = loaded.env_config(perturbations=[])
+    pool = EnvPool([env_maker(env_cfg)], threads=1)
+    try:  # the rollout engine; the probe keeps the fast weights after the last step
+        result = rollout(
+            loaded.agent(env_cfg), pool, [seed], max_steps=steps,
+            probe=lambda state: {"hebb": _fast_weights(state).detach().numpy()},
+        )  # fmt: skip
+    finally:
+        pool.close()
+    hebb = result.final["hebb"].reshape(-1)
     return {
         "run": run,
         "neurons": int(gain.size),
@@ -61,12 +68,12 @@ def main() -> None:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--out")
     args = parser.parse_args()
+    recorder = Recorder()  # command, commit, versions, machine, dates, wall time
     rows = [probe(run) for run in args.runs]
     for row in rows:
         print(json.dumps(row))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
+        recorder.write(args.out, {"runs": rows})
 
 
 if __name__ == "__main__":

@@ -372,8 +372,8 @@ def test_fixed_coefficients_are_neither_trained_nor_searched():
     )  # fmt: skip
     net = PlasticSNN(3, 2, hidden=8, recurrent=False, constant_input=True, plasticity=spec)
     searched = Population(net, size=4)
-    spec = PlasticitySpec("abcd", granularity="post", rows="constant")
-    free = PlasticSNN(3, 2, hidden=8, recurrent=False, constant_input=True, plasticity=spec)
+    searchable = PlasticitySpec("abcd", granularity="post", rows="constant")
+    free = PlasticSNN(3, 2, hidden=8, recurrent=False, constant_input=True, plasticity=searchable)
     # alpha [1, 8], eta and A..D [8] each: 56 numbers the population does not vary
     assert Population(free, size=4).num_params - searched.num_params == 8 + 5 * 8
     coefficients = dict(net.layer.plasticity.named_parameters())

@@ -14,10 +14,12 @@ import numpy as np
 
 from plasticagents.training.analysis.evaluate import load_policy
 from plasticagents.training.analysis.viewer import record_episode
+from plasticagents.training.record import Recorder
 
 RUN = sorted(glob.glob("results/adaptation/runs/sensor-offset-homeofixed-snn-g300-s3-*"))[0]
 OFFSET = [{"type": "offset_observation", "std": 0.5, "indices": list(range(8, 17)), "onset": 300}]
 
+recorder = Recorder()  # command, commit, versions, machine, dates, wall time
 loaded = load_policy(RUN)
 rows = []
 for seed in range(1000, 1006):
@@ -37,5 +39,4 @@ for seed in range(1000, 1006):
             }
         )
         print(json.dumps(rows[-1]))
-out = Path(__file__).with_name("episode_scan.json")
-out.write_text(json.dumps({"run": RUN, "episodes": rows}, indent=1) + "\n")
+recorder.write(Path(__file__).with_name("episode_scan.json"), {"run": RUN, "episodes": rows})
