@@ -7,8 +7,10 @@
 # static SNN=static", without the line break) lists the arms as LABEL=ARM pairs separated by
 # ';', ARM's runs being sensor-offset-ARM-snn-gG-sS;
 # GENERATIONS (default 300) sets G. One output directory per change under OUT (default
-# results/adaptation/sensor_offset). Run from the repository root:
-#     [ARMS=...] [SEEDS=...] [GENERATIONS=...] [OUT=...] \
+# results/adaptation/sensor_offset). SUITE and CONDITIONS (space-separated names) pick other
+# changes, e.g. SUITE=configs/robustness/sensor_offset_physical.yaml with its names. Run from the
+# repository root:
+#     [ARMS=...] [SEEDS=...] [GENERATIONS=...] [OUT=...] [SUITE=... CONDITIONS=...] \
 #       bash results/adaptation/evaluate_sensor_offset.sh [--threads N]
 set -euo pipefail
 R=results/adaptation/runs
@@ -21,8 +23,9 @@ runs() {  # ARM lstm: the LSTM's runs, sensor-offset-lstm-es-gG-sS
   seed_runs "$R/sensor-offset-$1-$kind-g$G" ${SEEDS:-0 1 2}
 }
 arm_args runs "${ARMS:-homeostatic SNN=homeofixed;searched homeostatic SNN=homeostatic;static SNN=static}"
-for cond in angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300; do
+SUITE=${SUITE:-configs/robustness/sensor_offset_heldout.yaml}
+for cond in ${CONDITIONS:-angle_offset_0.2_at_300 angle_offset_0.4_at_300 velocity_offset_0.5_at_300}; do
   plasticagents adaptation "${ARM_ARGS[@]}" \
-    --suite configs/robustness/sensor_offset_heldout.yaml --condition "$cond@300" \
+    --suite "$SUITE" --condition "$cond@300" \
     --out "$OUT/$cond" --episodes 10 --seed 1000 "$@"
 done
