@@ -496,12 +496,16 @@ def _adaptation_damage(
     changes: tuple[tuple[str, str, str], ...] = _DAMAGE,
     plastic_arm: str = "plastic SNN",
     static_arm: str = "static SNN",
+    control: str | None = None,
 ) -> str:
     """One row per change (``changes``: output directory under ``base``, label, seen in
     training) of an onset task: each arm's return kept and post-onset reward, the paired gap,
-    and the plastic arm's freeze-at-onset cost."""
+    and the plastic arm's freeze-at-onset cost; with ``control`` (a ``freeze_control.json``
+    of ``results/adaptation/freeze_control.py``), that cost minus its cost where nothing
+    changed, with the paired t-test's p."""
     from plasticagents.training.analysis.adaptation import format_stat
 
+    against = _json(root / control)["outputs"]["changes"] if control else None
     rows = []
     for directory, label, seen in changes:
         summary = _json(root / base / directory / "summary.json")
@@ -521,6 +525,9 @@ def _adaptation_damage(
                 format_stat(freeze, 1),
             ]
         )
+        if against is not None:
+            d = against[directory]["freeze-at-onset"]["cost_minus_control"]
+            rows[-1].append(f"{format_stat(d, 1)} (p {d['paired_t_test_p']:.3f})")
     short = plastic_arm.split()[0]
     header = [
         "change",
@@ -532,6 +539,8 @@ def _adaptation_damage(
         f"{static_arm}: reward/step after",
         f"freezing the {plastic_arm}'s plasticity at the onset costs, points",
     ]
+    if against is not None:
+        header.append("that cost minus the no-change control's, points (p)")
     return _table(header, rows)
 
 
@@ -540,6 +549,17 @@ _SENSOR_CHANGES = (  # (output directory under adaptation/sensor_offset, label, 
     ("angle_offset_0.2_at_300", "angle sensors offset, N(0, 0.2²) rad", "yes (held-out episodes)"),
     ("angle_offset_0.4_at_300", "angle sensors offset, N(0, 0.4²) rad", "no: twice the scale"),
     ("velocity_offset_0.5_at_300", "velocity sensors offset, N(0, 0.5²)", "no: held-out sensors"),
+)
+_SENSOR_PHYSICAL = "adaptation/sensor_offset_physical"
+_SENSOR_CONTROL = f"{_SENSOR_PHYSICAL}/freeze_control.json"
+_SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained on
+    ("stiff_joints_at_300", "joint damping x3", "no: held-out kind"),
+    ("back_leg_half_at_300", "back leg at half strength", "no: held-out kind"),
+    ("heavy_at_300", "body mass x1.5", "no: held-out kind"),
+    ("slippery_at_300", "friction x0.3", "no: held-out kind"),
+    ("low_gravity_at_300", "gravity x0.5", "no: held-out kind"),
+    ("back_thigh_disabled_at_300", "back thigh disabled", "no: held-out kind"),
+    ("front_thigh_disabled_at_300", "front thigh disabled", "no: held-out kind"),
 )
 
 _DIR_GATED = "adaptation/dir_cue_gated"
@@ -1598,7 +1618,9 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-sensor-offset",
         "The adaptation experiment: sensors offset at a random onset (HalfCheetah, 5 seeds)",
         (*(f"{_SENSOR}/{d}" for d, _, _ in _SENSOR_CHANGES), "adaptation"),
-        lambda root: _adaptation_damage(root, _SENSOR, _SENSOR_CHANGES, "homeostatic SNN"),
+        lambda root: _adaptation_damage(
+            root, _SENSOR, _SENSOR_CHANGES, "homeostatic SNN", control=_SENSOR_CONTROL
+        ),
         "HalfCheetah-v5; in every training episode the 7 angle sensors (observation indices "
         "1-7) gain, at a step drawn from 100..600, a constant offset drawn per sensor from "
         "N(0, 0.2²) rad (`offset_observation`, `configs/experiments/sensor_offset_*.yaml`). "
@@ -1629,6 +1651,33 @@ SECTIONS: tuple[Section, ...] = (
         "anti-homeostatic and 56-75% of its biases at the clip, and does not adapt. Each "
         "change's full table is in `results/adaptation/sensor_offset/<change>/report.md`.",
         (f"{_SENSOR}/angle_offset_0.4_at_300/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-sensor-physical",
+        "The sensor task's agents under physical changes never trained on (HalfCheetah, 5 seeds)",
+        (*(f"{_SENSOR_PHYSICAL}/{d}" for d, _, _ in _SENSOR_PHYSICAL_CHANGES), "adaptation"),
+        lambda root: _adaptation_damage(
+            root,
+            _SENSOR_PHYSICAL,
+            _SENSOR_PHYSICAL_CHANGES,
+            "homeostatic SNN",
+            control=_SENSOR_CONTROL,
+        ),
+        "The sensor task's runs above (trained with angle-sensor offsets only), each arm on the "
+        "same 10 held-out episodes per seed with a physical change switched on at step 300 "
+        "(`configs/robustness/sensor_offset_physical.yaml`; "
+        'SUITE=configs/robustness/sensor_offset_physical.yaml CONDITIONS="..." with the '
+        "evaluation script above, OUT=results/adaptation/sensor_offset_physical). The last "
+        "column pairs, seed by seed, the cost of freezing the homeostat at the onset with its "
+        "cost on the same episodes where an identity change (`no_change_at_300`) switches on "
+        "at step 300 (`python results/adaptation/freeze_control.py --control "
+        "results/adaptation/sensor_offset_physical/no_change_at_300 --arm 'homeostatic SNN' "
+        "--out results/adaptation/sensor_offset_physical/freeze_control.json DIR...`): a cost "
+        "that shows under the change only is the rule adapting, not a gait that needs its fast "
+        "weights. Where a change leaves the post-onset return near 0 (a disabled thigh, low "
+        "gravity), costs in % of it are ill-conditioned. Each change's full table is in "
+        "`results/adaptation/sensor_offset_physical/<change>/report.md`.",
+        (f"{_SENSOR_PHYSICAL}/stiff_joints_at_300/reward_around_onset.png",),
     ),
     Section(
         "adaptation-vel-lstm-es",
