@@ -12,11 +12,11 @@ call releases the GIL.
 It covers the networks the ES configs use: a direct-current encoder (with or without
 ``constant_input``), one recurrent or feed-forward LIF layer (per-neuron time constants,
 ``subtract`` or ``zero`` reset) with Hebbian plasticity in ``plain``, ``modulated`` or
-``gated`` mode on traces (any granularity, the neuromodulator reading the layer's activity or
-its inputs, on any ``PlasticitySpec.rows``: only the plastic rows hold fast
-weights, ``alpha`` and per-synapse coefficients, as in the torch step) or static (no
-plasticity: the static SNN arms), no Dale's law or
-sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
+``gated`` mode, or the ``abcd`` rule in ``plain`` or ``modulated`` mode, on traces (any
+granularity, the neuromodulator reading the layer's activity or its inputs, on any
+``PlasticitySpec.rows``: only the plastic rows hold fast weights, ``alpha`` and per-synapse
+coefficients, as in the torch step) or static (no plasticity: the static SNN arms), no Dale's
+law or sparsity mask, and a leaky-integrator readout; float32 on the CPU, the plastic synapses
 stored as float32 or (``PlasticitySpec.storage``) as float16, which halves the bytes each
 env step streams. With AVX-512 the synapse loops run as hand-written 16-lane blocks.
 :func:`unsupported` names what else a network uses, and the population then keeps the
@@ -82,6 +82,7 @@ class _Dims(ctypes.Structure):
             for n in ("recurrent", "modulated", "reset_zero", "tanh_out", "mod_input", "gated")
         ],
         ("n_threads", ctypes.c_int),
+        ("abcd", ctypes.c_int),
         *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
     ]
 
@@ -198,7 +199,14 @@ def unsupported(module: torch.nn.Module) -> str | None:
         (type(module.encoder) is DirectCurrentEncoder, "encoder is not direct"),
         (type(layer.neurons) is LIF and not isinstance(layer.neurons, ALIF), "neuron is not lif"),
         (layer.neurons.reset in ("subtract", "zero"), f"reset {layer.neurons.reset!r}"),
-        (spec is None or spec.rule == "hebbian", f"rule {getattr(spec, 'rule', None)!r}"),
+        (
+            spec is None or spec.rule in ("hebbian", "abcd"),
+            f"rule {getattr(spec, 'rule', None)!r}",
+        ),
+        (
+            spec is None or spec.rule != "abcd" or spec.mode != "gated",
+            "rule 'abcd' in gated mode",
+        ),
         (
             spec is None or spec.mode in ("plain", "modulated", "gated"),
             f"mode {getattr(spec, 'mode', 0)!r}",
@@ -277,6 +285,8 @@ class NativeSNNStep:
         self.modulated = spec is not None and spec.mode in ("modulated", "gated")
         self.gated = spec is not None and spec.mode == "gated"
         self.K = spec.n_modulators if self.modulated else 1
+        # the abcd rule (A pre post + B pre + C post + D) instead of the Hebbian term
+        self.abcd = spec is not None and spec.rule == "abcd"
         lif = layer.neurons.params()
         clip = 0.0 if self.static else float(plasticity.params().clip)
         self.dims = dict(
@@ -294,6 +304,7 @@ class NativeSNNStep:
             tanh_out=int(module.output == "tanh"),
             mod_input=int(layer.modulator_reads_input),
             gated=int(self.gated),
+            abcd=int(self.abcd),
             v_th=float(lif.v_th),
             v_reset=float(lif.v_reset),
             trace_a=float(layer.trace_decay),
@@ -310,7 +321,7 @@ class NativeSNNStep:
         # per call, little but the C step: the pointers packed once (the parameters' when
         # their layout changes), the dims per input shape, the scratch kept, and the state
         # this step returned last (checked when made) taken as it is
-        self._args = (ctypes.c_void_p * 33)()
+        self._args = (ctypes.c_void_p * 37)()
         self._args_params: list[Tensor] | None = None
         self._dims: dict[tuple[int, int], _Dims] = {}
         self._scratch = torch.empty(0, dtype=torch.float32)
@@ -337,13 +348,19 @@ class NativeSNNStep:
             value = named[name].detach()
             return value.unsqueeze(0).expand(P, *value.shape)
 
+        def like_eta(t: Tensor) -> Tensor:  # [P, E]: per synapse post-major
+            return _post_major_rows(t) if t.dim() == 3 else t.reshape(P, -1).contiguous()
+
         dummy = torch.zeros(P, self.N * self.K)
         if self.static:  # no rule: a learning rate never read, no alpha (R = 0)
             eta, alpha = torch.zeros(P, 1), self._nothing
         else:
-            eta = get("layer.plasticity.eta")
-            eta = _post_major_rows(eta) if eta.dim() == 3 else eta.reshape(P, -1).contiguous()
+            eta = like_eta(get("layer.plasticity.eta"))
             alpha = _post_major_rows(get("layer.plasticity.alpha")).to(self.storage)
+        # the abcd rule's coefficients, laid out as eta (never read by the hebbian rule)
+        coefficients = [
+            like_eta(get(f"layer.plasticity.{c}")) if self.abcd else self._nothing for c in "ABCD"
+        ]
         mod = (
             [get(f"layer.modulator.{n}").contiguous() for n in ("w_mod", "fanout")]
             if self.modulated
@@ -364,6 +381,7 @@ class NativeSNNStep:
             _per_neuron(decay(lif.tau_mem, lif.dt), self.N),
             _per_neuron(decay(ro.tau_syn, ro.dt), self.n_out),
             _per_neuron(decay(ro.tau_mem, ro.dt), self.n_out),
+            *coefficients,
         ]
         self._key = key
         return self._params
@@ -430,7 +448,8 @@ class NativeSNNStep:
         weights = self._layout(params)
         args = self._args
         if self._args_params is not weights:
-            for k, t in enumerate(weights, start=1):
+            # the 13 parameter arrays after x, the abcd coefficients after scratch
+            for k, t in zip((*range(1, 14), *range(33, 37)), weights, strict=True):
                 args[k] = t.data_ptr()
             self._args_params = weights
         hebb = self._nothing if self.static else torch.empty(P, B, N, self.R, dtype=self.storage)

@@ -16,7 +16,8 @@
  * scale, bias [P,D]; raw [P,N,I] (post-major: the I inputs of neuron n contiguous);
  * alpha [P,N,R] and hebb [P,B,N,R] over the plastic rows only (PlasticitySpec.rows: the run
  * [r0, r0 + R) of the I presynaptic rows; R = I, r0 = 0 for rows 'all');
- * eta [P,E] with E in {1, N, N*R}; w_mod [P,N,K] ([P,D+C,K] when the neuromodulator
+ * eta [P,E] with E in {1, N, N*R}, and the abcd rule's coefficients A, B, C, D [P,E] alike
+ * (never read under the hebbian rule); w_mod [P,N,K] ([P,D+C,K] when the neuromodulator
  * reads the inputs, mod_input); fanout [P,K,N]; b_mod [P,K] (the gates' biases, gated mode);
  * w_out [P,N,O];
  * v, i, z, post_trace, spikes [P,B,N]; pre_trace [P,B,I]; ro_v, ro_i [P,B,O]; out [P,B,O].
@@ -143,7 +144,7 @@ enum { H_MOD_SYN, H_MOD, H_SYN, H_GSYN, H_LOW, H_HIGH };
 
 typedef struct {
     int64_t P, B, D, N, O, K, I, E, steps, C, r0, R;
-    int recurrent, modulated, reset_zero, tanh_out, mod_input, gated, n_threads;
+    int recurrent, modulated, reset_zero, tanh_out, mod_input, gated, n_threads, abcd;
     float v_th, v_reset, trace_a, clip_lo, clip_hi;
 } snn_dims;
 
@@ -168,13 +169,14 @@ typedef struct {
 #undef H_T
 #endif
 
-/* The step with its 33 array pointers packed in snn_step's order (x, the 13 parameter
- * arrays, the 8 state inputs, the 10 outputs, scratch): ctypes converts one array instead of
- * 33 arguments per call. half: the float16-storage step. */
+/* The step with its 37 array pointers packed in snn_step's order (x, the 13 parameter
+ * arrays, the 8 state inputs, the 10 outputs, scratch, the abcd rule's 4 coefficient arrays):
+ * ctypes converts one array instead of 37 arguments per call. half: the float16-storage
+ * step. */
 #define SNN_UNPACK_(a)                                                                  \
     a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], \
         a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], \
-        a[26], a[27], a[28], a[29], a[30], a[31], a[32]
+        a[26], a[27], a[28], a[29], a[30], a[31], a[32], a[33], a[34], a[35], a[36]
 int snn_step_packed(const snn_dims *d, void *const *a, int half) {
     if (half) {
 #if defined(__FLT16_MAX__)

@@ -9,8 +9,9 @@
 # units by the same ES, configs/experiments/sensor_offset_lstm_es.yaml); each arm x seed in
 # SEEDS (default "0 1 2")
 # trains GENERATIONS (default 300; 32 individuals x 1 episode of 1000 steps, so 300 is 9.6M
-# env steps) on one core with fast physics and the native C step (the compiled torch step for
-# homeofixed and homeostatic: the C step covers the hebbian rule only), PARALLEL (default 2) at
+# env steps) on one core with fast physics and the native C step (the runs of 2026-12-02 took
+# the compiled torch step for homeofixed and homeostatic: the C step covered the hebbian rule
+# only until 2026-12-03), PARALLEL (default 2) at
 # a time. The session of 2026-12-02 (night) ran ARMS="homeostatic static" (seeds 0-2), then
 # ARMS=homeofixed (seeds 0-2) and ARMS="homeofixed static" SEEDS="3 4"; the pilot,
 # ARMS="plastic static" GENERATIONS=100 SEEDS="0 1"; then ARMS=lstm SEEDS="0 1 2 3 4". Runs

@@ -43,11 +43,14 @@ def _net(
     rows="all",
     gate_bias=-4.0,
     n_modulators=1,
+    rule="hebbian",
+    plasticity=None,
     **kwargs,
 ):
     torch.manual_seed(0)
     spec = PlasticitySpec(
-        "hebbian",
+        rule,
+        **(plasticity or {}),
         mode=mode,
         granularity=granularity,
         alpha_init=0.5,
@@ -215,6 +218,46 @@ def test_native_step_equals_the_torch_step_on_plastic_rows(rows, options, storag
     assert hebb.shape[-2:] == (plasticity.n_rows, 48) and float(hebb.float().abs().mean()) > 0.01
 
 
+# the abcd rule (A pre post + B pre + C post + D, Najarro & Risi): each individual's own
+# coefficients at every granularity, plain and modulated, on every row or the constant row
+# only; the last is the sensor task's homeostat (every coefficient fixed, shared)
+ABCD = [
+    ("all", dict(recurrent=True, mode="plain", granularity="post")),
+    ("all", dict(recurrent=False, mode="plain", granularity="scalar", eta=0.05)),
+    ("all", dict(recurrent=True, mode="modulated", granularity="synapse")),
+    ("constant", dict(recurrent=False, mode="modulated", granularity="post", constant_input=True)),
+    (
+        "constant",
+        dict(
+            recurrent=False,
+            mode="plain",
+            granularity="post",
+            constant_input=True,
+            eta=0.1,
+            plasticity=dict(
+                abcd_init=(0.0, 0.2, -1.0, 0.0), fixed=("alpha", "eta", "A", "B", "C", "D")
+            ),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16"])
+@pytest.mark.parametrize("rows,options", ABCD)
+def test_native_step_equals_the_torch_step_under_the_abcd_rule(rows, options, storage, native_lib):
+    """The abcd rule in the C step: the same outputs and states as the torch step, the
+    coefficients read per individual (or from the template where fixed) in eta's layout."""
+    net = _net(rule="abcd", storage=storage, hidden=48, rows=rows, **options)
+    assert unsupported(net) is None
+    torch_pop, native_pop = _pair(net)
+    assert native_pop.native
+    tol = 1e-4 if storage == "float32" else _HALF_TOL
+    spikes, s_torch = _step_together(torch_pop, native_pop, 30, tol=tol)
+    assert spikes > 100
+    hebb = s_torch.layer.plastic.hebb
+    assert float(hebb.float().abs().mean()) > 0.01
+
+
 def _two_calls_are_one_call_of_two_steps(lib_override, storage, monkeypatch):
     """A call with two simulation steps per input against two calls of one step with that
     input: the same work, so the same numbers, provided the second step's current reads the
@@ -361,6 +404,8 @@ def test_uncovered_networks_run_the_torch_step_with_a_warning(kwargs, reason):
 def test_unsupported_names_the_rule_and_the_module():
     torch.manual_seed(0)
     assert "rule 'oja'" in unsupported(PlasticSNN(3, 2, hidden=4, plasticity=PlasticitySpec("oja")))
+    gated_abcd = PlasticSNN(3, 2, hidden=4, plasticity=PlasticitySpec("abcd", mode="gated"))
+    assert "rule 'abcd' in gated mode" in unsupported(gated_abcd)
     assert "not PlasticSNN" in unsupported(torch.nn.Linear(3, 2))
 
 
