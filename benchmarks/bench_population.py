@@ -25,6 +25,7 @@ machine, date, wall time; every repeat, the medians, the ratios, the settings an
 status) goes to ``results/benchmarks/bench_population-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_population.py              # defaults: P=64, 105 inputs, 128 neurons
+    python benchmarks/bench_population.py --rule abcd  # the abcd rule in (a)
     python benchmarks/bench_population.py --device cuda --population 1024
 """
 
@@ -116,7 +117,7 @@ def bench_population(args, device) -> dict:
         8,
         hidden=args.neurons,
         steps_per_input=1,
-        plasticity=PlasticitySpec("hebbian"),
+        plasticity=PlasticitySpec(args.rule),
     ).to(device)
     pop = Population(net, args.population)
     pop.load_vectors(
@@ -254,6 +255,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    parser.add_argument(
+        "--rule",
+        choices=["hebbian", "abcd"],
+        default="hebbian",
+        help="the plastic layer's rule (plain mode), in (a) only",
+    )
     add_out_argument(parser, "bench_population")
     args = parser.parse_args(argv)
     rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
@@ -263,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     pop = bench_population(args, device)
     med = {k: timing(v)["median"] for k, v in pop.items() if not k.endswith("_info")}
     print(
-        f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} Hebbian, one step:"
+        f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} {args.rule}, "
+        "one step:"
     )
     print(
         f"    eager:    batched {med['batched_eager'] * 1e3:.3f} ms   "
