@@ -1600,7 +1600,9 @@ SECTIONS: tuple[Section, ...] = (
         "adaptation-damage-g300",
         "Damage at a random onset at 5x the budget (3 seeds)",
         (*(f"{_DAMAGE_G300}/{d}" for d, _, _ in _DAMAGE), "adaptation"),
-        lambda root: _adaptation_damage(root, _DAMAGE_G300),
+        lambda root: _adaptation_damage(
+            root, _DAMAGE_G300, control=f"{_DAMAGE_G300}/freeze_control.json"
+        ),
         "The damage-onset table's plastic and static SNNs trained for 300 generations instead "
         "of 60 (9.6M env steps per run, seeds 0-2, on the native C step: "
         "`GENERATIONS=300 COMPILE=true bash results/adaptation/train_damage_onset.sh`, run "
@@ -1611,6 +1613,9 @@ SECTIONS: tuple[Section, ...] = (
         "tests: `python results/adaptation/arms_stats.py results/adaptation/damage_onset_g300/*`. "
         "Returns rise with the budget, but freezing the fast weights at the onset still costs "
         "nothing and plastic and static stay within noise of each other under every change. "
+        "The last column pairs each freeze cost with its cost where an identity change "
+        "switches on at step 300 (`CONDITIONS=no_change_at_300` with the same script, then "
+        "`results/adaptation/freeze_control.py`). "
         "Each change's full table is in `results/adaptation/damage_onset_g300/<change>/report.md`.",
         (f"{_DAMAGE_G300}/front_leg_disabled_at_300/reward_around_onset.png",),
     ),
