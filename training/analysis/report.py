@@ -566,6 +566,7 @@ _DIR_GATED = "adaptation/dir_cue_gated"
 _DIR_CONSTROW12 = "adaptation/dir_cue_constrow_12seeds"
 _DIR_HELDOUT_GATED = "adaptation/dir_heldout_gated"
 _VEL_LSTM_ES = "adaptation/vel_switch_lstm_es"
+_VEL_G300 = "adaptation/vel_switch_g300"
 _DAMAGE_LSTM_ES = "adaptation/damage_onset_lstm_es"
 _LSTM_ES_ARMS = ("plastic SNN", "static SNN", "LSTM 88 (ES)", "LSTM 20 (ES)")
 
@@ -1703,6 +1704,21 @@ SECTIONS: tuple[Section, ...] = (
         "results/adaptation/arms_stats.py results/adaptation/vel_switch_lstm_es`. Cells and "
         "goals as above.",
         (f"{_VEL_LSTM_ES}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-g300",
+        "The velocity switch at 5x the budget (3 seeds)",
+        (_VEL_G300, "adaptation"),
+        lambda root: _adaptation_with_tests(root, _VEL_G300),
+        "The velocity-switch arms trained for 300 generations x 32 x 1 episode (9.6M env steps "
+        "per run, five times the first table's budget) with fast physics and the native C step, "
+        "one core per run, with an LSTM of 20 units trained by the same ES "
+        "(`bash results/adaptation/train_vel_switch_long.sh`), the oracle the privileged MLP "
+        "at the same budget; evaluated on the same 10 held-out episodes per seed "
+        "(`bash results/adaptation/evaluate_vel_switch_long.sh --threads 1`), paired tests "
+        "from `python results/adaptation/arms_stats.py results/adaptation/vel_switch_g300`. "
+        "Cells and goals as above.",
+        (f"{_VEL_G300}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage-lstm-es",
