@@ -717,7 +717,14 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--out", help="FILE.mp4 or FILE.gif")
     view.add_argument("--env", help="another env id (same observation/action sizes)")
     _add_perturb(view)
-    view.add_argument("--seed", type=int, default=0)
+    view.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the episode's reset seed, used as is (to replay an evaluated episode, pass the "
+        "`seed` column of its episodes.csv / robustness.csv: evaluate's --seed is the base "
+        "those are derived from)",
+    )
     view.add_argument("--checkpoint", choices=["best", "latest"], default="best")
     view.add_argument("--max-steps", type=int, help="episode cap (default: the run's env)")
     view.add_argument("--every", type=int, default=1, help="render every k-th step")

@@ -199,3 +199,34 @@ def test_plasticagents_ids_render_through_the_tracking_camera():
 
     assert _tracking_camera("plasticagents/HalfCheetahVelSwitch-v0") == {"camera_name": "track"}
     assert _tracking_camera("plasticagents/CueAssociation-v0") == {}
+
+
+def test_view_replays_an_evaluated_episode_from_its_csv_seed(trained, tmp_path):
+    """`view --seed` takes a reset seed as is: the `seed` column of robustness.csv (derived from
+    the evaluation's base seed) replays that episode, onset included, to the same return."""
+    import csv
+
+    from plasticagents.training.analysis.robustness import run_robustness
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "env: HalfCheetah-v5\nepisodes: 2\nperturbations:\n"
+        "  - {name: bthigh, type: cripple_leg, leg: bthigh, onsets: [30]}\n"
+    )
+    run_robustness([trained], suite, tmp_path / "rob", seed=7, threads=1, progress=False)
+    with open(tmp_path / "rob" / "robustness.csv") as fh:
+        row = [r for r in csv.DictReader(fh) if r["condition"] == "bthigh@30"][1]
+    assert int(row["seed"]) != 7  # derived, not the base seed
+    spec = {"type": "cripple_leg", "leg": "bthigh", "onset": 30}
+    _, _, rec = view(
+        trained,
+        tmp_path / "replay.gif",
+        perturbations=[spec],
+        seed=int(row["seed"]),
+        width=64,
+        height=48,
+        every=80,
+        progress=False,
+    )
+    assert rec.onsets and rec.steps == int(row["length"])
+    np.testing.assert_allclose(rec.rewards.sum(), float(row["return"]), rtol=1e-5)

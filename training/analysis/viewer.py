@@ -414,7 +414,9 @@ def view(
     ablation: str | None = None,
 ) -> tuple[Path, Path, Recording]:
     """Record, compose and write ``out`` (video) and ``out`` with ``.npz`` (trajectory);
-    ``ablation`` renders the plastic policy with its plasticity ablated."""
+    ``ablation`` renders the plastic policy with its plasticity ablated. ``seed`` is the
+    episode's reset seed as is: an evaluated episode replays from the ``seed`` column of its
+    ``episodes.csv`` / ``robustness.csv`` (evaluation derives those from its base seed)."""
     out = Path(out)
     if out.suffix.lower() not in VIDEO_FORMATS:
         raise ValueError(
