@@ -562,6 +562,13 @@ _SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained o
     ("front_thigh_disabled_at_300", "front thigh disabled", "no: held-out kind"),
 )
 
+_DAMAGE_HOMEO = "adaptation/damage_onset_homeostat"
+_DAMAGE_HOMEO_CHANGES = (  # the damage task's changes and two of the sensor task's physical ones
+    *_DAMAGE,
+    ("stiff_joints_at_300", "joint damping x3", "no: held-out kind"),
+    ("back_leg_half_at_300", "back leg at half strength", "half of a trained damage"),
+)
+
 _DIR_GATED = "adaptation/dir_cue_gated"
 _DIR_CONSTROW12 = "adaptation/dir_cue_constrow_12seeds"
 _DIR_HELDOUT_GATED = "adaptation/dir_heldout_gated"
@@ -1684,6 +1691,33 @@ SECTIONS: tuple[Section, ...] = (
         "gravity), costs in % of it are ill-conditioned. Each change's full table is in "
         "`results/adaptation/sensor_offset_physical/<change>/report.md`.",
         (f"{_SENSOR_PHYSICAL}/stiff_joints_at_300/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-damage-homeostat",
+        "The sensor task's homeostatic SNN trained on damage (HalfCheetah, 3 seeds)",
+        (*(f"{_DAMAGE_HOMEO}/{d}" for d, _, _ in _DAMAGE_HOMEO_CHANGES), "adaptation"),
+        lambda root: _adaptation_damage(
+            root,
+            _DAMAGE_HOMEO,
+            _DAMAGE_HOMEO_CHANGES,
+            "homeostatic SNN",
+            control=f"{_DAMAGE_HOMEO}/freeze_control.json",
+        ),
+        "The sensor task's two feed-forward arms (64 LIF: the homeostat on a constant row, "
+        "and the same network with a trained fixed bias) trained on the damage task instead, "
+        "300 generations x 32 x 1 episode (9.6M env steps), seeds 0-2 "
+        "(`bash results/adaptation/train_damage_homeostat.sh`), and evaluated on the damage "
+        "tables' held-out episodes and on two of the sensor task's physical changes "
+        '(`ARMS="homeostatic SNN=homeofixed-snn-g300;static SNN=ffstatic-snn-g300" '
+        "OUT=results/adaptation/damage_onset_homeostat bash "
+        "results/adaptation/evaluate_damage_onset.sh --threads 2`, with "
+        "`SUITE=configs/robustness/sensor_offset_physical.yaml` for the last two rows). The "
+        "last column pairs each freeze cost with its cost under the no-change control "
+        "(`results/adaptation/freeze_control.py`). One homeostatic seed (1) did not learn to "
+        "run, so its shares are of a near-zero return; "
+        "`results/adaptation/README.md` gives every seed. Each change's full table is in "
+        "`results/adaptation/damage_onset_homeostat/<change>/report.md`.",
+        (f"{_DAMAGE_HOMEO}/back_leg_disabled_at_300/reward_around_onset.png",),
     ),
     Section(
         "adaptation-vel-lstm-es",
