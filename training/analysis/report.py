@@ -563,6 +563,7 @@ _SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained o
 )
 
 _DAMAGE_HOMEO = "adaptation/damage_onset_homeostat"
+_VEL_HOMEO = "adaptation/vel_switch_homeostat"
 _DAMAGE_HOMEO_CHANGES = (  # the damage task's changes and two of the sensor task's physical ones
     *_DAMAGE,
     ("stiff_joints_at_300", "joint damping x3", "no: held-out kind"),
@@ -1753,6 +1754,26 @@ SECTIONS: tuple[Section, ...] = (
         "from `python results/adaptation/arms_stats.py results/adaptation/vel_switch_g300`. "
         "Cells and goals as above.",
         (f"{_VEL_G300}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-homeostat",
+        "The velocity switch: the homeostat on a recurrent SNN (3 seeds)",
+        (_VEL_HOMEO, f"{_VEL_HOMEO}/no_switch_control", "adaptation"),
+        lambda root: _adaptation_with_tests(root, _VEL_HOMEO),
+        "The static arm's recurrent SNN with a constant input whose row learns by the sensor "
+        "task's fixed homeostat (`configs/experiments/vel_switch_homeofixed_snn.yaml`), "
+        "trained as the 5x-budget arms (`ARMS=homeofixed_snn bash "
+        "results/adaptation/train_vel_switch_long.sh`) and evaluated beside the static and "
+        'plastic SNNs on the same held-out episodes (`ARMS="homeostatic SNN=homeofixed-snn;'
+        'static SNN=static-snn;plastic SNN=plastic-snn" '
+        "OUT=results/adaptation/vel_switch_homeostat bash "
+        "results/adaptation/evaluate_vel_switch_long.sh --threads 2`). Its ablations' "
+        "no-switch control (the same episodes without the switch, an identity change at step "
+        "500: `SUITE=configs/robustness/vel_no_switch_control.yaml "
+        "CONDITION=no_change_at_500@500` with the same script) and the freeze cost minus it "
+        "are in `results/adaptation/vel_switch_homeostat/freeze_control.json`. Cells and "
+        "goals as above.",
+        (f"{_VEL_HOMEO}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage-lstm-es",
