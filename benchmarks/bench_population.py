@@ -117,7 +117,7 @@ def bench_population(args, device) -> dict:
         8,
         hidden=args.neurons,
         steps_per_input=1,
-        plasticity=PlasticitySpec(args.rule),
+        plasticity=PlasticitySpec(args.rule, granularity=args.granularity),
     ).to(device)
     pop = Population(net, args.population)
     pop.load_vectors(
@@ -261,6 +261,13 @@ def main(argv: list[str] | None = None) -> None:
         default="hebbian",
         help="the plastic layer's rule (plain mode), in (a) only",
     )
+    parser.add_argument(
+        "--granularity",
+        choices=["synapse", "post", "scalar"],
+        default="synapse",
+        help="one learning rate (abcd: one set of coefficients) per synapse, per neuron or "
+        "one for the layer, in (a) only",
+    )
     add_out_argument(parser, "bench_population")
     args = parser.parse_args(argv)
     rec = Recorder(None if argv is None else [Path(__file__).name, *argv])
@@ -270,8 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     pop = bench_population(args, device)
     med = {k: timing(v)["median"] for k, v in pop.items() if not k.endswith("_info")}
     print(
-        f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} {args.rule}, "
-        "one step:"
+        f"(a) P={args.population} B={args.envs} I={args.inputs} N={args.neurons} "
+        f"{args.rule} ({args.granularity}), one step:"
     )
     print(
         f"    eager:    batched {med['batched_eager'] * 1e3:.3f} ms   "
