@@ -342,3 +342,34 @@ def test_the_float16_storage_table_pairs_the_seeds(tmp_path):
     assert "paired by seed (0, 1)" in paired
     assert "(+100, -100)" in paired  # returns and last-generation means, seed by seed
     assert "1 ± 0 (+1, +1)" in paired  # wall time
+
+
+def test_the_population_benchmarks_rule_variants_are_named_and_left_to_the_page(tmp_path):
+    # --rule abcd / --granularity post time another plastic layer: never pooled with the
+    # default's rows, named in the row, and on the docs page only
+    import json
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    for stamp, extra, settings, ratio in (
+        ("000000", [], {"rule": "hebbian", "granularity": "synapse"}, 1.4),
+        (
+            "000100",
+            ["--rule", "abcd", "--granularity", "post"],
+            {"rule": "abcd", "granularity": "post"},
+            1.2,
+        ),
+    ):
+        rec = {
+            "command": {"argv": ["bench_population.py", *extra]},
+            "git_revision": "a" * 40,
+            "outputs": {"settings": settings, "ratios": {"native_speedup_over_compiled": ratio}},
+        }
+        (bench / f"bench_population-20260101-{stamp}.json").write_text(json.dumps(rec))
+    page = [r for r in report._benchmarks(tmp_path).splitlines() if "native C step" in r]
+    assert len(page) == 2 and "rule" not in page[0].split("|")[1] and "1.40x" in page[0]
+    assert "(abcd rule, coefficients per neuron)" in page[1] and "1.20x" in page[1]
+    headline = [
+        r for r in report._benchmarks(tmp_path, headline=True).splitlines() if "native C" in r
+    ]
+    assert len(headline) == 1 and "1.40x" in headline[0]

@@ -1048,7 +1048,15 @@ _BENCH_RATIOS = (
 def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") -> str:
     """The row name of one invocation: ``label`` for its env, and what else must not be pooled
     (learner inputs, fast physics, ours' lanes, float16 synapse storage; for a ratio to
-    evotorch, ``key``, the peer's policy where it is ours' SNN) in brackets."""
+    evotorch, ``key``, the peer's policy where it is ours' SNN; the population step's plastic
+    rule and granularity where not the default) in brackets."""
+    if script == "bench_population":  # --rule / --granularity: another plastic layer
+        settings = rec["outputs"].get("settings", {})
+        rule, per = settings.get("rule", "hebbian"), settings.get("granularity", "synapse")
+        if (rule, per) == ("hebbian", "synapse"):
+            return label
+        per = {"synapse": "synapse", "post": "neuron", "scalar": "layer"}.get(per, per)
+        return f"{label} ({rule} rule, coefficients per {per})"
     if script != "bench_es":
         return label
     out = rec["outputs"]
@@ -1105,12 +1113,15 @@ def _bench_command(script: str, rec: dict[str, Any]) -> str:
 # the README's short table leaves these to the docs page: the per-repeat ratios and the
 # other physics floors (it keeps each goal's ratio of medians and the peer comparisons)
 _DOCS_ONLY_KEYS = ("paired_ratios.", "ours_over_physics_step", "ours_over_physics_replay")
+# ... and these scripts' variant settings (the README keeps the default network's rows)
+_DOCS_ONLY_OPTIONS = {"bench_population": ("--rule", "--granularity")}
 
 
 def _benchmarks(root: Path, headline: bool = False) -> str:
     """Every benchmark ratio: one column per invocation (oldest first), and their median.
     ``headline`` (the README's table): only each script's rows measured at the commit of its
-    newest record, without the docs-only measurements (:data:`_DOCS_ONLY_KEYS`)."""
+    newest record, without the docs-only measurements (:data:`_DOCS_ONLY_KEYS`) and variant
+    settings (:data:`_DOCS_ONLY_OPTIONS`)."""
     records: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(_need(root / "benchmarks").glob("*.json")):
         rec = json.loads(path.read_text())
@@ -1135,6 +1146,8 @@ def _benchmarks(root: Path, headline: bool = False) -> str:
             newest = measured[-1][0]
             if headline and newest != latest:
                 continue  # an older commit's row: on the docs page only
+            if headline and any(o in command.split() for o in _DOCS_ONLY_OPTIONS.get(script, ())):
+                continue  # a variant of the default network: on the docs page only
             values = [v for rev, v in measured if rev == newest]
             runs = ", ".join(f"{v:.2f}" for v in values)
             median = f"{statistics.median(values):.2f}x"
