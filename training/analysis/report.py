@@ -564,6 +564,7 @@ _SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained o
 
 _DAMAGE_HOMEO = "adaptation/damage_onset_homeostat"
 _VEL_HOMEO = "adaptation/vel_switch_homeostat"
+_VEL_5 = "adaptation/vel_switch_g300_5seeds"
 _DAMAGE_HOMEO_CHANGES = (  # the damage task's changes and two of the sensor task's physical ones
     *_DAMAGE,
     ("stiff_joints_at_300", "joint damping x3", "no: held-out kind"),
@@ -1767,6 +1768,23 @@ SECTIONS: tuple[Section, ...] = (
         "from `python results/adaptation/arms_stats.py results/adaptation/vel_switch_g300`. "
         "Cells and goals as above.",
         (f"{_VEL_G300}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-5seeds",
+        "The velocity switch at 5x the budget: the plastic and static SNNs on 5 seeds",
+        (_VEL_5, f"{_VEL_5}/no_switch_control", "adaptation"),
+        lambda root: _adaptation_with_tests(root, _VEL_5),
+        "The 5x-budget table's plastic SNN, static SNN and oracle with two more training "
+        'seeds (`ARMS="plastic_snn static_snn oracle_mlp" SEEDS="3 4" bash '
+        "results/adaptation/train_vel_switch_long.sh`), all five seeds on the same held-out "
+        'episodes (`ARMS="plastic SNN=plastic-snn;static SNN=static-snn" '
+        'SEEDS="0 1 2 3 4" OUT=results/adaptation/vel_switch_g300_5seeds bash '
+        "results/adaptation/evaluate_vel_switch_long.sh --threads 2`). The shortfall is each "
+        "seed's against the same seed's oracle, then averaged, so its 95% CI is over seeds. "
+        "The ablations' no-switch control and the freeze cost minus it are in "
+        "`results/adaptation/vel_switch_g300_5seeds/freeze_control.json`. Cells and goals as "
+        "above.",
+        (f"{_VEL_5}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-vel-homeostat",
