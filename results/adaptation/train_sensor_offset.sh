@@ -18,9 +18,12 @@
 # are results/adaptation/runs/sensor-offset-ARM-snn-gG-sS (sensor-offset-lstm-es-gG-sS). Run
 # from the repository root:
 #     [ARMS=...] [SEEDS=...] [GENERATIONS=...] bash results/adaptation/train_sensor_offset.sh
+# TASK (default sensor_offset) trains another task's configs the same way:
+# configs/experiments/TASK_ARM_snn.yaml into runs TASK-ARM-snn-gG-sS (TASK's '_' as '-'), e.g.
+# TASK=damage_onset ARMS="homeofixed ffstatic" (train_damage_homeostat.sh).
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-export GENERATIONS="${GENERATIONS:-300}"
+export GENERATIONS="${GENERATIONS:-300}" TASK="${TASK:-sensor_offset}"
 mkdir -p results/adaptation/logs
 jobs=()
 for seed in ${SEEDS:-0 1 2}; do
@@ -29,10 +32,10 @@ done
 printf '%s\n' "${jobs[@]}" | xargs -P "${PARALLEL:-2}" -L 1 bash -c '
   arm=$0; seed=$1
   kind=snn; [ "$arm" = lstm ] && kind=es   # the LSTM: sensor_offset_lstm_es.yaml
-  name="sensor-offset-${arm}-${kind}-g${GENERATIONS}-s${seed}"
+  name="${TASK//_/-}-${arm}-${kind}-g${GENERATIONS}-s${seed}"
   log="results/adaptation/logs/$name"
   [ -e "$log.done" ] && exit 0
-  plasticagents train "configs/experiments/sensor_offset_${arm}_${kind}.yaml" \
+  plasticagents train "configs/experiments/${TASK}_${arm}_${kind}.yaml" \
     --runs-dir results/adaptation/runs --name "$name" --set seed=$seed \
     --set trainer.generations=$GENERATIONS > "$log.log" 2>&1 && touch "$log.done"
 '
