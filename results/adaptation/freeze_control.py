@@ -52,10 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for d in args.changes:
         summary = load(d)
-        if summary["seeds"] != control_summary["seeds"] or (
-            summary["eval_seed"] != control_summary["eval_seed"]
-        ):
-            sys.exit(f"{d}: not the control's seeds and episodes; cannot pair")
+        same = (summary[k] == control_summary[k] for k in ("seeds", "eval_seed"))
+        if not all(same) or summary["runs"][args.arm] != control_summary["runs"][args.arm]:
+            sys.exit(
+                f"{d}: not the control's runs, seeds and episodes for {args.arm!r}; cannot pair"
+            )
         change = costs(summary, args.arm)
         rows[d.name] = {
             a: {

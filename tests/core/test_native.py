@@ -207,6 +207,14 @@ def test_native_step_equals_the_torch_step_on_plastic_rows(rows, options, storag
     alpha and coefficients compact ([R, N]), the frozen rows' synapses read from raw alone,
     the constant unit at 1; the same outputs and states as the torch step."""
     net = _net(storage=storage, hidden=48, rows=rows, **options)
+    hebb = _native_matches_torch(net, storage)
+    assert hebb.shape[-2:] == (net.layer.plasticity.n_rows, 48)
+
+
+def _native_matches_torch(net, storage):
+    """The C step of ``net`` beside its torch step for 30 calls: the same outputs and states
+    (within float16's rounding where stored so), with spikes and moving fast weights.
+    Returns the torch step's last fast weights."""
     assert unsupported(net) is None
     torch_pop, native_pop = _pair(net)
     assert native_pop.native
@@ -214,8 +222,8 @@ def test_native_step_equals_the_torch_step_on_plastic_rows(rows, options, storag
     spikes, s_torch = _step_together(torch_pop, native_pop, 30, tol=tol)
     assert spikes > 100
     hebb = s_torch.layer.plastic.hebb
-    plasticity = net.layer.plasticity
-    assert hebb.shape[-2:] == (plasticity.n_rows, 48) and float(hebb.float().abs().mean()) > 0.01
+    assert float(hebb.float().abs().mean()) > 0.01
+    return hebb
 
 
 # the abcd rule (A pre post + B pre + C post + D, Najarro & Risi): each individual's own
@@ -247,15 +255,9 @@ ABCD = [
 def test_native_step_equals_the_torch_step_under_the_abcd_rule(rows, options, storage, native_lib):
     """The abcd rule in the C step: the same outputs and states as the torch step, the
     coefficients read per individual (or from the template where fixed) in eta's layout."""
-    net = _net(rule="abcd", storage=storage, hidden=48, rows=rows, **options)
-    assert unsupported(net) is None
-    torch_pop, native_pop = _pair(net)
-    assert native_pop.native
-    tol = 1e-4 if storage == "float32" else _HALF_TOL
-    spikes, s_torch = _step_together(torch_pop, native_pop, 30, tol=tol)
-    assert spikes > 100
-    hebb = s_torch.layer.plastic.hebb
-    assert float(hebb.float().abs().mean()) > 0.01
+    _native_matches_torch(
+        _net(rule="abcd", storage=storage, hidden=48, rows=rows, **options), storage
+    )
 
 
 def _two_calls_are_one_call_of_two_steps(lib_override, storage, monkeypatch):

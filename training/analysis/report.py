@@ -567,8 +567,8 @@ _VEL_HOMEO = "adaptation/vel_switch_homeostat"
 _VEL_5 = "adaptation/vel_switch_g300_5seeds"
 _DAMAGE_HOMEO_CHANGES = (  # the damage task's changes and two of the sensor task's physical ones
     *_DAMAGE,
-    ("stiff_joints_at_300", "joint damping x3", "no: held-out kind"),
-    ("back_leg_half_at_300", "back leg at half strength", "half of a trained damage"),
+    _SENSOR_PHYSICAL_CHANGES[0],  # joint damping x3
+    (*_SENSOR_PHYSICAL_CHANGES[1][:2], "half of a trained damage"),  # back leg at half strength
 )
 
 _DIR_GATED = "adaptation/dir_cue_gated"
