@@ -73,6 +73,13 @@ class Agent:
         self.generator.manual_seed(seed if seed is not None else torch.seed())
         self.obs_dim = self.module.n_in
         self.population = isinstance(policy, Population)
+        self._active: np.ndarray | None = None  # observe_active's slots, for the next predict
+
+    def observe_active(self, active: np.ndarray) -> None:
+        """The slots (``[P, B]`` bool) whose actions the next :meth:`predict` call's caller
+        will read; a population's native step holds the others instead of running them (a
+        rollout's ended episodes). Applies to that one call."""
+        self._active = np.asarray(active, dtype=bool)
 
     def initial_state(self, batch: int) -> Any:
         """Fresh recurrent state for ``batch`` environments (per individual for a population)."""
@@ -118,8 +125,12 @@ class Agent:
             # Build a fresh state (it holds the [.., I, N] fast weights) only when a row restarts.
             mask = torch.as_tensor(np.asarray(episode_start), device=self.device).bool()
             state = reset_where(state, mask.reshape(x.shape[:-1]), self.initial_state(batch))
+        active, self._active = self._active, None
         with torch.no_grad():
-            a, state = self.policy(x, state)
+            if active is not None and self.population:
+                a, state = self.policy(x, state, active=active)
+            else:
+                a, state = self.policy(x, state)
             if not deterministic and self.noise_std > 0:
                 noise = torch.randn(a.shape, generator=self.generator, device=a.device)
                 a = (a + self.noise_std * noise).clamp(-1.0, 1.0)

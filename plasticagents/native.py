@@ -48,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -84,6 +85,8 @@ class _Dims(ctypes.Structure):
         ("n_threads", ctypes.c_int),
         ("abcd", ctypes.c_int),
         *[(n, ctypes.c_float) for n in ("v_th", "v_reset", "trace_a", "clip_lo", "clip_hi")],
+        ("order", ctypes.c_void_p),  # NULL: every slot runs; else the slots run, then held
+        ("n_run", ctypes.c_int64),
     ]
 
 
@@ -419,22 +422,39 @@ class NativeSNNStep:
             *(t.contiguous() for t in (ls.post_trace, rs.v, rs.i)),
         ]
 
-    def __call__(self, params: dict[str, Tensor], x: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def __call__(
+        self, params: dict[str, Tensor], x: Tensor, state: Any, active: Any = None
+    ) -> tuple[Tensor, Any]:
         """Every individual's step: ``params`` as a :class:`~plasticagents.Population` holds
         them (``[P, ...]`` for the varying names; the others come from the template),
         ``x: [P, B, D]``, ``state`` the population's ``SNNState`` (leaves ``[P, B, ...]``).
         Returns the outputs ``[P, B, O]`` and the new state, fast weights stored post-major;
-        the inputs are not written."""
+        the inputs are not written.
+
+        ``active`` (``[P, B]`` bool, optional): only these slots run the step; the others are
+        held: their state comes back as it went in, with no spike and an output of 0 (a
+        rollout's slots whose episodes have ended, whose actions nobody reads)."""
         P = self.size
         if x.dim() != 3 or x.shape[0] != P or x.shape[2] != self.module.n_in:
             raise ValueError(f"expected input [{P}, B, {self.module.n_in}], got {list(x.shape)}")
         B = x.shape[1]
         if x.dtype != torch.float32 or x.device.type != "cpu":
             raise ValueError(f"expected a float32 CPU input, got {x.dtype} on {x.device}")
+        order = None
+        if active is not None:
+            mask = np.asarray(active, dtype=bool)
+            if mask.shape != (P, B):
+                raise ValueError(f"expected active slots [{P}, {B}], got {list(mask.shape)}")
+            if not mask.all():
+                flat = mask.reshape(-1)
+                run = np.flatnonzero(flat)
+                order = (np.concatenate([run, np.flatnonzero(~flat)]).astype(np.int64), len(run))
         with self._lock:  # the packed pointers and the scratch serve one call at a time
-            return self._call(params, x, state, B)
+            return self._call(params, x, state, B, order)
 
-    def _call(self, params: dict[str, Tensor], x: Tensor, state: Any, B: int) -> tuple:
+    def _call(
+        self, params: dict[str, Tensor], x: Tensor, state: Any, B: int, order: Any = None
+    ) -> tuple:
         from plasticagents.networks import LayerState, SNNState
         from plasticagents.neurons import LIFState, LIState
         from plasticagents.plasticity import PlasticState
@@ -478,6 +498,10 @@ class NativeSNNStep:
         for k, t in enumerate((*inputs, *outs), start=14):
             args[k] = t.data_ptr()
         args[32] = self._scratch.data_ptr()
+        if order is None:
+            dims.order, dims.n_run = None, P * B
+        else:  # the slots run first, then the held ones (``order`` lives through the call)
+            dims.order, dims.n_run = order[0].ctypes.data, order[1]
         if self._step(ctypes.byref(dims), args, self._half) != 0:
             raise RuntimeError("this build of the native step has no float16 storage")
         _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs

@@ -23,7 +23,8 @@
  * v, i, z, post_trace, spikes [P,B,N]; pre_trace [P,B,I]; ro_v, ro_i [P,B,O]; out [P,B,O].
  * Per-neuron decays: a_syn, a_mem [N]; readout ro_a_syn, ro_a_mem [O]. The presynaptic rows:
  * the D encoded inputs, C constant units (always 1: PlasticSNN's constant_input), then the N
- * spikes when recurrent, so I = D + C (+ N). State arrays are read from the *_in and written to
+ * spikes when recurrent, so I = D + C (+ N). dims->order may hold slots still (see snn_dims).
+ * State arrays are read from the *_in and written to
  * the *_out pointers (which may not alias); scratch [P*B, 2I+5N+O+K] is each slot's working
  * memory. */
 #include <math.h>
@@ -146,6 +147,11 @@ typedef struct {
     int64_t P, B, D, N, O, K, I, E, steps, C, r0, R;
     int recurrent, modulated, reset_zero, tanh_out, mod_input, gated, n_threads, abcd;
     float v_th, v_reset, trace_a, clip_lo, clip_hi;
+    /* NULL: every slot runs. Otherwise a permutation of the P*B slots whose first n_run run
+     * the step; the rest are held (their state copied through, spikes and output 0): slots
+     * whose episodes ended, which a rollout no longer steps */
+    const int64_t *order;
+    int64_t n_run;
 } snn_dims;
 
 /* float32 storage: the step every population runs by default */

@@ -189,14 +189,19 @@ class Population:
         state = self.module.initial_state((self.size, batch))
         return post_major_state(state) if self._post_major_names else state
 
-    def __call__(self, x: Tensor, state: Any) -> Any:
-        """Evaluate every individual: ``x: [P, ...]``, ``state`` leaves ``[P, ...]``."""
+    def __call__(self, x: Tensor, state: Any, active: Any = None) -> Any:
+        """Evaluate every individual: ``x: [P, ...]``, ``state`` leaves ``[P, ...]``.
+
+        ``active`` (``[P, B]`` bool, optional) names the slots whose outputs will be read; the
+        native step holds the others (state unchanged, output 0) instead of running them, the
+        torch paths run every slot. Either way an active slot's output and state are the
+        same."""
         if x.shape[0] != self.size:
             raise ValueError(
                 f"population input must have leading axis {self.size}, got {list(x.shape)}"
             )
         if self._native is not None:
-            return self._native(self.params, x, state)
+            return self._native(self.params, x, state, active)
         # None leaves (unused state fields) are neither batched nor returned batched.
         state_dims = map_state(lambda _: 0, state)
         key = repr(state_dims)

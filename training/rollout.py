@@ -135,6 +135,10 @@ class NormalizedAgent:
     def initial_state(self, batch: int) -> Any:
         return self.agent.initial_state(batch)
 
+    def observe_active(self, active: np.ndarray) -> None:
+        if hasattr(self.agent, "observe_active"):
+            self.agent.observe_active(active)
+
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
         if self.obs_norm is not None:
             obs = self.obs_norm.normalize(obs)
@@ -517,6 +521,13 @@ def _step(
     if carry.fresh is not None and hasattr(agent, "observe_onsets"):
         agent.observe_onsets(carry.fresh.reshape(batch_shape).copy())  # e.g. AblatedAgent
         carry.fresh[:] = False
+    if (
+        not active.all()
+        and getattr(agent, "population", False)
+        and hasattr(agent, "observe_active")
+    ):
+        # ended episodes: a population's native step holds their slots instead of running them
+        agent.observe_active(active.reshape(batch_shape))
     action, carry.state = agent.predict(
         feed.reshape(*batch_shape, -1),
         carry.state,

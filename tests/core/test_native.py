@@ -601,3 +601,37 @@ def test_a_library_that_cannot_be_built_is_tried_once_and_says_why():
     assert len(calls) == 1 and reasons == ["no compiler 'xcc' on PATH"]
     assert load_error("test-unbuildable") == "no compiler 'xcc' on PATH"
     assert load_error("never-tried") is None
+
+
+@pytest.mark.parametrize(
+    "storage,plastic", [("float32", True), ("float16", True), ("float32", False)]
+)
+def test_native_step_holds_the_slots_not_active(storage, plastic, native_lib):
+    # a rollout's ended episodes: held slots keep their state, spike nowhere and output 0;
+    # every active slot steps exactly as in a population where every slot runs
+    net = _net(mode="modulated", storage=storage)
+    if not plastic:
+        net = PlasticSNN(7, 3, hidden=16, dt=0.025, gain=2.0)
+    _, full = _pair(net)
+    held = Population(net, 4, native=True)
+    held.load_vectors(full.to_vectors())
+    s_full, s_held = full.initial_state(2), held.initial_state(2)
+    gen = torch.Generator().manual_seed(5)
+    active = torch.ones(4, 2, dtype=torch.bool)
+    for step in range(8):
+        if step >= 2:  # slots end one by one, in no order
+            active.view(-1)[[3, 6, 0, 5, 1, 7][step - 2]] = False
+        x = 2.0 * torch.randn(4, 2, 7, generator=gen)
+        y_full, s_full = full(x, s_full)
+        before = _leaves((s_held.layer, s_held.readout))
+        y_held, s_held = held(x, s_held, active=active.numpy())
+        assert torch.equal(y_held[active], y_full[active])
+        assert torch.equal(s_held.spikes[active], s_full.spikes[active])
+        assert not y_held[~active].any() and not s_held.spikes[~active].any()
+        leaves = _leaves((s_held.layer, s_held.readout))
+        for a, b, old in zip(leaves, _leaves((s_full.layer, s_full.readout)), before, strict=True):
+            assert torch.equal(a[active], b[active])
+            assert torch.equal(a[~active], old[~active])
+    assert float(s_full.spikes.sum()) > 0
+    with pytest.raises(ValueError, match=r"expected active slots \[4, 2\], got \[8\]"):
+        held(x, s_held, active=active.view(-1).numpy())

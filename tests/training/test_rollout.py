@@ -441,3 +441,38 @@ def test_a_threaded_pool_warns_once_when_openmp_threads_spin(monkeypatch):
     monkeypatch.setattr(plasticagents, "OMP_SPINNING", False)
     monkeypatch.setattr(rollout_mod, "_OMP_WARNED", False)
     EnvPool([_pendulum(5)] * 2, threads=2).close()
+
+
+def test_a_native_population_holds_ended_episodes_with_the_same_returns(gen):
+    # Hopper's episodes end at different steps; the native step then holds the ended slots
+    # instead of running them, and every return is the one of a population that runs them all
+    from plasticagents.native import build_error, library
+
+    if library() is None:
+        pytest.skip(f"no native step: {build_error()}")
+    net = PlasticSNN(11, 3, hidden=16, generator=gen, gain=3.0)
+    vectors = Population(net, 3).to_vectors()
+    vectors = vectors + 0.5 * torch.randn(vectors.shape, generator=gen)
+    results, held = {}, []
+    for native in (False, True):
+        pop = Population(net, 3, native=native)
+        pop.load_vectors(vectors)
+        if native:
+            step = pop._native._call
+
+            def spy(*args, _step=step):
+                held.append(0 if args[-1] is None else 6 - args[-1][1])
+                return _step(*args)
+
+            pop._native._call = spy
+        pool = EnvPool([lambda: gym.make("Hopper-v5", max_episode_steps=200)] * 6)
+        results[native] = rollout(Agent(pop), pool, seeds=[1, 2] * 3, batch_shape=(3, 2))
+        pool.close()
+    lengths = results[False].lengths
+    assert len(set(lengths.tolist())) > 1 and lengths.max() < 200  # episodes end apart
+    np.testing.assert_array_equal(results[True].lengths, lengths)
+    np.testing.assert_allclose(results[True].returns, results[False].returns, rtol=1e-4)
+    np.testing.assert_allclose(results[True].spikes, results[False].spikes, rtol=1e-4)
+    # a step held as many slots as had ended before it
+    ended = [(lengths <= t).sum() for t in range(lengths.max())]
+    assert held == ended
