@@ -9,6 +9,8 @@ one environment, or ``[P, B, obs_dim]`` when the agent wraps a :class:`Populatio
 come back as NumPy, rescaled from the network's ``[-1, 1]`` to the action bounds. The state is
 the network's recurrent state (neurons, traces, fast weights); rows flagged in
 ``episode_start`` are reset before the step, so a vectorised rollout needs no other bookkeeping.
+A rollout may also call ``observe_active(mask)`` before a step to name the slots whose actions
+it will read (a population's native step then holds the rest: the episodes that have ended).
 """
 
 from __future__ import annotations
