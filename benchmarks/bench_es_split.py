@@ -64,15 +64,15 @@ def split(args) -> dict:
     written: list = []
     mode = {"network": "record", "physics": True, "call": 0, "physics_call": 0}
 
-    def network_step(params, x, state):
+    def network_step(params, x, state, active=None):
         if mode["network"] == "record":
-            recorded.append(network(params, x, state))
+            recorded.append(network(params, x, state, active))
             return recorded[-1]
         if mode["network"] == "replay":
             out = recorded[mode["call"] % len(recorded)]
             mode["call"] += 1
             return out
-        return network(params, x, state)
+        return network(params, x, state, active)
 
     def physics_step(actions, idx):
         if mode["physics"] == "record":
