@@ -565,6 +565,7 @@ _SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained o
 _DAMAGE_HOMEO = "adaptation/damage_onset_homeostat"
 _VEL_HOMEO = "adaptation/vel_switch_homeostat"
 _VEL_5 = "adaptation/vel_switch_g300_5seeds"
+_VEL_FF = "adaptation/vel_switch_ff_5seeds"
 _DAMAGE_HOMEO_CHANGES = (  # the damage task's changes and two of the sensor task's physical ones
     *_DAMAGE,
     _SENSOR_PHYSICAL_CHANGES[0],  # joint damping x3
@@ -1805,6 +1806,26 @@ SECTIONS: tuple[Section, ...] = (
         "are in `results/adaptation/vel_switch_homeostat/freeze_control.json`. Cells and "
         "goals as above.",
         (f"{_VEL_HOMEO}/reward_around_onset.png",),
+    ),
+    Section(
+        "adaptation-vel-ff",
+        "The velocity switch: feed-forward SNNs, the body their only other memory (5 seeds)",
+        (_VEL_FF, f"{_VEL_FF}/no_switch_control", "adaptation"),
+        lambda root: _adaptation_with_tests(root, _VEL_FF),
+        "The 5x-budget plastic and static SNNs without recurrent synapses "
+        '(`agent.recurrent=false`: `ARMS="plastic_snn_ff static_snn_ff" SEEDS="0 1 2 3 4" '
+        "bash results/adaptation/train_vel_switch_long.sh`), so that within an episode the "
+        "plastic arm's fast weights and the body's own motion (its velocity is observed) are "
+        "the only memory of the target; seeds 3-4 were added after the first three's table "
+        "(`results/adaptation/vel_switch_ff/`). Evaluated beside the recurrent arms on the same "
+        'held-out episodes (`ARMS="plastic SNN (ff)=plastic-snn-ff;static SNN (ff)=static-snn-ff;'
+        'plastic SNN=plastic-snn;static SNN=static-snn" SEEDS="0 1 2 3 4" '
+        "OUT=results/adaptation/vel_switch_ff_5seeds bash "
+        "results/adaptation/evaluate_vel_switch_long.sh --threads 2`); the ablations' "
+        "no-switch control and the freeze cost minus it are in "
+        "`results/adaptation/vel_switch_ff_5seeds/freeze_control.json`. Cells and goals as "
+        "above.",
+        (f"{_VEL_FF}/reward_around_onset.png",),
     ),
     Section(
         "adaptation-damage-lstm-es",
