@@ -562,7 +562,7 @@ _SENSOR_PHYSICAL_CHANGES = (  # physical changes the sensor task never trained o
     ("front_thigh_disabled_at_300", "front thigh disabled", "no: held-out kind"),
 )
 
-_DAMAGE_HOMEO = "adaptation/damage_onset_homeostat"
+_DAMAGE_HOMEO = "adaptation/damage_onset_homeostat_5seeds"
 _VEL_HOMEO = "adaptation/vel_switch_homeostat"
 _VEL_5 = "adaptation/vel_switch_g300_5seeds"
 _VEL_FF = "adaptation/vel_switch_ff_5seeds"
@@ -1710,7 +1710,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "adaptation-damage-homeostat",
-        "The sensor task's homeostatic SNN trained on damage (HalfCheetah, 3 seeds)",
+        "The sensor task's homeostatic SNN trained on damage (HalfCheetah, 5 seeds)",
         (*(f"{_DAMAGE_HOMEO}/{d}" for d, _, _ in _DAMAGE_HOMEO_CHANGES), "adaptation"),
         lambda root: _adaptation_damage(
             root,
@@ -1721,18 +1721,20 @@ SECTIONS: tuple[Section, ...] = (
         ),
         "The sensor task's two feed-forward arms (64 LIF: the homeostat on a constant row, "
         "and the same network with a trained fixed bias) trained on the damage task instead, "
-        "300 generations x 32 x 1 episode (9.6M env steps), seeds 0-2 "
-        "(`bash results/adaptation/train_damage_homeostat.sh`), and evaluated on the damage "
+        "300 generations x 32 x 1 episode (9.6M env steps), seeds 0-4 "
+        '(`bash results/adaptation/train_damage_homeostat.sh`, seeds 3-4 with `SEEDS="3 4"`, '
+        "added after the first three's table, `results/adaptation/damage_onset_homeostat/`), "
+        "and evaluated on the damage "
         "tables' held-out episodes and on two of the sensor task's physical changes "
         '(`ARMS="homeostatic SNN=homeofixed-snn-g300;static SNN=ffstatic-snn-g300" '
-        "OUT=results/adaptation/damage_onset_homeostat bash "
+        'SEEDS="0 1 2 3 4" OUT=results/adaptation/damage_onset_homeostat_5seeds bash '
         "results/adaptation/evaluate_damage_onset.sh --threads 2`, with "
         "`SUITE=configs/robustness/sensor_offset_physical.yaml` for the last two rows). The "
         "last column pairs each freeze cost with its cost under the no-change control "
         "(`results/adaptation/freeze_control.py`). One homeostatic seed (1) did not learn to "
         "run, so its shares are of a near-zero return; "
         "`results/adaptation/README.md` gives every seed. Each change's full table is in "
-        "`results/adaptation/damage_onset_homeostat/<change>/report.md`.",
+        "`results/adaptation/damage_onset_homeostat_5seeds/<change>/report.md`.",
         (f"{_DAMAGE_HOMEO}/back_leg_disabled_at_300/reward_around_onset.png",),
     ),
     Section(
