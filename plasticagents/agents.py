@@ -116,6 +116,7 @@ class Agent:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """One action per environment (and individual); see the module docstring."""
+        active, self._active = self._active, None  # for this call only, even if it raises
         x = self._check_obs(obs)
         single = not self.population and x.dim() == 1
         if single:
@@ -127,7 +128,6 @@ class Agent:
             # Build a fresh state (it holds the [.., I, N] fast weights) only when a row restarts.
             mask = torch.as_tensor(np.asarray(episode_start), device=self.device).bool()
             state = reset_where(state, mask.reshape(x.shape[:-1]), self.initial_state(batch))
-        active, self._active = self._active, None
         with torch.no_grad():
             if active is not None and self.population:
                 a, state = self.policy(x, state, active=active)
