@@ -648,9 +648,10 @@ def rollout(
     [*batch_shape], deterministic)``: ``state=None`` and ``episode_start`` all ``True`` at the
     first step, ``episode_start`` all ``False`` afterwards (slots that have ended are fed
     zeros and not stepped; a population agent is told which through ``observe_active``, and
-    its native step then holds them, so their recorded spikes and state stop changing). An episode ends when its env terminates or truncates it, or when
-    it diverges: a non-finite action or reward at step ``t`` (``diverged_at = t``) or a
-    non-finite observation returned by step ``t`` (``diverged_at = t + 1``; 0 from reset).
+    its native step then holds them, so their recorded spikes and state stop changing). An
+    episode ends when its env terminates or truncates it, or when it diverges: a non-finite
+    action or reward at step ``t`` (``diverged_at = t``) or a non-finite observation returned
+    by step ``t`` (``diverged_at = t + 1``; 0 from reset).
 
     Args:
         agent: anything with the predict protocol (``Agent``, ``NormalizedAgent``).
