@@ -180,25 +180,13 @@ def post_major(x: Tensor) -> Tensor:
     return x.mT.contiguous().mT
 
 
-def _post_major_leaf(x: Tensor) -> Tensor:
-    """:func:`post_major` for a state leaf. All zeros (a fresh state's fast weights) come back
-    as new zeros allocated post-major: reading them costs a tenth of the transposing copy
-    (ES starts a population's episodes from such a state every generation: 7.6 MB of fast
-    weights for Ant at popsize 64)."""
-    if is_post_major(x) or x.dim() < 2 or x.shape[-2] == 1 or x.shape[-1] == 1:
-        return x
-    if not bool(x.any()):
-        return x.new_zeros(x.mT.shape).mT
-    return post_major(x)
-
-
 def post_major_state(state):
     """``state`` (any nest of tuples) with every :class:`PlasticState`'s ``hebb`` and ``elig``
     stored post-major; other leaves are returned as they are."""
     if isinstance(state, PlasticState):
         return state._replace(
-            hebb=_post_major_leaf(state.hebb),
-            elig=None if state.elig is None else _post_major_leaf(state.elig),
+            hebb=post_major(state.hebb),
+            elig=None if state.elig is None else post_major(state.elig),
         )
     if isinstance(state, tuple):
         mapped = [post_major_state(s) for s in state]
