@@ -10,7 +10,11 @@ timed ``--repeats`` times after one untimed warm-up generation:
   (``trainer.kernel``): by default the native C step of :mod:`plasticagents.native`; with
   ``--kernel torch``, ``torch.compile`` (compiled in the warm-up; the label says whether it
   really compiled or fell back to eager). One
-  configuration per ``--lanes`` value (``trainer.lanes``; default 1).
+  configuration per ``--lanes`` value (``trainer.lanes``; default 1). With ``--ours-policy mlp``
+  ours evolves the peer's default network instead (64 tanh units; ours adds a tanh on the
+  actions): both sides then do the same network work, so the ratio to the MLP peer measures
+  the engines alone, and ours' ratio to physics alone is the ceiling the physics and the
+  Python around it leave any policy.
 * ``evotorch``: evotorch's own ``VecGymNE`` with, by ``--peer-policy``, an MLP policy (``mlp``,
   the default: 64 tanh units, a far lighter network than ours) or ours' own plastic SNN
   (``snn``: the same config and parameter count, its state carried by evotorch's ``Policy``,
@@ -50,6 +54,7 @@ the compile status) goes to ``results/benchmarks/bench_es-<YYYYmmdd-HHMMSS>.json
     python benchmarks/bench_es.py [--popsize 64] [--steps 200] [--episodes 1] [--repeats 3]
     python benchmarks/bench_es.py --lanes 1 2 --actors 2 0   # two configurations per side
     python benchmarks/bench_es.py --fast-physics --peer-policy snn   # the peer runs ours' SNN
+    python benchmarks/bench_es.py --fast-physics --ours-policy mlp   # ours runs the peer's MLP
 
 ``--episodes 3`` times the batched-episode path that crippled-leg training
 (``env.train_distribution``) runs.
@@ -178,6 +183,24 @@ def _peer_snn(args):
     return make
 
 
+# ours' MLP (``--ours-policy mlp``): the peer's default network, Linear(obs, 64) >> Tanh >>
+# Linear(64, act), but for the tanh ours puts on the actions (Ant's and HalfCheetah's action
+# box is [-1, 1], where the peer's VecGymNE clips)
+_OURS_MLP = {"kind": "mlp", "mlp_hidden": [64]}
+
+
+def _ours_agent(args) -> dict:
+    """Ours' agent section: the plastic SNN of :func:`_agent` or, with ``--ours-policy mlp``,
+    an MLP of 64 tanh units (the peer's default network)."""
+    return dict(_OURS_MLP) if getattr(args, "ours_policy", "snn") == "mlp" else _agent(args)
+
+
+def _ours_label(args) -> str:
+    if getattr(args, "ours_policy", "snn") == "mlp":
+        return "MLP 64"
+    return f"plastic SNN, {args.hidden} neurons, {args.storage} synapses"
+
+
 def _agent_config(args):
     """:func:`_agent` as the ``AgentConfig`` ours builds its network from."""
     from plasticagents.training.config import from_dict
@@ -241,7 +264,7 @@ def ours_problem(args, inputs: list[str] = (), **trainer: Any) -> tuple[Any, Any
     cfg = from_dict(
         {
             "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": list(inputs)},
-            "agent": _agent(args),
+            "agent": _ours_agent(args),
             "trainer": {"popsize": args.popsize, "threads": args.threads, **trainer},
         }
     )
@@ -733,6 +756,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_storage_argument(parser, " (both sides with --peer-policy snn)")
     parser.add_argument(
+        "--ours-policy",
+        choices=["snn", "mlp"],
+        default="snn",
+        help="ours' policy: the plastic SNN (the default) or an MLP of 64 tanh units, the "
+        "peer's default network (then ours and the peer run the same network's work, and "
+        "ours' network costs next to nothing: the bound the physics sets on any engine)",
+    )
+    parser.add_argument(
         "--peer-policy",
         choices=sorted(_PEER_POLICIES),
         default="mlp",
@@ -772,7 +803,7 @@ def main(argv: list[str] | None = None) -> None:
     for lanes, res in zip(args.lanes, ours_runs, strict=True):
         fast = f"fast physics ({res['config']['physics_step']}), " if args.fast_physics else ""
         print(
-            f"  ours (plastic SNN, {args.hidden} neurons, {args.storage} synapses, "
+            f"  ours ({_ours_label(args)}, "
             f"{lanes} lane(s), {fast}"
             f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
@@ -844,8 +875,12 @@ def main(argv: list[str] | None = None) -> None:
             "settings": settings(
                 args,
                 env=args.env,
-                ours_policy=f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
-                "synapse storage",
+                ours_policy=(
+                    "MLP, Linear(obs, 64) >> Tanh >> Linear(64, act) >> Tanh"
+                    if args.ours_policy == "mlp"
+                    else f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
+                    "synapse storage"
+                ),
                 peer_policy=_PEER_POLICIES[args.peer_policy],
             ),
             "unit": "env steps per second (each repeat: env_steps / seconds)",

@@ -165,6 +165,25 @@ def test_bench_es_pairs_the_repeats_of_sides_run_side_by_side(bench, tmp_path, m
     assert out["interleaved"] == "ours, physics, evotorch"
 
 
+def test_bench_es_ours_policy_mlp_is_the_peers_network(bench):
+    """``--ours-policy mlp``: ours evolves the peer's default network (one hidden layer of 64
+    tanh units: the same parameter count as evotorch's), not the plastic SNN."""
+    import argparse
+
+    mod = bench("bench_es")
+    args = argparse.Namespace(
+        env="HalfCheetah-v5", steps=5, hidden=8, storage="float32", popsize=2, threads=1
+    )
+    sizes = {}
+    for policy in ("mlp", "snn"):
+        problem, _ = mod.ours_problem(argparse.Namespace(**vars(args), ours_policy=policy))
+        sizes[policy] = (problem.cfg.agent.kind, problem.solution_length)
+        problem.close()
+    obs, act = 17, 6
+    assert sizes["mlp"] == ("mlp", (obs * 64 + 64) + (64 * act + act))
+    assert sizes["snn"][0] == "snn"
+
+
 def test_bench_es_refuses_unequal_configurations(bench, capsys):
     with pytest.raises(SystemExit):
         bench("bench_es").main(["--lanes", "1", "2", "--actors", "2"])

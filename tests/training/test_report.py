@@ -269,6 +269,21 @@ def test_the_benchmark_table_names_a_peer_running_ours_snn(tmp_path):
     assert len(phys) == 2 and not any("plastic SNN" in r for r in phys)
 
 
+def test_the_benchmark_table_names_ours_running_the_peers_mlp(tmp_path):
+    # --ours-policy mlp: ours evolves an MLP, not the plastic SNN; its rows say so, are never
+    # pooled with the SNN's, and stay on the docs page (the README keeps the SNN's rows)
+    lines = _bench_es_pair(
+        tmp_path,
+        ["--ours-policy", "mlp"],
+        {"ours_policy": "MLP, Linear(obs, 64) >> Tanh >> Linear(64, act) >> Tanh"},
+    )
+    phys = [r for r in lines if "ours / physics alone" in r]
+    assert len(phys) == 2 and "MLP" not in phys[0]
+    assert "(fast physics, ours runs the peer's MLP 64)" in phys[1] and "| 0.60 |" in phys[1]
+    short = report._benchmarks(tmp_path, headline=True)
+    assert "MLP" not in short and "| 0.40 |" in short
+
+
 def test_the_benchmark_table_keeps_float16_storage_apart(tmp_path):
     # --storage float16 runs another network (half synapses): its rows are never pooled
     # with float32's, for the physics ratio too

@@ -1049,9 +1049,9 @@ _BENCH_RATIOS = (
 
 def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") -> str:
     """The row name of one invocation: ``label`` for its env, and what else must not be pooled
-    (learner inputs, fast physics, ours' lanes, float16 synapse storage; for a ratio to
-    evotorch, ``key``, the peer's policy where it is ours' SNN; the population step's plastic
-    rule and granularity where not the default) in brackets."""
+    (learner inputs, fast physics, ours' lanes, ours running an MLP, float16 synapse
+    storage; for a ratio to evotorch, ``key``, the peer's policy where it is ours' SNN; the
+    population step's plastic rule and granularity where not the default) in brackets."""
     if script == "bench_population":  # --rule / --granularity: another plastic layer
         settings = rec["outputs"].get("settings", {})
         rule, per = settings.get("rule", "hebbian"), settings.get("granularity", "synapse")
@@ -1074,6 +1074,8 @@ def _bench_variant(script: str, label: str, rec: dict[str, Any], key: str = "") 
     lanes = {o["config"].get("lanes", 1) for o in out["ours"]}
     if len(lanes) == 1 and min(lanes) > 1:
         parts.append(f"{min(lanes)} lanes")  # --lanes 2: trainer.lanes
+    if settings.get("ours_policy", "").startswith("MLP"):
+        parts.append("ours runs the peer's MLP 64")  # --ours-policy mlp
     if "evotorch" in key and "plastic SNN" in settings.get("peer_policy", ""):
         parts.append("the peer runs ours' plastic SNN")  # --peer-policy snn
     if settings.get("storage", "float32") != "float32":
@@ -1116,7 +1118,10 @@ def _bench_command(script: str, rec: dict[str, Any]) -> str:
 # other physics floors (it keeps each goal's ratio of medians and the peer comparisons)
 _DOCS_ONLY_KEYS = ("paired_ratios.", "ours_over_physics_step", "ours_over_physics_replay")
 # ... and these scripts' variant settings (the README keeps the default network's rows)
-_DOCS_ONLY_OPTIONS = {"bench_population": ("--rule", "--granularity")}
+_DOCS_ONLY_OPTIONS = {
+    "bench_population": ("--rule", "--granularity"),
+    "bench_es": ("--ours-policy",),
+}
 
 
 def _benchmarks(root: Path, headline: bool = False) -> str:
