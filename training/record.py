@@ -41,14 +41,22 @@ from typing import Any
 
 __all__ = ["Recorder", "append_record", "environment", "machine", "provenance"]
 
-_ENVIRONMENT = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "MUJOCO_GL", "CC")
+_ENVIRONMENT = (
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",  # libgomp's spin before a thread sleeps (overrides the wait policy)
+    "MKL_NUM_THREADS",
+    "THP_MEM_ALLOC_ENABLE",  # torch's transparent huge pages for large CPU tensors
+    "MUJOCO_GL",
+    "CC",
+)
 
 
 def environment() -> dict[str, str]:
     """The environment variables that are set and change what a command runs or how fast:
     every ``PLASTICAGENTS_*`` (e.g. ``PLASTICAGENTS_NATIVE_PHYSICS=0``, the Python physics
-    path), the OpenMP and MKL thread settings, ``MUJOCO_GL`` and ``CC`` (the compiler of the
-    C steps)."""
+    path), the OpenMP and MKL thread settings (libgomp's spin count too), torch's huge-page
+    switch, ``MUJOCO_GL`` and ``CC`` (the compiler of the C steps)."""
     return {
         k: v for k, v in sorted(os.environ.items())
         if k.startswith("PLASTICAGENTS_") or k in _ENVIRONMENT

@@ -82,7 +82,10 @@ def _git_revision() -> str | None:
         return None
     if rev.returncode != 0:
         return None
-    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    # a status that failed (a lock held by another git command, ...) cannot vouch for a clean
+    # tree: the commit is named, but not as the code that ran
+    clean = dirty.returncode == 0 and not dirty.stdout.strip()
+    return rev.stdout.strip() + ("" if clean else "-dirty")
 
 
 class RunDir:

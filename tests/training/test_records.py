@@ -69,11 +69,13 @@ def test_records_name_the_environment_variables_that_change_what_runs(monkeypatc
 
     monkeypatch.setenv("PLASTICAGENTS_NATIVE_PHYSICS", "0")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "20000")  # how long the C steps' threads spin
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     monkeypatch.setenv("SOME_OTHER_VARIABLE", "x")
     rec = json.loads(Recorder(["x"]).write(tmp_path / "r.json").read_text())
     env = rec["environment"]
     assert env["PLASTICAGENTS_NATIVE_PHYSICS"] == "0" and env["OMP_NUM_THREADS"] == "1"
+    assert env["GOMP_SPINCOUNT"] == "20000"
     assert "MKL_NUM_THREADS" not in env and "SOME_OTHER_VARIABLE" not in env
     (tmp_path / "run").mkdir()
     RunDir._initialise(tmp_path / "run", {"name": "x"})
@@ -97,3 +99,27 @@ def test_the_machine_names_the_cpu_model_and_torchs_kernel_set(monkeypatch, tmp_
     assert got["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     cpuinfo.unlink()  # no /proc/cpuinfo (not Linux): unknown, not an error
     assert record.machine()["cpu_model"] is None
+
+
+def test_a_record_names_a_tree_dirty_where_git_cannot_say_it_is_clean(monkeypatch):
+    """The revision carries ``-dirty`` when tracked files changed and when ``git status``
+    fails (a lock held by another git command): only a status that ran and listed nothing
+    vouches for the commit being the code that ran."""
+    import subprocess
+    from types import SimpleNamespace
+
+    from plasticagents.training import run
+
+    status = {"returncode": 0, "stdout": ""}
+
+    def fake(cmd, **kwargs):
+        if cmd[1] == "rev-parse":
+            return SimpleNamespace(returncode=0, stdout="abc123\n")
+        return SimpleNamespace(**status)
+
+    monkeypatch.setattr(subprocess, "run", fake)
+    assert run._git_revision() == "abc123"
+    status.update(stdout=" M training/run.py\n")
+    assert run._git_revision() == "abc123-dirty"
+    status.update(returncode=128, stdout="")
+    assert run._git_revision() == "abc123-dirty"
