@@ -183,22 +183,24 @@ def _peer_snn(args):
     return make
 
 
-# ours' MLP (``--ours-policy mlp``): the peer's default network, Linear(obs, 64) >> Tanh >>
-# Linear(64, act), but for the tanh ours puts on the actions (Ant's and HalfCheetah's action
-# box is [-1, 1], where the peer's VecGymNE clips)
-_OURS_MLP = {"kind": "mlp", "mlp_hidden": [64]}
-
-
-def _ours_agent(args) -> dict:
-    """Ours' agent section: the plastic SNN of :func:`_agent` or, with ``--ours-policy mlp``,
-    an MLP of 64 tanh units (the peer's default network)."""
-    return dict(_OURS_MLP) if getattr(args, "ours_policy", "snn") == "mlp" else _agent(args)
-
-
-def _ours_label(args) -> str:
+def _ours(args) -> tuple[dict, str, str]:
+    """Ours' policy by ``--ours-policy``: its agent section, its short label and the record's
+    description. ``mlp`` is the peer's default network, Linear(obs, 64) >> Tanh >>
+    Linear(64, act), with the tanh ours puts on the actions (Ant's and HalfCheetah's action
+    box is [-1, 1], where the peer's VecGymNE clips); otherwise the plastic SNN of
+    :func:`_agent`. (``bench_es_split.py`` and ``bench_storage.py`` have no such option: the
+    SNN.)"""
     if getattr(args, "ours_policy", "snn") == "mlp":
-        return "MLP 64"
-    return f"plastic SNN, {args.hidden} neurons, {args.storage} synapses"
+        return (
+            {"kind": "mlp", "mlp_hidden": [64]},
+            "MLP 64",
+            "MLP, Linear(obs, 64) >> Tanh >> Linear(64, act) >> Tanh",
+        )
+    return (
+        _agent(args),
+        f"plastic SNN, {args.hidden} neurons, {args.storage} synapses",
+        f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} synapse storage",
+    )
 
 
 def _agent_config(args):
@@ -264,7 +266,7 @@ def ours_problem(args, inputs: list[str] = (), **trainer: Any) -> tuple[Any, Any
     cfg = from_dict(
         {
             "env": {"id": args.env, "max_episode_steps": args.steps, "inputs": list(inputs)},
-            "agent": _ours_agent(args),
+            "agent": _ours(args)[0],
             "trainer": {"popsize": args.popsize, "threads": args.threads, **trainer},
         }
     )
@@ -803,7 +805,7 @@ def main(argv: list[str] | None = None) -> None:
     for lanes, res in zip(args.lanes, ours_runs, strict=True):
         fast = f"fast physics ({res['config']['physics_step']}), " if args.fast_physics else ""
         print(
-            f"  ours ({_ours_label(args)}, "
+            f"  ours ({_ours(args)[1]}, "
             f"{lanes} lane(s), {fast}"
             f"{res['compile_status']['status']}): {res['median_steps_per_s']:9.0f} env steps/s"
         )
@@ -875,12 +877,7 @@ def main(argv: list[str] | None = None) -> None:
             "settings": settings(
                 args,
                 env=args.env,
-                ours_policy=(
-                    "MLP, Linear(obs, 64) >> Tanh >> Linear(64, act) >> Tanh"
-                    if args.ours_policy == "mlp"
-                    else f"plastic Hebbian SNN, {args.hidden} LIF neurons, {args.storage} "
-                    "synapse storage"
-                ),
+                ours_policy=_ours(args)[2],
                 peer_policy=_PEER_POLICIES[args.peer_policy],
             ),
             "unit": "env steps per second (each repeat: env_steps / seconds)",
