@@ -68,6 +68,7 @@ import ctypes
 import glob
 import hashlib
 import logging
+import operator
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,9 +111,7 @@ _ANT_INFO = (
 
 _PHYSICS_SOURCE = Path(__file__).with_name("native_physics.c")
 _ERROR_LEN = 512  # native_physics.c's ERROR_LEN
-_I64 = ctypes.POINTER(ctypes.c_int64)
-_I32 = ctypes.POINTER(ctypes.c_int32)
-_F64 = ctypes.POINTER(ctypes.c_double)
+_MODEL, _DATA = operator.attrgetter("model"), operator.attrgetter("data")
 
 
 def _build_physics() -> ctypes.CDLL:
@@ -135,10 +134,13 @@ def _build_physics() -> ctypes.CDLL:
     path = build_shared(_PHYSICS_SOURCE, flags, libs, key=key)
     lib = ctypes.CDLL(str(path))
     lib.pa_physics_step.restype = ctypes.c_int
+    # the arrays as addresses (``ndarray.ctypes.data``, ints: the cheapest form to pass); the
+    # types in the comments are those native_physics.c reads at them
+    ptr = ctypes.c_void_p
     lib.pa_physics_step.argtypes = [
-        ctypes.c_int64, _I64, _I64, _I64, _I32, _F64,
+        ctypes.c_int64, ptr, ptr, ptr, ptr, ptr,  # int64 x3, int32 sizes, float64 ctrl
         ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-        _F64, _F64, _F64, _F64, _F64, _I32, ctypes.c_char_p,
+        ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_char_p,  # float64 x5, int32 failed
     ]  # fmt: skip
     installed = lib.pa_install()
     if installed == -1:
@@ -177,8 +179,14 @@ def physics_build_error() -> str | None:
     return load_error("physics")
 
 
-def _ptr(a: np.ndarray, kind: Any) -> Any:
-    return a.ctypes.data_as(kind)
+def _distinct_slots(idx: np.ndarray, n: int) -> bool:
+    """Whether the slot indices ``idx`` (1-d, not empty) are distinct and in ``0..n-1``:
+    three cheap checks when they increase (a rollout's active slots), a sort otherwise."""
+    if idx[0] < 0 or idx[-1] >= n:
+        return False
+    if len(idx) == 1 or (idx[1:] > idx[:-1]).all():
+        return True
+    return bool(idx.min() >= 0 and idx.max() < n and len(np.unique(idx)) == len(idx))
 
 
 def fast_path_blocker(env: gym.Env) -> str | None:
@@ -305,6 +313,13 @@ class BatchedLocomotion:
             self.body = base.data.body(base._main_body).id
             self.cfrc = base._include_cfrc_ext_in_observation
             self.cfrc_ext = np.zeros((n, base.model.nbody, 6))
+        self._body = int(getattr(self, "body", 0))
+        self._all_slots = np.arange(n, dtype=np.int64)  # the rows of a step of every slot
+        # the C step's array arguments after ctrl, in its order (cfrc_ext unused when not ant);
+        # these arrays live as long as self and are never replaced
+        cfrc = self.cfrc_ext if self.ant else self.after
+        arrays = (self._sizes, self.qpos, self.qvel, self.before, self.after, cfrc, self._failed)
+        self._buffers = tuple(a.ctypes.data for a in arrays)
 
     def begin(self, i: int, info: dict | None = None) -> None:
         """Slot ``i`` was just reset through Gymnasium (``info``: its reset info, unused)."""
@@ -331,25 +346,31 @@ class BatchedLocomotion:
 
         return run
 
-    def _addresses(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The ``MjModel`` and ``MjData`` addresses of the slots ``idx``, each read again only
+    def _addresses(self, idx: np.ndarray, full: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The ``MjModel`` and ``MjData`` addresses of the slots ``idx`` (``full``: ``idx`` is
+        every slot in order), each read again only
         where the slot's env holds another model or data object than at its last read (a
-        perturbation may swap a model): an identity check per slot instead of two calls into
-        the bindings."""
+        perturbation may swap a model): an identity check per covered slot instead of two calls
+        into the bindings, in two C-level passes when nothing changed."""
         cache = self._address_cache
         if cache is None:
             n = len(self.bases)
+            covered = np.flatnonzero(self.covered).tolist()
             cache = self._address_cache = (
-                [None] * n, [None] * n, np.zeros(n, np.int64), np.zeros(n, np.int64)
+                covered, [self.bases[i] for i in covered], [None] * len(covered),
+                [None] * len(covered), np.zeros(n, np.int64), np.zeros(n, np.int64),
             )  # fmt: skip
-        objs_m, objs_d, models, datas = cache
-        bases = self.bases
-        for i in idx.tolist():
-            base = bases[i]
-            model, data = base.model, base.data
-            if model is not objs_m[i] or data is not objs_d[i]:
-                objs_m[i], objs_d[i] = model, data
-                models[i], datas[i] = model._address, data._address
+        covered, bases, objs_m, objs_d, models, datas = cache
+        current_m = list(map(_MODEL, bases))
+        current_d = list(map(_DATA, bases))
+        same = all(map(operator.is_, current_m, objs_m))
+        if not (same and all(map(operator.is_, current_d, objs_d))):
+            for j, (model, data) in enumerate(zip(current_m, current_d, strict=True)):
+                if model is not objs_m[j] or data is not objs_d[j]:
+                    objs_m[j], objs_d[j] = model, data
+                    models[covered[j]], datas[covered[j]] = model._address, data._address
+        if full:
+            return models, datas
         return models[idx], datas[idx]
 
     def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
@@ -362,24 +383,20 @@ class BatchedLocomotion:
         A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
         error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
         the pool's episodes before stepping it again, as after an error on the Python path)."""
-        models, datas = self._addresses(idx)
+        full = len(idx) == len(self._all_slots) and bool((idx == self._all_slots).all())
+        models, datas = self._addresses(idx, full)
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
         if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
             raise ValueError(
                 f"expected actions [{len(self.bases)}, {self.nu}] (a row per slot), got "
                 f"{list(ctrl.shape)}"
             )
-        rows = np.ascontiguousarray(idx, dtype=np.int64)
-        ant = self.ant
-        cfrc = self.cfrc_ext if ant else self.after  # (unused when not ant)
-        failed, errors = self._failed, self._errors  # rows 0..len(idx)-1 written by the call
+        rows = self._all_slots if full else np.ascontiguousarray(idx, dtype=np.int64)
+        buffers = self._buffers  # the addresses of the arrays allocated once (__init__)
         status = self._lib.pa_physics_step(
-            len(idx), _ptr(models, _I64), _ptr(datas, _I64), _ptr(rows, _I64),
-            _ptr(self._sizes, _I32), _ptr(ctrl, _F64), self.frame_skip, int(ant),
-            int(getattr(self, "body", 0)),
-            self.threads, _ptr(self.qpos, _F64), _ptr(self.qvel, _F64),
-            _ptr(self.before, _F64), _ptr(self.after, _F64), _ptr(cfrc, _F64),
-            _ptr(failed, _I32), errors,
+            len(idx), models.ctypes.data, datas.ctypes.data, rows.ctypes.data,
+            buffers[0], ctrl.ctypes.data, self.frame_skip, int(self.ant), self._body,
+            self.threads, *buffers[1:], self._errors,
         )  # fmt: skip
         if status != 0:
             logging.getLogger("plasticagents").warning(
@@ -388,9 +405,10 @@ class BatchedLocomotion:
             )
             self.native = False
             return False
+        failed = self._failed  # rows 0..len(idx)-1 written by the call
         if failed[: len(idx)].any():
             r = int(np.flatnonzero(failed[: len(idx)])[0])
-            text = errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
+            text = self._errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
             message = f"slot {int(idx[r])}: {text.decode(errors='replace')}"
             if failed[r] == 2:
                 raise ValueError(message)
@@ -450,7 +468,7 @@ class BatchedLocomotion:
             obs0 = np.zeros((0, *self._obs_shape))
             return None if out is not None else StepArrays(obs0, np.zeros(0), empty, empty, [])
         n = len(self.bases)
-        if idx.ndim != 1 or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != k:
+        if idx.ndim != 1 or not _distinct_slots(idx, n):
             raise ValueError(f"slot indices must be distinct and in 0..{n - 1}, got {idx.tolist()}")
         if not self.covered[idx].all():
             raise ValueError(f"slots {[int(i) for i in idx if not self.covered[i]]} not covered")
@@ -520,6 +538,17 @@ class BatchedLocomotion:
         final = obs if obs.shape[1:] == self._obs_shape else np.empty((k, *self._obs_shape))
         norm = np.linalg.norm
         hooked = self._hooked
+        if out is None and not infos and given is None:
+            # no slot builds an info or has hooks (_before found none; a rollout's plain
+            # slots): only the TimeLimits count, a loop of attribute updates
+            for r, layers in enumerate(map(self._layers.__getitem__, idx.tolist())):
+                for layer in layers:
+                    elapsed = layer._elapsed_steps = layer._elapsed_steps + 1
+                    if elapsed >= layer._max_episode_steps:
+                        truncated[r] = True
+            if final is not obs:
+                final[:] = obs  # (raises where the slots' shapes differ)
+            return StepArrays(final, rewards, terminated, truncated, step_infos)
         for r, i in enumerate(idx):
             layers = self._layers[i]
             if out is None and not infos and not hooked[i]:  # TimeLimits only, no info

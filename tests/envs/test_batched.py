@@ -318,13 +318,34 @@ def test_bad_slot_indices_and_a_swapped_model_are_named(physics):
     for i, env in enumerate(envs):
         env.reset(seed=i)
         fast.begin(i)
-    for bad in ([-1], [3], [0, 0]):
+    for bad in ([-1], [3], [0, 0], [2, 0, 2], [1, -1, 2]):
         with pytest.raises(ValueError, match=r"distinct and in 0\.\.2, got"):
             fast.step(np.zeros((3, 6)), bad)
     ant = gym.make("Ant-v5").unwrapped
     envs[2].unwrapped.model, envs[2].unwrapped.data = ant.model, ant.data
     with pytest.raises(ValueError, match="slot 2: its model has nq 15" if fast.native else None):
         fast.step(np.zeros((3, 6)), [0, 2])
+
+
+def test_slots_given_out_of_order_step_their_own_rows(physics):
+    """Slot indices in any order are each slot's own: row r of the arrays is slot idx[r],
+    stepped with its own action row, as Gymnasium steps it."""
+    envs = [gym.make("HalfCheetah-v5", max_episode_steps=4) for _ in range(3)]
+    twins = [gym.make("HalfCheetah-v5", max_episode_steps=4) for _ in range(3)]
+    fast = BatchedLocomotion(envs, threads=2)
+    for i in range(3):
+        envs[i].reset(seed=i)
+        twins[i].reset(seed=i)
+        fast.begin(i)
+    actions = np.random.default_rng(0).uniform(-1, 1, (3, 6))
+    for t in range(4):
+        step = fast.step_arrays(actions, [2, 0], infos=False)
+        for r, i in enumerate([2, 0]):
+            obs, reward, terminated, truncated, _ = twins[i].step(actions[i])
+            assert np.array_equal(step.obs[r], obs) and step.rewards[r] == reward
+            assert (step.terminated[r], step.truncated[r]) == (terminated, truncated)
+        assert step.truncated.tolist() == [t == 3, t == 3]
+    assert envs[1].unwrapped.data.time == 0.0  # slot 1 was never stepped
 
 
 def test_a_model_and_data_swapped_between_steps_are_the_ones_stepped(physics):
