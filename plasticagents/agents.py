@@ -68,6 +68,10 @@ class Agent:
             )
         self._low = torch.as_tensor(low, device=self.device)
         self._half_range = torch.as_tensor((high - low) / 2, device=self.device)
+        # on the CPU the action is scaled in NumPy, on the bounds' own memory (the same float
+        # operations as torch's, with less dispatch per call)
+        cpu = self.device.type == "cpu"
+        self._bounds_np = (self._low.numpy(), self._half_range.numpy()) if cpu else None
         if noise_std < 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
         self.noise_std = noise_std
@@ -136,6 +140,10 @@ class Agent:
             if not deterministic and self.noise_std > 0:
                 noise = torch.randn(a.shape, generator=self.generator, device=a.device)
                 a = (a + self.noise_std * noise).clamp(-1.0, 1.0)
-            action = self._low + (a + 1.0) * self._half_range
-        action = action.cpu().numpy()
+        if self._bounds_np is not None and a.device.type == "cpu":
+            low, half = self._bounds_np
+            action = low + (a.detach().numpy() + np.float32(1.0)) * half
+        else:
+            with torch.no_grad():
+                action = (self._low + (a + 1.0) * self._half_range).cpu().numpy()
         return (action[0] if single else action), state

@@ -327,6 +327,7 @@ class NativeSNNStep:
         self._args = (ctypes.c_void_p * 37)()
         self._args_params: list[Tensor] | None = None
         self._dims: dict[tuple[int, int], _Dims] = {}
+        self._views: dict[int, tuple[int, list]] = {}  # per B: the small outputs' layout
         self._scratch = torch.empty(0, dtype=torch.float32)
         self._last: tuple[Any, list[Tensor], int] | None = None
         self._lock = threading.Lock()
@@ -473,12 +474,16 @@ class NativeSNNStep:
                 args[k] = t.data_ptr()
             self._args_params = weights
         hebb = self._nothing if self.static else torch.empty(P, B, N, self.R, dtype=self.storage)
-        sizes = (N, N, N, n_pre, N, n_out, n_out, N, n_out)
-        block = torch.empty(P * B * sum(sizes), dtype=torch.float32)  # the small outputs
-        outs, offset = [hebb], 0
-        for n in sizes:
-            outs.append(block[offset : offset + P * B * n].view(P, B, n))
-            offset += P * B * n
+        layout = self._views.get(B)
+        if layout is None:  # each small output's [P, B, n] place in one block
+            views, offset = [], 0
+            for n in (N, N, N, n_pre, N, n_out, n_out, N, n_out):
+                views.append(((P, B, n), (B * n, n, 1), offset))  # size, stride, offset
+                offset += P * B * n
+            layout = self._views[B] = (offset, views)
+        total, views = layout
+        block = torch.empty(total, dtype=torch.float32)  # the small outputs
+        outs = [hebb, *(block.as_strided(*view) for view in views)]  # one call each
         width = 2 * n_pre + 5 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
             self._scratch = torch.empty(P * B * width, dtype=torch.float32)

@@ -543,25 +543,29 @@ def _step(
     rewards = np.zeros(n)
     terminated = np.zeros(n, dtype=bool)
     truncated = np.zeros(n, dtype=bool)
-    for i, info in zip(idx, out.infos, strict=True):
-        if info is not None and ("perturbation" in info or "task" in info):
-            carry._note(i, info)  # before the length counts this step: its index
-    obs = carry.obs
-    obs[idx] = out.obs
+    if any(out.infos):  # (a fast-path step may leave every info out: None)
+        for i, info in zip(idx, out.infos, strict=True):
+            if info is not None and ("perturbation" in info or "task" in info):
+                carry._note(i, info)  # before the length counts this step: its index
+    carry.obs[idx] = out.obs
     carry.lengths[idx] += 1
     terminated[idx], truncated[idx] = out.terminated, out.truncated
     finite = np.isfinite(out.rewards)
-    diverged[idx[~finite]] = True
-    ok = idx[finite]
-    carry.returns[ok] += out.rewards[finite]
-    rewards[ok] = out.rewards[finite]
+    if finite.all():
+        carry.returns[idx] += out.rewards
+        rewards[idx] = out.rewards
+    else:
+        diverged[idx[~finite]] = True
+        ok = idx[finite]
+        carry.returns[ok] += out.rewards[finite]
+        rewards[ok] = out.rewards[finite]
     infos: list[dict | None] | None = None
     if keep_infos:
         infos = [None] * n
         for i, info in zip(idx, out.infos, strict=True):
             infos[i] = info
     bad_obs = np.zeros(n, dtype=bool)
-    bad_obs[idx] = ~np.isfinite(obs[idx]).all(axis=1)
+    bad_obs[idx] = ~np.isfinite(carry.obs[idx]).all(axis=1)
     bad_obs &= ~terminated  # a terminal observation is never used
     return _Step(
         feed, action, counts, stepped, rewards, terminated, truncated, diverged, bad_obs, infos
@@ -706,7 +710,7 @@ def rollout(
     t = 0
     while active.any() and (max_steps is None or t < max_steps):
         if collect_obs:
-            obs_seen.append(carry.obs[active].copy())
+            obs_seen.append(carry.obs[active])  # (a boolean index copies)
         step = _step(agent, pool, carry, active, batch_shape, deterministic, keep_infos)
         carry.episode_start = no_start
         if step.spikes is not None:
