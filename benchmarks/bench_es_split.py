@@ -18,9 +18,13 @@ recording keeps every step's network state: about 7.6 MB a step for Ant at popsi
 neurons (1.5 GB at the default 200 steps). The differences split a batched env step (all
 slots) into physics (``network replayed`` minus ``physics skipped``), the network's step (``all``
 minus ``network replayed``) and the rest (the Python and NumPy around both: ``physics
-skipped``). Printed:
-milliseconds per batched step (medians of ``--repeats``) and each part's share of ``all``. The
-record goes to ``results/benchmarks/bench_es_split-<YYYYmmdd-HHMMSS>.json`` (``--out``).
+skipped``). The rest is then measured with warm caches: nothing runs between its steps. So
+``all`` also times its two C calls where they run, and the rest *in place* is ``all`` minus
+them: the same Python after the physics and the network have swept the cores' caches (about
+twice the warm figure; this in-place split also books the Python of the network's wrapper, which
+the replay skips, to the rest). Printed: milliseconds per batched step (medians of
+``--repeats``) and each part's share of ``all``, both ways. The record goes to
+``results/benchmarks/bench_es_split-<YYYYmmdd-HHMMSS>.json`` (``--out``).
 
     python benchmarks/bench_es_split.py [--env Ant-v5] [--hidden 128] [--popsize 64]
 """
@@ -87,7 +91,29 @@ def split(args) -> dict:
             getattr(fast, name)[rows] = value  # the same episodes, without MuJoCo
         return True
 
+    # the two C calls timed where they run (the "all" variant): what the Python around them
+    # costs in place, with the caches the physics and the network leave it
+    in_place = {"physics": 0.0, "network": 0.0}
+    c_network, c_library = network._step, fast._lib
+
+    def timed_network(*call_args):
+        t = time.perf_counter()
+        status = c_network(*call_args)
+        in_place["network"] += time.perf_counter() - t
+        return status
+
+    class TimedLibrary:
+        def __getattr__(self, name):
+            return getattr(c_library, name)
+
+        def pa_physics_step(self, *call_args):
+            t = time.perf_counter()
+            status = c_library.pa_physics_step(*call_args)
+            in_place["physics"] += time.perf_counter() - t
+            return status
+
     population._native, fast._native_physics = network_step, physics_step
+    network._step, fast._lib = timed_network, TimedLibrary()
     try:
         # the recorded generation: the normaliser is not updated between evaluations (that is
         # end_generation's), so every later evaluation of the batch meets the same episodes
@@ -95,6 +121,7 @@ def split(args) -> dict:
         problem.evaluate(batch)
         fitness = batch.evals[:, 0].clone()
         seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        placed: dict[str, list[float]] = {"physics": [], "network": []}  # "all"'s C calls
         calls: dict[str, int] = {}  # batched steps of each variant's generation
         same_fitness = True
         for _ in range(args.repeats):
@@ -102,14 +129,19 @@ def split(args) -> dict:
                 mode["network"] = "call" if variant == "all" else "replay"
                 mode["physics"] = variant != VARIANTS[2]
                 mode["call"] = mode["physics_call"] = 0
+                in_place.update(physics=0.0, network=0.0)
                 t = time.perf_counter()
                 problem.evaluate(batch)
                 seconds[variant].append(time.perf_counter() - t)
+                if variant == "all":
+                    for part, total in in_place.items():
+                        placed[part].append(total)
                 calls[variant] = len(recorded) if variant == "all" else mode["call"]
                 same_fitness &= bool(torch.equal(batch.evals[:, 0], fitness))
     finally:
         population._native = network
         fast.__dict__.pop("_native_physics", None)
+        network._step, fast._lib = c_network, c_library
         problem.close()
     per_step = {v: timing([1e3 * s / calls[v] for s in seconds[v]]) for v in VARIANTS}
     med = {v: per_step[v]["median"] for v in VARIANTS}
@@ -118,11 +150,22 @@ def split(args) -> dict:
         "network": med[VARIANTS[0]] - med[VARIANTS[1]],
         "rest": med[VARIANTS[2]],
     }
+    n_all = calls[VARIANTS[0]]
+    placed_ms = {k: [1e3 * s / n_all for s in v] for k, v in placed.items()}
+    placed_ms["rest"] = [
+        1e3 * s / n_all - p - n
+        for s, p, n in zip(
+            seconds[VARIANTS[0]], placed_ms["physics"], placed_ms["network"], strict=True
+        )
+    ]
+    in_place_ms = {k: timing(v) for k, v in placed_ms.items()}
     return {
         "batched_steps_per_generation": calls,
         "ms_per_batched_step": per_step,
         "parts_ms": parts,
         "shares": {k: v / med[VARIANTS[0]] for k, v in parts.items()},
+        "in_place_ms": in_place_ms,
+        "in_place_shares": {k: v["median"] / med[VARIANTS[0]] for k, v in in_place_ms.items()},
         "replayed_fitness_equal": same_fitness,  # every variant, every repeat
     }
 
@@ -149,6 +192,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{k} {res['parts_ms'][k]:.2f} ms ({100 * v:.0f}%)" for k, v in res["shares"].items()
     )
     print(f"  split: {shares}")
+    placed = ", ".join(
+        f"{k} {res['in_place_ms'][k]['median']:.2f} ms ({100 * v:.0f}%)"
+        for k, v in res["in_place_shares"].items()
+    )
+    print(f"  timed in place (the C calls of 'all'): {placed}")
     if not res["replayed_fitness_equal"]:
         print("  warning: a replayed variant's fitness differs from the full run's")
     path = rec.write(

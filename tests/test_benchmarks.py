@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -446,6 +447,13 @@ def test_bench_es_split_record(bench, tmp_path, env):
     assert out["replayed_fitness_equal"] is True
     assert set(out["batched_steps_per_generation"].values()) == {12}
     assert len(out["ms_per_batched_step"]["all"]["repeats"]) == 2
+    # the in-place split: both C calls were timed where they ran, and with the rest they
+    # make up each repeat of "all"
+    placed = {k: v["repeats"] for k, v in out["in_place_ms"].items()}
+    assert set(placed) == {"physics", "network", "rest"}
+    assert all(t > 0 for part in ("physics", "network") for t in placed[part])
+    sums = [sum(ts) for ts in zip(*placed.values(), strict=True)]
+    np.testing.assert_allclose(sums, out["ms_per_batched_step"]["all"]["repeats"], rtol=1e-9)
 
 
 def test_a_records_settings_are_the_options_given_and_torch_threads(bench):
