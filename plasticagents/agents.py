@@ -15,6 +15,7 @@ it will read (a population's native step then holds the rest: the episodes that 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,11 @@ from plasticagents.population import Population
 from plasticagents.state import reset_where, resolve_device
 
 __all__ = ["Agent"]
+
+
+def _not_finite(x: torch.Tensor) -> None:
+    bad = torch.nonzero(~torch.isfinite(x)).tolist()[:5]
+    raise ValueError(f"observation contains NaN or inf at indices {bad} (first 5 shown)")
 
 
 class Agent:
@@ -96,6 +102,21 @@ class Agent:
         )
 
     def _check_obs(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        if (
+            self._bounds_np is not None  # on the CPU
+            and type(obs) is np.ndarray
+            and obs.dtype == np.float32
+            and obs.ndim == (3 if self.population else 2)
+            and obs.shape[-1] == self.obs_dim
+            and obs.flags.c_contiguous
+            and obs.flags.writeable
+        ):
+            # the ES hot path (a normaliser's float32 rows): checked in NumPy and shared with
+            # torch as it is, a few calls where torch.as_tensor and the checks below take more
+            x = torch.from_numpy(obs)
+            if not np.isfinite(obs).all():
+                _not_finite(x)
+            return x
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         valid_dims = (3,) if self.population else (1, 2)
         if x.shape[-1:] != (self.obs_dim,) or x.dim() not in valid_dims:
@@ -108,8 +129,7 @@ class Agent:
         cpu = x.device.type == "cpu"
         finite = np.isfinite(x.detach().numpy()).all() if cpu else torch.isfinite(x).all()
         if not bool(finite):
-            bad = torch.nonzero(~torch.isfinite(x)).tolist()[:5]
-            raise ValueError(f"observation contains NaN or inf at indices {bad} (first 5 shown)")
+            _not_finite(x)
         return x
 
     def predict(
@@ -132,7 +152,9 @@ class Agent:
             # Build a fresh state (it holds the [.., I, N] fast weights) only when a row restarts.
             mask = torch.as_tensor(np.asarray(episode_start), device=self.device).bool()
             state = reset_where(state, mask.reshape(x.shape[:-1]), self.initial_state(batch))
-        with torch.no_grad():
+        # a population's native C step builds no autograd graph: no no_grad context to enter
+        native = self.population and self.policy.native
+        with contextlib.nullcontext() if native else torch.no_grad():
             if active is not None and self.population:
                 a, state = self.policy(x, state, active=active)
             else:

@@ -329,20 +329,29 @@ class NativeSNNStep:
         self._dims: dict[tuple[int, int], _Dims] = {}
         self._views: dict[int, tuple[int, list]] = {}  # per B: the small outputs' layout
         self._scratch = torch.empty(0, dtype=torch.float32)
-        self._last: tuple[Any, list[Tensor], int] | None = None
+        self._last: tuple[Any, list[Tensor], int, list[int]] | None = None
         self._lock = threading.Lock()
 
     def _layout(self, params: dict[str, Tensor]) -> list[Tensor]:
         """The individuals' parameters in the C layouts and the time constants' decays,
         cached until a tensor they come from changes: a new generation's parameters, a
         shared (template) parameter or a time constant edited in place."""
-        from plasticagents.neurons import decay
 
         named = self._named
         sources = [*params.values(), *(t for n, t in named.items() if n not in params)]
         key = tuple((id(t), t._version) for t in (*sources, *self._buffers))
         if key == self._key:
             return self._params
+        self._params = self._rebuild(params)
+        self._key = key
+        return self._params
+
+    @torch.no_grad()  # (the caller may not hold a no_grad context: see Agent.predict)
+    def _rebuild(self, params: dict[str, Tensor]) -> list[Tensor]:
+        """:meth:`_layout`'s arrays, built again."""
+        from plasticagents.neurons import decay
+
+        named = self._named
         P = self.size
         lif, ro = self.module.layer.neurons.params(), self.module.readout.params()
 
@@ -373,7 +382,7 @@ class NativeSNNStep:
         mod.append(
             get("layer.modulator.b_mod").contiguous() if self.gated else torch.zeros(P, self.K)
         )
-        self._params = [
+        return [
             get("encoder.scale").contiguous(),
             get("encoder.bias").contiguous(),
             _post_major_rows(get("layer.synapses.raw")).to(self.storage),
@@ -387,8 +396,6 @@ class NativeSNNStep:
             _per_neuron(decay(ro.tau_mem, ro.dt), self.n_out),
             *coefficients,
         ]
-        self._key = key
-        return self._params
 
     def _inputs(self, state: Any, x: Tensor) -> list[Tensor]:
         """The state's arrays in the C layouts, checked against the input ``x``."""
@@ -463,9 +470,12 @@ class NativeSNNStep:
         P, N, n_out, n_pre = self.size, self.N, self.n_out, self.n_pre
         last = self._last
         if last is not None and state is last[0] and B == last[2]:
-            inputs = last[1]  # the previous call's outputs: shapes and layouts known
+            # the previous call's outputs: shapes, layouts and addresses known
+            inputs, in_ptrs = last[1], last[3]
         else:
-            inputs = self._inputs(state, x)
+            with torch.no_grad():  # (a state's reorder to the C layout records no graph)
+                inputs = self._inputs(state, x)
+            in_ptrs = [t.data_ptr() for t in inputs]
         weights = self._layout(params)
         args = self._args
         if self._args_params is not weights:
@@ -484,6 +494,8 @@ class NativeSNNStep:
         total, views = layout
         block = torch.empty(total, dtype=torch.float32)  # the small outputs
         outs = [hebb, *(block.as_strided(*view) for view in views)]  # one call each
+        base = block.data_ptr()
+        out_ptrs = [hebb.data_ptr(), *(base + 4 * view[2] for view in views)]  # float32
         width = 2 * n_pre + 5 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
             self._scratch = torch.empty(P * B * width, dtype=torch.float32)
@@ -500,8 +512,7 @@ class NativeSNNStep:
         dims.n_threads = max(1, self.threads or torch.get_num_threads())
         x = x.contiguous()
         args[0] = x.data_ptr()
-        for k, t in enumerate((*inputs, *outs), start=14):
-            args[k] = t.data_ptr()
+        args[14:32] = [*in_ptrs, *out_ptrs]
         args[32] = self._scratch.data_ptr()
         if order is None:
             dims.order, dims.n_run = None, P * B
@@ -517,5 +528,5 @@ class NativeSNNStep:
             LIState(ro_v, ro_i),
             spikes,
         )
-        self._last = (new, outs[:8], B)
+        self._last = (new, outs[:8], B, out_ptrs[:8])
         return out, new

@@ -69,7 +69,9 @@ class RunningNorm:
     """Running mean / variance of observations (parallel Welford), frozen unless updated.
 
     ``normalize(x) = clip((x - mean) / sqrt(var + eps), -clip, clip)``. Several workers each
-    collect a delta (:meth:`update`) that the main process merges (:meth:`merge`).
+    collect a delta (:meth:`update`) that the main process merges (:meth:`merge`). ``mean``
+    and ``m2`` are replaced (update, merge, load), never written in place: :meth:`normalize`
+    keeps ``sqrt(var + eps)`` until they, ``count`` or ``eps`` change.
     """
 
     def __init__(self, dim: int, clip: float = 5.0, eps: float = 1e-8) -> None:
@@ -77,6 +79,7 @@ class RunningNorm:
         self.count = 0.0
         self.mean = np.zeros(dim)
         self.m2 = np.zeros(dim)
+        self._scale: tuple = ()  # (count, eps, mean, m2, sqrt(var + eps)) of the last normalize
 
     @property
     def var(self) -> np.ndarray:
@@ -103,7 +106,17 @@ class RunningNorm:
     def normalize(self, x: np.ndarray) -> np.ndarray:
         if self.count == 0:
             return np.asarray(x, dtype=np.float32)
-        y = (np.asarray(x) - self.mean) / np.sqrt(self.var + self.eps)
+        scale = getattr(self, "_scale", ())  # (absent from a pickle of an older RunningNorm)
+        if not (
+            scale
+            and scale[0] == self.count
+            and scale[1] == self.eps
+            and scale[2] is self.mean
+            and scale[3] is self.m2
+        ):
+            scale = (self.count, self.eps, self.mean, self.m2, np.sqrt(self.var + self.eps))
+            self._scale = scale
+        y = (np.asarray(x) - self.mean) / scale[4]
         return np.clip(y, -self.clip, self.clip).astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:

@@ -326,6 +326,23 @@ def test_agent_rejects_bad_observations(gen):
         Agent(make_net(gen), action_low=-np.inf)
 
 
+def test_a_populations_float32_observations_are_checked_and_shared(gen):
+    # the ES hot path: float32 [P, B, obs_dim] rows go to the network as they are (no copy),
+    # still checked for NaN and inf; any other form is converted and checked as before
+    pop = Population(MLPPolicy(6, 3, generator=gen), 4)
+    agent = Agent(pop)
+    obs = np.ones((4, 2, 6), dtype=np.float32)
+    assert agent._check_obs(obs).data_ptr() == obs.ctypes.data
+    obs[2, 1, 4] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[2, 1, 4\]\]"):
+        agent.predict(obs)
+    with pytest.raises(ValueError, match=r"obs_dim=6, got \[4, 2, 5\]"):
+        agent.predict(np.ones((4, 2, 5), dtype=np.float32))
+    action, _ = agent.predict(np.ones((4, 2, 6), dtype=np.float32))
+    expected, _ = agent.predict(np.ones((4, 2, 6)))  # float64: the converting path
+    np.testing.assert_array_equal(action, expected)
+
+
 def test_bad_network_arguments_are_named(gen):
     with pytest.raises(ValueError, match="neuron model 'izhikevich'.*valid choices"):
         make_net(gen, neuron="izhikevich")

@@ -36,6 +36,28 @@ def test_running_norm_merges_chunks_like_one_pass():
     assert RunningNorm.from_state(whole.state_dict()).normalize(data[:3]).tolist() == y[:3].tolist()
 
 
+def test_running_norm_scale_follows_its_statistics():
+    # normalize keeps sqrt(var + eps) between calls: every update, merge, load or eps change
+    # must show in the next call
+    rng = np.random.default_rng(1)
+    norm, x = RunningNorm(3), rng.normal(size=(5, 3))
+
+    def fresh():
+        y = (x - norm.mean) / np.sqrt(norm.var + norm.eps)
+        return np.clip(y, -norm.clip, norm.clip).astype(np.float32)
+
+    for change in (
+        lambda: norm.update(rng.normal(2.0, 3.0, size=(50, 3))),
+        lambda: norm.update(rng.normal(-1.0, 0.5, size=(7, 3))),
+        lambda: norm.merge(RunningNorm.from_state(norm.state_dict())),
+        lambda: norm.load_state_dict({**norm.state_dict(), "m2": 4 * norm.m2}),
+        lambda: setattr(norm, "eps", 0.5),
+    ):
+        change()
+        np.testing.assert_array_equal(norm.normalize(x), fresh())
+        np.testing.assert_array_equal(norm.normalize(x), fresh())  # the kept scale
+
+
 def test_episode_seeds_are_shared_per_generation_and_distinct_across():
     assert episode_seeds(0, 5, 3) == episode_seeds(0, 5, 3)
     assert len(set(episode_seeds(0, 5, 3) + episode_seeds(0, 6, 3))) == 6
