@@ -403,8 +403,8 @@ class PhysicsLog:
 
         native = fast._native_physics
 
-        def logged_native(actions, idx) -> bool:  # the C physics step: all slots at once
-            stepped = native(actions, idx)
+        def logged_native(actions, idx, full=None) -> bool:  # the C step: all slots at once
+            stepped = native(actions, idx, full)
             if stepped:  # (False: nothing stepped, the Python path steps and logs them)
                 self.steps.append([(int(i), np.array(actions[i], dtype=np.float64)) for i in idx])
             return stepped

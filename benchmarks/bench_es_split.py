@@ -78,13 +78,13 @@ def split(args) -> dict:
             return out
         return network(params, x, state, active)
 
-    def physics_step(actions, idx):
+    def physics_step(actions, idx, full=None):
         if mode["physics"] == "record":
-            stepped = physics(actions, idx)
+            stepped = physics(actions, idx, full)
             written.append((idx.copy(), [getattr(fast, b)[idx].copy() for b in buffers]))
             return stepped
         if mode["physics"]:
-            return physics(actions, idx)
+            return physics(actions, idx, full)
         rows, values = written[mode["physics_call"] % len(written)]
         mode["physics_call"] += 1
         for name, value in zip(buffers, values, strict=True):

@@ -298,6 +298,7 @@ class BatchedLocomotion:
         self._failed = np.zeros(n, dtype=np.int32)
         self._errors = ctypes.create_string_buffer(_ERROR_LEN * n)
         self._address_cache: tuple | None = None  # see _addresses
+        self._slot_ptrs: tuple | None = None  # see _native_physics
         self.forward_weight, self.ctrl_weight = base._forward_reward_weight, base._ctrl_cost_weight
         self.skip = (2 if self.ant else 1) * bool(base._exclude_current_positions_from_observation)
         self.qpos = np.zeros((n, base.model.nq))
@@ -346,12 +347,12 @@ class BatchedLocomotion:
 
         return run
 
-    def _addresses(self, idx: np.ndarray, full: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The ``MjModel`` and ``MjData`` addresses of the slots ``idx`` (``full``: ``idx`` is
-        every slot in order), each read again only
-        where the slot's env holds another model or data object than at its last read (a
-        perturbation may swap a model): an identity check per covered slot instead of two calls
-        into the bindings, in two C-level passes when nothing changed."""
+    def _addresses(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``MjModel`` and ``MjData`` addresses of every covered slot (arrays over all
+        slots, allocated once), each read again only where the slot's env holds another model
+        or data object than at its last read (a perturbation may swap a model): an identity
+        check per covered slot instead of two calls into the bindings, in two C-level passes
+        when nothing changed."""
         cache = self._address_cache
         if cache is None:
             n = len(self.bases)
@@ -369,11 +370,11 @@ class BatchedLocomotion:
                 if model is not objs_m[j] or data is not objs_d[j]:
                     objs_m[j], objs_d[j] = model, data
                     models[covered[j]], datas[covered[j]] = model._address, data._address
-        if full:
-            return models, datas
-        return models[idx], datas[idx]
+        return models, datas
 
-    def _native_physics(self, actions: np.ndarray, idx: np.ndarray) -> bool:
+    def _native_physics(
+        self, actions: np.ndarray, idx: np.ndarray, full: bool | None = None
+    ) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
         released; the addresses come from :meth:`_addresses`, read again for a slot whose
         model or data object changed: a perturbation may swap a model).
@@ -383,30 +384,33 @@ class BatchedLocomotion:
         A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
         error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
         the pool's episodes before stepping it again, as after an error on the Python path)."""
-        full = len(idx) == len(self._all_slots) and bool((idx == self._all_slots).all())
-        models, datas = self._addresses(idx, full)
+        models, datas = self._addresses()
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
         if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
             raise ValueError(
                 f"expected actions [{len(self.bases)}, {self.nu}] (a row per slot), got "
                 f"{list(ctrl.shape)}"
             )
-        rows = self._all_slots if full else np.ascontiguousarray(idx, dtype=np.int64)
+        if self._slot_ptrs is None:  # the address arrays and every row: allocated once
+            self._slot_ptrs = (models.ctypes.data, datas.ctypes.data, self._all_slots.ctypes.data)
+        if full is None:  # (``full``: the caller knows ``idx`` is every slot in order)
+            full = len(idx) == len(self._all_slots) and bool((idx == self._all_slots).all())
+        rows = None if full else np.ascontiguousarray(idx, dtype=np.int64)  # (alive: the call)
+        rows_ptr = self._slot_ptrs[2] if rows is None else rows.ctypes.data
         buffers = self._buffers  # the addresses of the arrays allocated once (__init__)
         status = self._lib.pa_physics_step(
-            len(idx), models.ctypes.data, datas.ctypes.data, rows.ctypes.data,
-            buffers[0], ctrl.ctypes.data, self.frame_skip, int(self.ant), self._body,
-            self.threads, *buffers[1:], self._errors,
+            len(idx), *self._slot_ptrs[:2], rows_ptr, buffers[0], ctrl.ctypes.data, self.frame_skip,
+            int(self.ant), self._body, self.threads, *buffers[1:], self._errors,
         )  # fmt: skip
-        if status != 0:
+        if status < 0:
             logging.getLogger("plasticagents").warning(
                 "fast_physics: MuJoCo's error handler was replaced since the C physics step "
                 "was loaded; the slots step through MuJoCo's Python bindings from now on"
             )
             self.native = False
             return False
-        failed = self._failed  # rows 0..len(idx)-1 written by the call
-        if failed[: len(idx)].any():
+        if status > 0:  # that many slots failed (rows 0..len(idx)-1 of failed written)
+            failed = self._failed
             r = int(np.flatnonzero(failed[: len(idx)])[0])
             text = self._errors.raw[r * _ERROR_LEN : (r + 1) * _ERROR_LEN].split(b"\0", 1)[0]
             message = f"slot {int(idx[r])}: {text.decode(errors='replace')}"
@@ -474,20 +478,24 @@ class BatchedLocomotion:
             raise ValueError(f"slots {[int(i) for i in idx if not self.covered[i]]} not covered")
         if not self._ready[idx].all():
             raise gym.error.ResetNeeded("Cannot call env.step() before calling env.reset()")
-        acts = actions[idx]
+        # every slot in order (a rollout's steps before any episode ends): whole arrays
+        # instead of copies of their rows
+        full = k == n and len(actions) == n and bool((idx == self._all_slots).all())
+        acts = actions if full else actions[idx]
         given, ctrl = self._before(actions, idx)  # hooks: each inner action is checked
         if given is None and acts.shape[1:] != (self.nu,):
             raise ValueError(
                 f"Action dimension mismatch. Expected {(self.nu,)}, found {acts.shape[1:]}"
             )
-        if not (self.native and self._native_physics(actions if ctrl is None else ctrl, idx)):
+        if not (self.native and self._native_physics(actions if ctrl is None else ctrl, idx, full)):
             run = self._physics(actions if ctrl is None else ctrl)
             if map_fn is None:
                 for i in idx:
                     run(int(i))
             else:
                 map_fn(run, idx)
-        qpos, qvel = self.qpos[idx], self.qvel[idx]
+        # (whole: views of the buffers the next step rewrites; nothing below keeps a view)
+        qpos, qvel = (self.qpos, self.qvel) if full else (self.qpos[idx], self.qvel[idx])
         if given is None:
             ctrl_cost = self.ctrl_weight * np.sum(np.square(acts), axis=1)
             reward_ctrl: Any = -ctrl_cost
@@ -496,9 +504,12 @@ class BatchedLocomotion:
             ctrl_cost = np.array(costs, dtype=np.float64)  # exact: a float32 widens
             reward_ctrl = [-c for c in costs]
         if self.ant:
-            velocity = (self.after[idx] - self.before[idx]) / self.dt
+            after, before = (
+                (self.after, self.before) if full else (self.after[idx], self.before[idx])
+            )
+            velocity = (after - before) / self.dt
             x_velocity, y_velocity = velocity[:, 0], velocity[:, 1]
-            forces = np.clip(self.cfrc_ext[idx], *self.force_range)
+            forces = np.clip(self.cfrc_ext if full else self.cfrc_ext[idx], *self.force_range)
             parts = [qpos[:, self.skip :], qvel]
             if self.cfrc:
                 parts.append(forces[:, 1:].reshape(k, -1))

@@ -1,8 +1,9 @@
 /* The physics of a batched step of Gymnasium's MuJoCo locomotion envs (envs/batched.py), in C:
  * for every slot, what BatchedLocomotion's per-slot Python did, with no Python between slots.
  *
- * Slot r of the call steps the MjModel/MjData at models[r]/datas[r] (the addresses of the
- * Python bindings' objects, each slot its own model) and writes row rows[r] of the outputs:
+ * Slot r of the call steps the MjModel/MjData at models[rows[r]]/datas[rows[r]] (the addresses
+ * of the Python bindings' objects, each slot its own model) and writes row rows[r] of the
+ * outputs:
  *   data->ctrl = ctrl[rows[r]]                      (float64 [n, nu])
  *   before[rows[r]] = body's xpos[:2] (ant) or qpos[0]
  *   mj_step x nstep; mj_rnePostConstraint          (MujocoEnv._step_mujoco_simulation)
@@ -72,17 +73,21 @@ static void slot_step(const mjModel *m, mjData *d, int64_t row, const double *ct
 }
 
 /* The step of slots rows[0..n) (distinct, each in [0, rows of the outputs): the caller's
- * checks). A slot whose model's sizes are not `sizes` (nq, nv, nu, nbody: the outputs' widths)
- * is not stepped and fails. Returns 0, or -1 without stepping any slot when pa_error is no
- * longer MuJoCo's error handler (something set another since pa_install). */
+ * checks); slot rows[r]'s model and data are models[rows[r]] and datas[rows[r]]. A slot whose
+ * model's sizes are not `sizes` (nq, nv, nu, nbody: the outputs' widths) is not stepped and
+ * fails. Returns the number of slots that failed (failed[r] set for each), or -1 without
+ * stepping any slot when pa_error is no longer MuJoCo's error handler (something set another
+ * since pa_install). */
 int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
                     const int32_t *sizes, const double *ctrl, int nstep, int ant, int body,
                     int n_threads, double *qpos, double *qvel, double *before, double *after,
                     double *cfrc, int32_t *failed, char *errors) {
     if (mju_user_error != pa_error) return -1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    int n_failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) reduction(+ : n_failed)
     for (int64_t r = 0; r < n; r++) {
-        const mjModel *m = (const mjModel *)(intptr_t)models[r];
+        const int64_t row = rows[r];
+        const mjModel *m = (const mjModel *)(intptr_t)models[row];
         jmp_buf jump;
         failed[r] = 0;
         pa_message = errors + r * ERROR_LEN;
@@ -92,16 +97,18 @@ int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, cons
                      "%d, %d, %d, %d",
                      m->nq, m->nv, m->nu, m->nbody, sizes[0], sizes[1], sizes[2], sizes[3]);
             failed[r] = 2;
+            n_failed++;
             continue;
         }
         if (setjmp(jump) == 0) {
             pa_jump = &jump;
-            slot_step(m, (mjData *)(intptr_t)datas[r], rows[r], ctrl, nstep, ant, body, qpos,
-                      qvel, before, after, cfrc);
+            slot_step(m, (mjData *)(intptr_t)datas[row], row, ctrl, nstep, ant, body, qpos, qvel,
+                      before, after, cfrc);
         } else {
             failed[r] = 1;
+            n_failed++;
         }
         pa_jump = NULL;
     }
-    return 0;
+    return n_failed;
 }
