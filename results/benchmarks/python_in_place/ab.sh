@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 git worktree add -f -q "$tmp/tree" "$base"
 trap 'git worktree remove --force "$tmp/tree"; rm -rf "$tmp"' EXIT
 python -m venv --system-site-packages "$tmp/venv"
-"$tmp/venv/bin/pip" install -q --no-deps --no-build-isolation -e "$tmp/tree"
+"$tmp/venv/bin/pip" install -q --no-deps -e "$tmp/tree"
 "$tmp/venv/bin/python" -c "import plasticagents.envs.batched as b; assert b.__file__.startswith('$tmp/tree'), b.__file__"
 side() {
   if [ "$1" = base ]; then
