@@ -480,7 +480,14 @@ class BatchedLocomotion:
             raise gym.error.ResetNeeded("Cannot call env.step() before calling env.reset()")
         # every slot in order (a rollout's steps before any episode ends): whole arrays
         # instead of copies of their rows
-        full = k == n and len(actions) == n and bool((idx == self._all_slots).all())
+        # (C-ordered actions only: NumPy sums a row of another layout in another order)
+        full = (
+            k == n
+            and isinstance(actions, np.ndarray)
+            and actions.flags.c_contiguous
+            and len(actions) == n
+            and bool((idx == self._all_slots).all())
+        )
         acts = actions if full else actions[idx]
         given, ctrl = self._before(actions, idx)  # hooks: each inner action is checked
         if given is None and acts.shape[1:] != (self.nu,):

@@ -162,7 +162,7 @@ class Agent:
             if not deterministic and self.noise_std > 0:
                 noise = torch.randn(a.shape, generator=self.generator, device=a.device)
                 a = (a + self.noise_std * noise).clamp(-1.0, 1.0)
-        if self._bounds_np is not None and a.device.type == "cpu":
+        if self._bounds_np is not None and a.dtype == torch.float32 and a.device.type == "cpu":
             low, half = self._bounds_np
             action = low + (a.detach().numpy() + np.float32(1.0)) * half
         else:

@@ -589,9 +589,11 @@ def _spike_counts(state: Any) -> np.ndarray | None:
     spikes = getattr(state, "spikes", None)
     if spikes is None:
         return None
-    if spikes.device.type == "cpu":  # summed in NumPy: fewer calls on the ES hot path
+    if str(spikes.dtype) == "torch.float32" and spikes.device.type == "cpu":
+        # summed in NumPy (fewer calls on the ES hot path); spike counts are whole numbers,
+        # so the float64 sum equals torch's float32 one
         values = spikes.detach().numpy()
-        return np.add.reduce(values.reshape(-1, values.shape[-1]), axis=1, dtype=np.float64)
+        return np.add.reduce(values, axis=-1, dtype=np.float64).reshape(-1)
     return spikes.detach().sum(-1).reshape(-1).cpu().numpy().astype(np.float64)
 
 

@@ -326,13 +326,16 @@ def test_agent_rejects_bad_observations(gen):
         Agent(make_net(gen), action_low=-np.inf)
 
 
-def test_a_populations_float32_observations_are_checked_and_shared(gen):
-    # the ES hot path: float32 [P, B, obs_dim] rows go to the network as they are (no copy),
-    # still checked for NaN and inf; any other form is converted and checked as before
+def test_a_populations_float32_observations_are_checked_and_shared(gen, monkeypatch):
+    # the ES hot path: float32 [P, B, obs_dim] rows go to the network as they are (no copy,
+    # no torch.as_tensor), still checked for NaN and inf; any other form is converted and
+    # checked as before
     pop = Population(MLPPolicy(6, 3, generator=gen), 4)
     agent = Agent(pop)
     obs = np.ones((4, 2, 6), dtype=np.float32)
-    assert agent._check_obs(obs).data_ptr() == obs.ctypes.data
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "as_tensor", None)  # the fast path calls no as_tensor
+        assert agent._check_obs(obs).data_ptr() == obs.ctypes.data
     obs[2, 1, 4] = np.inf
     with pytest.raises(ValueError, match=r"NaN or inf at indices \[\[2, 1, 4\]\]"):
         agent.predict(obs)
@@ -341,6 +344,22 @@ def test_a_populations_float32_observations_are_checked_and_shared(gen):
     action, _ = agent.predict(np.ones((4, 2, 6), dtype=np.float32))
     expected, _ = agent.predict(np.ones((4, 2, 6)))  # float64: the converting path
     np.testing.assert_array_equal(action, expected)
+
+
+def test_actions_are_scaled_to_the_bounds_as_torch_scales_them(gen):
+    # the CPU path scales the network's outputs in NumPy: the same float32 operations as the
+    # torch formula low + (a + 1) * (high - low) / 2, bit for bit, per dimension or scalar
+    net = MLPPolicy(6, 3, generator=gen)
+    x = torch.randn(5, 6, generator=gen)
+    with torch.no_grad():
+        a, _ = net(x, net.initial_state(5))
+    for low, high in (([-2.0, -0.3, 0.1], [1.0, 0.7, 3.3]), (-0.75, 1.9)):
+        agent = Agent(net, action_low=low, action_high=high)
+        low32, high32 = np.float32(low), np.float32(high)
+        low_t, half_t = torch.as_tensor(low32), torch.as_tensor((high32 - low32) / 2)
+        expected = (low_t + (a + 1.0) * half_t).numpy()
+        action, _ = agent.predict(x.numpy())
+        assert action.dtype == np.float32 and np.array_equal(action, expected)
 
 
 def test_bad_network_arguments_are_named(gen):

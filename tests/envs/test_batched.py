@@ -348,6 +348,27 @@ def test_slots_given_out_of_order_step_their_own_rows(physics):
     assert envs[1].unwrapped.data.time == 0.0  # slot 1 was never stepped
 
 
+def test_actions_of_any_memory_layout_give_gymnasiums_rewards(physics):
+    """A step of every slot in order reads the actions as given; NumPy sums a row of a
+    Fortran-ordered array in another order, so such actions take the row-copy path and the
+    control cost stays Gymnasium's to the bit (Ant's 8 actions: a tree sum)."""
+    n = 16
+    envs = [gym.make("Ant-v5") for _ in range(n)]
+    twins = [gym.make("Ant-v5") for _ in range(n)]
+    fast = BatchedLocomotion(envs, threads=2)
+    for i in range(n):
+        envs[i].reset(seed=i)
+        twins[i].reset(seed=i)
+        fast.begin(i)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        actions = np.asfortranarray(rng.uniform(-1, 1, (n, 8)))
+        step = fast.step_arrays(actions, list(range(n)), infos=False)
+        for i in range(n):
+            obs, reward, *_ = twins[i].step(actions[i])
+            assert np.array_equal(step.obs[i], obs) and step.rewards[i] == reward, i
+
+
 def test_a_model_and_data_swapped_between_steps_are_the_ones_stepped(physics):
     """The C step caches the slots' MuJoCo addresses: a slot whose env was given another
     ``MjModel``/``MjData`` after it had stepped steps the new ones (gravity edited in the new
