@@ -35,7 +35,9 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -46,6 +48,38 @@ from bench_es import add_problem_arguments, add_storage_argument, check_problem_
 from plasticagents.training.record import Recorder
 
 VARIANTS = ("all", "network replayed", "network replayed, physics skipped")
+
+
+def time_c_calls(network: Any, fast: Any) -> tuple[dict[str, float], Callable[[], None]]:
+    """Wrap the population's native network step (``network._step``) and the fast physics'
+    C step (``fast._lib.pa_physics_step``) in timers. Returns the running totals (seconds in
+    ``physics`` and ``network``, the network's ``calls``; the caller zeroes them) and a
+    function that puts the C calls back."""
+    spent = {"physics": 0.0, "network": 0.0, "calls": 0}
+    c_network, c_library = network._step, fast._lib
+
+    def timed_network(*call_args):
+        t = time.perf_counter()
+        status = c_network(*call_args)
+        spent["network"] += time.perf_counter() - t
+        spent["calls"] += 1
+        return status
+
+    class TimedLibrary:
+        def __getattr__(self, name):
+            return getattr(c_library, name)
+
+        def pa_physics_step(self, *call_args):
+            t = time.perf_counter()
+            status = c_library.pa_physics_step(*call_args)
+            spent["physics"] += time.perf_counter() - t
+            return status
+
+    def untime() -> None:
+        network._step, fast._lib = c_network, c_library
+
+    network._step, fast._lib = timed_network, TimedLibrary()
+    return spent, untime
 
 
 def split(args) -> dict:
@@ -93,27 +127,8 @@ def split(args) -> dict:
 
     # the two C calls timed where they run (the "all" variant): what the Python around them
     # costs in place, with the caches the physics and the network leave it
-    in_place = {"physics": 0.0, "network": 0.0}
-    c_network, c_library = network._step, fast._lib
-
-    def timed_network(*call_args):
-        t = time.perf_counter()
-        status = c_network(*call_args)
-        in_place["network"] += time.perf_counter() - t
-        return status
-
-    class TimedLibrary:
-        def __getattr__(self, name):
-            return getattr(c_library, name)
-
-        def pa_physics_step(self, *call_args):
-            t = time.perf_counter()
-            status = c_library.pa_physics_step(*call_args)
-            in_place["physics"] += time.perf_counter() - t
-            return status
-
+    in_place, untime = time_c_calls(network, fast)
     population._native, fast._native_physics = network_step, physics_step
-    network._step, fast._lib = timed_network, TimedLibrary()
     try:
         # the recorded generation: the normaliser is not updated between evaluations (that is
         # end_generation's), so every later evaluation of the batch meets the same episodes
@@ -129,19 +144,19 @@ def split(args) -> dict:
                 mode["network"] = "call" if variant == "all" else "replay"
                 mode["physics"] = variant != VARIANTS[2]
                 mode["call"] = mode["physics_call"] = 0
-                in_place.update(physics=0.0, network=0.0)
+                in_place.update(physics=0.0, network=0.0, calls=0)
                 t = time.perf_counter()
                 problem.evaluate(batch)
                 seconds[variant].append(time.perf_counter() - t)
                 if variant == "all":
-                    for part, total in in_place.items():
-                        placed[part].append(total)
+                    for part in placed:
+                        placed[part].append(in_place[part])
                 calls[variant] = len(recorded) if variant == "all" else mode["call"]
                 same_fitness &= bool(torch.equal(batch.evals[:, 0], fitness))
     finally:
         population._native = network
         fast.__dict__.pop("_native_physics", None)
-        network._step, fast._lib = c_network, c_library
+        untime()
         problem.close()
     per_step = {v: timing([1e3 * s / calls[v] for s in seconds[v]]) for v in VARIANTS}
     med = {v: per_step[v]["median"] for v in VARIANTS}

@@ -14,14 +14,26 @@ step, as one JSON line. ROOT is the directory the ``plasticagents`` package is i
 """
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _timers():
+    """This checkout's ``benchmarks/bench_es_split.py`` (its ``time_c_calls``), loaded by path
+    under its own name: the tree timed may be an older one, without it."""
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_es_split.py"
+    spec = importlib.util.spec_from_file_location("_head_bench_es_split", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
@@ -48,27 +60,7 @@ def main() -> None:
     problem.end_generation()
     network = next(iter(problem._populations.values()))._native
     fast = next(iter(problem._pools.values())).fast
-    c_network, c_library = network._step, fast._lib
-    spent = {"network": 0.0, "physics": 0.0, "calls": 0}
-
-    def timed_network(*call_args):
-        t = time.perf_counter()
-        status = c_network(*call_args)
-        spent["network"] += time.perf_counter() - t
-        spent["calls"] += 1
-        return status
-
-    class TimedLibrary:
-        def __getattr__(self, name):
-            return getattr(c_library, name)
-
-        def pa_physics_step(self, *call_args):
-            t = time.perf_counter()
-            status = c_library.pa_physics_step(*call_args)
-            spent["physics"] += time.perf_counter() - t
-            return status
-
-    network._step, fast._lib = timed_network, TimedLibrary()
+    spent, _ = _timers().time_c_calls(network, fast)
     rows = []
     for _ in range(6):
         spent.update(network=0.0, physics=0.0, calls=0)
