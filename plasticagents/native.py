@@ -336,7 +336,6 @@ class NativeSNNStep:
         """The individuals' parameters in the C layouts and the time constants' decays,
         cached until a tensor they come from changes: a new generation's parameters, a
         shared (template) parameter or a time constant edited in place."""
-
         named = self._named
         sources = [*params.values(), *(t for n, t in named.items() if n not in params)]
         key = tuple((id(t), t._version) for t in (*sources, *self._buffers))
