@@ -10,7 +10,9 @@ come back as NumPy, rescaled from the network's ``[-1, 1]`` to the action bounds
 the network's recurrent state (neurons, traces, fast weights); rows flagged in
 ``episode_start`` are reset before the step, so a vectorised rollout needs no other bookkeeping.
 A rollout may also call ``observe_active(mask)`` before a step to name the slots whose actions
-it will read (a population's native step then holds the rest: the episodes that have ended).
+it will read (a population's native step then holds the rest: the episodes that have ended),
+and ``donate_state()`` to give up the state it passes next (a population's native step then
+updates its fast weights in place).
 """
 
 from __future__ import annotations
@@ -86,12 +88,21 @@ class Agent:
         self.obs_dim = self.module.n_in
         self.population = isinstance(policy, Population)
         self._active: np.ndarray | None = None  # observe_active's slots, for the next predict
+        self._donated = False  # donate_state: for the next predict
 
     def observe_active(self, active: np.ndarray) -> None:
         """The slots (``[P, B]`` bool) whose actions the next :meth:`predict` call's caller
         will read; a population's native step holds the others instead of running them (a
         rollout's ended episodes). Applies to that one call."""
         self._active = np.asarray(active, dtype=bool)
+
+    def donate_state(self) -> None:
+        """The caller gives up the state it passes to the next :meth:`predict` call: neither
+        that state nor any view of its tensors is read after the call (a rollout's loop, which
+        keeps only the state each step returns). A population's native step may then write
+        the new fast weights over the old ones instead of into new memory: the same values,
+        a third less time in the network on the ES hot path. Applies to that one call."""
+        self._donated = True
 
     def initial_state(self, batch: int) -> Any:
         """Fresh recurrent state for ``batch`` environments (per individual for a population)."""
@@ -141,6 +152,7 @@ class Agent:
     ) -> tuple[np.ndarray, Any]:
         """One action per environment (and individual); see the module docstring."""
         active, self._active = self._active, None  # for this call only, even if it raises
+        donated, self._donated = self._donated, False
         x = self._check_obs(obs)
         single = not self.population and x.dim() == 1
         if single:
@@ -155,8 +167,8 @@ class Agent:
         # a population's native C step builds no autograd graph: no no_grad context to enter
         native = self.population and self.policy.native
         with contextlib.nullcontext() if native else torch.no_grad():
-            if active is not None and self.population:
-                a, state = self.policy(x, state, active=active)
+            if self.population and (active is not None or donated):
+                a, state = self.policy(x, state, active=active, donate=donated)
             else:
                 a, state = self.policy(x, state)
             if not deterministic and self.noise_std > 0:

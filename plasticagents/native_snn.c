@@ -25,7 +25,8 @@
  * the D encoded inputs, C constant units (always 1: PlasticSNN's constant_input), then the N
  * spikes when recurrent, so I = D + C (+ N). dims->order may hold slots still (see snn_dims).
  * State arrays are read from the *_in and written to
- * the *_out pointers (which may not alias); scratch [P*B, 2I+5N+O+K] is each slot's working
+ * the *_out pointers (which may not alias, but for hebb_in and hebb: the same array updates
+ * the fast weights in place, each read before it is written); scratch [P*B, 2I+5N+O+K] is each slot's working
  * memory. */
 #include <math.h>
 #include <stdint.h>

@@ -189,19 +189,23 @@ class Population:
         state = self.module.initial_state((self.size, batch))
         return post_major_state(state) if self._post_major_names else state
 
-    def __call__(self, x: Tensor, state: Any, active: Any = None) -> Any:
+    def __call__(self, x: Tensor, state: Any, active: Any = None, donate: bool = False) -> Any:
         """Evaluate every individual: ``x: [P, ...]``, ``state`` leaves ``[P, ...]``.
 
         ``active`` (``[P, B]`` bool, optional) names the slots whose outputs will be read; the
         native step holds the others (state unchanged, output 0) instead of running them, the
         torch paths run every slot. Either way an active slot's output and state are the
-        same."""
+        same.
+
+        ``donate``: the caller will not read ``state`` again (nor any view of its tensors);
+        the native step may then write the new fast weights over it (see
+        :class:`~plasticagents.native.NativeSNNStep`). The torch paths never write a state."""
         if x.shape[0] != self.size:
             raise ValueError(
                 f"population input must have leading axis {self.size}, got {list(x.shape)}"
             )
         if self._native is not None:
-            return self._native(self.params, x, state, active)
+            return self._native(self.params, x, state, active, donate)
         # None leaves (unused state fields) are neither batched nor returned batched.
         state_dims = map_state(lambda _: 0, state)
         key = repr(state_dims)

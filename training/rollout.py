@@ -152,6 +152,10 @@ class NormalizedAgent:
         if hasattr(self.agent, "observe_active"):
             self.agent.observe_active(active)
 
+    def donate_state(self) -> None:
+        if hasattr(self.agent, "donate_state"):
+            self.agent.donate_state()
+
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
         if self.obs_norm is not None:
             obs = self.obs_norm.normalize(obs)
@@ -525,10 +529,14 @@ def _step(
     batch_shape: tuple[int, ...],
     deterministic: bool,
     keep_infos: bool,
+    donate: bool = False,
 ) -> _Step:
     """Advance the ``active`` slots of ``pool`` by one step, updating ``carry`` in place
     (observation, agent state, return, length, onsets); ``carry.episode_start`` is the
-    caller's to set for the next step. The one stepping loop of the engine."""
+    caller's to set for the next step. The one stepping loop of the engine.
+
+    ``donate``: the caller keeps no other reference to ``carry.state`` (the carry was never
+    copied), so the agent is told it may update that state in place (``donate_state``)."""
     n = len(pool)
     feed = np.where(active[:, None], carry.obs, 0.0).astype(carry.obs.dtype, copy=False)
     if carry.fresh is not None and hasattr(agent, "observe_onsets"):
@@ -541,6 +549,8 @@ def _step(
     ):
         # ended episodes: a population's native step holds their slots instead of running them
         agent.observe_active(active.reshape(batch_shape))
+    if donate and carry.state is not None and hasattr(agent, "donate_state"):
+        agent.donate_state()
     action, carry.state = agent.predict(
         feed.reshape(*batch_shape, -1),
         carry.state,
@@ -729,7 +739,8 @@ def rollout(
     while active.any() and (max_steps is None or t < max_steps):
         if collect_obs:
             obs_seen.append(carry.obs[active])  # (a boolean index copies)
-        step = _step(agent, pool, carry, active, batch_shape, deterministic, keep_infos)
+        # (this carry is the loop's own: each state is given up once the next one is returned)
+        step = _step(agent, pool, carry, active, batch_shape, deterministic, keep_infos, True)
         carry.episode_start = no_start
         if step.spikes is not None:
             spikes[step.stepped] += step.spikes[step.stepped]
@@ -907,6 +918,8 @@ def collect(
     step_infos: list[list[dict]] | None = [] if infos else None
     for t in range(steps):
         per_step["episode_start"].append(carry.episode_start)
+        # (no state donated: the caller may continue from its carry again, and its agent may
+        # keep per-step states, as a BPTT update does)
         step = _step(agent, pool, carry, everyone, batch_shape, deterministic, infos)
         diverged = step.diverged | step.bad_obs
         terminated = step.terminated | diverged

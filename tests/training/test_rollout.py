@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from plasticagents import Agent, MLPPolicy, PlasticSNN
+from plasticagents import Agent, MLPPolicy, PlasticitySpec, PlasticSNN
 from plasticagents.population import Population
 from plasticagents.training.rollout import (
     EnvPool,
@@ -467,7 +467,9 @@ def test_a_threaded_pool_warns_once_when_openmp_threads_spin(monkeypatch):
 
 def test_a_native_population_holds_ended_episodes_with_the_same_returns(gen):
     # Hopper's episodes end at different steps; the native step then holds the ended slots
-    # instead of running them, and every return is the one of a population that runs them all
+    # instead of running them, and every return is the one of a population that runs them all.
+    # The rollout gives up each state it passes on after the first (its fast weights are
+    # updated in place), with the same returns
     from plasticagents.native import build_error, library
 
     if library() is None:
@@ -475,20 +477,22 @@ def test_a_native_population_holds_ended_episodes_with_the_same_returns(gen):
     net = PlasticSNN(11, 3, hidden=16, generator=gen, gain=3.0)
     vectors = Population(net, 3).to_vectors()
     vectors = vectors + 0.5 * torch.randn(vectors.shape, generator=gen)
-    results, held = {}, []
+    results, held, donated = {}, [], []
     for native in (False, True):
         pop = Population(net, 3, native=native)
         pop.load_vectors(vectors)
         if native:
             step = pop._native._call
 
-            def spy(*args, _step=step):
-                held.append(0 if args[-1] is None else 6 - args[-1][1])
-                return _step(*args)
+            def spy(params, x, state, B, order, donate, _step=step):
+                held.append(0 if order is None else 6 - order[1])
+                donated.append(donate)
+                return _step(params, x, state, B, order, donate)
 
             pop._native._call = spy
         pool = EnvPool([lambda: gym.make("Hopper-v5", max_episode_steps=200)] * 6)
-        results[native] = rollout(Agent(pop), pool, seeds=[1, 2] * 3, batch_shape=(3, 2))
+        agent = NormalizedAgent(Agent(pop), None)  # (as ES wraps it: it passes the calls on)
+        results[native] = rollout(agent, pool, seeds=[1, 2] * 3, batch_shape=(3, 2))
         pool.close()
     lengths = results[False].lengths
     assert len(set(lengths.tolist())) > 1 and lengths.max() < 200  # episodes end apart
@@ -498,3 +502,23 @@ def test_a_native_population_holds_ended_episodes_with_the_same_returns(gen):
     # a step held as many slots as had ended before it
     ended = [(lengths <= t).sum() for t in range(lengths.max())]
     assert held == ended
+    assert donated == [False] + [True] * (len(donated) - 1)
+
+
+def test_collect_leaves_the_state_of_the_carry_it_continues_from(gen):
+    # collect may be continued from the same carry again (and an actor may keep its states):
+    # it gives up no state, so the native step never writes the one it is handed
+    from plasticagents.native import build_error, library
+
+    if library() is None:
+        pytest.skip(f"no native step: {build_error()}")
+    net = PlasticSNN(3, 1, hidden=8, generator=gen, gain=3.0, plasticity=PlasticitySpec("hebbian"))
+    pop = Population(net, 2, native=True)
+    agent = Agent(pop, action_low=-2.0, action_high=2.0)
+    pool = EnvPool([_pendulum(50)] * 4)
+    first = collect(agent, pool, steps=3, seed=0, batch_shape=(2, 2))
+    before = first.carry.state.layer.plastic.hebb.clone()
+    second = collect(agent, pool, steps=3, carry=first.carry, batch_shape=(2, 2))
+    pool.close()
+    assert torch.equal(first.carry.state.layer.plastic.hebb, before)
+    assert not torch.equal(second.carry.state.layer.plastic.hebb, before)
