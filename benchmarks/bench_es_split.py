@@ -102,15 +102,15 @@ def split(args) -> dict:
     written: list = []
     mode = {"network": "record", "physics": True, "call": 0, "physics_call": 0}
 
-    def network_step(params, x, state, active=None):
+    def network_step(params, x, state, active=None, donate=False):
         if mode["network"] == "record":
-            recorded.append(network(params, x, state, active))
+            recorded.append(network(params, x, state, active, donate))
             return recorded[-1]
         if mode["network"] == "replay":
             out = recorded[mode["call"] % len(recorded)]
             mode["call"] += 1
             return out
-        return network(params, x, state, active)
+        return network(params, x, state, active, donate)
 
     def physics_step(actions, idx, full=None):
         if mode["physics"] == "record":

@@ -51,9 +51,11 @@ def compare(args) -> dict:
         held[storage] = str(population._native.storage).removeprefix("torch.")
         clock = {"seconds": 0.0, "calls": 0}
 
-        def timed(params, x, state, active=None, _step=population._native, _clock=clock):
+        def timed(
+            params, x, state, active=None, donate=False, _step=population._native, _clock=clock
+        ):
             t = time.perf_counter()
-            out = _step(params, x, state, active)
+            out = _step(params, x, state, active, donate)
             _clock["seconds"] += time.perf_counter() - t
             _clock["calls"] += 1
             return out

@@ -35,10 +35,10 @@ def main() -> None:
     network = population._native
     captured = []
 
-    def capture(params, x, state, active=None):
+    def capture(params, x, state, active=None, donate=False):
         if len(captured) < 30:
             captured.append((params, x.clone(), state))
-        return network(params, x, state, active)
+        return network(params, x, state, active)  # (not donated: the captured states are kept)
 
     population._native = capture
     problem.evaluate(batch)
