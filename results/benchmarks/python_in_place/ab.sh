@@ -3,10 +3,11 @@
 # at BASE (default e84039b, the tree before this session's hot-loop changes) against the
 # checkout's HEAD. BASE runs from a git worktree installed (editable, no dependencies) in a
 # throwaway venv that sees this machine's packages, so its records name BASE's commit. PAIRS
-# pairs (default 4), the order alternating. Run from the repository root on a quiet machine.
+# pairs (default 4), the order alternating, records to OUT (default this folder). Run from the
+# repository root on a quiet machine.
 set -euo pipefail
 base=${BASE:-e84039b}
-out=$PWD/results/benchmarks/python_in_place
+out=${OUT:-$PWD/results/benchmarks/python_in_place}  # where the records go
 tmp=$(mktemp -d)
 git worktree add -f -q "$tmp/tree" "$base"
 trap 'git worktree remove --force "$tmp/tree"; rm -rf "$tmp"' EXIT
