@@ -329,7 +329,7 @@ class NativeSNNStep:
         self._dims: dict[tuple[int, int], _Dims] = {}
         self._views: dict[int, tuple[int, list]] = {}  # per B: the small outputs' layout
         self._scratch = torch.empty(0, dtype=torch.float32)
-        self._last: tuple[Any, list[Tensor], int, list[int]] | None = None
+        self._last: tuple[Any, list[Tensor], int, list[int], int] | None = None
         self._lock = threading.Lock()
 
     def _layout(self, params: dict[str, Tensor]) -> list[Tensor]:
@@ -500,26 +500,30 @@ class NativeSNNStep:
             for k, t in zip((*range(1, 14), *range(33, 37)), weights, strict=True):
                 args[k] = t.data_ptr()
             self._args_params = weights
-        if self.static:
-            hebb = self._nothing
-        elif donate and cached:
-            # the fast weights this step allocated last call, given up by the caller: updated
-            # in place (the C step reads each weight before it writes it)
-            hebb = inputs[0]
+        # donated: the state this step returned last, given up by the caller, is updated in
+        # place, every array of it (the C step reads each value before it writes it), and
+        # comes back as the same object; only the outputs are new memory. Otherwise a new
+        # state: the fast weights and a block holding the small arrays and the outputs
+        in_place = donate and cached
+        if in_place:
+            out = torch.empty(P, B, n_out)
+            out_ptrs = [*in_ptrs, last[4], out.data_ptr()]
         else:
-            hebb = torch.empty(P, B, N, self.R, dtype=self.storage)
-        layout = self._views.get(B)
-        if layout is None:  # each small output's [P, B, n] place in one block
-            views, offset = [], 0
-            for n in (N, N, N, n_pre, N, n_out, n_out, N, n_out):
-                views.append(((P, B, n), (B * n, n, 1), offset))  # size, stride, offset
-                offset += P * B * n
-            layout = self._views[B] = (offset, views)
-        total, views = layout
-        block = torch.empty(total, dtype=torch.float32)  # the small outputs
-        outs = [hebb, *(block.as_strided(*view) for view in views)]  # one call each
-        base = block.data_ptr()
-        out_ptrs = [hebb.data_ptr(), *(base + 4 * view[2] for view in views)]  # float32
+            hebb = (
+                self._nothing if self.static else torch.empty(P, B, N, self.R, dtype=self.storage)
+            )
+            layout = self._views.get(B)
+            if layout is None:  # each small output's [P, B, n] place in one block
+                views, offset = [], 0
+                for n in (N, N, N, n_pre, N, n_out, n_out, N, n_out):
+                    views.append(((P, B, n), (B * n, n, 1), offset))  # size, stride, offset
+                    offset += P * B * n
+                layout = self._views[B] = (offset, views)
+            total, views = layout
+            block = torch.empty(total, dtype=torch.float32)  # the small outputs
+            outs = [hebb, *(block.as_strided(*view) for view in views)]  # one call each
+            base = block.data_ptr()
+            out_ptrs = [hebb.data_ptr(), *(base + 4 * view[2] for view in views)]  # float32
         width = 2 * n_pre + 5 * N + n_out + self.K
         if self._scratch.numel() < P * B * width:
             self._scratch = torch.empty(P * B * width, dtype=torch.float32)
@@ -544,7 +548,9 @@ class NativeSNNStep:
             dims.order, dims.n_run = order[0].ctypes.data, order[1]
         if self._step(ctypes.byref(dims), args, self._half) != 0:
             raise RuntimeError("this build of the native step has no float16 storage")
-        _, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
+        if in_place:
+            return out, state
+        hebb, v, i, z, pre_tr, post_tr, ro_v, ro_i, spikes, out = outs
         new = SNNState(
             LayerState(
                 LIFState(v, i), z, pre_tr, post_tr, None if self.static else PlasticState(hebb.mT)
@@ -552,5 +558,6 @@ class NativeSNNStep:
             LIState(ro_v, ro_i),
             spikes,
         )
-        self._last = (new, outs[:8], B, out_ptrs[:8])
+        # (the spikes' address: a donated call writes them in place too)
+        self._last = (new, outs[:8], B, out_ptrs[:8], out_ptrs[8])
         return out, new

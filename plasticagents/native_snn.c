@@ -25,8 +25,8 @@
  * the D encoded inputs, C constant units (always 1: PlasticSNN's constant_input), then the N
  * spikes when recurrent, so I = D + C (+ N). dims->order may hold slots still (see snn_dims).
  * State arrays are read from the *_in and written to
- * the *_out pointers (which may not alias, but for hebb_in and hebb: the same array updates
- * the fast weights in place, each read before it is written); scratch [P*B, 2I+5N+O+K] is each slot's working
+ * the *_out pointers: each pair either apart or the same array (a state updated in place:
+ * each value is read before it is written); scratch [P*B, 2I+5N+O+K] is each slot's working
  * memory. */
 #include <math.h>
 #include <stdint.h>
@@ -137,6 +137,11 @@ static inline void snn_csr_leave_(unsigned csr) { _mm_setcsr(csr); }
 static inline unsigned snn_csr_enter_(void) { return 0u; }
 static inline void snn_csr_leave_(unsigned csr) { (void)csr; }
 #endif
+
+/* memcpy, or nothing where the state array is its own output (updated in place) */
+static inline void copy_state_(void *dst, const void *src, size_t bytes) {
+    if (dst != src) memcpy(dst, src, bytes);
+}
 
 /* the fast-weight update's cases (see NEW_H_* in native_snn_step.inc) */
 enum { H_MOD_SYN, H_MOD, H_SYN, H_GSYN, H_LOW, H_HIGH };
