@@ -403,8 +403,8 @@ class PhysicsLog:
 
         native = fast._native_physics
 
-        def logged_native(actions, idx, full=None) -> bool:  # the C step: all slots at once
-            stepped = native(actions, idx, full)
+        def logged_native(actions, idx, full=None, v5=None) -> bool:  # the C step: all slots
+            stepped = native(actions, idx, full, v5)
             if stepped:  # (False: nothing stepped, the Python path steps and logs them)
                 self.steps.append([(int(i), np.array(actions[i], dtype=np.float64)) for i in idx])
             return stepped
@@ -498,7 +498,8 @@ def _replay_native(args, logs: list[PhysicsLog], slots: list, env_steps: int) ->
     reads each slot's data afresh when its object changes) and their own data back after it.
     Back to back, the calls may run faster than between ours' network steps, so ours /
     replay bounds the physics' share of ours' time from below (``bench_es_split.py`` measures
-    it inside the loop)."""
+    it inside the loop). The replay computes no observations or rewards, which ours' calls
+    compute in the same C step since 2026-12-03 (the v5 outputs)."""
     import mujoco
 
     spec = mujoco.mjtState.mjSTATE_INTEGRATION

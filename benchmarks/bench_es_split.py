@@ -8,15 +8,17 @@ outputs recorded. Then each repeat times the same generation three ways, back to
 * ``network replayed``: the network's C step is not called; each call returns the recorded
   outputs and state of the same call (the trajectories are ours' own: the fitness is checked
   equal to the full run's);
-* ``network replayed, physics skipped``: the C physics step is not called either; the rows it
+* ``network replayed, physics skipped``: the C physics step is not called either; what it
   wrote in the recorded generation (positions, velocities, the torso's positions, Ant's
-  contact forces) are written back instead, so the observation, reward, termination and
-  bookkeeping code runs on the same episodes (checked: the same fitness).
+  contact forces, and the observations, rewards and terminations it computes for a rollout's
+  full steps) is written back instead, so the bookkeeping code runs on the same episodes
+  (checked: the same fitness).
 
 Each variant's time is divided by its number of batched steps (the same in all three). The
-recording keeps every step's network state: about 7.6 MB a step for Ant at popsize 64 and 128
-neurons (1.5 GB at the default 200 steps). The differences split a batched env step (all
-slots) into physics (``network replayed`` minus ``physics skipped``), the network's step (``all``
+recording keeps every step's outputs (the rollout gives its network state up at each step,
+so the state is updated in place: one copy). The differences split a batched env step (all
+slots) into physics (``network replayed`` minus ``physics skipped``; with the v5 outputs the C
+step computes), the network's step (``all``
 minus ``network replayed``) and the rest (the Python and NumPy around both: ``physics
 skipped``). The rest is then measured with warm caches: nothing runs between its steps. So
 ``all`` also times its two C calls where they run, and the rest *in place* is ``all`` minus
@@ -112,17 +114,23 @@ def split(args) -> dict:
             return out
         return network(params, x, state, active, donate)
 
-    def physics_step(actions, idx, full=None):
+    def physics_step(actions, idx, full=None, v5=None):
+        # (v5: the arrays the C step also fills with the observations, rewards and
+        # terminations; recorded and written back like the physics' own rows)
         if mode["physics"] == "record":
-            stepped = physics(actions, idx, full)
-            written.append((idx.copy(), [getattr(fast, b)[idx].copy() for b in buffers]))
+            stepped = physics(actions, idx, full, v5)
+            outputs = [] if v5 is None else [a.copy() for a in v5[1:]]
+            written.append((idx.copy(), [getattr(fast, b)[idx].copy() for b in buffers], outputs))
             return stepped
         if mode["physics"]:
-            return physics(actions, idx, full)
-        rows, values = written[mode["physics_call"] % len(written)]
+            return physics(actions, idx, full, v5)
+        rows, values, outputs = written[mode["physics_call"] % len(written)]
         mode["physics_call"] += 1
         for name, value in zip(buffers, values, strict=True):
             getattr(fast, name)[rows] = value  # the same episodes, without MuJoCo
+        if v5 is not None:
+            for target, value in zip(v5[1:], outputs, strict=True):
+                target[...] = value
         return True
 
     # the two C calls timed where they run (the "all" variant): what the Python around them

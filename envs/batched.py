@@ -1,5 +1,6 @@
 """Batched stepping of Gymnasium's HalfCheetah-v5 and Ant-v5: physics for every slot with the
-GIL released, observations, rewards and infos computed in NumPy over the slots.
+GIL released, observations, rewards and infos computed in NumPy over the slots (or, for a
+rollout's step of every slot without hooks or infos, in the C step's threads).
 
 A population of Gymnasium envs stepped one ``env.step`` at a time spends more time in Python
 (the wrapper stack, observation assembly, reward terms, info dicts) than in MuJoCo.
@@ -27,6 +28,9 @@ formulas:
 Each term is computed in the order and dtype Gymnasium uses (a float32 action gives a float32
 control cost, as ``np.sum(np.square(action))`` does), so observations, rewards,
 terminations and infos are equal to Gymnasium's bit for bit (``tests/envs/test_batched.py``).
+The C step's version of the formulas (``v5_outputs`` in ``native_physics.c``) does the same
+operations in the same order, NumPy's pairwise order for the sums included, compiled without
+fused multiply-adds.
 The env parameters (reward weights, ``frame_skip``, ``healthy_z_range``, observation flags...)
 are read from each env, so non-default ``gym.make`` kwargs are honoured.
 
@@ -112,6 +116,7 @@ _ANT_INFO = (
 _PHYSICS_SOURCE = Path(__file__).with_name("native_physics.c")
 _ERROR_LEN = 512  # native_physics.c's ERROR_LEN
 _MODEL, _DATA = operator.attrgetter("model"), operator.attrgetter("data")
+_NO_V5 = (None, None, None, None)  # the C step's v5 arguments when it computes no outputs
 
 
 def _build_physics() -> ctypes.CDLL:
@@ -123,7 +128,9 @@ def _build_physics() -> ctypes.CDLL:
         raise RuntimeError(f"the mujoco package at {root} ships no C headers or libmujoco")
     if not hasattr(mujoco.MjData, "_address"):
         raise RuntimeError(f"mujoco {mujoco.__version__}'s bindings do not expose _address")
-    flags = ["-O2", "-fopenmp", "-shared", "-fPIC", "-std=c11", f"-I{root / 'include'}"]
+    # (no contraction into fused multiply-adds: the v5 formulas round as NumPy's do)
+    flags = ["-O2", "-ffp-contract=off", "-fopenmp", "-shared", "-fPIC", "-std=c11"]
+    flags.append(f"-I{root / 'include'}")
     libs = [found[0], f"-Wl,-rpath,{root}"]
     # the structs' layouts come from the headers: a rebuilt mujoco at the same path and
     # version must not reuse a library compiled against other headers
@@ -141,6 +148,7 @@ def _build_physics() -> ctypes.CDLL:
         ctypes.c_int64, ptr, ptr, ptr, ptr, ptr,  # int64 x3, int32 sizes, float64 ctrl
         ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
         ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_char_p,  # float64 x5, int32 failed
+        ptr, ptr, ptr, ptr,  # pa_v5 (or NULL), float64 obs and reward, bool terminated
     ]  # fmt: skip
     installed = lib.pa_install()
     if installed == -1:
@@ -148,6 +156,20 @@ def _build_physics() -> ctypes.CDLL:
     if installed != 1:  # a MuJoCo error in a slot would reach another's handler
         raise RuntimeError("MuJoCo's error handler (mju_user_error) is already set by another")
     return lib
+
+
+class _V5(ctypes.Structure):
+    """``pa_v5`` of ``native_physics.c``: the v5 formulas' parameters, read from the env."""
+
+    _fields_ = [
+        *((name, ctypes.c_int) for name in ("ant", "skip", "cfrc", "terminate", "ctrl_f32")),
+        ("obs_dim", ctypes.c_int),
+        *(
+            (name, ctypes.c_double)
+            for name in ("dt", "w_forward", "w_ctrl", "w_contact", "healthy_reward")
+        ),
+        *((name, ctypes.c_double) for name in ("z_lo", "z_hi", "f_lo", "f_hi")),
+    ]
 
 
 def physics_library() -> ctypes.CDLL | None:
@@ -285,6 +307,8 @@ class BatchedLocomotion:
                     self._layers[i].append(layer)
                 layer = layer.env
         self._hooked = np.array([any(isinstance(w, SplitStep) for w in ws) for ws in self._layers])
+        self._any_hooked = bool(self._hooked.any())
+        self._v5: dict[np.dtype, _V5] | None = None  # see _v5_parameters
         self._ready = np.zeros(n, dtype=bool)
         self._obs_shape = envs[0].observation_space.shape if n else (0,)
         if reference is None:
@@ -321,6 +345,45 @@ class BatchedLocomotion:
         cfrc = self.cfrc_ext if self.ant else self.after
         arrays = (self._sizes, self.qpos, self.qvel, self.before, self.after, cfrc, self._failed)
         self._buffers = tuple(a.ctypes.data for a in arrays)
+        self._v5 = self._v5_parameters(base)
+
+    def _v5_parameters(self, base: Any) -> dict[np.dtype, _V5] | None:
+        """The C step's v5 parameters per action dtype (float64, float32): it then computes
+        the observations, rewards and terminations in the slots' threads. ``None`` where the
+        env's observation is not the v5 formula's (a wrapper changed it), or a weight is not a
+        Python number (a NumPy scalar would change the cost's dtype)."""
+        model = base.model
+        obs_dim = model.nq - self.skip + model.nv
+        if self.ant and self.cfrc:
+            obs_dim += (model.nbody - 1) * 6
+        weights = [self.forward_weight, self.ctrl_weight]
+        if self.ant:
+            weights += [self.contact_weight, self.healthy_reward]
+        if self._obs_shape != (obs_dim,) or any(type(w) not in (int, float) for w in weights):
+            return None
+        common: dict[str, Any] = dict(
+            ant=int(self.ant),
+            skip=self.skip,
+            obs_dim=obs_dim,
+            dt=self.dt,
+            w_forward=self.forward_weight,
+            w_ctrl=self.ctrl_weight,
+        )
+        if self.ant:
+            common.update(
+                cfrc=int(self.cfrc),
+                terminate=int(bool(self.terminate)),
+                w_contact=self.contact_weight,
+                healthy_reward=self.healthy_reward,
+                z_lo=self.z_range[0],
+                z_hi=self.z_range[1],
+                f_lo=self.force_range[0],
+                f_hi=self.force_range[1],
+            )
+        return {
+            np.dtype(np.float64): _V5(**common, ctrl_f32=0),
+            np.dtype(np.float32): _V5(**common, ctrl_f32=1),
+        }
 
     def begin(self, i: int, info: dict | None = None) -> None:
         """Slot ``i`` was just reset through Gymnasium (``info``: its reset info, unused)."""
@@ -373,7 +436,7 @@ class BatchedLocomotion:
         return models, datas
 
     def _native_physics(
-        self, actions: np.ndarray, idx: np.ndarray, full: bool | None = None
+        self, actions: np.ndarray, idx: np.ndarray, full: bool | None = None, v5: Any = None
     ) -> bool:
         """:meth:`_physics` for the slots ``idx`` in one call of the C step (the GIL
         released; the addresses come from :meth:`_addresses`, read again for a slot whose
@@ -383,7 +446,10 @@ class BatchedLocomotion:
 
         A slot whose model's sizes differ from the batch's raises ``ValueError``; a MuJoCo
         error in a slot's step raises ``mujoco.FatalError`` (the other slots have stepped: reset
-        the pool's episodes before stepping it again, as after an error on the Python path)."""
+        the pool's episodes before stepping it again, as after an error on the Python path).
+
+        ``v5``: ``(parameters, obs, rewards, terminated)``, the arrays the C step then fills
+        with every slot's v5 outputs (see :meth:`_v5_parameters`)."""
         models, datas = self._addresses()
         ctrl = np.ascontiguousarray(actions, dtype=np.float64)  # exact, as data.ctrl[:] = a
         if ctrl.ndim != 2 or ctrl.shape != (len(self.bases), self.nu):
@@ -398,9 +464,10 @@ class BatchedLocomotion:
         rows = None if full else np.ascontiguousarray(idx, dtype=np.int64)  # (alive: the call)
         rows_ptr = self._slot_ptrs[2] if rows is None else rows.ctypes.data
         buffers = self._buffers  # the addresses of the arrays allocated once (__init__)
+        outputs = _NO_V5 if v5 is None else (ctypes.byref(v5[0]), *(a.ctypes.data for a in v5[1:]))
         status = self._lib.pa_physics_step(
             len(idx), *self._slot_ptrs[:2], rows_ptr, buffers[0], ctrl.ctypes.data, self.frame_skip,
-            int(self.ant), self._body, self.threads, *buffers[1:], self._errors,
+            int(self.ant), self._body, self.threads, *buffers[1:], self._errors, *outputs,
         )  # fmt: skip
         if status < 0:
             logging.getLogger("plasticagents").warning(
@@ -488,6 +555,24 @@ class BatchedLocomotion:
             and len(actions) == n
             and bool((idx == self._all_slots).all())
         )
+        if (
+            full
+            and out is None
+            and not infos
+            and not self._any_hooked
+            and self.native
+            and self._v5 is not None
+            and actions.shape[1:] == (self.nu,)
+        ):
+            # the rollout's step of every slot, no hooks, no infos: the C step computes the v5
+            # outputs too, in the slots' threads
+            params = self._v5.get(actions.dtype)
+            if params is not None:
+                obs = np.empty((n, params.obs_dim))
+                rewards, terminated = np.empty(n), np.empty(n, dtype=bool)
+                if self._native_physics(actions, idx, True, (params, obs, rewards, terminated)):
+                    truncated = self._count_steps(idx)
+                    return StepArrays(obs, rewards, terminated, truncated, [None] * n)
         acts = actions if full else actions[idx]
         given, ctrl = self._before(actions, idx)  # hooks: each inner action is checked
         if given is None and acts.shape[1:] != (self.nu,):
@@ -558,12 +643,8 @@ class BatchedLocomotion:
         hooked = self._hooked
         if out is None and not infos and given is None:
             # no slot builds an info or has hooks (_before found none; a rollout's plain
-            # slots): only the TimeLimits count, a loop of attribute updates
-            for r, layers in enumerate(map(self._layers.__getitem__, idx.tolist())):
-                for layer in layers:
-                    elapsed = layer._elapsed_steps = layer._elapsed_steps + 1
-                    if elapsed >= layer._max_episode_steps:
-                        truncated[r] = True
+            # slots): only the TimeLimits count
+            truncated = self._count_steps(idx)
             if final is not obs:
                 final[:] = obs  # (raises where the slots' shapes differ)
             return StepArrays(final, rewards, terminated, truncated, step_infos)
@@ -604,6 +685,17 @@ class BatchedLocomotion:
         if out is not None:
             return None
         return StepArrays(final, rewards, terminated, truncated, step_infos)
+
+    def _count_steps(self, idx: np.ndarray) -> np.ndarray:
+        """Advance the ``TimeLimit`` count of the slots ``idx`` (none with hooks), a loop of
+        attribute updates; returns which of them that truncates."""
+        truncated = np.zeros(len(idx), dtype=bool)
+        for r, layers in enumerate(map(self._layers.__getitem__, idx.tolist())):
+            for layer in layers:
+                elapsed = layer._elapsed_steps = layer._elapsed_steps + 1
+                if elapsed >= layer._max_episode_steps:
+                    truncated[r] = True
+        return truncated
 
     def _before(
         self, actions: np.ndarray, idx: np.ndarray

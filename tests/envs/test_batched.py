@@ -391,3 +391,71 @@ def test_a_model_and_data_swapped_between_steps_are_the_ones_stepped(physics):
     assert spare.data.time > before[1]
     np.testing.assert_array_equal(obs1[:8], spare.data.qpos[1:])
     assert spare.data.qvel[1] > 0  # upward: the edited model's gravity
+
+
+V5_CASES = {
+    "Ant-v5": ("Ant-v5", {}),
+    "HalfCheetah-v5": ("HalfCheetah-v5", {}),
+    "Ant-v5, other parameters": (
+        "Ant-v5",
+        dict(
+            include_cfrc_ext_in_observation=False,
+            terminate_when_unhealthy=False,
+            healthy_reward=-0.5,
+            ctrl_cost_weight=0.3,
+            contact_cost_weight=1e-3,
+            contact_force_range=(-0.5, 0.7),
+            forward_reward_weight=2,
+        ),
+    ),
+    "Ant-v5, a NumPy weight": ("Ant-v5", dict(ctrl_cost_weight=np.float64(0.5))),
+}
+
+
+@pytest.mark.parametrize("case", list(V5_CASES))
+def test_the_c_steps_v5_outputs_equal_gymnasium(case):
+    """A rollout's step of every slot in order, without hooks or infos: the C step computes the
+    observations, rewards and terminations in the slots' threads, bit for bit Gymnasium's over
+    a few hundred random steps of float32 and float64 actions (episodes ending and resetting).
+    A NumPy scalar weight (which makes the control cost float64) leaves it to NumPy."""
+    if physics_library() is None:
+        pytest.skip(f"the C physics step does not build here: {physics_build_error()}")
+    env_id, kwargs = V5_CASES[case]
+    n, cap = 8, 60
+    envs = [gym.make(env_id, max_episode_steps=cap, **kwargs) for _ in range(n)]
+    twins = [gym.make(env_id, max_episode_steps=cap, **kwargs) for _ in range(n)]
+    fast = BatchedLocomotion(envs, threads=2)
+    lane = []
+    physics = fast._native_physics
+
+    def spy(actions, idx, full=None, v5=None):
+        lane.append(v5 is not None)
+        return physics(actions, idx, full, v5)
+
+    fast._native_physics = spy
+    for i in range(n):
+        envs[i].reset(seed=i)
+        twins[i].reset(seed=i)
+        fast.begin(i)
+    rng = np.random.default_rng(0)
+    nu = envs[0].action_space.shape[0]
+    ends = {"terminated": 0, "truncated": 0}
+    for t in range(200):
+        dtype = np.float32 if t % 2 == 0 else np.float64
+        actions = rng.uniform(-1, 1, (n, nu)).astype(dtype)
+        step = fast.step_arrays(actions, list(range(n)), infos=False)
+        for i in range(n):
+            obs, reward, terminated, truncated, _ = twins[i].step(actions[i])
+            assert np.array_equal(step.obs[i], obs), (t, i)
+            assert step.rewards[i] == reward and step.rewards.dtype == np.float64, (t, i)
+            assert step.terminated[i] == terminated and step.truncated[i] == truncated, (t, i)
+            if terminated or truncated:
+                ends["terminated" if terminated else "truncated"] += 1
+                envs[i].reset(seed=100 + t)
+                twins[i].reset(seed=100 + t)
+                fast.begin(i)
+    assert ends["truncated"] > 0
+    if env_id == "Ant-v5" and kwargs.get("terminate_when_unhealthy", True):
+        assert ends["terminated"] > 0
+    assert all(lane) if "NumPy" not in case else not any(lane)
+    assert len(lane) == 200
