@@ -556,23 +556,24 @@ class BatchedLocomotion:
             and bool((idx == self._all_slots).all())
         )
         if (
-            full
-            and out is None
+            out is None
             and not infos
             and not self._any_hooked
             and self.native
             and self._v5 is not None
-            and actions.shape[1:] == (self.nu,)
+            and type(actions) is np.ndarray
+            and actions.shape == (n, self.nu)
         ):
-            # the rollout's step of every slot, no hooks, no infos: the C step computes the v5
-            # outputs too, in the slots' threads
+            # a rollout's step, no hooks, no infos: the C step computes the v5 outputs too, in
+            # the slots' threads (each action row summed in NumPy's order for one row, as the
+            # env sums it, whatever the array's memory layout)
             params = self._v5.get(actions.dtype)
             if params is not None:
-                obs = np.empty((n, params.obs_dim))
-                rewards, terminated = np.empty(n), np.empty(n, dtype=bool)
-                if self._native_physics(actions, idx, True, (params, obs, rewards, terminated)):
+                obs = np.empty((k, params.obs_dim))
+                rewards, terminated = np.empty(k), np.empty(k, dtype=bool)
+                if self._native_physics(actions, idx, full, (params, obs, rewards, terminated)):
                     truncated = self._count_steps(idx)
-                    return StepArrays(obs, rewards, terminated, truncated, [None] * n)
+                    return StepArrays(obs, rewards, terminated, truncated, [None] * k)
         acts = actions if full else actions[idx]
         given, ctrl = self._before(actions, idx)  # hooks: each inner action is checked
         if given is None and acts.shape[1:] != (self.nu,):

@@ -116,14 +116,15 @@ PAIRWISE_SQUARES_(squares_f64_, double, AS_DOUBLE_)
 PAIRWISE_SQUARES_(squares_f32_, float, AS_FLOAT_) /* (a float32 action widened exactly) */
 
 /* Slot `row`'s observation, reward and termination from the rows the physics wrote, as
- * Gymnasium's v5 step computes them (envs/batched.py's NumPy formulas, term for term). The
- * contact forces are clipped into cl (nbody * 6 doubles, the thread's own). */
-static void v5_outputs(const pa_v5 *p, int64_t row, int nq, int nv, int nu, int nb,
+ * Gymnasium's v5 step computes them (envs/batched.py's NumPy formulas, term for term), into
+ * row r of obs, reward and terminated (r: the slot's place in the call). The contact forces
+ * are clipped into cl (nbody * 6 doubles, the thread's own). */
+static void v5_outputs(const pa_v5 *p, int64_t r, int64_t row, int nq, int nv, int nu, int nb,
                        const double *ctrl, const double *qpos, const double *qvel,
                        const double *before, const double *after, const double *cfrc,
                        double *obs, double *reward, uint8_t *terminated, double *cl) {
     const double *q = qpos + row * nq, *v = qvel + row * nv, *u = ctrl + row * nu;
-    double *o = obs + row * p->obs_dim;
+    double *o = obs + r * p->obs_dim;
     int k = 0;
     for (int j = p->skip; j < nq; j++) o[k++] = q[j];
     for (int j = 0; j < nv; j++) o[k++] = v[j];
@@ -132,8 +133,8 @@ static void v5_outputs(const pa_v5 *p, int64_t row, int nq, int nv, int nu, int 
                                          : p->w_ctrl * squares_f64_(u, nu);
     const double x_velocity = (after[2 * row] - before[2 * row]) / p->dt;
     if (!p->ant) {
-        reward[row] = p->w_forward * x_velocity - ctrl_cost;
-        terminated[row] = 0;
+        reward[r] = p->w_forward * x_velocity - ctrl_cost;
+        terminated[r] = 0;
         return;
     }
     const double *f = cfrc + row * nb * 6;
@@ -147,15 +148,15 @@ static void v5_outputs(const pa_v5 *p, int64_t row, int nq, int nv, int nu, int 
     const double forward = x_velocity * p->w_forward;
     const double survive = (double)healthy * p->healthy_reward;
     const double contact_cost = p->w_contact * squares_f64_(cl, nb * 6);
-    reward[row] = (forward + survive) - (ctrl_cost + contact_cost);
-    terminated[row] = (uint8_t)(!healthy && p->terminate);
+    reward[r] = (forward + survive) - (ctrl_cost + contact_cost);
+    terminated[r] = (uint8_t)(!healthy && p->terminate);
 }
 
 /* The step of slots rows[0..n) (distinct, each in [0, rows of the outputs): the caller's
  * checks); slot rows[r]'s model and data are models[rows[r]] and datas[rows[r]]. A slot whose
  * model's sizes are not `sizes` (nq, nv, nu, nbody: the outputs' widths) is not stepped and
- * fails. With v5 (else NULL), each slot that stepped also gets its row of obs [., obs_dim],
- * reward and terminated (v5_outputs). Returns the number of slots that failed (failed[r] set
+ * fails. With v5 (else NULL), each slot that stepped also gets its row r of obs [n, obs_dim],
+ * reward [n] and terminated [n] (v5_outputs). Returns the number of slots that failed (failed[r] set
  * for each), or -1 without stepping any slot when pa_error is no longer MuJoCo's error handler
  * (something set another since pa_install). */
 int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
@@ -188,7 +189,7 @@ int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, cons
                       before, after, cfrc);
             if (v5 != NULL) {
                 double cl[nb * 6]; /* (a VLA: nbody is small) */
-                v5_outputs(v5, row, sizes[0], sizes[1], sizes[2], nb, ctrl, qpos, qvel, before,
+                v5_outputs(v5, r, row, sizes[0], sizes[1], sizes[2], nb, ctrl, qpos, qvel, before,
                            after, cfrc, obs, reward, terminated, cl);
             }
         } else {

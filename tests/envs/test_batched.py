@@ -414,10 +414,11 @@ V5_CASES = {
 
 @pytest.mark.parametrize("case", list(V5_CASES))
 def test_the_c_steps_v5_outputs_equal_gymnasium(case):
-    """A rollout's step of every slot in order, without hooks or infos: the C step computes the
-    observations, rewards and terminations in the slots' threads, bit for bit Gymnasium's over
-    a few hundred random steps of float32 and float64 actions (episodes ending and resetting).
-    A NumPy scalar weight (which makes the control cost float64) leaves it to NumPy."""
+    """A rollout's step without hooks or infos: the C step computes the observations, rewards
+    and terminations in the slots' threads, bit for bit Gymnasium's over a few hundred random
+    steps of float32 and float64 actions, C- and Fortran-ordered, of every slot or some (in any
+    order), episodes ending and resetting. A NumPy scalar weight (which makes the control cost
+    float64) leaves it to NumPy."""
     if physics_library() is None:
         pytest.skip(f"the C physics step does not build here: {physics_build_error()}")
     env_id, kwargs = V5_CASES[case]
@@ -443,12 +444,15 @@ def test_the_c_steps_v5_outputs_equal_gymnasium(case):
     for t in range(200):
         dtype = np.float32 if t % 2 == 0 else np.float64
         actions = rng.uniform(-1, 1, (n, nu)).astype(dtype)
-        step = fast.step_arrays(actions, list(range(n)), infos=False)
-        for i in range(n):
+        if t % 4 == 1:
+            actions = np.asfortranarray(actions)
+        slots = list(range(n)) if t % 3 else [int(i) for i in rng.permutation(n)[: n // 2]]
+        step = fast.step_arrays(actions, slots, infos=False)
+        for j, i in enumerate(slots):
             obs, reward, terminated, truncated, _ = twins[i].step(actions[i])
-            assert np.array_equal(step.obs[i], obs), (t, i)
-            assert step.rewards[i] == reward and step.rewards.dtype == np.float64, (t, i)
-            assert step.terminated[i] == terminated and step.truncated[i] == truncated, (t, i)
+            assert np.array_equal(step.obs[j], obs), (t, i)
+            assert step.rewards[j] == reward and step.rewards.dtype == np.float64, (t, i)
+            assert step.terminated[j] == terminated and step.truncated[j] == truncated, (t, i)
             if terminated or truncated:
                 ends["terminated" if terminated else "truncated"] += 1
                 envs[i].reset(seed=100 + t)
