@@ -350,8 +350,9 @@ class BatchedLocomotion:
     def _v5_parameters(self, base: Any) -> dict[np.dtype, _V5] | None:
         """The C step's v5 parameters per action dtype (float64, float32): it then computes
         the observations, rewards and terminations in the slots' threads. ``None`` where the
-        env's observation is not the v5 formula's (a wrapper changed it), or a weight is not a
-        Python number (a NumPy scalar would change the cost's dtype)."""
+        env's observation is not the v5 formula's (a wrapper changed it), a weight is not a
+        Python number (a NumPy scalar would change the cost's dtype), or a sum would run over
+        more than 128 values (a model of many actuators or bodies)."""
         model = base.model
         obs_dim = model.nq - self.skip + model.nv
         if self.ant and self.cfrc:
@@ -361,6 +362,8 @@ class BatchedLocomotion:
             weights += [self.contact_weight, self.healthy_reward]
         if self._obs_shape != (obs_dim,) or any(type(w) not in (int, float) for w in weights):
             return None
+        if model.nu > 128 or (self.ant and model.nbody * 6 > 128):
+            return None  # (NumPy sums longer runs in halves, which the C step does not)
         common: dict[str, Any] = dict(
             ant=int(self.ant),
             skip=self.skip,

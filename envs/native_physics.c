@@ -86,14 +86,16 @@ typedef struct {
     double dt, w_forward, w_ctrl, w_contact, healthy_reward, z_lo, z_hi, f_lo, f_hi;
 } pa_v5;
 
-/* np.clip(x, lo, hi) for one float64: minimum(maximum(x, lo), hi), NaN kept */
+/* np.clip(x, lo, hi) for one float64, as NumPy 2 computes it: a NaN value or bound gives NaN,
+ * a value equal to a bound is kept (its sign of zero too), hi wins over lo */
 static inline double clip_(double x, double lo, double hi) {
-    const double m = isnan(x) ? x : (x > lo ? x : lo);
-    return isnan(m) ? m : (m < hi ? m : hi);
+    const double m = isnan(x) ? x : (isnan(lo) ? lo : (x < lo ? lo : x));
+    return isnan(m) ? m : (isnan(hi) ? hi : (m > hi ? hi : m));
 }
 
-/* NumPy's sum of a contiguous run (its pairwise sum below 128 values): one by one under 8,
- * else 8 partial sums over the whole blocks of 8, added pairwise, then the tail one by one.
+/* NumPy's sum of a contiguous run of at most 128 values (its pairwise sum splits longer runs in
+ * halves: envs/batched.py takes this path only for runs that short): one by one under 8, else
+ * 8 partial sums over the whole blocks of 8, added pairwise, then the tail one by one.
  * sq: each value squared first (np.sum(np.square(a))), in the accumulator's type. */
 #define PAIRWISE_SQUARES_(NAME, T, LOAD)                                                   \
     static T NAME(const double *a, int n) {                                              \

@@ -506,7 +506,7 @@ class NativeSNNStep:
         # state: the fast weights and a block holding the small arrays and the outputs
         in_place = donate and cached
         if in_place:
-            out = torch.empty(P, B, n_out)
+            out = torch.empty(P, B, n_out, dtype=torch.float32)
             out_ptrs = [*in_ptrs, last[4], out.data_ptr()]
         else:
             hebb = (

@@ -144,6 +144,7 @@ class NormalizedAgent:
         self.agent, self.obs_norm = agent, obs_norm
         self.policy = agent.policy
         self.population = getattr(agent, "population", False)
+        self._donated = False  # donate_state: passed on with the next predict
 
     def initial_state(self, batch: int) -> Any:
         return self.agent.initial_state(batch)
@@ -153,12 +154,14 @@ class NormalizedAgent:
             self.agent.observe_active(active)
 
     def donate_state(self) -> None:
-        if hasattr(self.agent, "donate_state"):
-            self.agent.donate_state()
+        self._donated = True
 
     def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        donated, self._donated = self._donated, False  # for this call only, even if it raises
         if self.obs_norm is not None:
             obs = self.obs_norm.normalize(obs)
+        if donated and hasattr(self.agent, "donate_state"):
+            self.agent.donate_state()  # (just before the call it applies to)
         return self.agent.predict(obs, state, episode_start, deterministic)
 
 

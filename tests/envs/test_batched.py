@@ -409,6 +409,8 @@ V5_CASES = {
         ),
     ),
     "Ant-v5, a NumPy weight": ("Ant-v5", dict(ctrl_cost_weight=np.float64(0.5))),
+    # a bound of -0.0: a force of 0.0 keeps its sign, as np.clip keeps a value equal to a bound
+    "Ant-v5, forces clipped at zero": ("Ant-v5", dict(contact_force_range=(-0.0, 0.5))),
 }
 
 
@@ -451,6 +453,7 @@ def test_the_c_steps_v5_outputs_equal_gymnasium(case):
         for j, i in enumerate(slots):
             obs, reward, terminated, truncated, _ = twins[i].step(actions[i])
             assert np.array_equal(step.obs[j], obs), (t, i)
+            assert np.array_equal(np.signbit(step.obs[j]), np.signbit(obs)), (t, i)
             assert step.rewards[j] == reward and step.rewards.dtype == np.float64, (t, i)
             assert step.terminated[j] == terminated and step.truncated[j] == truncated, (t, i)
             if terminated or truncated:
