@@ -211,6 +211,17 @@ def _distinct_slots(idx: np.ndarray, n: int) -> bool:
     return bool(idx.min() >= 0 and idx.max() < n and len(np.unique(idx)) == len(idx))
 
 
+def _count_step(layers: list[gym.Wrapper]) -> bool:
+    """One step counted by each ``TimeLimit`` among ``layers`` (a slot's wrappers that run
+    around the batched physics, no hooks among them), as its ``step`` counts it; whether one
+    of them truncates the episode."""
+    truncated = False
+    for layer in layers:
+        elapsed = layer._elapsed_steps = layer._elapsed_steps + 1
+        truncated |= elapsed >= layer._max_episode_steps
+    return truncated
+
+
 def fast_path_blocker(env: gym.Env) -> str | None:
     """Why :class:`BatchedLocomotion` cannot step ``env`` (``None``: it can)."""
     layer = env
@@ -639,26 +650,22 @@ class BatchedLocomotion:
             columns = [qpos[:, 0], x_velocity, forward, reward_ctrl]
             keys = _CHEETAH_INFO
         rewards = np.asarray(reward, dtype=np.float64)
-        truncated = np.zeros(k, dtype=bool)
-        step_infos: list[dict | None] = [None] * k
         # hooks may change the observation's shape (learner inputs append to it)
         final = obs if obs.shape[1:] == self._obs_shape else np.empty((k, *self._obs_shape))
-        norm = np.linalg.norm
-        hooked = self._hooked
         if out is None and not infos and given is None:
             # no slot builds an info or has hooks (_before found none; a rollout's plain
             # slots): only the TimeLimits count
-            truncated = self._count_steps(idx)
             if final is not obs:
                 final[:] = obs  # (raises where the slots' shapes differ)
-            return StepArrays(final, rewards, terminated, truncated, step_infos)
+            return StepArrays(final, rewards, terminated, self._count_steps(idx), [None] * k)
+        truncated = np.zeros(k, dtype=bool)
+        step_infos: list[dict | None] = [None] * k
+        norm = np.linalg.norm
+        hooked = self._hooked
         for r, i in enumerate(idx):
             layers = self._layers[i]
             if out is None and not infos and not hooked[i]:  # TimeLimits only, no info
-                for layer in layers:
-                    layer._elapsed_steps += 1
-                    if layer._elapsed_steps >= layer._max_episode_steps:
-                        truncated[r] = True
+                truncated[r] = _count_step(layers)
                 if final is not obs:
                     final[r] = obs[r]  # (raises where the slots' shapes differ)
                 continue
@@ -691,15 +698,10 @@ class BatchedLocomotion:
         return StepArrays(final, rewards, terminated, truncated, step_infos)
 
     def _count_steps(self, idx: np.ndarray) -> np.ndarray:
-        """Advance the ``TimeLimit`` count of the slots ``idx`` (none with hooks), a loop of
-        attribute updates; returns which of them that truncates."""
-        truncated = np.zeros(len(idx), dtype=bool)
-        for r, layers in enumerate(map(self._layers.__getitem__, idx.tolist())):
-            for layer in layers:
-                elapsed = layer._elapsed_steps = layer._elapsed_steps + 1
-                if elapsed >= layer._max_episode_steps:
-                    truncated[r] = True
-        return truncated
+        """:func:`_count_step` for each of the slots ``idx`` (none with hooks); returns which
+        of them truncate."""
+        slots = map(self._layers.__getitem__, idx.tolist())
+        return np.fromiter(map(_count_step, slots), dtype=bool, count=len(idx))
 
     def _before(
         self, actions: np.ndarray, idx: np.ndarray

@@ -10,8 +10,9 @@
  *   qpos, qvel, after, cfrc_ext (ant) rows         (float64 [n, nq], [n, nv], [n, 2], [n, nbody*6])
  * The MuJoCo calls and the copies are those of the Python path, so the results are equal bit
  * for bit. Given the v5 formulas' parameters (pa_v5, not NULL), the slot's thread then also
- * computes its observation, reward and termination as Gymnasium's v5 step does (see v5_outputs:
- * the same operations in the same order and dtypes, NumPy's pairwise order for the sums). OpenMP spreads the slots over n_threads threads, each taking the next slot when it
+ * computes its observation, reward and termination as Gymnasium's v5 step does (see
+ * v5_outputs: the same operations in the same order and dtypes, NumPy's pairwise order for the
+ * sums). OpenMP spreads the slots over n_threads threads, each taking the next slot when it
  * finishes one (a slot in heavy contact takes longer); ctypes releases the GIL for the call.
  *
  * A MuJoCo error inside a slot's step (mju_error, e.g. its arena overflowing) would end the
@@ -95,8 +96,8 @@ static inline double clip_(double x, double lo, double hi) {
 
 /* NumPy's sum of a contiguous run of at most 128 values (its pairwise sum splits longer runs in
  * halves: envs/batched.py takes this path only for runs that short): one by one under 8, else
- * 8 partial sums over the whole blocks of 8, added pairwise, then the tail one by one.
- * sq: each value squared first (np.sum(np.square(a))), in the accumulator's type. */
+ * 8 partial sums over the whole blocks of 8, added pairwise, then the tail one by one. Each
+ * value is squared first (np.sum(np.square(a))), in the accumulator's type T. */
 #define PAIRWISE_SQUARES_(NAME, T, LOAD)                                                   \
     static T NAME(const double *a, int n) {                                              \
         T r[8], res = 0;                                                                 \
@@ -158,9 +159,9 @@ static void v5_outputs(const pa_v5 *p, int64_t r, int64_t row, int nq, int nv, i
  * checks); slot rows[r]'s model and data are models[rows[r]] and datas[rows[r]]. A slot whose
  * model's sizes are not `sizes` (nq, nv, nu, nbody: the outputs' widths) is not stepped and
  * fails. With v5 (else NULL), each slot that stepped also gets its row r of obs [n, obs_dim],
- * reward [n] and terminated [n] (v5_outputs). Returns the number of slots that failed (failed[r] set
- * for each), or -1 without stepping any slot when pa_error is no longer MuJoCo's error handler
- * (something set another since pa_install). */
+ * reward [n] and terminated [n] (v5_outputs). Returns the number of slots that failed
+ * (failed[r] set for each), or -1 without stepping any slot when pa_error is no longer MuJoCo's
+ * error handler (something set another since pa_install). */
 int pa_physics_step(int64_t n, const int64_t *models, const int64_t *datas, const int64_t *rows,
                     const int32_t *sizes, const double *ctrl, int nstep, int ant, int body,
                     int n_threads, double *qpos, double *qvel, double *before, double *after,

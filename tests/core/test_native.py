@@ -603,18 +603,26 @@ def test_a_library_that_cannot_be_built_is_tried_once_and_says_why():
     assert load_error("never-tried") is None
 
 
-@pytest.mark.parametrize(
-    "storage,plastic", [("float32", True), ("float16", True), ("float32", False)]
-)
-def test_native_step_holds_the_slots_not_active(storage, plastic, native_lib):
-    # a rollout's ended episodes: held slots keep their state, spike nowhere and output 0;
-    # every active slot steps exactly as in a population where every slot runs
+STATE_KINDS = [("float32", True), ("float16", True), ("float32", False)]
+
+
+def _native_twins(storage: str, plastic: bool) -> tuple[Population, Population]:
+    """Two native populations of the same 4 perturbed individuals: a modulated plastic SNN
+    (fast weights stored as ``storage``) or a static one."""
     net = _net(mode="modulated", storage=storage)
     if not plastic:
         net = PlasticSNN(7, 3, hidden=16, dt=0.025, gain=2.0)
-    _, full = _pair(net)
-    held = Population(net, 4, native=True)
-    held.load_vectors(full.to_vectors())
+    _, first = _pair(net)
+    second = Population(net, 4, native=True)
+    second.load_vectors(first.to_vectors())
+    return first, second
+
+
+@pytest.mark.parametrize("storage,plastic", STATE_KINDS)
+def test_native_step_holds_the_slots_not_active(storage, plastic, native_lib):
+    # a rollout's ended episodes: held slots keep their state, spike nowhere and output 0;
+    # every active slot steps exactly as in a population where every slot runs
+    full, held = _native_twins(storage, plastic)
     s_full, s_held = full.initial_state(2), held.initial_state(2)
     gen = torch.Generator().manual_seed(5)
     active = torch.ones(4, 2, dtype=torch.bool)
@@ -637,20 +645,13 @@ def test_native_step_holds_the_slots_not_active(storage, plastic, native_lib):
         held(x, s_held, active=active.view(-1).numpy())
 
 
-@pytest.mark.parametrize(
-    "storage,plastic", [("float32", True), ("float16", True), ("float32", False)]
-)
+@pytest.mark.parametrize("storage,plastic", STATE_KINDS)
 def test_a_donated_state_is_updated_in_place_with_the_same_values(storage, plastic, native_lib):
     # a rollout gives up each state it passes on: the step then writes the new state over the
     # one it returned last call (the same object comes back) and computes what it computes
     # without donation, held slots included; the outputs are new memory at every call, and a
     # state the step did not return is never written
-    net = _net(mode="modulated", storage=storage)
-    if not plastic:
-        net = PlasticSNN(7, 3, hidden=16, dt=0.025, gain=2.0)
-    _, kept = _pair(net)
-    given = Population(net, 4, native=True)
-    given.load_vectors(kept.to_vectors())
+    kept, given = _native_twins(storage, plastic)
     s_kept, s_given = kept.initial_state(2), given.initial_state(2)
     initial = [leaf.clone() for leaf in _leaves(s_given)]
     gen = torch.Generator().manual_seed(3)
